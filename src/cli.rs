@@ -1,0 +1,180 @@
+//! The command line: `capsim run` and `capsim validate`.
+//!
+//! Exit codes: 0 success, 1 a run or its output failed, 2 a usage or configuration error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{ConfigError, RunError};
+use crate::{experiment, report, runner};
+
+/// capsim: predict timeout rates, latency percentiles and cost of an inference endpoint.
+#[derive(Debug, Parser)]
+#[command(name = "capsim", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an experiment file and write summary.json and summary.csv.
+    Run {
+        /// The experiment file (TOML).
+        file: PathBuf,
+        /// Folder for the results [default: results/<file stem>/].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Master seed; overrides the file's `seed`.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check experiment files without running them.
+    Validate {
+        /// Experiment files (TOML).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Why a command failed; decides the exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Bad input files or arguments (exit 2).
+    Config(Vec<ConfigError>),
+    /// The run or its output failed (exit 1).
+    Run(RunError),
+}
+
+impl Failure {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Config(_) => 2,
+            Failure::Run(_) => 1,
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::Config(vec![e])
+    }
+}
+
+impl From<RunError> for Failure {
+    fn from(e: RunError) -> Self {
+        Failure::Run(e)
+    }
+}
+
+/// Prints to stdout, treating a closed pipe (`capsim run x | head`) as success.
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("warning: cannot write to stdout: {e}");
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    std::fs::write(path, bytes).map_err(|source| RunError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The default results folder: `results/<file stem>/`.
+fn default_out_dir(file: &Path) -> PathBuf {
+    let stem = file.file_stem().map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
+    Path::new("results").join(stem)
+}
+
+fn run_command(file: &Path, out: Option<PathBuf>, seed: Option<u64>, quiet: bool) -> Result<(), Failure> {
+    let exp = experiment::load(file)?;
+    let seed = seed.or(exp.seed).ok_or_else(|| {
+        ConfigError::new(file, "no seed: the file sets no `seed` and none was given with --seed")
+            .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed")
+    })?;
+    let started = Instant::now();
+    let summary = runner::run(&exp, seed)?;
+    let elapsed = started.elapsed();
+
+    let dir = out.unwrap_or_else(|| default_out_dir(file));
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let json_path = dir.join("summary.json");
+    let csv_path = dir.join("summary.csv");
+    write_file(&json_path, &report::to_json(&summary)?)?;
+    write_file(&csv_path, &report::to_csv(&summary)?)?;
+
+    if !quiet {
+        print_stdout(&report::table::render(&summary));
+        let events: u64 = summary.runs.iter().map(|r| r.metrics.events).sum();
+        let secs = elapsed.as_secs_f64();
+        // Wall-clock figures go to stderr so that stdout stays a pure function of the inputs.
+        eprintln!(
+            "\nwrote {} and {}\n{} events in {:.2} s ({:.1} M events/s)",
+            json_path.display(),
+            csv_path.display(),
+            events,
+            secs,
+            if secs > 0.0 { events as f64 / secs / 1e6 } else { 0.0 }
+        );
+    }
+    Ok(())
+}
+
+fn validate_command(files: &[PathBuf]) -> Result<(), Failure> {
+    let mut errors = Vec::new();
+    for file in files {
+        match experiment::load(file) {
+            Ok(exp) => {
+                let seed = exp.seed.map_or("no seed (pass --seed when running)".to_string(), |s| format!("seed {s}"));
+                print_stdout(&format!("ok: {} (\"{}\", {seed})\n", file.display(), exp.name));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(Failure::Config(errors)) }
+}
+
+/// Runs a parsed command line.
+pub fn execute(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Run { file, out, seed, quiet } => run_command(&file, out, seed, quiet),
+        Command::Validate { files } => validate_command(&files),
+    }
+}
+
+/// Parses the process arguments, runs the command, prints any error and returns the exit code.
+pub fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with code 2.
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            match &failure {
+                Failure::Config(errors) => {
+                    for e in errors {
+                        eprintln!("error: {e}");
+                    }
+                }
+                Failure::Run(e) => eprintln!("error: {e}"),
+            }
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! An endpoint of `c` identical servers and one FIFO queue: the M/G/c family with optional
+//! queue capacity, queue timeout (deterministic patience) and client timeout.
+//!
+//! # Request lifecycle
+//! ```text
+//! arrive ──► [server free] ──► in service ──► ok                 (client still waiting)
+//!    │                              └───────► wasted work        (client already gone)
+//!    ├──► [queue full] ──► rejected
+//!    └──► queued ──► in service (as above)
+//!            ├──► queue timeout ──► queue_timeout   (server drops it)
+//!            └──► client timeout ──► client_timeout (cancelled, or left to waste a server)
+//! ```
+//! The client-side outcome is decided once, by whichever comes first: completion, a queue
+//! timeout, a rejection or the client's timeout. The server side may go on after that (a client
+//! that gave up without cancelling leaves its request to be served anyway); the request's slot
+//! is freed only when both sides are done.
+
+use std::collections::VecDeque;
+
+use super::request::{Outcome, RequestId};
+use super::scenario::{Scenario, StopRule};
+use super::stats::RunStats;
+use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
+
+/// The events of the queueing endpoint.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The next request arrives.
+    Arrival,
+    /// A server finishes a request.
+    ServiceDone(RequestId),
+    /// A waiting request reaches the queue timeout.
+    QueueTimeout(RequestId),
+    /// A client's timeout fires.
+    ClientTimeout(RequestId),
+}
+
+/// Where a request is on the server side.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    /// The slot holds no request.
+    Free,
+    /// Waiting in the queue.
+    Queued,
+    /// Being served since `Slot::started`.
+    InService,
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    generation: u32,
+    phase: Phase,
+    outcome: Option<Outcome>,
+    measured: bool,
+    arrived: SimTime,
+    started: SimTime,
+    service: SimDuration,
+}
+
+/// The state of one simulated endpoint.
+#[derive(Debug)]
+pub struct QueueEndpoint<'a> {
+    scenario: &'a Scenario,
+    arrival_rng: SimRng,
+    service_rng: SimRng,
+    slots: Vec<Slot>,
+    free_slots: Vec<u32>,
+    queue: VecDeque<RequestId>,
+    waiting: u64,
+    busy: u32,
+    /// Counted arrivals still to come under [`StopRule::Requests`].
+    arrivals_left: Option<u64>,
+    stats: RunStats,
+}
+
+impl<'a> QueueEndpoint<'a> {
+    /// A fresh endpoint for `scenario`, drawing from the streams of `streams`.
+    pub fn new(scenario: &'a Scenario, streams: &RngStreams) -> Self {
+        let window_start = SimTime::ZERO + scenario.warm_up;
+        QueueEndpoint {
+            scenario,
+            arrival_rng: streams.stream("arrivals"),
+            service_rng: streams.stream("service"),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            queue: VecDeque::new(),
+            waiting: 0,
+            busy: 0,
+            arrivals_left: match scenario.stop {
+                StopRule::Requests(n) => Some(n),
+                StopRule::Duration(_) => None,
+            },
+            stats: RunStats::new(window_start, scenario.endpoint.servers),
+        }
+    }
+
+    fn slot(&self, id: RequestId) -> &Slot {
+        &self.slots[id.slot as usize]
+    }
+
+    fn slot_mut(&mut self, id: RequestId) -> &mut Slot {
+        &mut self.slots[id.slot as usize]
+    }
+
+    fn is_live(&self, id: RequestId) -> bool {
+        self.slot(id).generation == id.generation
+    }
+
+    fn allocate(&mut self, now: SimTime, service: SimDuration, measured: bool) -> RequestId {
+        let slot = Slot {
+            generation: 0,
+            phase: Phase::Free,
+            outcome: None,
+            measured,
+            arrived: now,
+            started: now,
+            service,
+        };
+        match self.free_slots.pop() {
+            Some(i) => {
+                let generation = self.slots[i as usize].generation;
+                self.slots[i as usize] = Slot { generation, ..slot };
+                RequestId { slot: i, generation }
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).expect("more than 4 billion requests in flight");
+                self.slots.push(slot);
+                RequestId { slot: i, generation: 0 }
+            }
+        }
+    }
+
+    /// Frees the slot once both the client and the server are done with the request. Bumping
+    /// the generation turns every timer still pending for it into a stale event.
+    fn free(&mut self, id: RequestId) {
+        let s = self.slot_mut(id);
+        s.generation = s.generation.wrapping_add(1);
+        s.phase = Phase::Free;
+        self.free_slots.push(id.slot);
+    }
+
+    /// Decides the client-side outcome (once).
+    fn decide(&mut self, id: RequestId, outcome: Outcome, now: SimTime) {
+        let s = self.slot_mut(id);
+        debug_assert!(s.outcome.is_none(), "outcome decided twice");
+        s.outcome = Some(outcome);
+        let (measured, latency) = (s.measured, now - s.arrived);
+        if measured {
+            self.stats.record_outcome(outcome, latency);
+        }
+    }
+
+    /// The request leaves the queue at `now` (to a server, or dropped): its wait is over.
+    fn leave_queue_stats(&mut self, id: RequestId, now: SimTime) {
+        let s = self.slot(id);
+        if s.measured {
+            let wait = now - s.arrived;
+            self.stats.record_wait(wait);
+        }
+    }
+
+    fn start_service(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
+        self.leave_queue_stats(id, now);
+        self.busy += 1;
+        self.stats.set_busy(now, self.busy);
+        let s = self.slot_mut(id);
+        s.phase = Phase::InService;
+        s.started = now;
+        let service = s.service;
+        sim.schedule_in(service, Event::ServiceDone(id));
+    }
+
+    /// Takes a live request from the head of the queue for each free server.
+    fn dispatch(&mut self, sim: &mut Simulation<Event>) {
+        while self.busy < self.scenario.endpoint.servers {
+            let Some(id) = self.queue.pop_front() else {
+                return;
+            };
+            if self.is_live(id) && self.slot(id).phase == Phase::Queued {
+                self.waiting -= 1;
+                self.stats.set_waiting(sim.now(), self.waiting);
+                self.start_service(sim, id);
+            }
+        }
+    }
+
+    /// Removes a queued request (timed out or cancelled). The queue entry itself is dropped
+    /// lazily; stale entries at the head are trimmed right away to keep the deque short.
+    fn remove_from_queue(&mut self, id: RequestId, now: SimTime) {
+        self.leave_queue_stats(id, now);
+        self.waiting -= 1;
+        self.stats.set_waiting(now, self.waiting);
+        self.slot_mut(id).phase = Phase::Free;
+        while let Some(&head) = self.queue.front() {
+            if self.is_live(head) && self.slot(head).phase == Phase::Queued && head != id {
+                break;
+            }
+            self.queue.pop_front();
+        }
+    }
+
+    fn on_arrival(&mut self, sim: &mut Simulation<Event>) {
+        let now = sim.now();
+        let measured = now >= self.stats.window_start;
+        if measured {
+            self.stats.arrived += 1;
+        }
+        // The next arrival is drawn before anything else so that the arrival stream is consumed
+        // identically whatever this request meets.
+        let more = match &mut self.arrivals_left {
+            Some(left) if measured => {
+                *left -= 1;
+                *left > 0
+            }
+            _ => true,
+        };
+        if more {
+            let gap = self.scenario.arrivals.next_gap(&mut self.arrival_rng);
+            sim.schedule_in(gap, Event::Arrival);
+        }
+        // Service time is a property of the request, drawn at arrival, so it is the same for
+        // the same request in every configuration (common random numbers).
+        let service = self.scenario.endpoint.service_time.sample_duration(&mut self.service_rng);
+        let id = self.allocate(now, service, measured);
+        let endpoint = &self.scenario.endpoint;
+
+        if self.busy < endpoint.servers {
+            self.start_service(sim, id);
+        } else if endpoint.queue_capacity.is_some_and(|cap| self.waiting >= cap) {
+            self.decide(id, Outcome::Rejected, now);
+            self.free(id);
+            return;
+        } else {
+            if measured {
+                self.stats.queued += 1;
+            }
+            self.slot_mut(id).phase = Phase::Queued;
+            self.queue.push_back(id);
+            self.waiting += 1;
+            self.stats.set_waiting(now, self.waiting);
+            if let Some(t) = endpoint.queue_timeout {
+                sim.schedule_in(t, Event::QueueTimeout(id));
+            }
+        }
+        if let Some(t) = self.scenario.client.timeout {
+            sim.schedule_in(t, Event::ClientTimeout(id));
+        }
+    }
+
+    fn on_service_done(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
+        self.busy -= 1;
+        self.stats.set_busy(now, self.busy);
+        let s = self.slot(id);
+        match s.outcome {
+            None => self.decide(id, Outcome::Ok, now),
+            Some(_) => {
+                // The client left before the answer was ready: the whole service was wasted.
+                if s.measured {
+                    let service = s.service;
+                    self.stats.record_waste(service);
+                }
+            }
+        }
+        self.free(id);
+        self.dispatch(sim);
+    }
+
+    fn on_queue_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
+        self.remove_from_queue(id, now);
+        if self.slot(id).outcome.is_none() {
+            self.decide(id, Outcome::QueueTimeout, now);
+        }
+        self.free(id);
+    }
+
+    fn on_client_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
+        self.decide(id, Outcome::ClientTimeout, now);
+        if !self.scenario.client.cancel_on_timeout {
+            // The server does not notice; the request stays queued or in service.
+            return;
+        }
+        match self.slot(id).phase {
+            Phase::Queued => {
+                self.remove_from_queue(id, now);
+                self.free(id);
+            }
+            Phase::InService => {
+                let s = self.slot(id);
+                if s.measured {
+                    let done = now - s.started;
+                    self.stats.record_waste(done);
+                }
+                self.busy -= 1;
+                self.stats.set_busy(now, self.busy);
+                self.free(id);
+                self.dispatch(sim);
+            }
+            Phase::Free => unreachable!("a live request is queued or in service"),
+        }
+    }
+
+    /// Ends the run at `end` and returns its statistics.
+    pub fn finish(mut self, end: SimTime, events: u64) -> RunStats {
+        self.stats.in_flight = self
+            .slots
+            .iter()
+            .filter(|s| s.phase != Phase::Free && s.measured && s.outcome.is_none())
+            .count() as u64;
+        self.stats.close(end);
+        self.stats.events = events;
+        self.stats
+    }
+}
+
+impl Model for QueueEndpoint<'_> {
+    type Event = Event;
+
+    fn is_stale(&self, event: &Event) -> bool {
+        match *event {
+            Event::Arrival => false,
+            Event::ServiceDone(id) => !self.is_live(id) || self.slot(id).phase != Phase::InService,
+            Event::QueueTimeout(id) => !self.is_live(id) || self.slot(id).phase != Phase::Queued,
+            Event::ClientTimeout(id) => !self.is_live(id) || self.slot(id).outcome.is_some(),
+        }
+    }
+
+    fn handle(&mut self, sim: &mut Simulation<Event>, event: Event) {
+        match event {
+            Event::Arrival => self.on_arrival(sim),
+            Event::ServiceDone(id) => self.on_service_done(sim, id),
+            Event::QueueTimeout(id) => self.on_queue_timeout(sim, id),
+            Event::ClientTimeout(id) => self.on_client_timeout(sim, id),
+        }
+    }
+}
+
+/// Runs `scenario` once with `seed` and returns what was measured.
+pub fn simulate(scenario: &Scenario, seed: u64) -> RunStats {
+    let streams = RngStreams::new(seed);
+    let mut endpoint = QueueEndpoint::new(scenario, &streams);
+    let mut sim = Simulation::new();
+    // The first request arrives one gap after time zero, like every later one.
+    let first = scenario.arrivals.next_gap(&mut endpoint.arrival_rng);
+    sim.schedule_in(first, Event::Arrival);
+    let horizon = match scenario.stop {
+        StopRule::Duration(d) => Some(SimTime::ZERO + d),
+        StopRule::Requests(_) => None,
+    };
+    sim.run(&mut endpoint, horizon);
+    let end = sim.now();
+    let events = sim.events_handled();
+    endpoint.finish(end, events)
+}

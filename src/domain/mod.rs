@@ -1,0 +1,18 @@
+//! The domain model: what an inference endpoint is and how requests move through it.
+//!
+//! Everything here is driven by the engine in [`crate::sim`] through the closed event enum of
+//! each model; nothing here reads files or writes output.
+
+pub mod distribution;
+pub mod endpoint;
+pub mod request;
+pub mod scenario;
+pub mod stats;
+pub mod workload;
+
+pub use distribution::Dist;
+pub use endpoint::simulate;
+pub use request::Outcome;
+pub use scenario::{ClientPolicy, EndpointSpec, Scenario, StopRule};
+pub use stats::RunStats;
+pub use workload::Arrivals;

@@ -1,0 +1,54 @@
+//! The validated description of what one run simulates. Built from an experiment file by
+//! `experiment::validate`; the domain never sees the file's strings.
+
+use super::distribution::Dist;
+use super::workload::Arrivals;
+use crate::sim::SimDuration;
+
+/// When a run stops.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StopRule {
+    /// Stop the clock at this time; requests not finished by then are counted `in_flight`.
+    Duration(SimDuration),
+    /// Let this many requests arrive after the warm-up, then stop arrivals and run until every
+    /// request has ended (nothing is left in flight).
+    Requests(u64),
+}
+
+/// An endpoint of identical servers sharing one FIFO queue.
+#[derive(Clone, Debug)]
+pub struct EndpointSpec {
+    /// Number of servers (requests served at once).
+    pub servers: u32,
+    /// Service time per request, in seconds.
+    pub service_time: Dist,
+    /// Most requests allowed to wait; an arrival to a full queue is rejected. `None`: unlimited.
+    pub queue_capacity: Option<u64>,
+    /// A request still waiting this long after arriving is dropped. `None`: never.
+    pub queue_timeout: Option<SimDuration>,
+}
+
+/// What the client does while it waits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientPolicy {
+    /// The client gives up this long after sending. `None`: it waits forever.
+    pub timeout: Option<SimDuration>,
+    /// Whether the server stops work on a request whose client gave up. If not, the server
+    /// finishes it anyway and that time is counted as wasted work.
+    pub cancel_on_timeout: bool,
+}
+
+/// Everything one run needs besides its seed.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// When requests arrive.
+    pub arrivals: Arrivals,
+    /// What serves them.
+    pub endpoint: EndpointSpec,
+    /// How clients wait.
+    pub client: ClientPolicy,
+    /// Requests arriving before this time are simulated but not counted.
+    pub warm_up: SimDuration,
+    /// When the run ends.
+    pub stop: StopRule,
+}

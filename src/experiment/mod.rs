@@ -1,0 +1,82 @@
+//! Experiment files: from TOML text to a validated [`Experiment`].
+//!
+//! Parsing happens in two stages, as in a compiler: [`file`] mirrors the TOML shape with serde
+//! (unknown keys and wrong types are refused there, with the line), then `validate` checks every
+//! value and builds domain types (with the key path and line of the offending value). Paths
+//! written inside a file are relative to that file's folder.
+
+pub mod file;
+pub mod locate;
+pub mod units;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use crate::domain::Scenario;
+use crate::error::ConfigError;
+
+pub use validate::{DIST_KINDS, MAX_SERVERS};
+
+/// A validated experiment.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    /// Its name, shown in outputs.
+    pub name: String,
+    /// Free text from the file.
+    pub description: Option<String>,
+    /// The seed written in the file, if any (the command line may override it).
+    pub seed: Option<u64>,
+    /// The file it came from.
+    pub source: PathBuf,
+    /// What to simulate.
+    pub scenario: Scenario,
+}
+
+/// Reads and validates the experiment file at `path`.
+pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
+    let src = std::fs::read_to_string(path).map_err(|e| {
+        let err = ConfigError::new(path, format!("cannot read the experiment file: {e}"));
+        if e.kind() == std::io::ErrorKind::NotFound {
+            err.with_hint("check the path; shipped examples are under experiments/")
+        } else {
+            err
+        }
+    })?;
+    parse(&src, path)
+}
+
+/// Validates experiment text `src` as if it were read from `path` (used for messages and to
+/// resolve relative paths).
+pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
+    let deserializer = toml::Deserializer::parse(src).map_err(|e| toml_error(src, path, None, &e))?;
+    let raw: file::ExperimentFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        toml_error(src, path, Some(key), e.inner())
+    })?;
+    let ctx = validate::Ctx { file: path, src };
+    validate::experiment(&ctx, raw)
+}
+
+/// Turns a toml or serde error into a [`ConfigError`] with the line and, where known, the key.
+fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) -> ConfigError {
+    let key = key.filter(|k| k != ".");
+    let mut err = ConfigError::new(path, e.message().trim_end().to_string());
+    let at = e.span().map(|s| locate::line_col(src, s.start)).or_else(|| key.as_deref().and_then(|k| locate::locate(src, k)));
+    if let Some((line, col)) = at {
+        err = err.at_line(line, Some(col));
+    }
+    if key.is_none() && e.span().is_some() && !e.message().starts_with("missing field") {
+        err.message = format!("invalid TOML: {}", err.message);
+    }
+    if let Some(k) = &key {
+        if e.message().starts_with("unknown field") {
+            err = err.with_hint(if k.contains('_') {
+                "keys are kebab-case: write `queue-timeout`, not `queue_timeout`".to_string()
+            } else {
+                "check the spelling against the experiment-file reference in the README".to_string()
+            });
+        }
+        err = err.at_key(k.clone());
+    }
+    err
+}

@@ -1,0 +1,376 @@
+//! Stage two: turns the file mirror into validated domain types, one rule at a time. Each rule
+//! reports the key path, what it found, what it expected and, where useful, how to fix it.
+
+use std::path::{Path, PathBuf};
+
+use super::file::{ArrivalFile, ClientFile, DistFile, EndpointFile, ExperimentFile, Scalar};
+use super::locate::locate;
+use super::units::{parse_duration, parse_rate};
+use super::Experiment;
+use crate::domain::{Arrivals, ClientPolicy, Dist, EndpointSpec, Scenario, StopRule};
+use crate::error::ConfigError;
+use crate::sim::SimDuration;
+
+/// Most servers one endpoint may have; a guard against typos such as `servers = 40000000`.
+pub const MAX_SERVERS: i64 = 1_000_000;
+
+/// What validation needs to know about the file it reads.
+pub(crate) struct Ctx<'a> {
+    pub file: &'a Path,
+    pub src: &'a str,
+}
+
+impl Ctx<'_> {
+    /// An error at `key`, located in the source where possible.
+    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let err = ConfigError::new(self.file, message).at_key(key);
+        match locate(self.src, key) {
+            Some((line, _)) => err.at_line(line, None),
+            None => err,
+        }
+    }
+
+    /// A path written in the file, resolved against the file's own folder.
+    pub fn resolve(&self, written: &str) -> PathBuf {
+        let p = Path::new(written);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.file.parent().unwrap_or(Path::new("")).join(p)
+        }
+    }
+
+    /// A duration written with a unit.
+    pub fn duration(&self, key: &str, v: &Scalar) -> Result<SimDuration, ConfigError> {
+        match v {
+            Scalar::Text(t) => parse_duration(t).map_err(|e| {
+                self.error(key, e.to_string())
+                    .with_hint("units: ns, us, ms, s, m (or min), h, d; fractions like \"0.5s\" are fine")
+            }),
+            Scalar::Number(n) => Err(self
+                .error(key, format!("a duration needs a unit, found the bare number {n}"))
+                .with_hint(format!("write it as a string with a unit, e.g. \"{n}s\" or \"{n}ms\""))),
+        }
+    }
+
+    /// A positive duration.
+    pub fn positive_duration(&self, key: &str, v: &Scalar) -> Result<SimDuration, ConfigError> {
+        let d = self.duration(key, v)?;
+        if d.is_zero() {
+            return Err(self.error(key, format!("must be longer than zero, found {v}")));
+        }
+        Ok(d)
+    }
+
+    /// A positive rate per second.
+    pub fn rate(&self, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
+        let hint = "write a rate with a unit, like \"3/s\", \"180/min\" or \"2000/h\"";
+        let r = match v {
+            Scalar::Text(t) => parse_rate(t).map_err(|e| self.error(key, e.to_string()).with_hint(hint))?,
+            Scalar::Number(n) => {
+                return Err(self
+                    .error(key, format!("a rate needs a unit, found the bare number {n}"))
+                    .with_hint(format!("write it as a string, e.g. \"{n}/s\"")));
+            }
+        };
+        if !(r.is_finite() && r > 0.0) {
+            return Err(self.error(key, format!("the rate must be positive, found {v}")).with_hint(hint));
+        }
+        Ok(r)
+    }
+
+    /// A dimensionless positive number (sigma, cv).
+    pub fn positive_number(&self, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
+        match v {
+            Scalar::Number(n) if n.is_finite() && *n > 0.0 => Ok(*n),
+            Scalar::Number(n) => Err(self.error(key, format!("must be a positive number, found {n}"))),
+            Scalar::Text(t) => Err(self
+                .error(key, format!("expected a plain number, found the string \"{t}\""))
+                .with_hint("this parameter has no unit; write it without quotes, e.g. 0.5")),
+        }
+    }
+}
+
+/// The closest of `options` to `word`, if it is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(word: &str, options: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &str, b: &str) -> usize {
+        let b: Vec<char> = b.chars().collect();
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                let cost = usize::from(ca != *cb);
+                cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+    options
+        .iter()
+        .map(|o| (distance(&word.to_lowercase(), o), *o))
+        .filter(|(d, o)| *d <= 2.max(o.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| o)
+}
+
+/// An error for a `kind` that is not one of `options`.
+pub(crate) fn unknown_kind(ctx: &Ctx<'_>, key: &str, what: &str, found: &str, options: &[&str]) -> ConfigError {
+    let err = ctx.error(
+        key,
+        format!("unknown {what} \"{found}\"; expected one of {}", options.join(", ")),
+    );
+    match did_you_mean(found, options) {
+        Some(s) => err.with_hint(format!("did you mean \"{s}\"?")),
+        None => err,
+    }
+}
+
+/// The parameters a distribution kind takes, in the order they are documented.
+fn dist_params(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "exponential" => &["mean"],
+        "deterministic" => &["value"],
+        "uniform" => &["min", "max"],
+        "lognormal" => &["median", "sigma", "p99"],
+        "gamma" => &["mean", "cv"],
+        "empirical" => &["values", "file"],
+        _ => return None,
+    })
+}
+
+/// Every distribution kind.
+pub const DIST_KINDS: [&str; 6] = ["exponential", "deterministic", "uniform", "lognormal", "gamma", "empirical"];
+
+/// Builds a distribution at `key` whose quantities (mean, value, bounds, median, p99, list
+/// items) are read by `quantity`; `sigma` and `cv` are plain numbers.
+pub(crate) fn dist(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: &DistFile,
+    quantity: &dyn Fn(&str, &Scalar) -> Result<f64, ConfigError>,
+    read_file: &dyn Fn(&str, &Path) -> Result<Vec<f64>, ConfigError>,
+) -> Result<Dist, ConfigError> {
+    let kind = raw.kind.as_str();
+    let Some(allowed) = dist_params(kind) else {
+        return Err(unknown_kind(ctx, &format!("{key}.kind"), "distribution kind", kind, &DIST_KINDS));
+    };
+    let present: [(&str, bool); 10] = [
+        ("mean", raw.mean.is_some()),
+        ("value", raw.value.is_some()),
+        ("min", raw.min.is_some()),
+        ("max", raw.max.is_some()),
+        ("median", raw.median.is_some()),
+        ("sigma", raw.sigma.is_some()),
+        ("p99", raw.p99.is_some()),
+        ("cv", raw.cv.is_some()),
+        ("values", raw.values.is_some()),
+        ("file", raw.file.is_some()),
+    ];
+    if let Some((extra, _)) = present.iter().find(|(name, set)| *set && !allowed.contains(name)) {
+        return Err(ctx
+            .error(
+                &format!("{key}.{extra}"),
+                format!("`{extra}` does not apply to a {kind} distribution"),
+            )
+            .with_hint(format!("a {kind} distribution takes: {}", allowed.join(", "))));
+    }
+    let need = |name: &str, v: &Option<Scalar>| -> Result<f64, ConfigError> {
+        match v {
+            Some(v) => quantity(&format!("{key}.{name}"), v),
+            None => Err(ctx
+                .error(key, format!("a {kind} distribution needs `{name}`"))
+                .with_hint(format!("a {kind} distribution takes: {}", allowed.join(", ")))),
+        }
+    };
+    let built = match kind {
+        "exponential" => Dist::exponential(need("mean", &raw.mean)?),
+        "deterministic" => Dist::deterministic(need("value", &raw.value)?),
+        "uniform" => Dist::uniform(need("min", &raw.min)?, need("max", &raw.max)?),
+        "lognormal" => {
+            let median = need("median", &raw.median)?;
+            match (&raw.sigma, &raw.p99) {
+                (Some(s), None) => Dist::lognormal(median, ctx.positive_number(&format!("{key}.sigma"), s)?),
+                (None, Some(p)) => Dist::lognormal_p99(median, quantity(&format!("{key}.p99"), p)?),
+                _ => {
+                    return Err(ctx
+                        .error(key, "a lognormal distribution needs exactly one of `sigma` and `p99`")
+                        .with_hint("give the spread either as sigma (of ln X) or as the 99th percentile"));
+                }
+            }
+        }
+        "gamma" => {
+            let mean = need("mean", &raw.mean)?;
+            let cv = match &raw.cv {
+                Some(cv) => ctx.positive_number(&format!("{key}.cv"), cv)?,
+                None => {
+                    return Err(ctx
+                        .error(key, "a gamma distribution needs `cv`")
+                        .with_hint("cv is the standard deviation divided by the mean; 1 is exponential"));
+                }
+            };
+            Dist::gamma(mean, cv)
+        }
+        "empirical" => {
+            let values = match (&raw.values, &raw.file) {
+                (Some(list), None) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| quantity(&format!("{key}.values[{i}]"), v))
+                    .collect::<Result<Vec<_>, _>>()?,
+                (None, Some(f)) => read_file(&format!("{key}.file"), &ctx.resolve(f))?,
+                _ => {
+                    return Err(ctx
+                        .error(key, "an empirical distribution needs exactly one of `values` and `file`")
+                        .with_hint("list the observed values inline, or name a file with one per line"));
+                }
+            };
+            Dist::empirical(values)
+        }
+        _ => unreachable!("dist_params accepted the kind"),
+    };
+    built.map_err(|message| ctx.error(key, message))
+}
+
+/// Reads a file of seconds, one number per line (`#` comments and blank lines skipped).
+fn read_seconds_file(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<f64>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ctx.error(key, format!("cannot read `{}`: {e}", path.display()))
+            .with_hint("paths are relative to the experiment file's folder")
+    })?;
+    let mut values = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => values.push(v),
+            _ => {
+                return Err(ConfigError::new(path, format!("expected a number of seconds, found \"{line}\""))
+                    .at_line(i + 1, None)
+                    .with_hint("one non-negative number of seconds per line; `#` starts a comment"));
+            }
+        }
+    }
+    Ok(values)
+}
+
+fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
+    const KINDS: [&str; 2] = ["poisson", "constant"];
+    let key = "workload.arrival";
+    if !KINDS.contains(&raw.kind.as_str()) {
+        return Err(unknown_kind(ctx, &format!("{key}.kind"), "arrival kind", &raw.kind, &KINDS));
+    }
+    let Some(rate) = &raw.rate else {
+        return Err(ctx
+            .error(key, format!("{} arrivals need a `rate`", raw.kind))
+            .with_hint("e.g. rate = \"3/s\""));
+    };
+    let rate_key = format!("{key}.rate");
+    let rate = ctx.rate(&rate_key, rate)?;
+    let built = match raw.kind.as_str() {
+        "poisson" => Arrivals::poisson(rate),
+        _ => Arrivals::constant(rate),
+    };
+    built.map_err(|m| ctx.error(&rate_key, m))
+}
+
+fn endpoint(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<EndpointSpec, ConfigError> {
+    if !(1..=MAX_SERVERS).contains(&raw.servers) {
+        return Err(ctx.error(
+            "endpoint.servers",
+            format!("must be between 1 and {MAX_SERVERS}, found {}", raw.servers),
+        ));
+    }
+    let service_time = dist(
+        ctx,
+        "endpoint.service-time",
+        &raw.service_time,
+        &|key, v| ctx.duration(key, v).map(|d| d.as_secs_f64()),
+        &|key, path| read_seconds_file(ctx, key, path),
+    )?;
+    let queue_capacity = match raw.queue_capacity {
+        None => None,
+        Some(c) if c >= 0 => Some(c as u64),
+        Some(c) => {
+            return Err(ctx
+                .error("endpoint.queue-capacity", format!("must be zero or more, found {c}"))
+                .with_hint("leave it out for an unlimited queue; 0 means no request may wait"));
+        }
+    };
+    let queue_timeout = raw
+        .queue_timeout
+        .as_ref()
+        .map(|v| ctx.positive_duration("endpoint.queue-timeout", v))
+        .transpose()?;
+    Ok(EndpointSpec {
+        servers: raw.servers as u32,
+        service_time,
+        queue_capacity,
+        queue_timeout,
+    })
+}
+
+fn client(ctx: &Ctx<'_>, raw: &ClientFile) -> Result<ClientPolicy, ConfigError> {
+    let timeout = raw
+        .timeout
+        .as_ref()
+        .map(|v| ctx.positive_duration("client.timeout", v))
+        .transpose()?;
+    if raw.cancel_on_timeout.is_some() && timeout.is_none() {
+        return Err(ctx
+            .error("client.cancel-on-timeout", "has no effect without `client.timeout`")
+            .with_hint("set `timeout = \"30s\"` in [client], or remove `cancel-on-timeout`"));
+    }
+    Ok(ClientPolicy {
+        timeout,
+        cancel_on_timeout: raw.cancel_on_timeout.unwrap_or(false),
+    })
+}
+
+/// Validates a parsed file into an [`Experiment`].
+pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experiment, ConfigError> {
+    if raw.name.trim().is_empty() {
+        return Err(ctx.error("name", "must not be empty").with_hint("name the experiment, e.g. name = \"T4 at 3/s\""));
+    }
+    let stop = match (&raw.duration, raw.requests) {
+        (Some(d), None) => StopRule::Duration(ctx.positive_duration("duration", d)?),
+        (None, Some(n)) if n >= 1 => StopRule::Requests(n as u64),
+        (None, Some(n)) => return Err(ctx.error("requests", format!("must be at least 1, found {n}"))),
+        (Some(_), Some(_)) => {
+            return Err(ctx
+                .error("requests", "give either `duration` or `requests`, not both")
+                .with_hint("`duration` stops the clock; `requests` counts arrivals and lets them finish"));
+        }
+        (None, None) => {
+            return Err(ConfigError::new(ctx.file, "the file sets neither `duration` nor `requests`")
+                .with_hint("add e.g. `duration = \"1h\"` or `requests = 100000` at the top"));
+        }
+    };
+    let warm_up = match &raw.warm_up {
+        Some(v) => ctx.duration("warm-up", v)?,
+        None => SimDuration::ZERO,
+    };
+    if let StopRule::Duration(d) = stop
+        && warm_up >= d
+    {
+        return Err(ctx
+            .error("warm-up", format!("the warm-up ({warm_up}) must be shorter than the duration ({d})"))
+            .with_hint("nothing would be measured; shorten `warm-up` or lengthen `duration`"));
+    }
+    let scenario = Scenario {
+        arrivals: arrivals(ctx, &raw.workload.arrival)?,
+        endpoint: endpoint(ctx, &raw.endpoint)?,
+        client: client(ctx, &raw.client)?,
+        warm_up,
+        stop,
+    };
+    Ok(Experiment {
+        name: raw.name,
+        description: raw.description,
+        seed: raw.seed,
+        source: ctx.file.to_path_buf(),
+        scenario,
+    })
+}

@@ -1,0 +1,162 @@
+//! The one result schema: a [`Summary`] of [`RunSummary`] rows whose [`Metrics`] are flat and
+//! named. Every exporter reads these and nothing else.
+
+use std::collections::BTreeMap;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+/// Version of the output format; bumped when a column changes meaning or is removed.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything one invocation of `capsim run` produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Output format version ([`FORMAT_VERSION`]).
+    pub version: u32,
+    /// Version of capsim that wrote it.
+    pub capsim: String,
+    /// Experiment name.
+    pub experiment: String,
+    /// Master seed of the invocation.
+    pub seed: u64,
+    /// One entry per run, in run order.
+    pub runs: Vec<RunSummary>,
+}
+
+/// One run: its identity, the parameters that distinguish it, and what it measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    /// Position in the run plan, from 0.
+    pub index: usize,
+    /// Seed this run used.
+    pub seed: u64,
+    /// Parameters that vary between runs (sweep axes), by key path; empty for a single run.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// What was measured.
+    pub metrics: Metrics,
+}
+
+/// A metric value: a count, or a real number that may be undefined (e.g. a percentile of no
+/// requests), written as `null` in JSON and an empty cell in CSV.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum MetricValue {
+    /// An exact count.
+    Count(u64),
+    /// A real number, `None` when undefined.
+    Real(Option<f64>),
+}
+
+/// The measured metrics of one run. Names are stable: scripts depend on them.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[allow(missing_docs)] // Each field is documented in `Metrics::DOCS` and in the README.
+pub struct Metrics {
+    pub arrived: u64,
+    pub ok: u64,
+    pub client_timeout: u64,
+    pub queue_timeout: u64,
+    pub rejected: u64,
+    pub in_flight: u64,
+    pub timeout_rate: Option<f64>,
+    pub error_rate: Option<f64>,
+    pub latency_mean_s: Option<f64>,
+    pub latency_p50_s: Option<f64>,
+    pub latency_p95_s: Option<f64>,
+    pub latency_p99_s: Option<f64>,
+    pub latency_max_s: Option<f64>,
+    pub wait_mean_s: Option<f64>,
+    pub wait_prob: Option<f64>,
+    pub queue_mean: Option<f64>,
+    pub throughput_rps: Option<f64>,
+    pub utilization: Option<f64>,
+    pub wasted_work_s: f64,
+    pub window_s: f64,
+    pub events: u64,
+}
+
+impl Metrics {
+    /// Every metric's name and one-line meaning, in output order.
+    pub const DOCS: [(&'static str, &'static str); 21] = [
+        ("arrived", "requests that arrived after the warm-up"),
+        ("ok", "requests answered completely in time"),
+        ("client_timeout", "requests whose client gave up (read timeout)"),
+        ("queue_timeout", "requests the server dropped after waiting longer than the queue timeout"),
+        ("rejected", "requests refused at once because the queue was full"),
+        ("in_flight", "requests without an outcome when the run stopped"),
+        ("timeout_rate", "(client_timeout + queue_timeout) / arrived"),
+        ("error_rate", "every outcome other than ok / arrived (in-flight requests excluded)"),
+        ("latency_mean_s", "mean end-to-end latency of ok requests, seconds"),
+        ("latency_p50_s", "median end-to-end latency of ok requests, seconds"),
+        ("latency_p95_s", "95th percentile end-to-end latency of ok requests, seconds"),
+        ("latency_p99_s", "99th percentile end-to-end latency of ok requests, seconds"),
+        ("latency_max_s", "largest end-to-end latency of an ok request, seconds"),
+        ("wait_mean_s", "mean queue wait of every request that left the queue (served, dropped or cancelled), seconds"),
+        ("wait_prob", "share of arrivals that found every server busy and had to queue"),
+        ("queue_mean", "time-average number of requests waiting in the queue"),
+        ("throughput_rps", "ok requests per second of the measurement window"),
+        ("utilization", "busy server time / (servers x window)"),
+        ("wasted_work_s", "server seconds spent on requests whose client had already gone or that were cancelled"),
+        ("window_s", "length of the measurement window (after the warm-up), seconds"),
+        ("events", "simulation events handled"),
+    ];
+
+    /// The metrics as (name, value) pairs in output order. This is the column schema.
+    pub fn entries(&self) -> [(&'static str, MetricValue); 21] {
+        use MetricValue::{Count, Real};
+        [
+            ("arrived", Count(self.arrived)),
+            ("ok", Count(self.ok)),
+            ("client_timeout", Count(self.client_timeout)),
+            ("queue_timeout", Count(self.queue_timeout)),
+            ("rejected", Count(self.rejected)),
+            ("in_flight", Count(self.in_flight)),
+            ("timeout_rate", Real(self.timeout_rate)),
+            ("error_rate", Real(self.error_rate)),
+            ("latency_mean_s", Real(self.latency_mean_s)),
+            ("latency_p50_s", Real(self.latency_p50_s)),
+            ("latency_p95_s", Real(self.latency_p95_s)),
+            ("latency_p99_s", Real(self.latency_p99_s)),
+            ("latency_max_s", Real(self.latency_max_s)),
+            ("wait_mean_s", Real(self.wait_mean_s)),
+            ("wait_prob", Real(self.wait_prob)),
+            ("queue_mean", Real(self.queue_mean)),
+            ("throughput_rps", Real(self.throughput_rps)),
+            ("utilization", Real(self.utilization)),
+            ("wasted_work_s", Real(Some(self.wasted_work_s))),
+            ("window_s", Real(Some(self.window_s))),
+            ("events", Count(self.events)),
+        ]
+    }
+
+    /// The value of the metric called `name`.
+    pub fn get(&self, name: &str) -> Option<MetricValue> {
+        self.entries().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// Serialises as a JSON object in [`Metrics::entries`] order (not alphabetical).
+impl Serialize for Metrics {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entries = self.entries();
+        let mut map = serializer.serialize_map(Some(entries.len()))?;
+        for (name, value) in entries {
+            match value {
+                MetricValue::Count(c) => map.serialize_entry(name, &c)?,
+                MetricValue::Real(r) => map.serialize_entry(name, &r.filter(|x| x.is_finite()))?,
+            }
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_and_entries_list_the_same_names_in_the_same_order() {
+        let names: Vec<&str> = Metrics::default().entries().iter().map(|(n, _)| *n).collect();
+        let documented: Vec<&str> = Metrics::DOCS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, documented);
+    }
+}

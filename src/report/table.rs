@@ -1,0 +1,87 @@
+//! The readable summary printed by `capsim run`: one column per run, one line per metric.
+
+use super::summary::{MetricValue, Summary};
+
+/// Formats a metric for people: counts as integers, rates as percentages, seconds with four
+/// significant digits.
+fn human(name: &str, v: MetricValue) -> String {
+    match v {
+        MetricValue::Count(c) => c.to_string(),
+        MetricValue::Real(None) => "-".to_string(),
+        MetricValue::Real(Some(x)) if name.ends_with("_rate") || name == "wait_prob" || name == "utilization" => {
+            format!("{:.2}%", x * 100.0)
+        }
+        MetricValue::Real(Some(x)) if x == 0.0 => "0".to_string(),
+        MetricValue::Real(Some(x)) if x.abs() >= 1e5 || x.abs() < 1e-3 => format!("{x:.3e}"),
+        MetricValue::Real(Some(x)) => {
+            let digits = (3 - x.abs().log10().floor() as i32).max(0) as usize;
+            format!("{x:.digits$}")
+        }
+    }
+}
+
+/// Renders the table as text.
+pub fn render(summary: &Summary) -> String {
+    let mut out = format!(
+        "capsim {} | experiment \"{}\" | seed {} | {} run{}\n\n",
+        summary.capsim,
+        summary.experiment,
+        summary.seed,
+        summary.runs.len(),
+        if summary.runs.len() == 1 { "" } else { "s" }
+    );
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut head = vec!["metric".to_string()];
+    head.extend(summary.runs.iter().map(|r| format!("run {}", r.index)));
+    rows.push(head);
+    let mut param_names: Vec<&String> = summary.runs.iter().flat_map(|r| r.params.keys()).collect();
+    param_names.sort();
+    param_names.dedup();
+    for p in param_names {
+        let mut row = vec![p.clone()];
+        row.extend(summary.runs.iter().map(|r| match r.params.get(p) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => "-".to_string(),
+        }));
+        rows.push(row);
+    }
+    if let Some(first) = summary.runs.first() {
+        for (i, (name, _)) in first.metrics.entries().iter().enumerate() {
+            let mut row = vec![name.to_string()];
+            row.extend(summary.runs.iter().map(|r| human(name, r.metrics.entries()[i].1)));
+            rows.push(row);
+        }
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c == 0 {
+                line.push_str(&format!("{cell:<w$}", w = widths[c]));
+            } else {
+                line.push_str(&format!("  {cell:>w$}", w = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_shown_for_people() {
+        assert_eq!(human("timeout_rate", MetricValue::Real(Some(0.1234))), "12.34%");
+        assert_eq!(human("latency_p99_s", MetricValue::Real(Some(1.23456))), "1.235");
+        assert_eq!(human("latency_p99_s", MetricValue::Real(Some(123.456))), "123.5");
+        assert_eq!(human("latency_p99_s", MetricValue::Real(None)), "-");
+        assert_eq!(human("ok", MetricValue::Count(42)), "42");
+        assert_eq!(human("window_s", MetricValue::Real(Some(1e7))), "1.000e7");
+    }
+}

@@ -1,0 +1,108 @@
+//! Runs an experiment: plans the runs, simulates them (in parallel, results in plan order) and
+//! turns raw statistics into output metrics.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use crate::domain::{Outcome, RunStats, Scenario, simulate};
+use crate::error::RunError;
+use crate::experiment::Experiment;
+use crate::report::{FORMAT_VERSION, Metrics, RunSummary, Summary};
+
+/// One run to simulate.
+#[derive(Clone, Debug)]
+pub struct RunPlan {
+    /// Position in the plan.
+    pub index: usize,
+    /// Seed of this run.
+    pub seed: u64,
+    /// What distinguishes this run from the others (sweep axes).
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// What it simulates.
+    pub scenario: Scenario,
+}
+
+/// The runs of `experiment` under master seed `seed`. One run for now; sweeps and replications
+/// add more, each with a seed derived from its replication index so that configurations share
+/// random numbers.
+pub fn plan(experiment: &Experiment, seed: u64) -> Vec<RunPlan> {
+    vec![RunPlan {
+        index: 0,
+        seed,
+        params: BTreeMap::new(),
+        scenario: experiment.scenario.clone(),
+    }]
+}
+
+fn ratio(num: u64, den: u64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+/// Output metrics from raw statistics.
+pub fn metrics(stats: &RunStats) -> Metrics {
+    let window = stats.window_s();
+    let per_window = |x: f64| (window > 0.0).then(|| x / window);
+    let count = |o| stats.outcome(o);
+    let timeouts = count(Outcome::ClientTimeout) + count(Outcome::QueueTimeout);
+    let failures = stats.arrived - count(Outcome::Ok) - stats.in_flight;
+    Metrics {
+        arrived: stats.arrived,
+        ok: count(Outcome::Ok),
+        client_timeout: count(Outcome::ClientTimeout),
+        queue_timeout: count(Outcome::QueueTimeout),
+        rejected: count(Outcome::Rejected),
+        in_flight: stats.in_flight,
+        timeout_rate: ratio(timeouts, stats.arrived),
+        error_rate: ratio(failures, stats.arrived),
+        latency_mean_s: stats.latency.mean_s(),
+        latency_p50_s: stats.latency.quantile_s(0.50),
+        latency_p95_s: stats.latency.quantile_s(0.95),
+        latency_p99_s: stats.latency.quantile_s(0.99),
+        latency_max_s: stats.latency.max_s(),
+        wait_mean_s: (stats.waits > 0).then(|| stats.wait_sum_ns as f64 / stats.waits as f64 / 1e9),
+        wait_prob: ratio(stats.queued, stats.arrived),
+        queue_mean: per_window(stats.waiting.level_seconds()),
+        throughput_rps: per_window(count(Outcome::Ok) as f64),
+        utilization: per_window(stats.busy.level_seconds() / f64::from(stats.servers)),
+        wasted_work_s: stats.wasted_ns as f64 / 1e9,
+        window_s: window,
+        events: stats.events,
+    }
+}
+
+/// Simulates one planned run.
+pub fn run_one(plan: &RunPlan) -> Result<RunSummary, RunError> {
+    let stats = simulate(&plan.scenario, plan.seed);
+    if !stats.is_conserved() {
+        return Err(RunError::Invariant {
+            run: plan.index,
+            message: format!(
+                "arrived {} but outcomes {:?} + in flight {} do not add up",
+                stats.arrived, stats.outcomes, stats.in_flight
+            ),
+        });
+    }
+    Ok(RunSummary {
+        index: plan.index,
+        seed: plan.seed,
+        params: plan.params.clone(),
+        metrics: metrics(&stats),
+    })
+}
+
+/// Runs every planned run of `experiment` with master seed `seed`. Runs execute in parallel on
+/// the current rayon pool; results come back in plan order whatever the thread count.
+pub fn run(experiment: &Experiment, seed: u64) -> Result<Summary, RunError> {
+    let runs = plan(experiment, seed)
+        .par_iter()
+        .map(run_one)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Summary {
+        version: FORMAT_VERSION,
+        capsim: env!("CARGO_PKG_VERSION").to_string(),
+        experiment: experiment.name.clone(),
+        seed,
+        runs,
+    })
+}
