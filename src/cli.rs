@@ -96,11 +96,18 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
 
 /// The default results folder: `results/<file stem>/`.
 fn default_out_dir(file: &Path) -> PathBuf {
-    let stem = file.file_stem().map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
+    let stem = file
+        .file_stem()
+        .map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
     Path::new("results").join(stem)
 }
 
-fn run_command(file: &Path, out: Option<PathBuf>, seed: Option<u64>, quiet: bool) -> Result<(), Failure> {
+fn run_command(
+    file: &Path,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    quiet: bool,
+) -> Result<(), Failure> {
     let exp = experiment::load(file)?;
     let seed = seed.or(exp.seed).ok_or_else(|| {
         ConfigError::new(file, "no seed: the file sets no `seed` and none was given with --seed")
@@ -131,7 +138,11 @@ fn run_command(file: &Path, out: Option<PathBuf>, seed: Option<u64>, quiet: bool
             csv_path.display(),
             events,
             secs,
-            if secs > 0.0 { events as f64 / secs / 1e6 } else { 0.0 }
+            if secs > 0.0 {
+                events as f64 / secs / 1e6
+            } else {
+                0.0
+            }
         );
     }
     Ok(())
@@ -142,19 +153,36 @@ fn validate_command(files: &[PathBuf]) -> Result<(), Failure> {
     for file in files {
         match experiment::load(file) {
             Ok(exp) => {
-                let seed = exp.seed.map_or("no seed (pass --seed when running)".to_string(), |s| format!("seed {s}"));
-                print_stdout(&format!("ok: {} (\"{}\", {seed})\n", file.display(), exp.name));
+                let seed = exp
+                    .seed
+                    .map_or("no seed (pass --seed when running)".to_string(), |s| {
+                        format!("seed {s}")
+                    });
+                print_stdout(&format!(
+                    "ok: {} (\"{}\", {seed})\n",
+                    file.display(),
+                    exp.name
+                ));
             }
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Failure::Config(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Config(errors))
+    }
 }
 
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Run { file, out, seed, quiet } => run_command(&file, out, seed, quiet),
+        Command::Run {
+            file,
+            out,
+            seed,
+            quiet,
+        } => run_command(&file, out, seed, quiet),
         Command::Validate { files } => validate_command(&files),
     }
 }

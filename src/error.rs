@@ -15,9 +15,9 @@ pub struct ConfigError {
     /// The dotted key path, e.g. `workload.arrival.rate`.
     pub key: Option<String>,
     /// 1-based line, where known.
-    pub line: Option<usize>,
+    pub line: Option<u32>,
     /// 1-based column, where known.
-    pub column: Option<usize>,
+    pub column: Option<u32>,
     /// What is wrong and what was expected.
     pub message: String,
     /// How to fix it.
@@ -45,8 +45,11 @@ impl ConfigError {
 
     /// Sets the line and column.
     pub fn at_line(mut self, line: usize, column: Option<usize>) -> Self {
-        self.line = Some(line);
-        self.column = column;
+        // u32 keeps the error small enough to return by value; no experiment file has 4 billion
+        // lines, and if one did the location would saturate rather than wrap.
+        let narrow = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        self.line = Some(narrow(line));
+        self.column = column.map(narrow);
         self
     }
 
@@ -102,7 +105,9 @@ pub enum RunError {
         message: String,
     },
     /// A run broke one of the model's invariants; this is a bug in capsim.
-    #[error("run {run} broke an invariant: {message} (this is a bug in capsim; please report it with the experiment file)")]
+    #[error(
+        "run {run} broke an invariant: {message} (this is a bug in capsim; please report it with the experiment file)"
+    )]
     Invariant {
         /// Index of the run.
         run: usize,

@@ -89,7 +89,9 @@ impl Dist {
     /// Uniform on `[min, max)` with `0 ≤ min < max`.
     pub fn uniform(min: f64, max: f64) -> Result<Self, String> {
         if !(min.is_finite() && max.is_finite() && min >= 0.0) {
-            return Err(format!("min and max must be zero or positive, found {min} and {max}"));
+            return Err(format!(
+                "min and max must be zero or positive, found {min} and {max}"
+            ));
         }
         if min >= max {
             return Err(format!("min ({min}) must be less than max ({max})"));
@@ -103,7 +105,11 @@ impl Dist {
         let median = positive("the median", median)?;
         let sigma = positive("sigma", sigma)?;
         let sampler = LogNormal::new(median.ln(), sigma).map_err(|e| e.to_string())?;
-        Ok(Dist::LogNormal { median, sigma, sampler })
+        Ok(Dist::LogNormal {
+            median,
+            sigma,
+            sampler,
+        })
     }
 
     /// Log-normal with the given median and 99th percentile (`p99 > median`).
@@ -111,7 +117,9 @@ impl Dist {
         let median = positive("the median", median)?;
         let p99 = positive("p99", p99)?;
         if p99 <= median {
-            return Err(format!("p99 ({p99}) must be greater than the median ({median})"));
+            return Err(format!(
+                "p99 ({p99}) must be greater than the median ({median})"
+            ));
         }
         Self::lognormal(median, (p99 / median).ln() / Z_99)
     }
@@ -123,7 +131,11 @@ impl Dist {
         let shape = 1.0 / (cv * cv);
         let scale = mean / shape;
         let sampler = Gamma::new(shape, scale).map_err(|e| e.to_string())?;
-        Ok(Dist::Gamma { shape, scale, sampler })
+        Ok(Dist::Gamma {
+            shape,
+            scale,
+            sampler,
+        })
     }
 
     /// Uniform draws from `values` (non-empty, each ≥ 0).
@@ -202,7 +214,12 @@ mod tests {
         for d in &cases {
             let m = sample_mean(d, 200_000);
             let rel = (m - d.mean()).abs() / d.mean();
-            assert!(rel < 0.01, "{}: sample mean {m} vs exact {}", d.kind(), d.mean());
+            assert!(
+                rel < 0.01,
+                "{}: sample mean {m} vs exact {}",
+                d.kind(),
+                d.mean()
+            );
         }
     }
 

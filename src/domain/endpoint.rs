@@ -120,12 +120,19 @@ impl<'a> QueueEndpoint<'a> {
             Some(i) => {
                 let generation = self.slots[i as usize].generation;
                 self.slots[i as usize] = Slot { generation, ..slot };
-                RequestId { slot: i, generation }
+                RequestId {
+                    slot: i,
+                    generation,
+                }
             }
             None => {
-                let i = u32::try_from(self.slots.len()).expect("more than 4 billion requests in flight");
+                let i = u32::try_from(self.slots.len())
+                    .expect("more than 4 billion requests in flight");
                 self.slots.push(slot);
-                RequestId { slot: i, generation: 0 }
+                RequestId {
+                    slot: i,
+                    generation: 0,
+                }
             }
         }
     }
@@ -221,13 +228,20 @@ impl<'a> QueueEndpoint<'a> {
         }
         // Service time is a property of the request, drawn at arrival, so it is the same for
         // the same request in every configuration (common random numbers).
-        let service = self.scenario.endpoint.service_time.sample_duration(&mut self.service_rng);
+        let service = self
+            .scenario
+            .endpoint
+            .service_time
+            .sample_duration(&mut self.service_rng);
         let id = self.allocate(now, service, measured);
         let endpoint = &self.scenario.endpoint;
 
         if self.busy < endpoint.servers {
             self.start_service(sim, id);
-        } else if endpoint.queue_capacity.is_some_and(|cap| self.waiting >= cap) {
+        } else if endpoint
+            .queue_capacity
+            .is_some_and(|cap| self.waiting >= cap)
+        {
             self.decide(id, Outcome::Rejected, now);
             self.free(id);
             return;

@@ -96,7 +96,10 @@ impl LatencyStats {
         if self.count == 0 {
             return None;
         }
-        let v = self.hist.value_at_quantile(q).clamp(self.min_ns, self.max_ns);
+        let v = self
+            .hist
+            .value_at_quantile(q)
+            .clamp(self.min_ns, self.max_ns);
         Some(v as f64 / 1e9)
     }
 

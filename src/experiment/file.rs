@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// A value as written: text (which usually carries a unit) or a bare number.
 #[derive(Debug, Clone, PartialEq)]

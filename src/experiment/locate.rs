@@ -7,7 +7,10 @@ use toml::de::{DeTable, DeValue};
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let before = &src[..offset.min(src.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
     (line, col)
 }
 
@@ -56,7 +59,9 @@ pub fn locate(src: &str, path: &str) -> Option<(usize, usize)> {
                 value = Some(v.get_ref());
             }
             Segment::Index(i) => {
-                let Some(DeValue::Array(items)) = value else { break };
+                let Some(DeValue::Array(items)) = value else {
+                    break;
+                };
                 let Some(item) = items.get(i) else { break };
                 best = Some(item.span().start);
                 value = Some(item.get_ref());

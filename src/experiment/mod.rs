@@ -48,33 +48,70 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
 /// Validates experiment text `src` as if it were read from `path` (used for messages and to
 /// resolve relative paths).
 pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
-    let deserializer = toml::Deserializer::parse(src).map_err(|e| toml_error(src, path, None, &e))?;
-    let raw: file::ExperimentFile = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let key = e.path().to_string();
-        toml_error(src, path, Some(key), e.inner())
-    })?;
+    let deserializer =
+        toml::Deserializer::parse(src).map_err(|e| toml_error(src, path, None, &e))?;
+    let raw: file::ExperimentFile =
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            toml_error(src, path, Some(key), e.inner())
+        })?;
     let ctx = validate::Ctx { file: path, src };
     validate::experiment(&ctx, raw)
+}
+
+/// Rewrites serde's type names into words a user of the file knows.
+fn plain_types(message: &str) -> String {
+    message
+        .replace("expected i64", "expected an integer")
+        .replace("expected u64", "expected a whole number, 0 or more")
+        .replace("expected a boolean", "expected true or false")
+}
+
+/// The backquoted names after "expected one of" in serde's unknown-field message.
+fn expected_fields(message: &str) -> Vec<&str> {
+    message
+        .split_once("expected one of")
+        .map(|(_, list)| {
+            list.split(',')
+                .map(|s| s.trim().trim_matches('`'))
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Turns a toml or serde error into a [`ConfigError`] with the line and, where known, the key.
 fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) -> ConfigError {
     let key = key.filter(|k| k != ".");
-    let mut err = ConfigError::new(path, e.message().trim_end().to_string());
-    let at = e.span().map(|s| locate::line_col(src, s.start)).or_else(|| key.as_deref().and_then(|k| locate::locate(src, k)));
+    let message = plain_types(e.message().trim_end());
+    let mut err = ConfigError::new(path, message.clone());
+    let at = e
+        .span()
+        .map(|s| locate::line_col(src, s.start))
+        .or_else(|| key.as_deref().and_then(|k| locate::locate(src, k)));
     if let Some((line, col)) = at {
         err = err.at_line(line, Some(col));
     }
-    if key.is_none() && e.span().is_some() && !e.message().starts_with("missing field") {
-        err.message = format!("invalid TOML: {}", err.message);
+    if key.is_none() && e.span().is_some() && !message.starts_with("missing field") {
+        err.message = format!("invalid TOML: {message}");
+        err = err.with_hint(
+            "the mistake may be on an earlier line: look for an unclosed `{`, `[` or quote",
+        );
     }
     if let Some(k) = &key {
-        if e.message().starts_with("unknown field") {
-            err = err.with_hint(if k.contains('_') {
-                "keys are kebab-case: write `queue-timeout`, not `queue_timeout`".to_string()
+        if message.starts_with("unknown field") {
+            let written = k.rsplit('.').next().unwrap_or(k);
+            let kebab = written.replace('_', "-");
+            let options = expected_fields(&message);
+            err = if written.contains('_') && options.contains(&kebab.as_str()) {
+                err.with_hint(format!(
+                    "keys are kebab-case: write `{kebab}`, not `{written}`"
+                ))
+            } else if let Some(s) = validate::did_you_mean(written, &options) {
+                err.with_hint(format!("did you mean `{s}`?"))
             } else {
-                "check the spelling against the experiment-file reference in the README".to_string()
-            });
+                err.with_hint("see the experiment-file reference in the README for every key")
+            };
         }
         err = err.at_key(k.clone());
     }

@@ -89,7 +89,9 @@ fn split_number(s: &str) -> Option<(f64, &str)> {
         end += 1;
     }
     let digits_start = end;
-    while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b'.' || bytes[end] == b'_') {
+    while end < bytes.len()
+        && (bytes[end].is_ascii_digit() || bytes[end] == b'.' || bytes[end] == b'_')
+    {
         end += 1;
     }
     if end == digits_start {
@@ -227,15 +229,31 @@ mod tests {
     #[test]
     fn bad_durations_say_what_is_wrong() {
         let cases = [
-            ("30 parsecs", "unknown unit \"parsecs\" in \"30 parsecs\"; expected one of ns, us, ms, s, m (or min), h, d"),
-            ("30", "\"30\" has no unit; write it like \"30s\", \"1.5m\" or \"2h 30m\""),
+            (
+                "30 parsecs",
+                "unknown unit \"parsecs\" in \"30 parsecs\"; expected one of ns, us, ms, s, m (or min), h, d",
+            ),
+            (
+                "30",
+                "\"30\" has no unit; write it like \"30s\", \"1.5m\" or \"2h 30m\"",
+            ),
             ("-5s", "a duration cannot be negative, found \"-5s\""),
-            ("", "expected a duration like \"30s\", \"1.5m\" or \"2h 30m\", found an empty string"),
-            ("soon", "cannot read \"soon\" as a duration; write it like \"30s\", \"1.5m\" or \"2h 30m\""),
+            (
+                "",
+                "expected a duration like \"30s\", \"1.5m\" or \"2h 30m\", found an empty string",
+            ),
+            (
+                "soon",
+                "cannot read \"soon\" as a duration; write it like \"30s\", \"1.5m\" or \"2h 30m\"",
+            ),
             ("1000000d", "\"1000000d\" is too long to simulate"),
         ];
         for (text, message) in cases {
-            assert_eq!(parse_duration(text).unwrap_err().to_string(), message, "{text}");
+            assert_eq!(
+                parse_duration(text).unwrap_err().to_string(),
+                message,
+                "{text}"
+            );
         }
     }
 
@@ -246,8 +264,17 @@ mod tests {
         assert_eq!(parse_rate("7200/h").unwrap(), 2.0);
         assert_eq!(parse_rate("0.5/ms").unwrap(), 500.0);
         assert_eq!(parse_rate("-2/s").unwrap(), -2.0);
-        assert!(matches!(parse_rate("3"), Err(UnitError::MissingUnit { .. })));
-        assert!(matches!(parse_rate("3/fortnight"), Err(UnitError::UnknownUnit { .. })));
-        assert!(matches!(parse_rate("fast"), Err(UnitError::Malformed { .. })));
+        assert!(matches!(
+            parse_rate("3"),
+            Err(UnitError::MissingUnit { .. })
+        ));
+        assert!(matches!(
+            parse_rate("3/fortnight"),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse_rate("fast"),
+            Err(UnitError::Malformed { .. })
+        ));
     }
 }

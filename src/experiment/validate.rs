@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Experiment;
 use super::file::{ArrivalFile, ClientFile, DistFile, EndpointFile, ExperimentFile, Scalar};
 use super::locate::locate;
-use super::units::{parse_duration, parse_rate};
-use super::Experiment;
+use super::units::{UnitError, parse_duration, parse_rate};
 use crate::domain::{Arrivals, ClientPolicy, Dist, EndpointSpec, Scenario, StopRule};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
@@ -44,12 +44,22 @@ impl Ctx<'_> {
     pub fn duration(&self, key: &str, v: &Scalar) -> Result<SimDuration, ConfigError> {
         match v {
             Scalar::Text(t) => parse_duration(t).map_err(|e| {
-                self.error(key, e.to_string())
-                    .with_hint("units: ns, us, ms, s, m (or min), h, d; fractions like \"0.5s\" are fine")
+                let err = self.error(key, e.to_string());
+                match e {
+                    UnitError::Negative { .. } | UnitError::TooLarge { .. } => err,
+                    _ => err.with_hint(
+                        "units: ns, us, ms, s, m (or min), h, d; fractions like \"0.5s\" are fine",
+                    ),
+                }
             }),
             Scalar::Number(n) => Err(self
-                .error(key, format!("a duration needs a unit, found the bare number {n}"))
-                .with_hint(format!("write it as a string with a unit, e.g. \"{n}s\" or \"{n}ms\""))),
+                .error(
+                    key,
+                    format!("a duration needs a unit, found the bare number {n}"),
+                )
+                .with_hint(format!(
+                    "write it as a string with a unit, e.g. \"{n}s\" or \"{n}ms\""
+                ))),
         }
     }
 
@@ -66,15 +76,22 @@ impl Ctx<'_> {
     pub fn rate(&self, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
         let hint = "write a rate with a unit, like \"3/s\", \"180/min\" or \"2000/h\"";
         let r = match v {
-            Scalar::Text(t) => parse_rate(t).map_err(|e| self.error(key, e.to_string()).with_hint(hint))?,
+            Scalar::Text(t) => {
+                parse_rate(t).map_err(|e| self.error(key, e.to_string()).with_hint(hint))?
+            }
             Scalar::Number(n) => {
                 return Err(self
-                    .error(key, format!("a rate needs a unit, found the bare number {n}"))
+                    .error(
+                        key,
+                        format!("a rate needs a unit, found the bare number {n}"),
+                    )
                     .with_hint(format!("write it as a string, e.g. \"{n}/s\"")));
             }
         };
         if !(r.is_finite() && r > 0.0) {
-            return Err(self.error(key, format!("the rate must be positive, found {v}")).with_hint(hint));
+            return Err(self
+                .error(key, format!("the rate must be positive, found {v}"))
+                .with_hint(hint));
         }
         Ok(r)
     }
@@ -83,9 +100,14 @@ impl Ctx<'_> {
     pub fn positive_number(&self, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
         match v {
             Scalar::Number(n) if n.is_finite() && *n > 0.0 => Ok(*n),
-            Scalar::Number(n) => Err(self.error(key, format!("must be a positive number, found {n}"))),
+            Scalar::Number(n) => {
+                Err(self.error(key, format!("must be a positive number, found {n}")))
+            }
             Scalar::Text(t) => Err(self
-                .error(key, format!("expected a plain number, found the string \"{t}\""))
+                .error(
+                    key,
+                    format!("expected a plain number, found the string \"{t}\""),
+                )
                 .with_hint("this parameter has no unit; write it without quotes, e.g. 0.5")),
         }
     }
@@ -115,14 +137,33 @@ pub(crate) fn did_you_mean<'a>(word: &str, options: &[&'a str]) -> Option<&'a st
 }
 
 /// An error for a `kind` that is not one of `options`.
-pub(crate) fn unknown_kind(ctx: &Ctx<'_>, key: &str, what: &str, found: &str, options: &[&str]) -> ConfigError {
+pub(crate) fn unknown_kind(
+    ctx: &Ctx<'_>,
+    key: &str,
+    what: &str,
+    found: &str,
+    options: &[&str],
+) -> ConfigError {
     let err = ctx.error(
         key,
-        format!("unknown {what} \"{found}\"; expected one of {}", options.join(", ")),
+        format!(
+            "unknown {what} \"{found}\"; expected one of {}",
+            options.join(", ")
+        ),
     );
     match did_you_mean(found, options) {
         Some(s) => err.with_hint(format!("did you mean \"{s}\"?")),
         None => err,
+    }
+}
+
+/// "a" or "an" before `word`.
+fn article(word: &str) -> &'static str {
+    // "uniform" starts with a consonant sound; no kind starts with a silent or vowel-sounding "u".
+    if word.starts_with(['a', 'e', 'i', 'o']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -140,20 +181,40 @@ fn dist_params(kind: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Every distribution kind.
-pub const DIST_KINDS: [&str; 6] = ["exponential", "deterministic", "uniform", "lognormal", "gamma", "empirical"];
+pub const DIST_KINDS: [&str; 6] = [
+    "exponential",
+    "deterministic",
+    "uniform",
+    "lognormal",
+    "gamma",
+    "empirical",
+];
+
+/// Reads a quantity parameter (with its unit) at a key path, as a number in the base unit.
+pub(crate) type QuantityReader<'a> = dyn Fn(&str, &Scalar) -> Result<f64, ConfigError> + 'a;
+
+/// Reads a file of observed values named at a key path.
+pub(crate) type ValuesFileReader<'a> = dyn Fn(&str, &Path) -> Result<Vec<f64>, ConfigError> + 'a;
 
 /// Builds a distribution at `key` whose quantities (mean, value, bounds, median, p99, list
 /// items) are read by `quantity`; `sigma` and `cv` are plain numbers.
 pub(crate) fn dist(
     ctx: &Ctx<'_>,
     key: &str,
+    unit: &str,
     raw: &DistFile,
-    quantity: &dyn Fn(&str, &Scalar) -> Result<f64, ConfigError>,
-    read_file: &dyn Fn(&str, &Path) -> Result<Vec<f64>, ConfigError>,
+    quantity: &QuantityReader<'_>,
+    read_file: &ValuesFileReader<'_>,
 ) -> Result<Dist, ConfigError> {
     let kind = raw.kind.as_str();
     let Some(allowed) = dist_params(kind) else {
-        return Err(unknown_kind(ctx, &format!("{key}.kind"), "distribution kind", kind, &DIST_KINDS));
+        return Err(unknown_kind(
+            ctx,
+            &format!("{key}.kind"),
+            "distribution kind",
+            kind,
+            &DIST_KINDS,
+        ));
     };
     let present: [(&str, bool); 10] = [
         ("mean", raw.mean.is_some()),
@@ -167,20 +228,37 @@ pub(crate) fn dist(
         ("values", raw.values.is_some()),
         ("file", raw.file.is_some()),
     ];
-    if let Some((extra, _)) = present.iter().find(|(name, set)| *set && !allowed.contains(name)) {
+    if let Some((extra, _)) = present
+        .iter()
+        .find(|(name, set)| *set && !allowed.contains(name))
+    {
         return Err(ctx
             .error(
                 &format!("{key}.{extra}"),
-                format!("`{extra}` does not apply to a {kind} distribution"),
+                format!(
+                    "`{extra}` does not apply to {} {kind} distribution",
+                    article(kind)
+                ),
             )
-            .with_hint(format!("a {kind} distribution takes: {}", allowed.join(", "))));
+            .with_hint(format!(
+                "{} {kind} distribution takes: {}",
+                article(kind),
+                allowed.join(", ")
+            )));
     }
     let need = |name: &str, v: &Option<Scalar>| -> Result<f64, ConfigError> {
         match v {
             Some(v) => quantity(&format!("{key}.{name}"), v),
             None => Err(ctx
-                .error(key, format!("a {kind} distribution needs `{name}`"))
-                .with_hint(format!("a {kind} distribution takes: {}", allowed.join(", ")))),
+                .error(
+                    key,
+                    format!("{} {kind} distribution needs `{name}`", article(kind)),
+                )
+                .with_hint(format!(
+                    "{} {kind} distribution takes: {}",
+                    article(kind),
+                    allowed.join(", ")
+                ))),
         }
     };
     let built = match kind {
@@ -190,12 +268,19 @@ pub(crate) fn dist(
         "lognormal" => {
             let median = need("median", &raw.median)?;
             match (&raw.sigma, &raw.p99) {
-                (Some(s), None) => Dist::lognormal(median, ctx.positive_number(&format!("{key}.sigma"), s)?),
+                (Some(s), None) => {
+                    Dist::lognormal(median, ctx.positive_number(&format!("{key}.sigma"), s)?)
+                }
                 (None, Some(p)) => Dist::lognormal_p99(median, quantity(&format!("{key}.p99"), p)?),
                 _ => {
                     return Err(ctx
-                        .error(key, "a lognormal distribution needs exactly one of `sigma` and `p99`")
-                        .with_hint("give the spread either as sigma (of ln X) or as the 99th percentile"));
+                        .error(
+                            key,
+                            "a lognormal distribution needs exactly one of `sigma` and `p99`",
+                        )
+                        .with_hint(
+                            "give the spread either as sigma (of ln X) or as the 99th percentile",
+                        ));
                 }
             }
         }
@@ -204,9 +289,9 @@ pub(crate) fn dist(
             let cv = match &raw.cv {
                 Some(cv) => ctx.positive_number(&format!("{key}.cv"), cv)?,
                 None => {
-                    return Err(ctx
-                        .error(key, "a gamma distribution needs `cv`")
-                        .with_hint("cv is the standard deviation divided by the mean; 1 is exponential"));
+                    return Err(ctx.error(key, "a gamma distribution needs `cv`").with_hint(
+                        "cv is the standard deviation divided by the mean; 1 is exponential",
+                    ));
                 }
             };
             Dist::gamma(mean, cv)
@@ -221,15 +306,20 @@ pub(crate) fn dist(
                 (None, Some(f)) => read_file(&format!("{key}.file"), &ctx.resolve(f))?,
                 _ => {
                     return Err(ctx
-                        .error(key, "an empirical distribution needs exactly one of `values` and `file`")
-                        .with_hint("list the observed values inline, or name a file with one per line"));
+                        .error(
+                            key,
+                            "an empirical distribution needs exactly one of `values` and `file`",
+                        )
+                        .with_hint(
+                            "list the observed values inline, or name a file with one per line",
+                        ));
                 }
             };
             Dist::empirical(values)
         }
         _ => unreachable!("dist_params accepted the kind"),
     };
-    built.map_err(|message| ctx.error(key, message))
+    built.map_err(|message| ctx.error(key, format!("{message} ({unit})")))
 }
 
 /// Reads a file of seconds, one number per line (`#` comments and blank lines skipped).
@@ -247,9 +337,12 @@ fn read_seconds_file(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<f64>, 
         match line.parse::<f64>() {
             Ok(v) if v.is_finite() && v >= 0.0 => values.push(v),
             _ => {
-                return Err(ConfigError::new(path, format!("expected a number of seconds, found \"{line}\""))
-                    .at_line(i + 1, None)
-                    .with_hint("one non-negative number of seconds per line; `#` starts a comment"));
+                return Err(ConfigError::new(
+                    path,
+                    format!("expected a number of seconds, found \"{line}\""),
+                )
+                .at_line(i + 1, None)
+                .with_hint("one non-negative number of seconds per line; `#` starts a comment"));
             }
         }
     }
@@ -260,7 +353,13 @@ fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
     const KINDS: [&str; 2] = ["poisson", "constant"];
     let key = "workload.arrival";
     if !KINDS.contains(&raw.kind.as_str()) {
-        return Err(unknown_kind(ctx, &format!("{key}.kind"), "arrival kind", &raw.kind, &KINDS));
+        return Err(unknown_kind(
+            ctx,
+            &format!("{key}.kind"),
+            "arrival kind",
+            &raw.kind,
+            &KINDS,
+        ));
     }
     let Some(rate) = &raw.rate else {
         return Err(ctx
@@ -286,6 +385,7 @@ fn endpoint(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<EndpointSpec, ConfigErr
     let service_time = dist(
         ctx,
         "endpoint.service-time",
+        "values in seconds",
         &raw.service_time,
         &|key, v| ctx.duration(key, v).map(|d| d.as_secs_f64()),
         &|key, path| read_seconds_file(ctx, key, path),
@@ -295,7 +395,10 @@ fn endpoint(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<EndpointSpec, ConfigErr
         Some(c) if c >= 0 => Some(c as u64),
         Some(c) => {
             return Err(ctx
-                .error("endpoint.queue-capacity", format!("must be zero or more, found {c}"))
+                .error(
+                    "endpoint.queue-capacity",
+                    format!("must be zero or more, found {c}"),
+                )
                 .with_hint("leave it out for an unlimited queue; 0 means no request may wait"));
         }
     };
@@ -320,7 +423,10 @@ fn client(ctx: &Ctx<'_>, raw: &ClientFile) -> Result<ClientPolicy, ConfigError> 
         .transpose()?;
     if raw.cancel_on_timeout.is_some() && timeout.is_none() {
         return Err(ctx
-            .error("client.cancel-on-timeout", "has no effect without `client.timeout`")
+            .error(
+                "client.cancel-on-timeout",
+                "has no effect without `client.timeout`",
+            )
             .with_hint("set `timeout = \"30s\"` in [client], or remove `cancel-on-timeout`"));
     }
     Ok(ClientPolicy {
@@ -332,20 +438,29 @@ fn client(ctx: &Ctx<'_>, raw: &ClientFile) -> Result<ClientPolicy, ConfigError> 
 /// Validates a parsed file into an [`Experiment`].
 pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experiment, ConfigError> {
     if raw.name.trim().is_empty() {
-        return Err(ctx.error("name", "must not be empty").with_hint("name the experiment, e.g. name = \"T4 at 3/s\""));
+        return Err(ctx
+            .error("name", "must not be empty")
+            .with_hint("name the experiment, e.g. name = \"T4 at 3/s\""));
     }
     let stop = match (&raw.duration, raw.requests) {
         (Some(d), None) => StopRule::Duration(ctx.positive_duration("duration", d)?),
         (None, Some(n)) if n >= 1 => StopRule::Requests(n as u64),
-        (None, Some(n)) => return Err(ctx.error("requests", format!("must be at least 1, found {n}"))),
+        (None, Some(n)) => {
+            return Err(ctx.error("requests", format!("must be at least 1, found {n}")));
+        }
         (Some(_), Some(_)) => {
             return Err(ctx
                 .error("requests", "give either `duration` or `requests`, not both")
-                .with_hint("`duration` stops the clock; `requests` counts arrivals and lets them finish"));
+                .with_hint(
+                    "`duration` stops the clock; `requests` counts arrivals and lets them finish",
+                ));
         }
         (None, None) => {
-            return Err(ConfigError::new(ctx.file, "the file sets neither `duration` nor `requests`")
-                .with_hint("add e.g. `duration = \"1h\"` or `requests = 100000` at the top"));
+            return Err(ConfigError::new(
+                ctx.file,
+                "the file sets neither `duration` nor `requests`",
+            )
+            .with_hint("add e.g. `duration = \"1h\"` or `requests = 100000` at the top"));
         }
     };
     let warm_up = match &raw.warm_up {
@@ -356,7 +471,10 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         && warm_up >= d
     {
         return Err(ctx
-            .error("warm-up", format!("the warm-up ({warm_up}) must be shorter than the duration ({d})"))
+            .error(
+                "warm-up",
+                format!("the warm-up ({warm_up}) must be shorter than the duration ({d})"),
+            )
             .with_hint("nothing would be measured; shorten `warm-up` or lengthen `duration`"));
     }
     let scenario = Scenario {

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 
 /// Version of the output format; bumped when a column changes meaning or is removed.
 pub const FORMAT_VERSION: u32 = 1;
@@ -79,24 +79,72 @@ impl Metrics {
     pub const DOCS: [(&'static str, &'static str); 21] = [
         ("arrived", "requests that arrived after the warm-up"),
         ("ok", "requests answered completely in time"),
-        ("client_timeout", "requests whose client gave up (read timeout)"),
-        ("queue_timeout", "requests the server dropped after waiting longer than the queue timeout"),
-        ("rejected", "requests refused at once because the queue was full"),
-        ("in_flight", "requests without an outcome when the run stopped"),
+        (
+            "client_timeout",
+            "requests whose client gave up (read timeout)",
+        ),
+        (
+            "queue_timeout",
+            "requests the server dropped after waiting longer than the queue timeout",
+        ),
+        (
+            "rejected",
+            "requests refused at once because the queue was full",
+        ),
+        (
+            "in_flight",
+            "requests without an outcome when the run stopped",
+        ),
         ("timeout_rate", "(client_timeout + queue_timeout) / arrived"),
-        ("error_rate", "every outcome other than ok / arrived (in-flight requests excluded)"),
-        ("latency_mean_s", "mean end-to-end latency of ok requests, seconds"),
-        ("latency_p50_s", "median end-to-end latency of ok requests, seconds"),
-        ("latency_p95_s", "95th percentile end-to-end latency of ok requests, seconds"),
-        ("latency_p99_s", "99th percentile end-to-end latency of ok requests, seconds"),
-        ("latency_max_s", "largest end-to-end latency of an ok request, seconds"),
-        ("wait_mean_s", "mean queue wait of every request that left the queue (served, dropped or cancelled), seconds"),
-        ("wait_prob", "share of arrivals that found every server busy and had to queue"),
-        ("queue_mean", "time-average number of requests waiting in the queue"),
-        ("throughput_rps", "ok requests per second of the measurement window"),
+        (
+            "error_rate",
+            "every outcome other than ok / arrived (in-flight requests excluded)",
+        ),
+        (
+            "latency_mean_s",
+            "mean end-to-end latency of ok requests, seconds",
+        ),
+        (
+            "latency_p50_s",
+            "median end-to-end latency of ok requests, seconds",
+        ),
+        (
+            "latency_p95_s",
+            "95th percentile end-to-end latency of ok requests, seconds",
+        ),
+        (
+            "latency_p99_s",
+            "99th percentile end-to-end latency of ok requests, seconds",
+        ),
+        (
+            "latency_max_s",
+            "largest end-to-end latency of an ok request, seconds",
+        ),
+        (
+            "wait_mean_s",
+            "mean queue wait of every request that left the queue (served, dropped or cancelled), seconds",
+        ),
+        (
+            "wait_prob",
+            "share of arrivals that found every server busy and had to queue",
+        ),
+        (
+            "queue_mean",
+            "time-average number of requests waiting in the queue",
+        ),
+        (
+            "throughput_rps",
+            "ok requests per second of the measurement window",
+        ),
         ("utilization", "busy server time / (servers x window)"),
-        ("wasted_work_s", "server seconds spent on requests whose client had already gone or that were cancelled"),
-        ("window_s", "length of the measurement window (after the warm-up), seconds"),
+        (
+            "wasted_work_s",
+            "server seconds spent on requests whose client had already gone or that were cancelled",
+        ),
+        (
+            "window_s",
+            "length of the measurement window (after the warm-up), seconds",
+        ),
         ("events", "simulation events handled"),
     ];
 
@@ -130,7 +178,10 @@ impl Metrics {
 
     /// The value of the metric called `name`.
     pub fn get(&self, name: &str) -> Option<MetricValue> {
-        self.entries().into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.entries()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -155,7 +206,11 @@ mod tests {
 
     #[test]
     fn docs_and_entries_list_the_same_names_in_the_same_order() {
-        let names: Vec<&str> = Metrics::default().entries().iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = Metrics::default()
+            .entries()
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
         let documented: Vec<&str> = Metrics::DOCS.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, documented);
     }

@@ -8,10 +8,12 @@ fn human(name: &str, v: MetricValue) -> String {
     match v {
         MetricValue::Count(c) => c.to_string(),
         MetricValue::Real(None) => "-".to_string(),
-        MetricValue::Real(Some(x)) if name.ends_with("_rate") || name == "wait_prob" || name == "utilization" => {
+        MetricValue::Real(Some(x))
+            if name.ends_with("_rate") || name == "wait_prob" || name == "utilization" =>
+        {
             format!("{:.2}%", x * 100.0)
         }
-        MetricValue::Real(Some(x)) if x == 0.0 => "0".to_string(),
+        MetricValue::Real(Some(0.0)) => "0".to_string(),
         MetricValue::Real(Some(x)) if x.abs() >= 1e5 || x.abs() < 1e-3 => format!("{x:.3e}"),
         MetricValue::Real(Some(x)) => {
             let digits = (3 - x.abs().log10().floor() as i32).max(0) as usize;
@@ -49,7 +51,12 @@ pub fn render(summary: &Summary) -> String {
     if let Some(first) = summary.runs.first() {
         for (i, (name, _)) in first.metrics.entries().iter().enumerate() {
             let mut row = vec![name.to_string()];
-            row.extend(summary.runs.iter().map(|r| human(name, r.metrics.entries()[i].1)));
+            row.extend(
+                summary
+                    .runs
+                    .iter()
+                    .map(|r| human(name, r.metrics.entries()[i].1)),
+            );
             rows.push(row);
         }
     }
@@ -77,9 +84,18 @@ mod tests {
 
     #[test]
     fn numbers_are_shown_for_people() {
-        assert_eq!(human("timeout_rate", MetricValue::Real(Some(0.1234))), "12.34%");
-        assert_eq!(human("latency_p99_s", MetricValue::Real(Some(1.23456))), "1.235");
-        assert_eq!(human("latency_p99_s", MetricValue::Real(Some(123.456))), "123.5");
+        assert_eq!(
+            human("timeout_rate", MetricValue::Real(Some(0.1234))),
+            "12.34%"
+        );
+        assert_eq!(
+            human("latency_p99_s", MetricValue::Real(Some(1.23456))),
+            "1.235"
+        );
+        assert_eq!(
+            human("latency_p99_s", MetricValue::Real(Some(123.456))),
+            "123.5"
+        );
         assert_eq!(human("latency_p99_s", MetricValue::Real(None)), "-");
         assert_eq!(human("ok", MetricValue::Count(42)), "42");
         assert_eq!(human("window_s", MetricValue::Real(Some(1e7))), "1.000e7");

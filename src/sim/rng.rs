@@ -68,14 +68,18 @@ mod tests {
 
     #[test]
     fn the_same_name_and_seed_give_the_same_sequence() {
-        let a: Vec<u64> = (0..8).map({
-            let mut r = RngStreams::new(7).stream("arrivals");
-            move |_| r.random()
-        }).collect();
-        let b: Vec<u64> = (0..8).map({
-            let mut r = RngStreams::new(7).stream("arrivals");
-            move |_| r.random()
-        }).collect();
+        let a: Vec<u64> = (0..8)
+            .map({
+                let mut r = RngStreams::new(7).stream("arrivals");
+                move |_| r.random()
+            })
+            .collect();
+        let b: Vec<u64> = (0..8)
+            .map({
+                let mut r = RngStreams::new(7).stream("arrivals");
+                move |_| r.random()
+            })
+            .collect();
         assert_eq!(a, b);
     }
 

@@ -180,7 +180,10 @@ mod tests {
 
     #[test]
     fn seconds_round_to_the_nearest_nanosecond() {
-        assert_eq!(SimDuration::try_from_secs_f64(1.5), Some(SimDuration::from_millis(1500)));
+        assert_eq!(
+            SimDuration::try_from_secs_f64(1.5),
+            Some(SimDuration::from_millis(1500))
+        );
         assert_eq!(SimDuration::try_from_secs_f64(1e-9).unwrap().as_nanos(), 1);
         assert_eq!(SimDuration::try_from_secs_f64(-1.0), None);
         assert_eq!(SimDuration::try_from_secs_f64(f64::NAN), None);

@@ -1,0 +1,204 @@
+//! The `capsim` command line: outputs, exit codes and messages.
+
+use crate::support::{capsim, root, write};
+
+const SMALL: &str = r#"
+name = "small M/M/2"
+seed = 7
+requests = 20000
+[workload]
+arrival = { kind = "poisson", rate = "1.5/s" }
+[endpoint]
+servers = 2
+service-time = { kind = "exponential", mean = "1s" }
+"#;
+
+#[test]
+fn run_prints_a_table_with_the_seed_and_writes_json_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "small.toml", SMALL);
+    let out_dir = dir.path().join("out");
+    let out = capsim()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.contains("experiment \"small M/M/2\" | seed 7"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("wait_mean_s"), "{stdout}");
+
+    let text = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["version"], 1);
+    assert_eq!(json["experiment"], "small M/M/2");
+    assert_eq!(json["seed"], 7);
+    assert_eq!(json["runs"][0]["index"], 0);
+    assert_eq!(json["runs"][0]["metrics"]["arrived"], 20000);
+    // Metrics are written in schema order, not alphabetically (serde_json's Value would sort
+    // them, so look at the text).
+    let position = |key: &str| {
+        text.find(&format!("\"{key}\":"))
+            .unwrap_or_else(|| panic!("{key} missing"))
+    };
+    let order = [
+        "arrived",
+        "ok",
+        "client_timeout",
+        "queue_timeout",
+        "rejected",
+        "in_flight",
+        "timeout_rate",
+        "error_rate",
+    ];
+    assert!(
+        order.windows(2).all(|w| position(w[0]) < position(w[1])),
+        "{text}"
+    );
+
+    let csv = std::fs::read_to_string(out_dir.join("summary.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("run,seed,arrived,ok,client_timeout,queue_timeout,rejected,in_flight,timeout_rate,error_rate,latency_mean_s,latency_p50_s,latency_p95_s,latency_p99_s"), "{header}");
+    for name in [
+        "wait_mean_s",
+        "wait_prob",
+        "throughput_rps",
+        "utilization",
+        "wasted_work_s",
+    ] {
+        assert!(
+            header.split(',').any(|c| c == name),
+            "{name} missing from {header}"
+        );
+    }
+    assert!(lines.next().unwrap().starts_with("0,7,20000,20000,"));
+    assert_eq!(lines.next(), None);
+}
+
+#[test]
+fn the_seed_flag_overrides_the_file_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "small.toml", SMALL);
+    let out_dir = dir.path().join("out");
+    capsim()
+        .args(["run", "--quiet", "--seed", "99"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&out_dir)
+        .assert()
+        .success()
+        .stdout("");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(json["seed"], 99);
+    assert_eq!(json["runs"][0]["seed"], 99);
+}
+
+#[test]
+fn the_default_output_folder_is_results_slash_the_file_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "my-study.toml", SMALL);
+    capsim()
+        .current_dir(dir.path())
+        .args(["run", "--quiet"])
+        .arg(&file)
+        .assert()
+        .success();
+    assert!(dir.path().join("results/my-study/summary.json").is_file());
+    assert!(dir.path().join("results/my-study/summary.csv").is_file());
+}
+
+#[test]
+fn a_file_without_a_seed_needs_the_seed_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "noseed.toml", &SMALL.replace("seed = 7\n", ""));
+    let out = capsim()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("no seed: the file sets no `seed` and none was given with --seed"),
+        "{stderr}"
+    );
+    capsim()
+        .args(["run", "--quiet", "--seed", "1"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path().join("o"))
+        .assert()
+        .success();
+}
+
+#[test]
+fn config_errors_exit_with_code_2_and_print_the_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "bad.toml",
+        &SMALL.replace("servers = 2", "servers = 0"),
+    );
+    let out = capsim().arg("run").arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:8: `endpoint.servers`: must be between 1 and 1000000, found 0"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_with_code_2() {
+    capsim().assert().code(2);
+    capsim().arg("run").assert().code(2);
+    capsim().args(["frobnicate", "x.toml"]).assert().code(2);
+    capsim()
+        .args(["run", "x.toml", "--seed", "minus-one"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn an_unwritable_output_folder_is_a_run_failure_with_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "small.toml", SMALL);
+    let blocker = write(dir.path(), "not-a-folder", "");
+    let out = capsim()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&blocker)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("cannot write")
+    );
+}
+
+#[test]
+fn validate_accepts_every_shipped_experiment() {
+    let mut cmd = capsim();
+    cmd.arg("validate");
+    for f in crate::experiments::shipped() {
+        cmd.arg(f);
+    }
+    cmd.current_dir(root()).assert().success();
+}

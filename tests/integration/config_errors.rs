@@ -1,0 +1,323 @@
+//! Bad input: one case per validation rule, each asserting the exact message a user reads.
+
+use std::path::Path;
+
+use capsim::experiment;
+
+use crate::support::{capsim, write};
+
+const BASE: &str = r#"name = "bad"
+seed = 1
+duration = "10m"
+
+[workload]
+arrival = { kind = "poisson", rate = "3/s" }
+
+[endpoint]
+servers = 4
+service-time = { kind = "exponential", mean = "1s" }
+"#;
+
+/// BASE with the first `from` replaced by `to`.
+fn with(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "{from:?} is not in the base file");
+    BASE.replacen(from, to, 1)
+}
+
+/// BASE with `extra` appended.
+fn plus(extra: &str) -> String {
+    format!("{BASE}{extra}\n")
+}
+
+fn message(src: &str) -> String {
+    match experiment::parse(src, Path::new("bad.toml")) {
+        Ok(_) => panic!("accepted a bad file:\n{src}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_base_file_of_these_cases_is_valid() {
+    experiment::parse(BASE, Path::new("bad.toml")).expect("valid");
+}
+
+#[test]
+fn each_rule_reports_file_line_key_and_exact_message() {
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "negative rate",
+            with(r#"rate = "3/s""#, r#"rate = "-2/s""#),
+            "bad.toml:6: `workload.arrival.rate`: the rate must be positive, found \"-2/s\"\n  hint: write a rate with a unit, like \"3/s\", \"180/min\" or \"2000/h\"",
+        ),
+        (
+            "zero rate",
+            with(r#"rate = "3/s""#, r#"rate = "0/s""#),
+            "bad.toml:6: `workload.arrival.rate`: the rate must be positive, found \"0/s\"\n  hint: write a rate with a unit, like \"3/s\", \"180/min\" or \"2000/h\"",
+        ),
+        (
+            "rate without a unit",
+            with(r#"rate = "3/s""#, "rate = 3"),
+            "bad.toml:6: `workload.arrival.rate`: a rate needs a unit, found the bare number 3\n  hint: write it as a string, e.g. \"3/s\"",
+        ),
+        (
+            "rate with an unknown unit",
+            with(r#"rate = "3/s""#, r#"rate = "3/fortnight""#),
+            "bad.toml:6: `workload.arrival.rate`: unknown unit \"fortnight\" in \"3/fortnight\"; expected one of /ms, /s, /m (or /min), /h, /d\n  hint: write a rate with a unit, like \"3/s\", \"180/min\" or \"2000/h\"",
+        ),
+        (
+            "zero servers",
+            with("servers = 4", "servers = 0"),
+            "bad.toml:9: `endpoint.servers`: must be between 1 and 1000000, found 0",
+        ),
+        (
+            "negative servers",
+            with("servers = 4", "servers = -3"),
+            "bad.toml:9: `endpoint.servers`: must be between 1 and 1000000, found -3",
+        ),
+        (
+            "warm-up as long as the duration",
+            with(
+                r#"duration = "10m""#,
+                "duration = \"10m\"\nwarm-up = \"10m\"",
+            ),
+            "bad.toml:4: `warm-up`: the warm-up (10m) must be shorter than the duration (10m)\n  hint: nothing would be measured; shorten `warm-up` or lengthen `duration`",
+        ),
+        (
+            "unknown key",
+            with("servers = 4", "servrs = 4"),
+            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `queue-capacity`, `queue-timeout`\n  hint: did you mean `servers`?",
+        ),
+        (
+            "snake_case key",
+            plus(r#"queue_timeout = "1s""#),
+            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `queue-capacity`, `queue-timeout`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
+        ),
+        (
+            "unknown key in [client]",
+            plus("[client]\nread-timeout = \"5s\""),
+            "bad.toml:12:1: `client.read-timeout`: unknown field `read-timeout`, expected `timeout` or `cancel-on-timeout`\n  hint: see the experiment-file reference in the README for every key",
+        ),
+        (
+            "unknown unit",
+            plus(r#"queue-timeout = "30 parsecs""#),
+            "bad.toml:11: `endpoint.queue-timeout`: unknown unit \"parsecs\" in \"30 parsecs\"; expected one of ns, us, ms, s, m (or min), h, d\n  hint: units: ns, us, ms, s, m (or min), h, d; fractions like \"0.5s\" are fine",
+        ),
+        (
+            "duration without a unit",
+            plus("queue-timeout = 30"),
+            "bad.toml:11: `endpoint.queue-timeout`: a duration needs a unit, found the bare number 30\n  hint: write it as a string with a unit, e.g. \"30s\" or \"30ms\"",
+        ),
+        (
+            "malformed TOML",
+            with(r#"rate = "3/s" }"#, r#"rate = "3/s""#),
+            "bad.toml:8:1: invalid TOML: missing key for inline table element, expected `,`\n  hint: the mistake may be on an earlier line: look for an unclosed `{`, `[` or quote",
+        ),
+        (
+            "wrong type",
+            with("servers = 4", r#"servers = "four""#),
+            "bad.toml:9:11: `endpoint.servers`: invalid type: string \"four\", expected an integer",
+        ),
+        (
+            "negative seed",
+            with("seed = 1", "seed = -1"),
+            "bad.toml:2:8: `seed`: invalid value: integer `-1`, expected a whole number, 0 or more",
+        ),
+        (
+            "missing section",
+            BASE.split("[endpoint]").next().unwrap().to_string(),
+            "bad.toml:1:1: missing field `endpoint`",
+        ),
+        (
+            "neither duration nor requests",
+            with("duration = \"10m\"\n", ""),
+            "bad.toml: the file sets neither `duration` nor `requests`\n  hint: add e.g. `duration = \"1h\"` or `requests = 100000` at the top",
+        ),
+        (
+            "both duration and requests",
+            with(r#"duration = "10m""#, "duration = \"10m\"\nrequests = 100"),
+            "bad.toml:4: `requests`: give either `duration` or `requests`, not both\n  hint: `duration` stops the clock; `requests` counts arrivals and lets them finish",
+        ),
+        (
+            "zero requests",
+            with(r#"duration = "10m""#, "requests = 0"),
+            "bad.toml:3: `requests`: must be at least 1, found 0",
+        ),
+        (
+            "empty name",
+            with(r#"name = "bad""#, r#"name = " ""#),
+            "bad.toml:1: `name`: must not be empty\n  hint: name the experiment, e.g. name = \"T4 at 3/s\"",
+        ),
+        (
+            "unknown arrival kind",
+            with(r#"kind = "poisson""#, r#"kind = "poison""#),
+            "bad.toml:6: `workload.arrival.kind`: unknown arrival kind \"poison\"; expected one of poisson, constant\n  hint: did you mean \"poisson\"?",
+        ),
+        (
+            "unknown distribution kind",
+            with(r#"kind = "exponential""#, r#"kind = "expo""#),
+            "bad.toml:10: `endpoint.service-time.kind`: unknown distribution kind \"expo\"; expected one of exponential, deterministic, uniform, lognormal, gamma, empirical",
+        ),
+        (
+            "parameter of another distribution",
+            with(r#"mean = "1s" }"#, r#"mean = "1s", sigma = 0.5 }"#),
+            "bad.toml:10: `endpoint.service-time.sigma`: `sigma` does not apply to an exponential distribution\n  hint: an exponential distribution takes: mean",
+        ),
+        (
+            "missing distribution parameter",
+            with(
+                r#"{ kind = "exponential", mean = "1s" }"#,
+                r#"{ kind = "uniform", min = "1s" }"#,
+            ),
+            "bad.toml:10: `endpoint.service-time`: a uniform distribution needs `max`\n  hint: a uniform distribution takes: min, max",
+        ),
+        (
+            "uniform bounds reversed",
+            with(
+                r#"{ kind = "exponential", mean = "1s" }"#,
+                r#"{ kind = "uniform", min = "2s", max = "1s" }"#,
+            ),
+            "bad.toml:10: `endpoint.service-time`: min (2) must be less than max (1) (values in seconds)",
+        ),
+        (
+            "lognormal with sigma and p99",
+            with(
+                r#"{ kind = "exponential", mean = "1s" }"#,
+                r#"{ kind = "lognormal", median = "1s", sigma = 0.5, p99 = "5s" }"#,
+            ),
+            "bad.toml:10: `endpoint.service-time`: a lognormal distribution needs exactly one of `sigma` and `p99`\n  hint: give the spread either as sigma (of ln X) or as the 99th percentile",
+        ),
+        (
+            "unitless parameter given as text",
+            with(
+                r#"{ kind = "exponential", mean = "1s" }"#,
+                r#"{ kind = "lognormal", median = "1s", sigma = "0.5" }"#,
+            ),
+            "bad.toml:10: `endpoint.service-time.sigma`: expected a plain number, found the string \"0.5\"\n  hint: this parameter has no unit; write it without quotes, e.g. 0.5",
+        ),
+        (
+            "empty empirical list",
+            with(
+                r#"{ kind = "exponential", mean = "1s" }"#,
+                r#"{ kind = "empirical", values = [] }"#,
+            ),
+            "bad.toml:10: `endpoint.service-time`: the list of values is empty (values in seconds)",
+        ),
+        (
+            "bad item in an empirical list",
+            with(
+                r#"{ kind = "exponential", mean = "1s" }"#,
+                r#"{ kind = "empirical", values = ["1s", "2 parsecs"] }"#,
+            ),
+            "bad.toml:10: `endpoint.service-time.values[1]`: unknown unit \"parsecs\" in \"2 parsecs\"; expected one of ns, us, ms, s, m (or min), h, d\n  hint: units: ns, us, ms, s, m (or min), h, d; fractions like \"0.5s\" are fine",
+        ),
+        (
+            "negative queue capacity",
+            plus("queue-capacity = -1"),
+            "bad.toml:11: `endpoint.queue-capacity`: must be zero or more, found -1\n  hint: leave it out for an unlimited queue; 0 means no request may wait",
+        ),
+        (
+            "zero queue timeout",
+            plus(r#"queue-timeout = "0s""#),
+            "bad.toml:11: `endpoint.queue-timeout`: must be longer than zero, found \"0s\"",
+        ),
+        (
+            "negative client timeout",
+            plus("[client]\ntimeout = \"-5s\""),
+            "bad.toml:12: `client.timeout`: a duration cannot be negative, found \"-5s\"",
+        ),
+        (
+            "cancel-on-timeout without a timeout",
+            plus("[client]\ncancel-on-timeout = true"),
+            "bad.toml:12: `client.cancel-on-timeout`: has no effect without `client.timeout`\n  hint: set `timeout = \"30s\"` in [client], or remove `cancel-on-timeout`",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, src, expected) in &cases {
+        let got = message(src);
+        if got != *expected {
+            failures.push(format!(
+                "{case}:\n  expected: {expected:?}\n  got:      {got:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_missing_file_is_named_with_the_reason() {
+    let err = experiment::load(Path::new("no/such/experiment.toml")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no/such/experiment.toml: cannot read the experiment file: No such file or directory (os error 2)\n  hint: check the path; shipped examples are under experiments/"
+    );
+}
+
+#[test]
+fn empirical_files_are_read_relative_to_the_experiment_and_bad_lines_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    write(
+        &dir.path().join("data"),
+        "ok.txt",
+        "# seconds\n0.5\n\n1.5\n",
+    );
+    write(&dir.path().join("data"), "bad.txt", "0.5\n1.5\nslow\n");
+    let exp = |file: &str| {
+        with(
+            r#"{ kind = "exponential", mean = "1s" }"#,
+            &format!(r#"{{ kind = "empirical", file = "data/{file}" }}"#),
+        )
+    };
+    let good = write(dir.path(), "good.toml", &exp("ok.txt"));
+    let loaded = experiment::load(&good).expect("relative path resolves against the file's folder");
+    assert_eq!(loaded.scenario.endpoint.service_time.mean(), 1.0);
+
+    let bad = write(dir.path(), "bad.toml", &exp("bad.txt"));
+    let err = experiment::load(&bad).unwrap_err();
+    assert_eq!(err.file, dir.path().join("data").join("bad.txt"));
+    assert_eq!(err.line, Some(3u32));
+    assert_eq!(err.message, "expected a number of seconds, found \"slow\"");
+}
+
+#[test]
+fn no_input_panics_on_arbitrary_bytes() {
+    // Truncations of a valid file and garbage must give errors, never panics.
+    for cut in 0..BASE.len() {
+        let _ = experiment::parse(&BASE[..cut], Path::new("cut.toml"));
+    }
+    for junk in [
+        "\u{0}",
+        "[[[",
+        "name = \"x\"\n[workload]\narrival = 5",
+        "= = =",
+        "servers = 1e999",
+        "duration = \"1e400s\"",
+    ] {
+        let _ = experiment::parse(junk, Path::new("junk.toml"));
+    }
+}
+
+#[test]
+fn validate_exits_with_code_2_and_reports_every_bad_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.toml", &with("servers = 4", "servers = 0"));
+    let b = write(
+        dir.path(),
+        "b.toml",
+        &with(r#"rate = "3/s""#, r#"rate = "-2/s""#),
+    );
+    let out = capsim().arg("validate").arg(&a).arg(&b).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("a.toml:9: `endpoint.servers`"), "{stderr}");
+    assert!(
+        stderr.contains("b.toml:6: `workload.arrival.rate`"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,63 @@
+//! Every shipped experiment loads, and the queueing examples meet their exact figures.
+
+use std::path::PathBuf;
+
+use capsim::experiment;
+
+use crate::support::{assert_close, real, root};
+
+/// Every `*.toml` under `experiments/`, sorted.
+pub fn shipped() -> Vec<PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("experiments"), &mut files);
+    files.sort();
+    files
+}
+
+#[test]
+fn every_shipped_experiment_loads_and_has_a_seed() {
+    let files = shipped();
+    assert!(files.len() >= 2);
+    for f in files {
+        let exp = experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        assert!(exp.seed.is_some(), "{} has no seed", f.display());
+    }
+}
+
+fn run_shipped(name: &str) -> capsim::report::Metrics {
+    let exp = experiment::load(&root().join("experiments/queueing").join(name)).unwrap();
+    let summary = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap();
+    summary.runs[0].metrics.clone()
+}
+
+#[test]
+fn the_mmc_example_is_within_one_percent_of_erlang_c() {
+    let m = run_shipped("mmc.toml");
+    assert_close("Wq", real(&m, "wait_mean_s"), 0.7455, 0.01);
+    assert_close("P(wait > 0)", real(&m, "wait_prob"), 0.5964, 0.01);
+    assert_close("W", real(&m, "latency_mean_s"), 1.7455, 0.01);
+    assert_close("utilisation", real(&m, "utilization"), 0.8, 0.01);
+}
+
+#[test]
+fn the_patience_example_is_within_one_percent_of_the_exact_model() {
+    let m = run_shipped("mmc-patience.toml");
+    assert_close(
+        "P(abandon)",
+        m.queue_timeout as f64 / m.arrived as f64,
+        0.1801,
+        0.01,
+    );
+    assert_close("P(wait > 0)", real(&m, "wait_prob"), 0.7737, 0.01);
+    assert_close("mean wait", real(&m, "wait_mean_s"), 0.4966, 0.01);
+}

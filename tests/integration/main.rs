@@ -1,0 +1,11 @@
+//! capsim's integration tests: one binary, one module per behaviour (see matklad's "delete cargo
+//! integration tests": one binary links once and runs its tests in parallel).
+
+mod cli;
+mod config_errors;
+mod conservation;
+mod determinism;
+mod endpoint_behaviour;
+mod experiments;
+mod queueing_theory;
+mod support;
