@@ -1,1 +1,74 @@
-fn main() {}
+//! Engine benchmarks, reported as throughput so a regression reads directly in customers or
+//! events per second.
+//!
+//! `cargo bench --bench engine` runs all; `cargo bench --bench engine -- mmc` only the queue.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use capsim::domain::simulate;
+use capsim::experiment;
+use capsim::sim::{EventQueue, SimTime};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+/// M/M/4 at utilisation 0.9 (3.6 arrivals/s, mean service 1 s), counted by customers.
+fn mm4(customers: u64) -> capsim::domain::Scenario {
+    let src = format!(
+        r#"name = "bench M/M/4 rho 0.9"
+requests = {customers}
+[workload]
+arrival = {{ kind = "poisson", rate = "3.6/s" }}
+[endpoint]
+servers = 4
+service-time = {{ kind = "exponential", mean = "1s" }}
+"#
+    );
+    experiment::parse(&src, Path::new("bench.toml"))
+        .expect("bench experiment is valid")
+        .scenario
+}
+
+fn mmc(c: &mut Criterion) {
+    let customers = 1_000_000;
+    let scenario = mm4(customers);
+    let mut group = c.benchmark_group("mmc");
+    group.throughput(Throughput::Elements(customers));
+    group.sample_size(20);
+    group.bench_function(BenchmarkId::new("mm4_rho0.9", customers), |b| {
+        b.iter(|| {
+            let stats = simulate(black_box(&scenario), 42);
+            assert_eq!(stats.arrived, customers);
+            stats
+        })
+    });
+    group.finish();
+}
+
+fn event_queue(c: &mut Criterion) {
+    let mut group = c.benchmark_group("event_queue");
+    for size in [1_000u64, 100_000] {
+        // Hold `size` pending events and do `size` pop-then-push steps (the hold model).
+        group.throughput(Throughput::Elements(size));
+        group.bench_with_input(BenchmarkId::from_parameter(size), &size, |b, &size| {
+            b.iter(|| {
+                let mut q = EventQueue::new();
+                let mut x: u64 = 0x9E37_79B9;
+                for i in 0..size {
+                    q.push(SimTime::from_nanos(i * 7919 % 1_000_003), i);
+                }
+                for _ in 0..size {
+                    let (t, e) = q.pop().expect("queue holds events");
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    q.push(SimTime::from_nanos(t.as_nanos() + x % 1_000_000), e);
+                }
+                black_box(q.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, mmc, event_queue);
+criterion_main!(benches);

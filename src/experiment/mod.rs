@@ -47,6 +47,27 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
 
 /// Validates experiment text `src` as if it were read from `path` (used for messages and to
 /// resolve relative paths).
+///
+/// ```
+/// use std::path::Path;
+/// let src = r#"
+/// name = "one T4"
+/// seed = 1
+/// duration = "1h"
+/// [workload]
+/// arrival = { kind = "poisson", rate = "2/s" }
+/// [endpoint]
+/// servers = 1
+/// service-time = { kind = "lognormal", median = "300ms", p99 = "2s" }
+/// "#;
+/// let exp = capsim::experiment::parse(src, Path::new("t4.toml")).unwrap();
+/// let summary = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap();
+/// let m = &summary.runs[0].metrics;
+/// assert_eq!(m.arrived, m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.in_flight);
+///
+/// let err = capsim::experiment::parse(&src.replace("2/s", "-2/s"), Path::new("t4.toml")).unwrap_err();
+/// assert_eq!(err.line, Some(6)); // the `arrival` line
+/// ```
 pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
     let deserializer =
         toml::Deserializer::parse(src).map_err(|e| toml_error(src, path, None, &e))?;

@@ -115,6 +115,13 @@ fn split_number(s: &str) -> Option<(f64, &str)> {
 }
 
 /// Reads a duration such as `"30s"`, `"0.5 s"`, `"250ms"`, `"1h 30m"`.
+///
+/// ```
+/// use capsim::experiment::units::parse_duration;
+/// assert_eq!(parse_duration("1h 30m").unwrap().as_secs_f64(), 5400.0);
+/// assert_eq!(parse_duration("0.5s").unwrap().as_nanos(), 500_000_000);
+/// assert!(parse_duration("30 parsecs").is_err());
+/// ```
 pub fn parse_duration(text: &str) -> Result<SimDuration, UnitError> {
     let malformed = || UnitError::Malformed {
         text: text.to_string(),
@@ -167,6 +174,12 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, UnitError> {
 
 /// Reads a rate such as `"3/s"`, `"180 / min"`, `"0.5/h"` and returns events per second. The
 /// sign is kept, so that the caller can say why a negative rate is wrong.
+///
+/// ```
+/// use capsim::experiment::units::parse_rate;
+/// assert_eq!(parse_rate("180/min").unwrap(), 3.0);
+/// assert_eq!(parse_rate("7200/h").unwrap(), 2.0);
+/// ```
 pub fn parse_rate(text: &str) -> Result<f64, UnitError> {
     let malformed = || UnitError::Malformed {
         text: text.to_string(),

@@ -25,6 +25,31 @@ pub use rng::{RngStreams, SimRng};
 pub use time::{SimDuration, SimTime};
 
 /// A domain model driven by the engine.
+///
+/// ```
+/// use capsim::sim::{Model, SimDuration, SimTime, Simulation};
+///
+/// /// Counts ticks; each tick schedules the next one second later, three in all.
+/// struct Clock { ticks: u32 }
+/// enum Tick { Tick }
+///
+/// impl Model for Clock {
+///     type Event = Tick;
+///     fn handle(&mut self, sim: &mut Simulation<Tick>, _event: Tick) {
+///         self.ticks += 1;
+///         if self.ticks < 3 {
+///             sim.schedule_in(SimDuration::from_secs(1), Tick::Tick);
+///         }
+///     }
+/// }
+///
+/// let mut sim = Simulation::new();
+/// let mut clock = Clock { ticks: 0 };
+/// sim.schedule_at(SimTime::ZERO, Tick::Tick);
+/// sim.run(&mut clock, None);
+/// assert_eq!(clock.ticks, 3);
+/// assert_eq!(sim.now(), SimTime::ZERO + SimDuration::from_secs(2));
+/// ```
 pub trait Model {
     /// The closed set of events this model schedules.
     type Event;

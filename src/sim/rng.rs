@@ -38,6 +38,18 @@ pub fn derive_seed(seed: u64, index: u64) -> u64 {
 }
 
 /// A factory of named streams, all derived from one master seed.
+///
+/// ```
+/// use capsim::sim::RngStreams;
+/// use rand::RngExt;
+///
+/// let streams = RngStreams::new(42);
+/// let a: u64 = streams.stream("arrivals").random();
+/// let again: u64 = RngStreams::new(42).stream("arrivals").random();
+/// let other: u64 = streams.stream("service").random();
+/// assert_eq!(a, again);
+/// assert_ne!(a, other);
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct RngStreams {
     master: u64,

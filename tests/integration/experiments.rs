@@ -61,3 +61,19 @@ fn the_patience_example_is_within_one_percent_of_the_exact_model() {
     assert_close("P(wait > 0)", real(&m, "wait_prob"), 0.7737, 0.01);
     assert_close("mean wait", real(&m, "wait_mean_s"), 0.4966, 0.01);
 }
+
+#[test]
+fn the_readme_documents_every_metric_and_outcome() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for (name, meaning) in capsim::report::Metrics::DOCS {
+        let row = format!("| `{name}` | {meaning} |");
+        assert!(readme.contains(&row), "README lacks the row: {row}");
+    }
+    for outcome in capsim::domain::Outcome::ALL {
+        assert!(
+            readme.contains(&format!("| `{}` |", outcome.name())),
+            "README lacks outcome {}",
+            outcome.name()
+        );
+    }
+}
