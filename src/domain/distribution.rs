@@ -233,6 +233,50 @@ mod tests {
         assert!((share - 0.01).abs() < 0.001, "share above p99: {share}");
     }
 
+    /// Kolmogorov-Smirnov distance between `n` samples of `d` and the CDF `cdf`.
+    fn ks_distance(d: &Dist, cdf: impl Fn(f64) -> f64, n: usize) -> f64 {
+        let mut rng = RngStreams::new(11).stream("ks");
+        let mut xs: Vec<f64> = (0..n).map(|_| d.sample(&mut rng)).collect();
+        xs.sort_by(f64::total_cmp);
+        xs.iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let f = cdf(x);
+                (f - i as f64 / n as f64)
+                    .abs()
+                    .max(((i + 1) as f64 / n as f64 - f).abs())
+            })
+            .fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn samples_follow_the_exact_distributions_computed_independently_by_statrs() {
+        use statrs::distribution::{ContinuousCDF, Exp, Gamma, LogNormal, Uniform};
+        // Critical value of the KS statistic at significance 0.001 is 1.95 / sqrt(n).
+        let n = 20_000;
+        let critical = 1.95 / (n as f64).sqrt();
+        let exp = Exp::new(0.5).unwrap();
+        let uni = Uniform::new(1.0, 3.0).unwrap();
+        // median 400, p99 2000: sigma = ln(5) / z_0.99.
+        let logn = LogNormal::new(400f64.ln(), 5f64.ln() / Z_99).unwrap();
+        // mean 2, cv 0.5: shape 4, rate 2 (statrs takes a rate, not a scale).
+        let gam = Gamma::new(4.0, 2.0).unwrap();
+        let check = |name: &str, dist: Dist, cdf: &dyn Fn(f64) -> f64| {
+            let d = ks_distance(&dist, cdf, n);
+            assert!(d < critical, "{name}: KS distance {d:.4} >= {critical:.4}");
+        };
+        check("exponential", Dist::exponential(2.0).unwrap(), &|x| {
+            exp.cdf(x)
+        });
+        check("uniform", Dist::uniform(1.0, 3.0).unwrap(), &|x| uni.cdf(x));
+        check(
+            "lognormal",
+            Dist::lognormal_p99(400.0, 2000.0).unwrap(),
+            &|x| logn.cdf(x),
+        );
+        check("gamma", Dist::gamma(2.0, 0.5).unwrap(), &|x| gam.cdf(x));
+    }
+
     #[test]
     fn bad_parameters_are_refused() {
         assert!(Dist::exponential(0.0).is_err());

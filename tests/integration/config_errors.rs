@@ -321,3 +321,32 @@ fn validate_exits_with_code_2_and_reports_every_bad_file() {
         "{stderr}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+    /// Random lines built from the file's own vocabulary: many are valid TOML with odd values,
+    /// which exercises validation rather than only the TOML parser.
+    #[test]
+    fn random_experiment_text_gives_an_error_or_an_experiment_never_a_panic(
+        lines in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "name = \"x\"", "seed = 1", "seed = -5", "duration = \"1s\"", "duration = \"0s\"",
+                "requests = 3", "requests = -1", "warm-up = \"2s\"", "warm-up = 5", "[workload]",
+                "arrival = { kind = \"poisson\", rate = \"3/s\" }", "arrival = { kind = \"constant\", rate = \"1e12/s\" }",
+                "arrival = { kind = \"constant\", rate = \"1e-300/s\" }", "arrival = { kind = \"poisson\" }",
+                "[endpoint]", "servers = 1", "servers = 99999999999", "queue-capacity = 0",
+                "service-time = { kind = \"gamma\", mean = \"1s\", cv = 1e-200 }",
+                "service-time = { kind = \"lognormal\", median = \"1ns\", sigma = 1e300 }",
+                "service-time = { kind = \"uniform\", min = \"0s\", max = \"1ns\" }",
+                "service-time = { kind = \"empirical\", values = [\"0s\"] }",
+                "service-time = { kind = \"exponential\", mean = \"1e30d\" }",
+                "queue-timeout = \"1ns\"", "[client]", "timeout = \"1 parsecs\"", "cancel-on-timeout = true",
+                "= = =", "[[endpoint]]", "\"", "x.y.z = 1", "servers = 1.5", "rate = \"\"",
+            ]),
+            0..14,
+        )
+    ) {
+        let _ = experiment::parse(&lines.join("\n"), Path::new("fuzz.toml"));
+    }
+}
