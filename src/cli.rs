@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use crate::catalog::{Catalog, Deployment};
 use crate::error::{ConfigError, RunError};
 use crate::{experiment, report, runner};
 
@@ -44,6 +45,46 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print the catalog: GPUs, models, quantizations or engine classes, with sources.
+    List {
+        /// What to list.
+        #[arg(value_enum)]
+        what: ListWhat,
+    },
+    /// Print the step-time curve the simulation uses for one deployment.
+    Curve {
+        /// GPU id (see `capsim list gpus`).
+        #[arg(long)]
+        gpu: String,
+        /// Model id (see `capsim list models`).
+        #[arg(long)]
+        model: String,
+        /// Quantization id (see `capsim list quantizations`).
+        #[arg(long, default_value = "fp16")]
+        quant: String,
+        /// GPUs per replica (tensor parallelism).
+        #[arg(long, default_value_t = 1)]
+        tp: u32,
+        /// Engine efficiency class (see `capsim list engines`).
+        #[arg(long, default_value = "optimized")]
+        class: String,
+        /// Share of GPU memory the engine may use.
+        #[arg(long, default_value_t = 0.9)]
+        gpu_memory_utilization: f64,
+    },
+}
+
+/// What `capsim list` prints.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListWhat {
+    /// GPUs: memory, bandwidth, throughput, interconnect, prices.
+    Gpus,
+    /// LLM architectures.
+    Models,
+    /// Quantization schemes.
+    Quantizations,
+    /// Engine efficiency classes and scheduler defaults.
+    Engines,
 }
 
 /// Why a command failed; decides the exit code.
@@ -174,6 +215,102 @@ fn validate_command(files: &[PathBuf]) -> Result<(), Failure> {
     }
 }
 
+fn list_command(what: ListWhat) -> Result<(), Failure> {
+    let c = Catalog::builtin()?;
+    print_stdout(&match what {
+        ListWhat::Gpus => report::catalog::gpus(c),
+        ListWhat::Models => report::catalog::models(c),
+        ListWhat::Quantizations => report::catalog::quantizations(c),
+        ListWhat::Engines => report::catalog::engines(c),
+    });
+    Ok(())
+}
+
+/// An error about a command-line argument (exit code 2).
+fn arg_error(flag: &str, message: String, hint: String) -> Failure {
+    Failure::Config(vec![
+        ConfigError::new(Path::new("command line"), message)
+            .at_key(flag)
+            .with_hint(hint),
+    ])
+}
+
+fn lookup<'a, T>(
+    map: &'a std::collections::BTreeMap<String, T>,
+    flag: &str,
+    id: &str,
+    list: &str,
+) -> Result<&'a T, Failure> {
+    map.get(id).ok_or_else(|| {
+        let ids: Vec<&str> = map.keys().map(String::as_str).collect();
+        arg_error(
+            flag,
+            format!("unknown id \"{id}\"; expected one of {}", ids.join(", ")),
+            format!("`capsim list {list}` shows them with their figures"),
+        )
+    })
+}
+
+fn curve_command(
+    gpu: &str,
+    model: &str,
+    quant: &str,
+    tp: u32,
+    class: &str,
+    utilization: f64,
+) -> Result<(), Failure> {
+    let c = Catalog::builtin()?;
+    if !(utilization > 0.0 && utilization <= 1.0) {
+        return Err(arg_error(
+            "--gpu-memory-utilization",
+            format!("must be in (0, 1], found {utilization}"),
+            "the vLLM default is 0.9".into(),
+        ));
+    }
+    if !(1..=64).contains(&tp) {
+        return Err(arg_error(
+            "--tp",
+            format!("must be between 1 and 64, found {tp}"),
+            "GPUs per replica".into(),
+        ));
+    }
+    let quant = lookup(&c.quantizations, "--quant", quant, "quantizations")?;
+    let d = Deployment {
+        gpu: lookup(&c.gpus, "--gpu", gpu, "gpus")?.clone(),
+        llm: lookup(&c.llms, "--model", model, "models")?.clone(),
+        quant: quant.clone(),
+        tp,
+        class: lookup(&c.classes, "--class", class, "engines")?.clone(),
+        memory_utilization: utilization,
+        kv_bytes: quant.kv_bytes,
+        overlap_exponent: c.overlap_exponent,
+    };
+    let perf = d.perf().map_err(|m| {
+        arg_error(
+            "--quant",
+            m,
+            "`capsim list quantizations` shows where each runs".into(),
+        )
+    })?;
+    let memory = d.memory();
+    let mut text = String::new();
+    if let Err((problem, hint)) = d.check_fit(c, 1) {
+        text.push_str(&format!("warning: {problem}\n  hint: {hint}\n\n"));
+    }
+    text.push_str(&report::catalog::curve(&report::catalog::CurveInput {
+        gpu: &d.gpu,
+        llm: &d.llm,
+        quant: &d.quant,
+        tp,
+        class: &d.class,
+        memory: &memory,
+        perf: &perf,
+        memory_utilization: utilization,
+    }));
+    print_stdout(&text);
+    Ok(())
+}
+
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
@@ -184,6 +321,15 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             quiet,
         } => run_command(&file, out, seed, quiet),
         Command::Validate { files } => validate_command(&files),
+        Command::List { what } => list_command(what),
+        Command::Curve {
+            gpu,
+            model,
+            quant,
+            tp,
+            class,
+            gpu_memory_utilization,
+        } => curve_command(&gpu, &model, &quant, tp, &class, gpu_memory_utilization),
     }
 }
 

@@ -21,6 +21,7 @@
 //! `summary.json` and `summary.csv` whatever the thread count.
 #![warn(missing_docs)]
 
+pub mod catalog;
 pub mod cli;
 pub mod domain;
 pub mod error;

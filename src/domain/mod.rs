@@ -5,6 +5,11 @@
 
 pub mod distribution;
 pub mod endpoint;
+pub mod hardware;
+pub mod llm;
+pub mod memory;
+pub mod perf;
+pub mod quant;
 pub mod request;
 pub mod scenario;
 pub mod stats;

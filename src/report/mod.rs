@@ -1,5 +1,6 @@
 //! Output: pure functions from a [`Summary`] to bytes. Writing files is the caller's job.
 
+pub mod catalog;
 pub mod summary;
 pub mod table;
 
