@@ -36,9 +36,9 @@ fn mmc(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function(BenchmarkId::new("mm4_rho0.9", customers), |b| {
         b.iter(|| {
-            let stats = simulate(black_box(&scenario), 42);
-            assert_eq!(stats.arrived, customers);
-            stats
+            let out = simulate(black_box(&scenario), 42);
+            assert_eq!(out.stats.arrived, customers);
+            out
         })
     });
     group.finish();
@@ -70,5 +70,33 @@ fn event_queue(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mmc, event_queue);
+/// One hour of Poisson chat traffic on one A100-80GB replica of Llama-2-7B fp16 (vLLM-like) at
+/// 6 requests/s, about 80 % of the 7.5-8 req/s at which its queue starts to grow without bound.
+fn serving(c: &mut Criterion) {
+    let src = r#"name = "bench chat on A100"
+duration = "1h"
+[workload]
+arrival = { kind = "poisson", rate = "6/s" }
+prompt-tokens = { kind = "lognormal", median = 400, p99 = 2000 }
+output-tokens = { kind = "lognormal", median = 200, p99 = 1000 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+quantization = "fp16"
+engine = { kind = "vllm" }
+"#;
+    let scenario = experiment::parse(src, Path::new("bench.toml"))
+        .expect("bench experiment is valid")
+        .scenario;
+    let requests = simulate(&scenario, 42).stats.arrived;
+    let mut group = c.benchmark_group("serving");
+    group.throughput(Throughput::Elements(requests));
+    group.sample_size(30);
+    group.bench_function("a100_llama2_7b_chat_1h", |b| {
+        b.iter(|| simulate(black_box(&scenario), 42))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mmc, event_queue, serving);
 criterion_main!(benches);

@@ -58,7 +58,7 @@ struct PriceFile {
 }
 
 /// The TOML shape of an LLM, in `models/llms/*.toml` or inline in an experiment file.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LlmFile {
     /// Catalog id.
@@ -98,7 +98,7 @@ pub struct LlmFile {
 }
 
 /// `experts = { total = 8, active = 2 }`.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ExpertsFile {
     /// Experts per layer.

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::domain::{Outcome, RunStats, Scenario, simulate};
+use crate::domain::serving::ServingStats;
+use crate::domain::{Outcome, RunOutput, RunStats, Scenario, simulate};
 use crate::error::RunError;
 use crate::experiment::Experiment;
 use crate::report::{FORMAT_VERSION, Metrics, RunSummary, Summary};
@@ -39,8 +40,32 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
 
-/// Output metrics from raw statistics.
-pub fn metrics(stats: &RunStats) -> Metrics {
+/// Output metrics from what a run measured.
+pub fn metrics(out: &RunOutput) -> Metrics {
+    let mut m = request_metrics(&out.stats);
+    if let Some(s) = &out.serving {
+        serving_metrics(&mut m, &out.stats, s);
+    }
+    m
+}
+
+fn serving_metrics(m: &mut Metrics, stats: &RunStats, s: &ServingStats) {
+    let window = stats.window_s();
+    let busy_s = stats.busy.level_seconds();
+    m.ttft_p50_s = s.ttft.as_ref().and_then(|t| t.quantile_s(0.50));
+    m.ttft_p99_s = s.ttft.as_ref().and_then(|t| t.quantile_s(0.99));
+    m.tpot_mean_s = (s.tpot_count > 0).then(|| s.tpot_sum_s / s.tpot_count as f64);
+    m.tokens_per_s = (window > 0.0).then(|| s.ok_output_tokens as f64 / window);
+    // An unlimited KV cache (a profile without kv-tokens) has no meaningful utilisation.
+    m.kv_util_mean = (window > 0.0 && s.kv_capacity < 1 << 40)
+        .then(|| s.kv_area / (s.kv_capacity as f64 * window));
+    m.batch_mean = (busy_s > 0.0).then(|| s.batch_area / busy_s);
+    m.gpu_busy = m.utilization;
+    m.preemptions = Some(s.preemptions);
+}
+
+/// Metrics every endpoint has, from request statistics.
+fn request_metrics(stats: &RunStats) -> Metrics {
     let window = stats.window_s();
     let per_window = |x: f64| (window > 0.0).then(|| x / window);
     let count = |o| stats.outcome(o);
@@ -68,12 +93,14 @@ pub fn metrics(stats: &RunStats) -> Metrics {
         wasted_work_s: stats.wasted_ns as f64 / 1e9,
         window_s: window,
         events: stats.events,
+        ..Metrics::default()
     }
 }
 
 /// Simulates one planned run.
 pub fn run_one(plan: &RunPlan) -> Result<RunSummary, RunError> {
-    let stats = simulate(&plan.scenario, plan.seed);
+    let out = simulate(&plan.scenario, plan.seed);
+    let stats = &out.stats;
     if !stats.is_conserved() {
         return Err(RunError::Invariant {
             run: plan.index,
@@ -87,7 +114,7 @@ pub fn run_one(plan: &RunPlan) -> Result<RunSummary, RunError> {
         index: plan.index,
         seed: plan.seed,
         params: plan.params.clone(),
-        metrics: metrics(&stats),
+        metrics: metrics(&out),
     })
 }
 

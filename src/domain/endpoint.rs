@@ -18,7 +18,8 @@
 use std::collections::VecDeque;
 
 use super::request::{Outcome, RequestId};
-use super::scenario::{Scenario, StopRule};
+use super::scenario::{EndpointSpec, Load, Scenario, Service, StopRule};
+use super::serving::{ServingStats, simulate_llm};
 use super::stats::RunStats;
 use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
 
@@ -33,6 +34,8 @@ pub enum Event {
     QueueTimeout(RequestId),
     /// A client's timeout fires.
     ClientTimeout(RequestId),
+    /// A closed-loop user finished thinking and sends its next request.
+    UserReady(u32),
 }
 
 /// Where a request is on the server side.
@@ -52,6 +55,7 @@ struct Slot {
     phase: Phase,
     outcome: Option<Outcome>,
     measured: bool,
+    user: Option<u32>,
     arrived: SimTime,
     started: SimTime,
     service: SimDuration,
@@ -61,8 +65,10 @@ struct Slot {
 #[derive(Debug)]
 pub struct QueueEndpoint<'a> {
     scenario: &'a Scenario,
+    spec: &'a EndpointSpec,
     arrival_rng: SimRng,
     service_rng: SimRng,
+    think_rng: SimRng,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
     queue: VecDeque<RequestId>,
@@ -74,13 +80,15 @@ pub struct QueueEndpoint<'a> {
 }
 
 impl<'a> QueueEndpoint<'a> {
-    /// A fresh endpoint for `scenario`, drawing from the streams of `streams`.
-    pub fn new(scenario: &'a Scenario, streams: &RngStreams) -> Self {
+    /// A fresh endpoint for `scenario` served by `spec`, drawing from `streams`.
+    pub fn new(scenario: &'a Scenario, spec: &'a EndpointSpec, streams: &RngStreams) -> Self {
         let window_start = SimTime::ZERO + scenario.warm_up;
         QueueEndpoint {
             scenario,
+            spec,
             arrival_rng: streams.stream("arrivals"),
             service_rng: streams.stream("service"),
+            think_rng: streams.stream("think-time"),
             slots: Vec::new(),
             free_slots: Vec::new(),
             queue: VecDeque::new(),
@@ -90,7 +98,7 @@ impl<'a> QueueEndpoint<'a> {
                 StopRule::Requests(n) => Some(n),
                 StopRule::Duration(_) => None,
             },
-            stats: RunStats::new(window_start, scenario.endpoint.servers),
+            stats: RunStats::new(window_start, spec.servers),
         }
     }
 
@@ -106,12 +114,19 @@ impl<'a> QueueEndpoint<'a> {
         self.slot(id).generation == id.generation
     }
 
-    fn allocate(&mut self, now: SimTime, service: SimDuration, measured: bool) -> RequestId {
+    fn allocate(
+        &mut self,
+        now: SimTime,
+        service: SimDuration,
+        measured: bool,
+        user: Option<u32>,
+    ) -> RequestId {
         let slot = Slot {
             generation: 0,
             phase: Phase::Free,
             outcome: None,
             measured,
+            user,
             arrived: now,
             started: now,
             service,
@@ -146,14 +161,19 @@ impl<'a> QueueEndpoint<'a> {
         self.free_slots.push(id.slot);
     }
 
-    /// Decides the client-side outcome (once).
-    fn decide(&mut self, id: RequestId, outcome: Outcome, now: SimTime) {
+    /// Decides the client-side outcome (once); a closed-loop user then starts thinking.
+    fn decide(&mut self, sim: &mut Simulation<Event>, id: RequestId, outcome: Outcome) {
+        let now = sim.now();
         let s = self.slot_mut(id);
         debug_assert!(s.outcome.is_none(), "outcome decided twice");
         s.outcome = Some(outcome);
-        let (measured, latency) = (s.measured, now - s.arrived);
+        let (measured, latency, user) = (s.measured, now - s.arrived, s.user);
         if measured {
             self.stats.record_outcome(outcome, latency);
+        }
+        if let (Some(u), Load::Closed { think, .. }) = (user, &self.scenario.load) {
+            let wait = think.sample_duration(&mut self.think_rng);
+            sim.schedule_in(wait, Event::UserReady(u));
         }
     }
 
@@ -180,7 +200,7 @@ impl<'a> QueueEndpoint<'a> {
 
     /// Takes a live request from the head of the queue for each free server.
     fn dispatch(&mut self, sim: &mut Simulation<Event>) {
-        while self.busy < self.scenario.endpoint.servers {
+        while self.busy < self.spec.servers {
             let Some(id) = self.queue.pop_front() else {
                 return;
             };
@@ -208,11 +228,7 @@ impl<'a> QueueEndpoint<'a> {
     }
 
     fn on_arrival(&mut self, sim: &mut Simulation<Event>) {
-        let now = sim.now();
-        let measured = now >= self.stats.window_start;
-        if measured {
-            self.stats.arrived += 1;
-        }
+        let measured = sim.now() >= self.stats.window_start;
         // The next arrival is drawn before anything else so that the arrival stream is consumed
         // identically whatever this request meets.
         let more = match &mut self.arrivals_left {
@@ -222,19 +238,40 @@ impl<'a> QueueEndpoint<'a> {
             }
             _ => true,
         };
-        if more {
-            let gap = self.scenario.arrivals.next_gap(&mut self.arrival_rng);
+        if more && let Load::Open(arrivals) = &self.scenario.load {
+            let gap = arrivals.next_gap(&mut self.arrival_rng);
             sim.schedule_in(gap, Event::Arrival);
+        }
+        self.new_request(sim, None);
+    }
+
+    fn on_user_ready(&mut self, sim: &mut Simulation<Event>, user: u32) {
+        let measured = sim.now() >= self.stats.window_start;
+        if let Some(left) = &mut self.arrivals_left {
+            if measured && *left == 0 {
+                return;
+            }
+            if measured {
+                *left -= 1;
+            }
+        }
+        self.new_request(sim, Some(user));
+    }
+
+    fn new_request(&mut self, sim: &mut Simulation<Event>, user: Option<u32>) {
+        let now = sim.now();
+        let measured = now >= self.stats.window_start;
+        if measured {
+            self.stats.arrived += 1;
         }
         // Service time is a property of the request, drawn at arrival, so it is the same for
         // the same request in every configuration (common random numbers).
         let service = self
-            .scenario
-            .endpoint
+            .spec
             .service_time
             .sample_duration(&mut self.service_rng);
-        let id = self.allocate(now, service, measured);
-        let endpoint = &self.scenario.endpoint;
+        let id = self.allocate(now, service, measured, user);
+        let endpoint = self.spec;
 
         if self.busy < endpoint.servers {
             self.start_service(sim, id);
@@ -242,7 +279,7 @@ impl<'a> QueueEndpoint<'a> {
             .queue_capacity
             .is_some_and(|cap| self.waiting >= cap)
         {
-            self.decide(id, Outcome::Rejected, now);
+            self.decide(sim, id, Outcome::Rejected);
             self.free(id);
             return;
         } else {
@@ -268,7 +305,7 @@ impl<'a> QueueEndpoint<'a> {
         self.stats.set_busy(now, self.busy);
         let s = self.slot(id);
         match s.outcome {
-            None => self.decide(id, Outcome::Ok, now),
+            None => self.decide(sim, id, Outcome::Ok),
             Some(_) => {
                 // The client left before the answer was ready: the whole service was wasted.
                 if s.measured {
@@ -285,14 +322,14 @@ impl<'a> QueueEndpoint<'a> {
         let now = sim.now();
         self.remove_from_queue(id, now);
         if self.slot(id).outcome.is_none() {
-            self.decide(id, Outcome::QueueTimeout, now);
+            self.decide(sim, id, Outcome::QueueTimeout);
         }
         self.free(id);
     }
 
     fn on_client_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
         let now = sim.now();
-        self.decide(id, Outcome::ClientTimeout, now);
+        self.decide(sim, id, Outcome::ClientTimeout);
         if !self.scenario.client.cancel_on_timeout {
             // The server does not notice; the request stays queued or in service.
             return;
@@ -335,7 +372,7 @@ impl Model for QueueEndpoint<'_> {
 
     fn is_stale(&self, event: &Event) -> bool {
         match *event {
-            Event::Arrival => false,
+            Event::Arrival | Event::UserReady(_) => false,
             Event::ServiceDone(id) => !self.is_live(id) || self.slot(id).phase != Phase::InService,
             Event::QueueTimeout(id) => !self.is_live(id) || self.slot(id).phase != Phase::Queued,
             Event::ClientTimeout(id) => !self.is_live(id) || self.slot(id).outcome.is_some(),
@@ -348,18 +385,67 @@ impl Model for QueueEndpoint<'_> {
             Event::ServiceDone(id) => self.on_service_done(sim, id),
             Event::QueueTimeout(id) => self.on_queue_timeout(sim, id),
             Event::ClientTimeout(id) => self.on_client_timeout(sim, id),
+            Event::UserReady(u) => self.on_user_ready(sim, u),
+        }
+    }
+}
+
+/// What one run measured.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// Request counts, latencies, waits, utilisation.
+    pub stats: RunStats,
+    /// Token-level serving statistics, for LLM services.
+    pub serving: Option<ServingStats>,
+}
+
+/// Starts the load: the first open-loop arrival, or every closed-loop user one think time in.
+pub(crate) fn start_load<E>(
+    sim: &mut Simulation<E>,
+    load: &Load,
+    arrival_rng: &mut SimRng,
+    think_rng: &mut SimRng,
+    arrival: E,
+    user: impl Fn(u32) -> E,
+) {
+    match load {
+        Load::Open(arrivals) => {
+            let first = arrivals.next_gap(arrival_rng);
+            sim.schedule_in(first, arrival);
+        }
+        Load::Closed { users, think } => {
+            for u in 0..*users {
+                let wait = think.sample_duration(think_rng);
+                sim.schedule_in(wait, user(u));
+            }
         }
     }
 }
 
 /// Runs `scenario` once with `seed` and returns what was measured.
-pub fn simulate(scenario: &Scenario, seed: u64) -> RunStats {
+pub fn simulate(scenario: &Scenario, seed: u64) -> RunOutput {
+    let spec = match &scenario.service {
+        Service::Servers(spec) => spec,
+        Service::Llm(svc) => {
+            let (stats, serving) = simulate_llm(scenario, svc, seed);
+            return RunOutput {
+                stats,
+                serving: Some(serving),
+            };
+        }
+    };
     let streams = RngStreams::new(seed);
-    let mut endpoint = QueueEndpoint::new(scenario, &streams);
+    let mut endpoint = QueueEndpoint::new(scenario, spec, &streams);
     let mut sim = Simulation::new();
     // The first request arrives one gap after time zero, like every later one.
-    let first = scenario.arrivals.next_gap(&mut endpoint.arrival_rng);
-    sim.schedule_in(first, Event::Arrival);
+    start_load(
+        &mut sim,
+        &scenario.load,
+        &mut endpoint.arrival_rng,
+        &mut endpoint.think_rng,
+        Event::Arrival,
+        Event::UserReady,
+    );
     let horizon = match scenario.stop {
         StopRule::Duration(d) => Some(SimTime::ZERO + d),
         StopRule::Requests(_) => None,
@@ -367,5 +453,8 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> RunStats {
     sim.run(&mut endpoint, horizon);
     let end = sim.now();
     let events = sim.events_handled();
-    endpoint.finish(end, events)
+    RunOutput {
+        stats: endpoint.finish(end, events),
+        serving: None,
+    }
 }

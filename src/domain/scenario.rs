@@ -2,6 +2,7 @@
 //! `experiment::validate`; the domain never sees the file's strings.
 
 use super::distribution::Dist;
+use super::serving::LlmService;
 use super::workload::Arrivals;
 use crate::sim::SimDuration;
 
@@ -38,13 +39,37 @@ pub struct ClientPolicy {
     pub cancel_on_timeout: bool,
 }
 
+/// Where requests come from.
+#[derive(Clone, Debug)]
+pub enum Load {
+    /// An open-loop arrival process: requests arrive whatever happens to earlier ones.
+    Open(Arrivals),
+    /// A closed loop of users: each sends a request, waits for its outcome, thinks, and sends
+    /// the next, as load testers (LLMPerf, GuideLLM) do. Users start one think time after zero.
+    Closed {
+        /// Number of users.
+        users: u32,
+        /// Time between an outcome and the user's next request, seconds.
+        think: Dist,
+    },
+}
+
+/// What serves the requests.
+#[derive(Clone, Debug)]
+pub enum Service {
+    /// Identical servers with sampled service times and one FIFO queue.
+    Servers(EndpointSpec),
+    /// An LLM replica with a batching engine.
+    Llm(Box<LlmService>),
+}
+
 /// Everything one run needs besides its seed.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    /// When requests arrive.
-    pub arrivals: Arrivals,
+    /// Where requests come from.
+    pub load: Load,
     /// What serves them.
-    pub endpoint: EndpointSpec,
+    pub service: Service,
     /// How clients wait.
     pub client: ClientPolicy,
     /// Requests arriving before this time are simulated but not counted.

@@ -57,6 +57,12 @@ pub struct LatencyStats {
     max_ns: u64,
 }
 
+impl Default for LatencyStats {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl LatencyStats {
     fn new() -> Self {
         LatencyStats {
@@ -72,7 +78,7 @@ impl LatencyStats {
         }
     }
 
-    fn record(&mut self, d: SimDuration) {
+    pub(crate) fn record(&mut self, d: SimDuration) {
         let ns = d.as_nanos();
         self.hist.saturating_record(ns);
         self.count += 1;

@@ -81,8 +81,112 @@ pub struct ExperimentFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WorkloadFile {
-    /// `workload.arrival`.
-    pub arrival: ArrivalFile,
+    /// `workload.arrival`: an open-loop arrival process.
+    pub arrival: Option<ArrivalFile>,
+    /// `workload.users`: a closed loop of users instead.
+    pub users: Option<UsersFile>,
+    /// Prompt tokens per request (LLM endpoints).
+    pub prompt_tokens: Option<DistFile>,
+    /// Output tokens per request (LLM endpoints).
+    pub output_tokens: Option<DistFile>,
+}
+
+/// `workload.users = { count = 16, think-time = { ... } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct UsersFile {
+    /// Number of users.
+    pub count: i64,
+    /// Time between an outcome and the next request.
+    pub think_time: DistFile,
+}
+
+/// A model: a catalog id, or an inline table with the architecture.
+#[derive(Debug)]
+pub enum ModelRef {
+    /// `model = "llama-2-7b"`.
+    Id(String),
+    /// `model = { id = "my-model", params = ..., ... }`.
+    Inline(Box<crate::catalog::LlmFile>),
+}
+
+impl<'de> Deserialize<'de> for ModelRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModelVisitor;
+        impl<'de> Visitor<'de> for ModelVisitor {
+            type Value = ModelRef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a model id such as \"llama-2-7b\", or a table describing the model")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ModelRef, E> {
+                Ok(ModelRef::Id(v.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ModelRef, A::Error> {
+                let inline = crate::catalog::LlmFile::deserialize(
+                    de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(ModelRef::Inline(Box::new(inline)))
+            }
+        }
+        deserializer.deserialize_any(ModelVisitor)
+    }
+}
+
+/// `endpoint.engine = { kind = "vllm", ... }`: one flat table for every kind, so validation can
+/// name a key that does not belong to the chosen kind.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EngineFile {
+    /// `vllm`, `tgi` or `static`.
+    pub kind: String,
+    /// Efficiency class (`optimized`, `eager`).
+    pub class: Option<String>,
+    /// vllm.
+    pub max_num_seqs: Option<i64>,
+    /// vllm.
+    pub max_num_batched_tokens: Option<i64>,
+    /// vllm.
+    pub chunked_prefill: Option<bool>,
+    /// vllm, static.
+    pub gpu_memory_utilization: Option<f64>,
+    /// vllm, tgi.
+    pub block_size: Option<i64>,
+    /// all: `auto`, `fp16` or `fp8`.
+    pub kv_cache_dtype: Option<String>,
+    /// all.
+    pub max_model_len: Option<i64>,
+    /// tgi.
+    pub max_concurrent_requests: Option<i64>,
+    /// tgi.
+    pub max_batch_prefill_tokens: Option<i64>,
+    /// tgi.
+    pub waiting_served_ratio: Option<f64>,
+    /// tgi.
+    pub max_waiting_tokens: Option<i64>,
+    /// tgi.
+    pub cuda_memory_fraction: Option<f64>,
+    /// static.
+    pub max_batch: Option<i64>,
+    /// static.
+    pub max_wait: Option<Scalar>,
+}
+
+/// `endpoint.profile`: a measured step-latency curve.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProfileFile {
+    /// Batch sizes.
+    pub batch: Option<Vec<f64>>,
+    /// Step latency at each batch size.
+    pub step_latency: Option<Vec<Scalar>>,
+    /// Or: tokens (or requests) per second of the whole batch at each size.
+    pub tokens_per_s: Option<Vec<f64>>,
+    /// Or: a CSV file with columns `batch` and `step_latency_s` or `tokens_per_s`.
+    pub file: Option<String>,
+    /// Prompt tokens per second in prefill.
+    pub prefill_tokens_per_s: Option<f64>,
+    /// KV-cache capacity in tokens, when no GPU and model are given.
+    pub kv_tokens: Option<i64>,
 }
 
 /// `workload.arrival = { kind = "poisson", rate = "3/s" }`.
@@ -95,14 +199,29 @@ pub struct ArrivalFile {
     pub rate: Option<Scalar>,
 }
 
-/// `[endpoint]`.
+/// `[endpoint]`: either `servers` and `service-time`, or an LLM (`gpu` and `model`, and/or a
+/// measured `profile`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EndpointFile {
     /// Number of servers.
-    pub servers: i64,
+    pub servers: Option<i64>,
     /// Service time distribution.
-    pub service_time: DistFile,
+    pub service_time: Option<DistFile>,
+    /// GPU id.
+    pub gpu: Option<String>,
+    /// Model id or inline model.
+    pub model: Option<ModelRef>,
+    /// Quantization id.
+    pub quantization: Option<String>,
+    /// Weights per quantization group, overriding the scheme's default.
+    pub quantization_group_size: Option<i64>,
+    /// GPUs per replica.
+    pub tensor_parallel: Option<i64>,
+    /// Batching engine.
+    pub engine: Option<EngineFile>,
+    /// Measured step-latency curve.
+    pub profile: Option<ProfileFile>,
     /// Waiting room size.
     pub queue_capacity: Option<i64>,
     /// Longest wait before the server drops a request.

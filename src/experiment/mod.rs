@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod locate;
+mod serving;
 pub mod units;
 mod validate;
 

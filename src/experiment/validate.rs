@@ -4,10 +4,14 @@
 use std::path::{Path, PathBuf};
 
 use super::Experiment;
-use super::file::{ArrivalFile, ClientFile, DistFile, EndpointFile, ExperimentFile, Scalar};
+use super::file::{
+    ArrivalFile, ClientFile, DistFile, EndpointFile, ExperimentFile, Scalar, WorkloadFile,
+};
 use super::locate::locate;
 use super::units::{UnitError, parse_duration, parse_rate};
-use crate::domain::{Arrivals, ClientPolicy, Dist, EndpointSpec, Scenario, StopRule};
+use crate::domain::{
+    Arrivals, ClientPolicy, Dist, EndpointSpec, Load, Scenario, Service, StopRule,
+};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
 
@@ -15,7 +19,7 @@ use crate::sim::SimDuration;
 pub const MAX_SERVERS: i64 = 1_000_000;
 
 /// What validation needs to know about the file it reads.
-pub(crate) struct Ctx<'a> {
+pub struct Ctx<'a> {
     pub file: &'a Path,
     pub src: &'a str,
 }
@@ -375,21 +379,10 @@ fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
     built.map_err(|m| ctx.error(&rate_key, m))
 }
 
-fn endpoint(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<EndpointSpec, ConfigError> {
-    if !(1..=MAX_SERVERS).contains(&raw.servers) {
-        return Err(ctx.error(
-            "endpoint.servers",
-            format!("must be between 1 and {MAX_SERVERS}, found {}", raw.servers),
-        ));
-    }
-    let service_time = dist(
-        ctx,
-        "endpoint.service-time",
-        "values in seconds",
-        &raw.service_time,
-        &|key, v| ctx.duration(key, v).map(|d| d.as_secs_f64()),
-        &|key, path| read_seconds_file(ctx, key, path),
-    )?;
+fn queue_limits(
+    ctx: &Ctx<'_>,
+    raw: &EndpointFile,
+) -> Result<(Option<u64>, Option<SimDuration>), ConfigError> {
     let queue_capacity = match raw.queue_capacity {
         None => None,
         Some(c) if c >= 0 => Some(c as u64),
@@ -407,12 +400,117 @@ fn endpoint(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<EndpointSpec, ConfigErr
         .as_ref()
         .map(|v| ctx.positive_duration("endpoint.queue-timeout", v))
         .transpose()?;
+    Ok((queue_capacity, queue_timeout))
+}
+
+fn servers(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<EndpointSpec, ConfigError> {
+    let Some(servers) = raw.servers else {
+        return Err(ctx
+            .error("endpoint", "`service-time` needs `servers`")
+            .with_hint("e.g. servers = 4"));
+    };
+    if !(1..=MAX_SERVERS).contains(&servers) {
+        return Err(ctx.error(
+            "endpoint.servers",
+            format!("must be between 1 and {MAX_SERVERS}, found {servers}"),
+        ));
+    }
+    let Some(service_time) = &raw.service_time else {
+        return Err(ctx
+            .error("endpoint", "`servers` needs a `service-time` distribution")
+            .with_hint("e.g. service-time = { kind = \"exponential\", mean = \"1s\" }"));
+    };
+    let service_time = dist(
+        ctx,
+        "endpoint.service-time",
+        "values in seconds",
+        service_time,
+        &|key, v| ctx.duration(key, v).map(|d| d.as_secs_f64()),
+        &|key, path| read_seconds_file(ctx, key, path),
+    )?;
+    let (queue_capacity, queue_timeout) = queue_limits(ctx, raw)?;
     Ok(EndpointSpec {
-        servers: raw.servers as u32,
+        servers: servers as u32,
         service_time,
         queue_capacity,
         queue_timeout,
     })
+}
+
+fn service(
+    ctx: &Ctx<'_>,
+    raw: &EndpointFile,
+    workload: &WorkloadFile,
+) -> Result<Service, ConfigError> {
+    let server_mode = raw.servers.is_some() || raw.service_time.is_some();
+    let llm_keys = [
+        ("gpu", raw.gpu.is_some()),
+        ("model", raw.model.is_some()),
+        ("quantization", raw.quantization.is_some()),
+        (
+            "quantization-group-size",
+            raw.quantization_group_size.is_some(),
+        ),
+        ("tensor-parallel", raw.tensor_parallel.is_some()),
+        ("engine", raw.engine.is_some()),
+        ("profile", raw.profile.is_some()),
+    ];
+    if server_mode {
+        if let Some((k, _)) = llm_keys.iter().find(|(_, set)| *set) {
+            return Err(ctx
+                .error(&format!("endpoint.{k}"), "an endpoint is either `servers` with a `service-time`, or an LLM; not both")
+                .with_hint("remove `servers` and `service-time` to simulate the LLM, or this key to keep plain servers"));
+        }
+        for (k, set) in [
+            ("prompt-tokens", workload.prompt_tokens.is_some()),
+            ("output-tokens", workload.output_tokens.is_some()),
+        ] {
+            if set {
+                return Err(ctx
+                    .error(&format!("workload.{k}"), "token counts apply only to LLM endpoints (`gpu` and `model`, or a `profile`)")
+                    .with_hint("a `servers` endpoint takes its time from `service-time`"));
+            }
+        }
+        return Ok(Service::Servers(servers(ctx, raw)?));
+    }
+    if raw.gpu.is_none() && raw.model.is_none() && raw.profile.is_none() {
+        return Err(ctx
+            .error("endpoint", "says neither what serves the requests nor how fast")
+            .with_hint("give `servers` and `service-time`, or `gpu` and `model` (an LLM), or a measured `profile`"));
+    }
+    let (prompt, output) =
+        super::serving::token_dists(ctx, &workload.prompt_tokens, &workload.output_tokens)?;
+    let (queue_capacity, queue_timeout) = queue_limits(ctx, raw)?;
+    super::serving::llm_service(ctx, raw, prompt, output, queue_capacity, queue_timeout)
+}
+
+fn load(ctx: &Ctx<'_>, raw: &WorkloadFile) -> Result<Load, ConfigError> {
+    match (&raw.arrival, &raw.users) {
+        (Some(a), None) => Ok(Load::Open(arrivals(ctx, a)?)),
+        (None, Some(u)) => {
+            if !(1..=1_000_000).contains(&u.count) {
+                return Err(ctx.error("workload.users.count", format!("must be between 1 and 1000000, found {}", u.count)));
+            }
+            let think = dist(
+                ctx,
+                "workload.users.think-time",
+                "values in seconds",
+                &u.think_time,
+                &|key, v| ctx.duration(key, v).map(|d| d.as_secs_f64()),
+                &|key, path| read_seconds_file(ctx, key, path),
+            )?;
+            Ok(Load::Closed {
+                users: u.count as u32,
+                think,
+            })
+        }
+        (Some(_), Some(_)) => Err(ctx
+            .error("workload.users", "give either `arrival` (open loop) or `users` (closed loop), not both")
+            .with_hint("`arrival` sends requests whatever happens; `users` each wait for an answer before the next")),
+        (None, None) => Err(ctx
+            .error("workload", "needs `arrival` or `users`")
+            .with_hint("e.g. arrival = { kind = \"poisson\", rate = \"3/s\" }")),
+    }
 }
 
 fn client(ctx: &Ctx<'_>, raw: &ClientFile) -> Result<ClientPolicy, ConfigError> {
@@ -478,8 +576,8 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
             .with_hint("nothing would be measured; shorten `warm-up` or lengthen `duration`"));
     }
     let scenario = Scenario {
-        arrivals: arrivals(ctx, &raw.workload.arrival)?,
-        endpoint: endpoint(ctx, &raw.endpoint)?,
+        load: load(ctx, &raw.workload)?,
+        service: service(ctx, &raw.endpoint, &raw.workload)?,
         client: client(ctx, &raw.client)?,
         warm_up,
         stop,

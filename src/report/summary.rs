@@ -70,13 +70,21 @@ pub struct Metrics {
     pub throughput_rps: Option<f64>,
     pub utilization: Option<f64>,
     pub wasted_work_s: f64,
+    pub ttft_p50_s: Option<f64>,
+    pub ttft_p99_s: Option<f64>,
+    pub tpot_mean_s: Option<f64>,
+    pub tokens_per_s: Option<f64>,
+    pub kv_util_mean: Option<f64>,
+    pub batch_mean: Option<f64>,
+    pub gpu_busy: Option<f64>,
+    pub preemptions: Option<u64>,
     pub window_s: f64,
     pub events: u64,
 }
 
 impl Metrics {
     /// Every metric's name and one-line meaning, in output order.
-    pub const DOCS: [(&'static str, &'static str); 21] = [
+    pub const DOCS: [(&'static str, &'static str); 29] = [
         ("arrived", "requests that arrived after the warm-up"),
         ("ok", "requests answered completely in time"),
         (
@@ -139,7 +147,39 @@ impl Metrics {
         ("utilization", "busy server time / (servers x window)"),
         (
             "wasted_work_s",
-            "server seconds spent on requests whose client had already gone or that were cancelled",
+            "server (GPU) seconds spent on requests that did not end ok: the client had gone, or they were cancelled",
+        ),
+        (
+            "ttft_p50_s",
+            "median time to first token of ok requests, seconds (LLM endpoints)",
+        ),
+        (
+            "ttft_p99_s",
+            "99th percentile time to first token of ok requests, seconds (LLM endpoints)",
+        ),
+        (
+            "tpot_mean_s",
+            "mean time per output token after the first, of ok requests, seconds (LLM endpoints)",
+        ),
+        (
+            "tokens_per_s",
+            "output tokens of ok requests per second of the window (LLM endpoints)",
+        ),
+        (
+            "kv_util_mean",
+            "time-average share of the KV cache in use (LLM endpoints)",
+        ),
+        (
+            "batch_mean",
+            "mean number of sequences in a step while the GPU is busy (LLM endpoints)",
+        ),
+        (
+            "gpu_busy",
+            "share of the window the GPU spends running steps (LLM endpoints)",
+        ),
+        (
+            "preemptions",
+            "sequences preempted because the KV cache ran out (LLM endpoints)",
         ),
         (
             "window_s",
@@ -149,7 +189,7 @@ impl Metrics {
     ];
 
     /// The metrics as (name, value) pairs in output order. This is the column schema.
-    pub fn entries(&self) -> [(&'static str, MetricValue); 21] {
+    pub fn entries(&self) -> [(&'static str, MetricValue); 29] {
         use MetricValue::{Count, Real};
         [
             ("arrived", Count(self.arrived)),
@@ -171,6 +211,14 @@ impl Metrics {
             ("throughput_rps", Real(self.throughput_rps)),
             ("utilization", Real(self.utilization)),
             ("wasted_work_s", Real(Some(self.wasted_work_s))),
+            ("ttft_p50_s", Real(self.ttft_p50_s)),
+            ("ttft_p99_s", Real(self.ttft_p99_s)),
+            ("tpot_mean_s", Real(self.tpot_mean_s)),
+            ("tokens_per_s", Real(self.tokens_per_s)),
+            ("kv_util_mean", Real(self.kv_util_mean)),
+            ("batch_mean", Real(self.batch_mean)),
+            ("gpu_busy", Real(self.gpu_busy)),
+            ("preemptions", self.preemptions.map_or(Real(None), Count)),
             ("window_s", Real(Some(self.window_s))),
             ("events", Count(self.events)),
         ]

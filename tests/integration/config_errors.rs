@@ -85,12 +85,12 @@ fn each_rule_reports_file_line_key_and_exact_message() {
         (
             "unknown key",
             with("servers = 4", "servrs = 4"),
-            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `queue-capacity`, `queue-timeout`\n  hint: did you mean `servers`?",
+            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `engine`, `profile`, `queue-capacity`, `queue-timeout`\n  hint: did you mean `servers`?",
         ),
         (
             "snake_case key",
             plus(r#"queue_timeout = "1s""#),
-            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `queue-capacity`, `queue-timeout`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
+            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `engine`, `profile`, `queue-capacity`, `queue-timeout`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
         ),
         (
             "unknown key in [client]",
@@ -276,7 +276,10 @@ fn empirical_files_are_read_relative_to_the_experiment_and_bad_lines_are_located
     };
     let good = write(dir.path(), "good.toml", &exp("ok.txt"));
     let loaded = experiment::load(&good).expect("relative path resolves against the file's folder");
-    assert_eq!(loaded.scenario.endpoint.service_time.mean(), 1.0);
+    let capsim::domain::Service::Servers(spec) = &loaded.scenario.service else {
+        panic!("a servers endpoint")
+    };
+    assert_eq!(spec.service_time.mean(), 1.0);
 
     let bad = write(dir.path(), "bad.toml", &exp("bad.txt"));
     let err = experiment::load(&bad).unwrap_err();
@@ -349,4 +352,119 @@ proptest::proptest! {
     ) {
         let _ = experiment::parse(&lines.join("\n"), Path::new("fuzz.toml"));
     }
+}
+
+const LLM_BASE: &str = r#"name = "bad"
+seed = 1
+duration = "10m"
+
+[workload]
+arrival = { kind = "poisson", rate = "1/s" }
+prompt-tokens = { kind = "lognormal", median = 400, p99 = 2000 }
+output-tokens = { kind = "lognormal", median = 200, p99 = 1000 }
+
+[endpoint]
+gpu = "t4"
+model = "llama-2-7b"
+quantization = "int8"
+"#;
+
+#[test]
+fn llm_endpoint_rules_report_their_exact_messages() {
+    let with = |from: &str, to: &str| {
+        assert!(LLM_BASE.contains(from), "{from:?}");
+        LLM_BASE.replacen(from, to, 1)
+    };
+    experiment::parse(LLM_BASE, Path::new("bad.toml")).expect("the base is valid");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "a model that does not fit the GPU",
+            with(r#"quantization = "int8""#, r#"quantization = "fp16""#),
+            "bad.toml:12: `endpoint.model`: llama-2-7b at fp16 does not fit 1 x t4: it needs 13.5 GB of weights + 1.5 GB runtime + 2.1 GB KV cache for one 4096-token sequence = 17.1 GB, but each GPU offers 12.6 GB (14 GB x memory utilisation 0.9)\n  hint: would fit: bnb-int8, int8, int4, nf4 on t4; fp16 on a100-40gb, a100-80gb, a10g, h100-pcie, h100-sxm, h200, l4, l40s; tensor-parallel = 2 (2 x t4); or lower engine.max-model-len",
+        ),
+        (
+            "unknown GPU",
+            with(r#"gpu = "t4""#, r#"gpu = "t5""#),
+            "bad.toml:11: `endpoint.gpu`: unknown GPU \"t5\"; expected one of a100-40gb, a100-80gb, a10g, h100-pcie, h100-sxm, h200, l4, l40s, t4\n  hint: did you mean \"t4\"?",
+        ),
+        (
+            "a format the GPU cannot run",
+            with(r#"quantization = "int8""#, r#"quantization = "fp8""#),
+            "bad.toml:13: `endpoint.quantization`: NVIDIA T4 does not run FP8 (W8A8) (turing architecture)\n  hint: `capsim list quantizations` shows where each scheme runs",
+        ),
+        (
+            "a setting of another engine",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\nengine = { kind = \"vllm\", max-batch = 4 }",
+            ),
+            "bad.toml:14: `endpoint.engine.max-batch`: `max-batch` is not a setting of the vllm engine\n  hint: the vllm engine takes: class, max-num-seqs, max-num-batched-tokens, chunked-prefill, gpu-memory-utilization, block-size, kv-cache-dtype, max-model-len",
+        ),
+        (
+            "a token count written as text",
+            with("median = 400, p99 = 2000", r#"median = "400", p99 = 2000"#),
+            "bad.toml:7: `workload.prompt-tokens.median`: a token count is a plain number, found the string \"400\"\n  hint: write it without quotes, e.g. median = 400",
+        ),
+        (
+            "servers and an LLM at once",
+            with(r#"gpu = "t4""#, "servers = 2\ngpu = \"t4\""),
+            "bad.toml:12: `endpoint.gpu`: an endpoint is either `servers` with a `service-time`, or an LLM; not both\n  hint: remove `servers` and `service-time` to simulate the LLM, or this key to keep plain servers",
+        ),
+        (
+            "open and closed loop at once",
+            with(
+                r#"arrival = { kind = "poisson", rate = "1/s" }"#,
+                "arrival = { kind = \"poisson\", rate = \"1/s\" }\nusers = { count = 2, think-time = { kind = \"exponential\", mean = \"1s\" } }",
+            ),
+            "bad.toml:7: `workload.users`: give either `arrival` (open loop) or `users` (closed loop), not both\n  hint: `arrival` sends requests whatever happens; `users` each wait for an answer before the next",
+        ),
+        (
+            "tensor parallelism that does not split the heads",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\ntensor-parallel = 3",
+            ),
+            "bad.toml:14: `endpoint.tensor-parallel`: 32 attention heads cannot be split over 3 GPUs",
+        ),
+        (
+            "a falling measured curve",
+            with(
+                "gpu = \"t4\"\nmodel = \"llama-2-7b\"\nquantization = \"int8\"",
+                r#"profile = { batch = [1, 8], step-latency = ["60ms", "30ms"], prefill-tokens-per-s = 5000 }"#,
+            ),
+            "bad.toml:11: `endpoint.profile`: step latency must not fall as the batch grows, found 0.03 s at batch 8 after 0.06 s at batch 1",
+        ),
+        (
+            "a memory utilisation above one",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\nengine = { kind = \"vllm\", gpu-memory-utilization = 1.5 }",
+            ),
+            "bad.toml:14: `endpoint.engine.gpu-memory-utilization`: must be more than 0 and at most 1, found 1.5",
+        ),
+        (
+            "an inline model with impossible heads",
+            with(
+                r#"model = "llama-2-7b""#,
+                r#"model = { id = "mine", params = 7_000_000_000, layers = 32, hidden = 4096, heads = 32, kv-heads = 5, head-dim = 128, intermediate = 11008, vocab = 32000, max-context = 4096 }"#,
+            ),
+            "bad.toml:12: `endpoint.model.kv-heads`: kv-heads (5) must divide heads (32)",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, src, expected) in &cases {
+        let got = message(src);
+        if got != *expected {
+            failures.push(format!(
+                "{case}:\n  expected: {expected:?}\n  got:      {got:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

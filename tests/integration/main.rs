@@ -9,4 +9,5 @@ mod determinism;
 mod endpoint_behaviour;
 mod experiments;
 mod queueing_theory;
+mod serving;
 mod support;

@@ -1,0 +1,1244 @@
+//! An LLM serving replica: requests with prompt and output tokens, a batching engine (vLLM-like
+//! continuous batching, TGI-like, or static batching) and a step-time model.
+//!
+//! # Engines
+//! - **vllm**: every step carries one token for each decoding sequence plus prompt chunks
+//!   (chunked prefill) up to `max-num-batched-tokens`; at most `max-num-seqs` sequences run. KV
+//!   cache is paged in blocks; when the next step would not fit, the most recently admitted
+//!   sequence is preempted: its KV is freed and it is queued first, to be recomputed (its prompt
+//!   and the tokens generated so far are prefilled again). KV use is counted with one partly
+//!   filled block per sequence, so it never exceeds the capacity.
+//! - **tgi**: queued plus running requests are capped at `max-concurrent-requests`; more are
+//!   refused at once (HTTP 429, outcome `rejected`). Waiting requests are prefilled together, up
+//!   to `max-batch-prefill-tokens`, in a step that pauses decoding; a prefill happens when the
+//!   batch is empty, when waiting/running reaches `waiting-served-ratio`, or after
+//!   `max-waiting-tokens` decode steps. Each admitted request reserves KV for its whole length.
+//! - **static**: requests are collected until `max-batch` are waiting or the oldest has waited
+//!   `max-wait`; the batch is padded to its longest prompt, and runs until its longest output
+//!   ends; every request in it is answered then. A running batch cannot be cancelled.
+//!
+//! # Time
+//! A decode step is not an event. While the batch does not change, the engine runs a segment
+//! of many steps whose total time is known in closed form (step time is `α + β·Σcontext`, and
+//! Σcontext grows by the batch size every step). An arrival or a cancellation cuts the segment
+//! at the next step boundary. Sequences store the global step count at which they joined, so
+//! advancing a segment costs nothing per sequence.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use super::distribution::Dist;
+use super::perf::{PerfModel, StepShape};
+use super::profile::Profile;
+use super::request::{Outcome, RequestId};
+use super::scenario::{Load, Scenario, StopRule};
+use super::stats::RunStats;
+use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
+
+/// Where step times come from.
+#[derive(Clone, Debug)]
+pub enum StepModel {
+    /// Derived from hardware and model architecture.
+    Derived(PerfModel),
+    /// A measured curve.
+    Profile(Profile),
+}
+
+impl StepModel {
+    /// Duration of one step of `shape`, seconds.
+    pub fn step_seconds(&self, shape: &StepShape) -> f64 {
+        match self {
+            StepModel::Derived(p) => p.step_seconds(shape),
+            StepModel::Profile(p) => {
+                let mut t = 0.0;
+                if shape.decode_seqs > 0 {
+                    t += p.step(shape.decode_seqs as f64);
+                }
+                if shape.prefill_tokens > 0 {
+                    t += p.prefill(shape.prefill_tokens as f64).unwrap_or(0.0);
+                }
+                t
+            }
+        }
+    }
+
+    /// `(α, β)`: a decode step of `seqs` sequences takes `α + β·Σcontext` seconds.
+    pub fn decode_line(&self, seqs: u64) -> (f64, f64) {
+        match self {
+            StepModel::Derived(p) => p.decode_line(seqs),
+            StepModel::Profile(p) => (p.step(seqs as f64), 0.0),
+        }
+    }
+}
+
+/// The batching engine and its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineSpec {
+    /// vLLM-like continuous batching.
+    Vllm {
+        /// Running sequences at most.
+        max_num_seqs: u32,
+        /// Tokens per step at most.
+        max_batched_tokens: u32,
+        /// Whether long prompts are split into chunks that share steps with decodes.
+        chunked_prefill: bool,
+    },
+    /// TGI-like continuous batching.
+    Tgi {
+        /// Queued plus running requests at most; more are refused with HTTP 429.
+        max_concurrent: u32,
+        /// Prompt tokens per prefill step at most.
+        max_prefill_tokens: u32,
+        /// A prefill is considered when waiting / running reaches this.
+        waiting_served_ratio: f64,
+        /// After this many decode steps waiting requests are prefilled anyway.
+        max_waiting_tokens: u32,
+    },
+    /// Static batching.
+    Static {
+        /// Requests per batch at most.
+        max_batch: u32,
+        /// Longest wait for a batch to fill.
+        max_wait: SimDuration,
+    },
+}
+
+impl EngineSpec {
+    /// The engine's name in experiment files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineSpec::Vllm { .. } => "vllm",
+            EngineSpec::Tgi { .. } => "tgi",
+            EngineSpec::Static { .. } => "static",
+        }
+    }
+}
+
+/// One LLM replica.
+#[derive(Clone, Debug)]
+pub struct LlmService {
+    /// Step times.
+    pub step: StepModel,
+    /// Batching engine.
+    pub engine: EngineSpec,
+    /// KV-cache capacity, tokens.
+    pub kv_tokens: u64,
+    /// Tokens per KV block.
+    pub block_size: u32,
+    /// Longest sequence (prompt + output); longer requests are clipped to it.
+    pub max_model_len: u32,
+    /// Prompt tokens per request.
+    pub prompt_tokens: Dist,
+    /// Output tokens per request.
+    pub output_tokens: Dist,
+    /// A request still waiting (not admitted) this long after arriving is dropped.
+    pub queue_timeout: Option<SimDuration>,
+    /// Most requests allowed to wait; more are refused. `None`: unlimited.
+    pub queue_capacity: Option<u64>,
+}
+
+/// Events of the serving model.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The next open-loop request arrives.
+    Arrival,
+    /// A closed-loop user finished thinking and sends its next request.
+    UserReady(u32),
+    /// The current step or segment ends (stale if the epoch moved on).
+    StepDone(u64),
+    /// The static batcher's wait for a fuller batch ends (stale if the epoch moved on).
+    BatchTimer(u64),
+    /// A waiting request reaches the queue timeout.
+    QueueTimeout(RequestId),
+    /// A client's timeout fires.
+    ClientTimeout(RequestId),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum State {
+    Free,
+    Waiting,
+    Prefilling,
+    Decoding,
+    Batched,
+}
+
+#[derive(Clone, Debug)]
+struct Req {
+    generation: u32,
+    state: State,
+    outcome: Option<Outcome>,
+    measured: bool,
+    cancelled: bool,
+    user: Option<u32>,
+    arrived: SimTime,
+    first_token: Option<SimTime>,
+    prompt: u32,
+    output: u32,
+    /// Tokens to prefill before decoding (prompt, plus generated tokens after a preemption).
+    prefill_target: u32,
+    prefilled: u32,
+    /// Tokens generated when the request (re)joined decoding; add `global − base_step`.
+    generated: u32,
+    base_step: u64,
+    admit_order: u64,
+    /// GPU seconds attributed so far, and the decoder accumulator when it joined decoding.
+    share: f64,
+    share_base: f64,
+    /// KV tokens reserved (tgi, static).
+    reserved: u64,
+}
+
+/// What the GPU is doing.
+#[derive(Clone, Debug)]
+enum Busy {
+    Idle,
+    /// One step with prompt chunks (and, for vllm, the decoders).
+    Mixed {
+        start: SimTime,
+        chunks: Vec<(RequestId, u32)>,
+        with_decoders: bool,
+        seconds: f64,
+    },
+    /// `steps` decode steps of `b` sequences whose contexts sum to `c0` at the start.
+    Segment {
+        start: SimTime,
+        steps: u64,
+        alpha: f64,
+        beta: f64,
+        c0: f64,
+        b: u64,
+    },
+    /// A static batch: prefill done at `decode_start`, then `steps` decode steps.
+    Static {
+        start: SimTime,
+        batch: Vec<RequestId>,
+        /// When the first token of the batch exists.
+        first_token: SimTime,
+    },
+}
+
+fn segment_seconds(alpha: f64, beta: f64, c0: f64, b: f64, m: u64) -> f64 {
+    let m = m as f64;
+    m * alpha + beta * (m * c0 + b * m * (m - 1.0) / 2.0)
+}
+
+fn secs(s: f64) -> SimDuration {
+    SimDuration::from_secs_f64_saturating(s)
+}
+
+/// Serving statistics beyond the request counts.
+#[derive(Clone, Debug, Default)]
+pub struct ServingStats {
+    /// Time to first token of requests that ended ok, nanoseconds, summarised.
+    pub ttft: Option<super::stats::LatencyStats>,
+    /// Sum and count of time per output token (ok requests with more than one output token).
+    pub tpot_sum_s: f64,
+    /// Count for `tpot_sum_s`.
+    pub tpot_count: u64,
+    /// Output tokens of ok requests.
+    pub ok_output_tokens: u64,
+    /// KV tokens in use × seconds, in the window.
+    pub kv_area: f64,
+    /// KV capacity, tokens.
+    pub kv_capacity: u64,
+    /// Most KV tokens ever in use (for the never-exceeds check).
+    pub kv_peak: u64,
+    /// Sequences in the running batch × seconds, in the window (busy time only).
+    pub batch_area: f64,
+    /// Preemptions (vllm).
+    pub preemptions: u64,
+}
+
+/// The state of one simulated LLM replica.
+#[derive(Debug)]
+pub struct LlmEndpoint<'a> {
+    scenario: &'a Scenario,
+    svc: &'a LlmService,
+    arrival_rng: SimRng,
+    prompt_rng: SimRng,
+    output_rng: SimRng,
+    think_rng: SimRng,
+    reqs: Vec<Req>,
+    free: Vec<u32>,
+    waiting: VecDeque<RequestId>,
+    waiting_live: u64,
+    prefilling: Vec<RequestId>,
+    decoding: u64,
+    done_heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    admitted: BTreeMap<u64, RequestId>,
+    admit_counter: u64,
+    global: u64,
+    dec_ctx_base: u64,
+    base_global: u64,
+    prefill_kv: u64,
+    reserved: u64,
+    g_dec: f64,
+    busy: Busy,
+    epoch: u64,
+    timer_epoch: u64,
+    steps_since_prefill: u64,
+    arrivals_left: Option<u64>,
+    stats: RunStats,
+    serving: ServingStats,
+}
+
+impl<'a> LlmEndpoint<'a> {
+    /// A fresh replica for `scenario` (whose service must be an LLM service).
+    pub fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
+        let window_start = SimTime::ZERO + scenario.warm_up;
+        LlmEndpoint {
+            scenario,
+            svc,
+            arrival_rng: streams.stream("arrivals"),
+            prompt_rng: streams.stream("prompt-tokens"),
+            output_rng: streams.stream("output-tokens"),
+            think_rng: streams.stream("think-time"),
+            reqs: Vec::new(),
+            free: Vec::new(),
+            waiting: VecDeque::new(),
+            waiting_live: 0,
+            prefilling: Vec::new(),
+            decoding: 0,
+            done_heap: BinaryHeap::new(),
+            admitted: BTreeMap::new(),
+            admit_counter: 0,
+            global: 0,
+            dec_ctx_base: 0,
+            base_global: 0,
+            prefill_kv: 0,
+            reserved: 0,
+            g_dec: 0.0,
+            busy: Busy::Idle,
+            epoch: 0,
+            timer_epoch: 0,
+            steps_since_prefill: 0,
+            arrivals_left: match scenario.stop {
+                StopRule::Requests(n) => Some(n),
+                StopRule::Duration(_) => None,
+            },
+            stats: RunStats::new(window_start, 1),
+            serving: ServingStats {
+                ttft: Some(super::stats::LatencyStats::default()),
+                kv_capacity: svc.kv_tokens,
+                ..ServingStats::default()
+            },
+        }
+    }
+
+    fn req(&self, id: RequestId) -> &Req {
+        &self.reqs[id.slot as usize]
+    }
+
+    fn req_mut(&mut self, id: RequestId) -> &mut Req {
+        &mut self.reqs[id.slot as usize]
+    }
+
+    fn live(&self, id: RequestId) -> bool {
+        self.req(id).generation == id.generation && self.req(id).state != State::Free
+    }
+
+    fn vllm_block_slack(&self) -> u64 {
+        u64::from(self.svc.block_size.max(1) - 1)
+    }
+
+    /// Σ context of decoding sequences now.
+    fn dec_ctx(&self) -> u64 {
+        self.dec_ctx_base + self.decoding * (self.global - self.base_global)
+    }
+
+    fn rebase(&mut self) {
+        self.dec_ctx_base = self.dec_ctx();
+        self.base_global = self.global;
+    }
+
+    /// KV tokens in use, counting a partly filled block for every sequence (vllm) or the
+    /// reservations (tgi, static).
+    fn kv_used(&self) -> u64 {
+        match self.svc.engine {
+            EngineSpec::Vllm { .. } => {
+                let seqs = self.decoding + self.prefilling.len() as u64;
+                self.prefill_kv + self.dec_ctx() + seqs * self.vllm_block_slack()
+            }
+            _ => self.reserved,
+        }
+    }
+
+    fn note_kv(&mut self) {
+        let used = self.kv_used();
+        self.serving.kv_peak = self.serving.kv_peak.max(used);
+    }
+
+    fn generated_now(&self, id: RequestId) -> u32 {
+        let r = self.req(id);
+        match r.state {
+            State::Decoding => r.generated + (self.global - r.base_step) as u32,
+            _ => r.generated,
+        }
+    }
+
+    fn allocate(&mut self, now: SimTime, user: Option<u32>) -> RequestId {
+        let max_len = self.svc.max_model_len.max(2);
+        // Lengths are drawn per request from their own streams (common random numbers) and
+        // clipped to the model's context: prompts to max-model-len − 1, outputs to the rest.
+        let prompt = (self
+            .svc
+            .prompt_tokens
+            .sample(&mut self.prompt_rng)
+            .round()
+            .max(0.0) as u64)
+            .min(u64::from(max_len - 1)) as u32;
+        let output = (self
+            .svc
+            .output_tokens
+            .sample(&mut self.output_rng)
+            .round()
+            .max(1.0) as u64)
+            .min(u64::from(max_len - prompt)) as u32;
+        let measured = now >= self.stats.window_start;
+        let req = Req {
+            generation: 0,
+            state: State::Waiting,
+            outcome: None,
+            measured,
+            cancelled: false,
+            user,
+            arrived: now,
+            first_token: None,
+            prompt,
+            output: output.max(1),
+            prefill_target: prompt,
+            prefilled: 0,
+            generated: 0,
+            base_step: 0,
+            admit_order: 0,
+            share: 0.0,
+            share_base: 0.0,
+            reserved: 0,
+        };
+        match self.free.pop() {
+            Some(i) => {
+                let generation = self.reqs[i as usize].generation;
+                self.reqs[i as usize] = Req { generation, ..req };
+                RequestId {
+                    slot: i,
+                    generation,
+                }
+            }
+            None => {
+                let i =
+                    u32::try_from(self.reqs.len()).expect("more than 4 billion requests in flight");
+                self.reqs.push(req);
+                RequestId {
+                    slot: i,
+                    generation: 0,
+                }
+            }
+        }
+    }
+
+    /// Frees a request's slot once the server side is done; decides nothing.
+    fn release(&mut self, id: RequestId) {
+        let r = self.req(id);
+        if r.outcome != Some(Outcome::Ok) && r.measured {
+            // GPU time spent on a request whose client did not get the answer.
+            let wasted = r.share;
+            self.stats.record_waste(secs(wasted));
+        }
+        let r = self.req_mut(id);
+        r.generation = r.generation.wrapping_add(1);
+        r.state = State::Free;
+        self.free.push(id.slot);
+    }
+
+    /// Decides the client-side outcome once; a closed-loop user starts thinking.
+    fn decide(&mut self, sim: &mut Simulation<Event>, id: RequestId, outcome: Outcome) {
+        let now = sim.now();
+        let r = self.req_mut(id);
+        if r.outcome.is_some() {
+            return;
+        }
+        r.outcome = Some(outcome);
+        let (measured, arrived, first, output, user) =
+            (r.measured, r.arrived, r.first_token, r.output, r.user);
+        if measured {
+            self.stats.record_outcome(outcome, now - arrived);
+            if outcome == Outcome::Ok {
+                if let (Some(first), Some(ttft)) = (first, self.serving.ttft.as_mut()) {
+                    ttft.record(first - arrived);
+                    if output > 1 {
+                        self.serving.tpot_sum_s +=
+                            (now - first).as_secs_f64() / f64::from(output - 1);
+                        self.serving.tpot_count += 1;
+                    }
+                }
+                self.serving.ok_output_tokens += u64::from(output);
+            }
+        }
+        if let (Some(u), Load::Closed { think, .. }) = (user, &self.scenario.load) {
+            let wait = think.sample_duration(&mut self.think_rng);
+            sim.schedule_in(wait, Event::UserReady(u));
+        }
+    }
+
+    fn new_request(&mut self, sim: &mut Simulation<Event>, user: Option<u32>) {
+        let now = sim.now();
+        let id = self.allocate(now, user);
+        if self.req(id).measured {
+            self.stats.arrived += 1;
+        }
+        let over_tgi_cap = match self.svc.engine {
+            EngineSpec::Tgi { max_concurrent, .. } => {
+                let in_server = self.waiting_live + self.decoding + self.prefilling.len() as u64;
+                in_server >= u64::from(max_concurrent)
+            }
+            _ => false,
+        };
+        let queue_full = self
+            .svc
+            .queue_capacity
+            .is_some_and(|c| self.waiting_live >= c);
+        if over_tgi_cap || queue_full {
+            self.decide(sim, id, Outcome::Rejected);
+            self.release(id);
+            return;
+        }
+        if self.req(id).measured && !matches!(self.busy, Busy::Idle) {
+            self.stats.queued += 1;
+        }
+        self.waiting.push_back(id);
+        self.waiting_live += 1;
+        self.stats.set_waiting(now, self.waiting_live);
+        if let Some(t) = self.svc.queue_timeout {
+            sim.schedule_in(t, Event::QueueTimeout(id));
+        }
+        if let Some(t) = self.scenario.client.timeout {
+            sim.schedule_in(t, Event::ClientTimeout(id));
+        }
+        self.wake(sim);
+    }
+
+    /// Something changed (arrival, cancellation): let the engine react at the next chance.
+    fn wake(&mut self, sim: &mut Simulation<Event>) {
+        match &self.busy {
+            Busy::Idle => self.plan(sim),
+            Busy::Segment { .. } => self.cut_segment(sim),
+            Busy::Mixed { .. } | Busy::Static { .. } => {}
+        }
+    }
+
+    /// Ends the running decode segment at the next step boundary.
+    fn cut_segment(&mut self, sim: &mut Simulation<Event>) {
+        let Busy::Segment {
+            start,
+            steps,
+            alpha,
+            beta,
+            c0,
+            b,
+        } = self.busy.clone()
+        else {
+            return;
+        };
+        let elapsed = (sim.now() - start).as_secs_f64();
+        // Largest m with T(m) <= elapsed, from the quadratic, then corrected for rounding.
+        let (bf, a2) = (b as f64, beta * b as f64 / 2.0);
+        let lin = alpha + beta * c0 - a2;
+        let mut m = if a2 > 0.0 {
+            ((-lin + (lin * lin + 4.0 * a2 * elapsed).sqrt()) / (2.0 * a2)).floor()
+        } else {
+            (elapsed / lin).floor()
+        }
+        .max(0.0) as u64;
+        while m > 0 && segment_seconds(alpha, beta, c0, bf, m) > elapsed {
+            m -= 1;
+        }
+        while segment_seconds(alpha, beta, c0, bf, m + 1) <= elapsed {
+            m += 1;
+        }
+        let at_boundary =
+            m > 0 && start + secs(segment_seconds(alpha, beta, c0, bf, m)) == sim.now();
+        let new_steps = if at_boundary { m } else { m + 1 };
+        if new_steps < steps {
+            self.epoch += 1;
+            self.busy = Busy::Segment {
+                start,
+                steps: new_steps,
+                alpha,
+                beta,
+                c0,
+                b,
+            };
+            let end = start + secs(segment_seconds(alpha, beta, c0, bf, new_steps));
+            sim.schedule_at(end.max(sim.now()), Event::StepDone(self.epoch));
+        }
+    }
+
+    fn start_busy(&mut self, sim: &mut Simulation<Event>, busy: Busy, seconds: f64) {
+        self.busy = busy;
+        self.epoch += 1;
+        self.stats.set_busy(sim.now(), 1);
+        sim.schedule_in(secs(seconds), Event::StepDone(self.epoch));
+    }
+
+    /// Adds `level` × the part of [start, end] inside the window.
+    fn area(&self, start: SimTime, end: SimTime, level: f64) -> f64 {
+        let from = start.max(self.stats.window_start);
+        if end > from {
+            level * (end - from).as_secs_f64()
+        } else {
+            0.0
+        }
+    }
+
+    /// Chooses and starts the next step when the GPU is free.
+    fn plan(&mut self, sim: &mut Simulation<Event>) {
+        self.busy = Busy::Idle;
+        match self.svc.engine.clone() {
+            EngineSpec::Vllm {
+                max_num_seqs,
+                max_batched_tokens,
+                chunked_prefill,
+            } => self.plan_vllm(sim, max_num_seqs, max_batched_tokens, chunked_prefill),
+            EngineSpec::Tgi {
+                max_prefill_tokens,
+                waiting_served_ratio,
+                max_waiting_tokens,
+                ..
+            } => self.plan_tgi(
+                sim,
+                max_prefill_tokens,
+                waiting_served_ratio,
+                max_waiting_tokens,
+            ),
+            EngineSpec::Static {
+                max_batch,
+                max_wait,
+            } => self.plan_static(sim, max_batch, max_wait),
+        }
+        if matches!(self.busy, Busy::Idle) {
+            self.stats.set_busy(sim.now(), 0);
+        }
+    }
+
+    /// The next live waiting request, dropping stale entries.
+    fn waiting_head(&mut self) -> Option<RequestId> {
+        while let Some(&id) = self.waiting.front() {
+            if self.live(id) && self.req(id).state == State::Waiting {
+                return Some(id);
+            }
+            self.waiting.pop_front();
+        }
+        None
+    }
+
+    fn take_waiting(&mut self, now: SimTime) -> Option<RequestId> {
+        let id = self.waiting_head()?;
+        self.waiting.pop_front();
+        self.waiting_live -= 1;
+        self.stats.set_waiting(now, self.waiting_live);
+        let r = self.req(id);
+        if r.measured {
+            let wait = now - r.arrived;
+            self.stats.record_wait(wait);
+        }
+        Some(id)
+    }
+
+    fn admit(&mut self, id: RequestId) {
+        self.admit_counter += 1;
+        let order = self.admit_counter;
+        let r = self.req_mut(id);
+        r.state = State::Prefilling;
+        r.admit_order = order;
+        r.prefilled = 0;
+        self.admitted.insert(order, id);
+        self.prefilling.push(id);
+    }
+
+    fn plan_vllm(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        max_seqs: u32,
+        max_tokens: u32,
+        chunked: bool,
+    ) {
+        let now = sim.now();
+        // Make room for the decoders' next token, preempting the newest sequences if needed.
+        while self.decoding > 0 && self.kv_used() + self.decoding > self.svc.kv_tokens {
+            self.preempt_newest(sim);
+        }
+        let mut budget = u64::from(max_tokens);
+        let mut chunks: Vec<(RequestId, u32)> = Vec::new();
+        if chunked {
+            budget = budget.saturating_sub(self.decoding);
+        }
+        let kv_cap = self.svc.kv_tokens;
+        let mut kv = self.kv_used() + self.decoding;
+        // Prompts already being prefilled continue first.
+        for &id in &self.prefilling.clone() {
+            if budget == 0 {
+                break;
+            }
+            let r = self.req(id);
+            let left = u64::from(r.prefill_target - r.prefilled);
+            let c = if chunked { left.min(budget) } else { left };
+            if !chunked && c > budget {
+                break;
+            }
+            chunks.push((id, c as u32));
+            budget -= c;
+            kv += c;
+        }
+        // Then new requests, first come first served, while sequences, tokens and KV allow.
+        while budget > 0 && (self.decoding + self.prefilling.len() as u64) < u64::from(max_seqs) {
+            let Some(head) = self.waiting_head() else {
+                break;
+            };
+            let need = u64::from(self.req(head).prefill_target);
+            let c = if chunked { need.min(budget) } else { need };
+            if (!chunked && c > budget) || kv + c + self.vllm_block_slack() > kv_cap {
+                break;
+            }
+            let id = self.take_waiting(now).expect("head exists");
+            self.admit(id);
+            kv += c + self.vllm_block_slack();
+            if need == 0 {
+                // Nothing to prefill (a profile-driven, non-LLM request): decode straight away.
+                self.start_decoding_without_prompt(id);
+                continue;
+            }
+            chunks.push((id, c as u32));
+            budget -= c;
+        }
+        if !chunks.is_empty() {
+            // Without chunking, a prefill step pauses decoding (prefill first, as vLLM v0 did).
+            let with_decoders = chunked && self.decoding > 0;
+            self.start_mixed(sim, chunks, with_decoders);
+        } else if let Some(kv_steps) = (kv_cap - self.kv_used()).checked_div(self.decoding) {
+            // Decode until the first completion or until the KV cache would overflow.
+            self.start_segment(sim, kv_steps.max(1));
+        }
+        self.note_kv();
+    }
+
+    fn plan_tgi(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        max_prefill: u32,
+        ratio: f64,
+        max_waiting_tokens: u32,
+    ) {
+        let now = sim.now();
+        let waiting = self.waiting_live;
+        let running = self.decoding;
+        let prefill_now = waiting > 0
+            && (running == 0
+                || waiting as f64 / running as f64 >= ratio
+                || self.steps_since_prefill >= u64::from(max_waiting_tokens));
+        if prefill_now {
+            let mut budget = u64::from(max_prefill);
+            let mut chunks = Vec::new();
+            while let Some(head) = self.waiting_head() {
+                let (p, o) = (
+                    u64::from(self.req(head).prefill_target),
+                    u64::from(self.req(head).output),
+                );
+                if (p > budget && !chunks.is_empty()) || self.reserved + p + o > self.svc.kv_tokens
+                {
+                    break;
+                }
+                let id = self.take_waiting(now).expect("head exists");
+                self.admit(id);
+                self.req_mut(id).reserved = p + o;
+                self.reserved += p + o;
+                if p == 0 {
+                    self.start_decoding_without_prompt(id);
+                    continue;
+                }
+                chunks.push((id, p as u32));
+                budget = budget.saturating_sub(p);
+                if budget == 0 {
+                    break;
+                }
+            }
+            if !chunks.is_empty() {
+                self.steps_since_prefill = 0;
+                self.start_mixed(sim, chunks, false);
+                self.note_kv();
+                return;
+            }
+        }
+        if self.decoding > 0 {
+            let forced = if waiting > 0 {
+                u64::from(max_waiting_tokens)
+                    .saturating_sub(self.steps_since_prefill)
+                    .max(1)
+            } else {
+                u64::MAX
+            };
+            self.start_segment(sim, forced);
+        }
+        self.note_kv();
+    }
+
+    fn plan_static(&mut self, sim: &mut Simulation<Event>, max_batch: u32, max_wait: SimDuration) {
+        let now = sim.now();
+        let Some(head) = self.waiting_head() else {
+            return;
+        };
+        let oldest = self.req(head).arrived;
+        if self.waiting_live < u64::from(max_batch) && now < oldest + max_wait {
+            self.timer_epoch += 1;
+            sim.schedule_at(oldest + max_wait, Event::BatchTimer(self.timer_epoch));
+            return;
+        }
+        // Take requests while the padded batch fits the KV cache.
+        let mut batch: Vec<RequestId> = Vec::new();
+        let (mut max_p, mut max_o) = (0u64, 0u64);
+        while batch.len() < max_batch as usize {
+            let Some(h) = self.waiting_head() else { break };
+            let (p, o) = (u64::from(self.req(h).prompt), u64::from(self.req(h).output));
+            let (np, no) = (max_p.max(p), max_o.max(o));
+            if !batch.is_empty() && (batch.len() as u64 + 1) * (np + no) > self.svc.kv_tokens {
+                break;
+            }
+            let id = self.take_waiting(now).expect("head exists");
+            self.req_mut(id).state = State::Batched;
+            batch.push(id);
+            (max_p, max_o) = (np, no);
+        }
+        let b = batch.len() as u64;
+        self.reserved = b * (max_p + max_o);
+        let prefill_s = self.svc.step.step_seconds(&StepShape {
+            prefill_tokens: b * max_p,
+            prefill_pairs: b * max_p * (max_p + 1) / 2,
+            ..StepShape::default()
+        });
+        // The prefill step produces the first token; without prompts the first decode step does.
+        let (steps, c0) = if max_p > 0 {
+            (max_o - 1, b * (max_p + 1))
+        } else {
+            (max_o, 0)
+        };
+        let (alpha, beta) = self.svc.step.decode_line(b);
+        let first_step = if max_p > 0 { prefill_s } else { alpha };
+        let total = prefill_s + segment_seconds(alpha, beta, c0 as f64, b as f64, steps);
+        let busy = Busy::Static {
+            start: now,
+            batch,
+            first_token: now + secs(first_step),
+        };
+        self.start_busy(sim, busy, total);
+        self.note_kv();
+    }
+
+    fn start_decoding_without_prompt(&mut self, id: RequestId) {
+        self.prefilling.retain(|&p| p != id);
+        self.join_decoding(id);
+    }
+
+    fn start_mixed(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        chunks: Vec<(RequestId, u32)>,
+        with_decoders: bool,
+    ) {
+        let mut shape = StepShape::default();
+        for &(id, c) in &chunks {
+            let r = self.req(id);
+            let (done, c) = (u64::from(r.prefilled), u64::from(c));
+            shape.prefill_tokens += c;
+            shape.prefill_kv_read += done;
+            // Pairs of positions done+1 ..= done+c with everything before them.
+            shape.prefill_pairs += c * done + c * (c + 1) / 2;
+        }
+        if with_decoders {
+            shape.decode_seqs = self.decoding;
+            shape.decode_ctx = self.dec_ctx();
+        }
+        let seconds = self.svc.step.step_seconds(&shape);
+        let busy = Busy::Mixed {
+            start: sim.now(),
+            chunks,
+            with_decoders,
+            seconds,
+        };
+        self.start_busy(sim, busy, seconds);
+    }
+
+    fn start_segment(&mut self, sim: &mut Simulation<Event>, limit: u64) {
+        let to_done = self.done_heap.peek().map_or(1, |Reverse((done, _, _))| {
+            done.saturating_sub(self.global).max(1)
+        });
+        let steps = to_done.min(limit).max(1);
+        let b = self.decoding;
+        let (alpha, beta) = self.svc.step.decode_line(b);
+        let c0 = self.dec_ctx() as f64;
+        let seconds = segment_seconds(alpha, beta, c0, b as f64, steps);
+        let busy = Busy::Segment {
+            start: sim.now(),
+            steps,
+            alpha,
+            beta,
+            c0,
+            b,
+        };
+        self.start_busy(sim, busy, seconds);
+    }
+
+    fn join_decoding(&mut self, id: RequestId) {
+        self.rebase();
+        let global = self.global;
+        let g = self.g_dec;
+        let r = self.req_mut(id);
+        r.state = State::Decoding;
+        r.base_step = global;
+        r.share_base = g;
+        let ctx = u64::from(r.prompt + r.generated);
+        let done = global + u64::from(r.output - r.generated);
+        self.dec_ctx_base += ctx;
+        self.decoding += 1;
+        self.done_heap.push(Reverse((done, id.slot, id.generation)));
+    }
+
+    fn leave_decoding(&mut self, id: RequestId) {
+        self.rebase();
+        let generated = self.generated_now(id);
+        let g = self.g_dec;
+        let r = self.req_mut(id);
+        r.generated = generated;
+        r.share += g - r.share_base;
+        let ctx = u64::from(r.prompt + generated);
+        let order = r.admit_order;
+        self.dec_ctx_base -= ctx;
+        self.decoding -= 1;
+        self.admitted.remove(&order);
+    }
+
+    fn preempt_newest(&mut self, sim: &mut Simulation<Event>) {
+        let Some((&order, &id)) = self.admitted.iter().next_back() else {
+            return;
+        };
+        self.serving.preemptions += 1;
+        match self.req(id).state {
+            State::Decoding => self.leave_decoding(id),
+            State::Prefilling => {
+                self.prefilling.retain(|&p| p != id);
+                self.prefill_kv -= u64::from(self.req(id).prefilled);
+                self.admitted.remove(&order);
+            }
+            _ => {
+                self.admitted.remove(&order);
+                return;
+            }
+        }
+        let r = self.req_mut(id);
+        // Recompute: prefill the prompt and what was generated, then continue.
+        r.prefill_target = r.prompt + r.generated;
+        r.prefilled = 0;
+        r.state = State::Waiting;
+        self.waiting.push_front(id);
+        self.waiting_live += 1;
+        self.stats.set_waiting(sim.now(), self.waiting_live);
+    }
+
+    /// Finishes a request on the server: it produced all its tokens (or was cancelled).
+    fn finish(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        // Requests without a prompt have no prefill step; their first token is their last
+        // (exact for one-token, profile-driven requests).
+        if self.req(id).first_token.is_none() {
+            self.req_mut(id).first_token = Some(sim.now());
+        }
+        if self.req(id).outcome.is_none() {
+            self.decide(sim, id, Outcome::Ok);
+        }
+        let r = self.req(id);
+        if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+            self.reserved -= r.reserved;
+        }
+        self.release(id);
+    }
+
+    fn on_step_done(&mut self, sim: &mut Simulation<Event>) {
+        let now = sim.now();
+        match std::mem::replace(&mut self.busy, Busy::Idle) {
+            Busy::Idle => {}
+            Busy::Mixed {
+                start,
+                chunks,
+                with_decoders,
+                seconds,
+            } => {
+                let participants = chunks.len() as f64
+                    + if with_decoders {
+                        self.decoding as f64
+                    } else {
+                        0.0
+                    };
+                let share = seconds / participants.max(1.0);
+                let level = participants;
+                self.serving.batch_area += self.area(start, now, level);
+                let kv = self.kv_used() as f64;
+                self.serving.kv_area += self.area(start, now, kv);
+                if with_decoders {
+                    self.g_dec += share;
+                    self.global += 1;
+                    self.steps_since_prefill += 1;
+                }
+                for (id, c) in chunks {
+                    self.prefill_kv += u64::from(c);
+                    let r = self.req_mut(id);
+                    r.prefilled += c;
+                    r.share += share;
+                    if r.prefilled >= r.prefill_target {
+                        // The step that completes a prompt also produces the next token.
+                        r.generated += 1;
+                        if r.first_token.is_none() {
+                            r.first_token = Some(now);
+                        }
+                        let (done_all, prefilled) =
+                            (r.generated >= r.output, u64::from(r.prefilled));
+                        self.prefill_kv -= prefilled;
+                        self.prefilling.retain(|&p| p != id);
+                        if done_all {
+                            let order = self.req(id).admit_order;
+                            self.admitted.remove(&order);
+                            self.finish(sim, id);
+                        } else {
+                            self.join_decoding(id);
+                        }
+                    }
+                }
+            }
+            Busy::Segment {
+                start,
+                steps,
+                alpha,
+                beta,
+                c0,
+                b,
+            } => {
+                let seconds = segment_seconds(alpha, beta, c0, b as f64, steps);
+                self.serving.batch_area += self.area(start, now, b as f64);
+                // KV grows linearly through the segment: use its mean.
+                let kv_start = self.kv_used() as f64;
+                self.serving.kv_area += self.area(start, now, kv_start + (b * steps) as f64 / 2.0);
+                self.g_dec += seconds / b.max(1) as f64;
+                self.global += steps;
+                self.steps_since_prefill += steps;
+            }
+            Busy::Static {
+                start,
+                batch,
+                first_token,
+            } => {
+                let b = batch.len() as f64;
+                let total = (now - start).as_secs_f64();
+                self.serving.batch_area += self.area(start, now, b);
+                self.serving.kv_area += self.area(start, now, self.reserved as f64);
+                let first = first_token;
+                for id in batch {
+                    let r = self.req_mut(id);
+                    r.first_token = Some(first);
+                    r.share = total / b;
+                    r.generated = r.output;
+                    self.finish(sim, id);
+                }
+                self.reserved = 0;
+            }
+        }
+        // Completions reached by the global step count.
+        while let Some(&Reverse((done, slot, generation))) = self.done_heap.peek() {
+            if done > self.global {
+                break;
+            }
+            self.done_heap.pop();
+            let id = RequestId { slot, generation };
+            // A preempted and re-admitted request has a newer entry; this one is stale.
+            let current = self.live(id) && self.req(id).state == State::Decoding && {
+                let r = self.req(id);
+                r.base_step + u64::from(r.output - r.generated) == done
+            };
+            if current {
+                self.leave_decoding(id);
+                self.finish(sim, id);
+            }
+        }
+        self.drop_cancelled();
+        self.plan(sim);
+    }
+
+    /// Removes sequences whose client gave up and asked to cancel (at a step boundary).
+    fn drop_cancelled(&mut self) {
+        if !self.scenario.client.cancel_on_timeout {
+            return;
+        }
+        let cancelled: Vec<RequestId> = self
+            .admitted
+            .values()
+            .copied()
+            .filter(|&id| self.req(id).cancelled)
+            .collect();
+        for id in cancelled {
+            match self.req(id).state {
+                State::Decoding => self.leave_decoding(id),
+                State::Prefilling => {
+                    self.prefilling.retain(|&p| p != id);
+                    self.prefill_kv -= u64::from(self.req(id).prefilled);
+                    let order = self.req(id).admit_order;
+                    self.admitted.remove(&order);
+                }
+                _ => continue,
+            }
+            let r = self.req(id);
+            if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+                self.reserved -= r.reserved;
+            }
+            self.release(id);
+        }
+    }
+
+    fn on_queue_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        self.waiting_live -= 1;
+        self.stats.set_waiting(sim.now(), self.waiting_live);
+        let r = self.req(id);
+        if r.measured {
+            let wait = sim.now() - r.arrived;
+            self.stats.record_wait(wait);
+        }
+        self.decide(sim, id, Outcome::QueueTimeout);
+        self.release(id);
+    }
+
+    fn on_client_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        self.decide(sim, id, Outcome::ClientTimeout);
+        if !self.scenario.client.cancel_on_timeout {
+            return;
+        }
+        match self.req(id).state {
+            State::Waiting => {
+                self.waiting_live -= 1;
+                self.stats.set_waiting(sim.now(), self.waiting_live);
+                let r = self.req(id);
+                if r.measured {
+                    let wait = sim.now() - r.arrived;
+                    self.stats.record_wait(wait);
+                }
+                self.release(id);
+            }
+            State::Prefilling | State::Decoding => {
+                self.req_mut(id).cancelled = true;
+                self.wake(sim);
+            }
+            // A static batch runs to its end; there is nothing to cancel.
+            State::Batched | State::Free => {}
+        }
+    }
+
+    /// Ends the run at `end` and returns its statistics.
+    pub fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats) {
+        self.stats.in_flight = self
+            .reqs
+            .iter()
+            .filter(|r| r.state != State::Free && r.measured && r.outcome.is_none())
+            .count() as u64;
+        // A step under way at the horizon counts as busy up to the horizon.
+        match &self.busy {
+            Busy::Segment { start, b, .. } => {
+                let level = *b as f64;
+                self.serving.batch_area += self.area(*start, end, level);
+                let kv = self.kv_used() as f64;
+                self.serving.kv_area += self.area(*start, end, kv);
+            }
+            Busy::Mixed { start, chunks, .. } => {
+                let level = chunks.len() as f64;
+                self.serving.batch_area += self.area(*start, end, level);
+            }
+            Busy::Static { start, batch, .. } => {
+                let level = batch.len() as f64;
+                self.serving.batch_area += self.area(*start, end, level);
+            }
+            Busy::Idle => {}
+        }
+        self.stats.close(end);
+        self.stats.events = events;
+        (self.stats, self.serving)
+    }
+}
+
+impl Model for LlmEndpoint<'_> {
+    type Event = Event;
+
+    fn is_stale(&self, event: &Event) -> bool {
+        match *event {
+            Event::Arrival | Event::UserReady(_) => false,
+            Event::StepDone(epoch) => epoch != self.epoch,
+            Event::BatchTimer(epoch) => {
+                epoch != self.timer_epoch || !matches!(self.busy, Busy::Idle)
+            }
+            Event::QueueTimeout(id) => !self.live(id) || self.req(id).state != State::Waiting,
+            Event::ClientTimeout(id) => !self.live(id) || self.req(id).outcome.is_some(),
+        }
+    }
+
+    fn handle(&mut self, sim: &mut Simulation<Event>, event: Event) {
+        match event {
+            Event::Arrival => {
+                let measured = sim.now() >= self.stats.window_start;
+                let more = match &mut self.arrivals_left {
+                    Some(left) if measured => {
+                        *left -= 1;
+                        *left > 0
+                    }
+                    _ => true,
+                };
+                if more && let Load::Open(arrivals) = &self.scenario.load {
+                    let gap = arrivals.next_gap(&mut self.arrival_rng);
+                    sim.schedule_in(gap, Event::Arrival);
+                }
+                self.new_request(sim, None);
+            }
+            Event::UserReady(u) => {
+                let measured = sim.now() >= self.stats.window_start;
+                if let Some(left) = &mut self.arrivals_left {
+                    if measured && *left == 0 {
+                        return;
+                    }
+                    if measured {
+                        *left -= 1;
+                    }
+                }
+                self.new_request(sim, Some(u));
+            }
+            Event::StepDone(_) => self.on_step_done(sim),
+            Event::BatchTimer(_) => self.plan(sim),
+            Event::QueueTimeout(id) => self.on_queue_timeout(sim, id),
+            Event::ClientTimeout(id) => self.on_client_timeout(sim, id),
+        }
+    }
+}
+
+/// Runs an LLM scenario once with `seed`.
+pub fn simulate_llm(scenario: &Scenario, svc: &LlmService, seed: u64) -> (RunStats, ServingStats) {
+    let streams = RngStreams::new(seed);
+    let mut endpoint = LlmEndpoint::new(scenario, svc, &streams);
+    let mut sim = Simulation::new();
+    let (arrival_rng, think_rng) = (&mut endpoint.arrival_rng, &mut endpoint.think_rng);
+    super::endpoint::start_load(
+        &mut sim,
+        &scenario.load,
+        arrival_rng,
+        think_rng,
+        Event::Arrival,
+        Event::UserReady,
+    );
+    let horizon = match scenario.stop {
+        StopRule::Duration(d) => Some(SimTime::ZERO + d),
+        StopRule::Requests(_) => None,
+    };
+    sim.run(&mut endpoint, horizon);
+    let end = sim.now();
+    let events = sim.events_handled();
+    endpoint.finish_run(end, events)
+}

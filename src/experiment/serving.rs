@@ -1,0 +1,632 @@
+//! Validation of LLM endpoints: catalog look-ups, engine settings, memory fit, measured profiles.
+
+use std::path::Path;
+
+use super::file::{DistFile, EndpointFile, EngineFile, ModelRef, ProfileFile, Scalar};
+use super::validate::{Ctx, dist, unknown_kind};
+use crate::catalog::{Catalog, Deployment, llm_from};
+use crate::domain::profile::Profile;
+use crate::domain::serving::{EngineSpec, LlmService, StepModel};
+use crate::domain::{Dist, Service};
+use crate::error::ConfigError;
+use crate::sim::SimDuration;
+
+/// Which keys each engine kind takes.
+fn engine_keys(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "vllm" => &[
+            "class",
+            "max-num-seqs",
+            "max-num-batched-tokens",
+            "chunked-prefill",
+            "gpu-memory-utilization",
+            "block-size",
+            "kv-cache-dtype",
+            "max-model-len",
+        ],
+        "tgi" => &[
+            "class",
+            "max-concurrent-requests",
+            "max-batch-prefill-tokens",
+            "waiting-served-ratio",
+            "max-waiting-tokens",
+            "cuda-memory-fraction",
+            "block-size",
+            "kv-cache-dtype",
+            "max-model-len",
+        ],
+        "static" => &[
+            "class",
+            "max-batch",
+            "max-wait",
+            "gpu-memory-utilization",
+            "kv-cache-dtype",
+            "max-model-len",
+        ],
+        _ => return None,
+    })
+}
+
+fn present(e: &EngineFile) -> [(&'static str, bool); 15] {
+    [
+        ("class", e.class.is_some()),
+        ("max-num-seqs", e.max_num_seqs.is_some()),
+        ("max-num-batched-tokens", e.max_num_batched_tokens.is_some()),
+        ("chunked-prefill", e.chunked_prefill.is_some()),
+        ("gpu-memory-utilization", e.gpu_memory_utilization.is_some()),
+        ("block-size", e.block_size.is_some()),
+        ("kv-cache-dtype", e.kv_cache_dtype.is_some()),
+        ("max-model-len", e.max_model_len.is_some()),
+        (
+            "max-concurrent-requests",
+            e.max_concurrent_requests.is_some(),
+        ),
+        (
+            "max-batch-prefill-tokens",
+            e.max_batch_prefill_tokens.is_some(),
+        ),
+        ("waiting-served-ratio", e.waiting_served_ratio.is_some()),
+        ("max-waiting-tokens", e.max_waiting_tokens.is_some()),
+        ("cuda-memory-fraction", e.cuda_memory_fraction.is_some()),
+        ("max-batch", e.max_batch.is_some()),
+        ("max-wait", e.max_wait.is_some()),
+    ]
+}
+
+fn count(
+    ctx: &Ctx<'_>,
+    key: &str,
+    v: Option<i64>,
+    default: u64,
+    min: i64,
+    max: i64,
+) -> Result<u64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(n) if (min..=max).contains(&n) => Ok(n as u64),
+        Some(n) => Err(ctx.error(key, format!("must be between {min} and {max}, found {n}"))),
+    }
+}
+
+fn fraction(ctx: &Ctx<'_>, key: &str, v: Option<f64>, default: f64) -> Result<f64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        Some(x) => Err(ctx.error(key, format!("must be more than 0 and at most 1, found {x}"))),
+    }
+}
+
+/// Token counts are plain numbers (no unit), zero or more.
+fn tokens(ctx: &Ctx<'_>, key: &str, raw: &DistFile) -> Result<Dist, ConfigError> {
+    let quantity = |k: &str, v: &Scalar| match v {
+        Scalar::Number(n) if n.is_finite() && *n >= 0.0 => Ok(*n),
+        Scalar::Number(n) => {
+            Err(ctx.error(k, format!("a token count must be zero or more, found {n}")))
+        }
+        Scalar::Text(t) => Err(ctx
+            .error(
+                k,
+                format!("a token count is a plain number, found the string \"{t}\""),
+            )
+            .with_hint("write it without quotes, e.g. median = 400")),
+    };
+    let read_file = |k: &str, path: &Path| -> Result<Vec<f64>, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ctx.error(k, format!("cannot read `{}`: {e}", path.display())))?;
+        let mut values = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match line.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => values.push(v),
+                _ => {
+                    return Err(ConfigError::new(
+                        path,
+                        format!("expected a token count, found \"{line}\""),
+                    )
+                    .at_line(i + 1, None)
+                    .with_hint("one non-negative number per line; `#` starts a comment"));
+                }
+            }
+        }
+        Ok(values)
+    };
+    dist(ctx, key, "token counts", raw, &quantity, &read_file)
+}
+
+/// The prompt and output token distributions an LLM endpoint needs.
+pub(crate) fn token_dists(
+    ctx: &Ctx<'_>,
+    prompt: &Option<DistFile>,
+    output: &Option<DistFile>,
+) -> Result<(Dist, Dist), ConfigError> {
+    let need = |key: &str, d: &Option<DistFile>| match d {
+        Some(d) => tokens(ctx, key, d),
+        None => Err(ctx
+            .error("workload", format!("an LLM endpoint needs `{key}`"))
+            .with_hint("e.g. prompt-tokens = { kind = \"lognormal\", median = 400, p99 = 2000 }")),
+    };
+    Ok((
+        need("workload.prompt-tokens", prompt)?,
+        need("workload.output-tokens", output)?,
+    ))
+}
+
+fn profile(ctx: &Ctx<'_>, raw: &ProfileFile) -> Result<Profile, ConfigError> {
+    let key = "endpoint.profile";
+    let mut points: Vec<(f64, f64)> = match (&raw.file, &raw.batch) {
+        (Some(f), None) => read_profile_csv(ctx, &format!("{key}.file"), &ctx.resolve(f))?,
+        (None, Some(batch)) => match (&raw.step_latency, &raw.tokens_per_s) {
+            (Some(lat), None) if lat.len() == batch.len() => batch
+                .iter()
+                .zip(lat)
+                .enumerate()
+                .map(|(i, (b, l))| {
+                    Ok((
+                        *b,
+                        ctx.positive_duration(&format!("{key}.step-latency[{i}]"), l)?
+                            .as_secs_f64(),
+                    ))
+                })
+                .collect::<Result<_, ConfigError>>()?,
+            (None, Some(tps)) if tps.len() == batch.len() => {
+                batch.iter().zip(tps).map(|(b, t)| (*b, b / t)).collect()
+            }
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(ctx.error(
+                    key,
+                    "give exactly one of `step-latency` and `tokens-per-s` with `batch`",
+                ));
+            }
+            _ => {
+                return Err(ctx.error(
+                    key,
+                    "`batch` and its latency or throughput list must have the same length",
+                ));
+            }
+        },
+        _ => {
+            return Err(ctx
+                .error(key, "a profile needs either `batch` with `step-latency` (or `tokens-per-s`), or a `file`")
+                .with_hint("e.g. profile = { batch = [1, 8, 32], step-latency = [\"25ms\", \"30ms\", \"45ms\"] }"));
+        }
+    };
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Profile::new(points, raw.prefill_tokens_per_s).map_err(|m| ctx.error(key, m))
+}
+
+/// Reads `batch,step_latency_s` or `batch,tokens_per_s` rows.
+fn read_profile_csv(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<(f64, f64)>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ctx.error(key, format!("cannot read `{}`: {e}", path.display()))
+            .with_hint("paths are relative to the experiment file's folder")
+    })?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    let header_err = || {
+        ConfigError::new(
+            path,
+            "expected a header `batch,step_latency_s` or `batch,tokens_per_s`",
+        )
+        .at_line(1, None)
+    };
+    let (_, header) = lines.next().ok_or_else(header_err)?;
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let throughput = match cols.as_slice() {
+        ["batch", "step_latency_s"] => false,
+        ["batch", "tokens_per_s"] => true,
+        _ => return Err(header_err()),
+    };
+    let mut points = Vec::new();
+    for (i, line) in lines {
+        let nums: Vec<Option<f64>> = line
+            .split(',')
+            .map(|c| c.trim().parse::<f64>().ok())
+            .collect();
+        match nums.as_slice() {
+            [Some(b), Some(v)] if *b >= 1.0 && *v > 0.0 => {
+                points.push((*b, if throughput { b / v } else { *v }))
+            }
+            _ => {
+                return Err(ConfigError::new(
+                    path,
+                    format!("expected two positive numbers, found \"{line}\""),
+                )
+                .at_line(i + 1, None));
+            }
+        }
+    }
+    Ok(points)
+}
+
+/// Builds an LLM service from `[endpoint]`.
+pub(crate) fn llm_service(
+    ctx: &Ctx<'_>,
+    raw: &EndpointFile,
+    prompt_tokens: Dist,
+    output_tokens: Dist,
+    queue_capacity: Option<u64>,
+    queue_timeout: Option<SimDuration>,
+) -> Result<Service, ConfigError> {
+    let catalog = Catalog::builtin()?;
+    let default_engine = EngineFile {
+        kind: "vllm".into(),
+        ..EngineFile::default()
+    };
+    let engine = raw.engine.as_ref().unwrap_or(&default_engine);
+    let Some(allowed) = engine_keys(&engine.kind) else {
+        return Err(unknown_kind(
+            ctx,
+            "endpoint.engine.kind",
+            "engine",
+            &engine.kind,
+            &["vllm", "tgi", "static"],
+        ));
+    };
+    if let Some((extra, _)) = present(engine)
+        .iter()
+        .find(|(k, set)| *set && !allowed.contains(k))
+    {
+        return Err(ctx
+            .error(
+                &format!("endpoint.engine.{extra}"),
+                format!("`{extra}` is not a setting of the {} engine", engine.kind),
+            )
+            .with_hint(format!(
+                "the {} engine takes: {}",
+                engine.kind,
+                allowed.join(", ")
+            )));
+    }
+    let ek = |k: &str| format!("endpoint.engine.{k}");
+    let default_class = if engine.kind == "static" {
+        "eager"
+    } else {
+        "optimized"
+    };
+    let class_id = engine.class.as_deref().unwrap_or(default_class);
+    let class = catalog.classes.get(class_id).ok_or_else(|| {
+        let ids: Vec<&str> = catalog.classes.keys().map(String::as_str).collect();
+        unknown_kind(ctx, &ek("class"), "engine class", class_id, &ids)
+    })?;
+
+    // The hardware and model, when given: they decide the KV capacity and the derived curve.
+    let deployment = match (&raw.gpu, &raw.model) {
+        (Some(gpu), Some(model)) => {
+            let gpu_ids: Vec<&str> = catalog.gpus.keys().map(String::as_str).collect();
+            let gpu = catalog
+                .gpus
+                .get(gpu)
+                .ok_or_else(|| unknown_kind(ctx, "endpoint.gpu", "GPU", gpu, &gpu_ids))?;
+            let llm = match model {
+                ModelRef::Id(id) => {
+                    let ids: Vec<&str> = catalog.llms.keys().map(String::as_str).collect();
+                    catalog.llms.get(id).cloned().ok_or_else(|| {
+                        unknown_kind(ctx, "endpoint.model", "model", id, &ids)
+                            .with_hint("name a catalog model (`capsim list models`) or describe yours in a table")
+                    })?
+                }
+                ModelRef::Inline(f) => llm_from(ctx.file, "endpoint.model", (**f).clone())
+                    .map_err(|e| {
+                        let line = ctx.error(
+                            e.key.as_deref().unwrap_or("endpoint.model"),
+                            e.message.clone(),
+                        );
+                        match e.hint {
+                            Some(h) => line.with_hint(h),
+                            None => line,
+                        }
+                    })?,
+            };
+            let quant_id = raw.quantization.as_deref().unwrap_or("fp16");
+            let q_ids: Vec<&str> = catalog.quantizations.keys().map(String::as_str).collect();
+            let mut quant = catalog
+                .quantizations
+                .get(quant_id)
+                .cloned()
+                .ok_or_else(|| {
+                    unknown_kind(
+                        ctx,
+                        "endpoint.quantization",
+                        "quantization",
+                        quant_id,
+                        &q_ids,
+                    )
+                })?;
+            if let Some(g) = raw.quantization_group_size {
+                quant.group_size = count(
+                    ctx,
+                    "endpoint.quantization-group-size",
+                    Some(g),
+                    1,
+                    1,
+                    1 << 20,
+                )? as u32;
+            }
+            let tp = count(
+                ctx,
+                "endpoint.tensor-parallel",
+                raw.tensor_parallel,
+                1,
+                1,
+                64,
+            )? as u32;
+            if !llm.heads.is_multiple_of(tp) {
+                return Err(ctx.error(
+                    "endpoint.tensor-parallel",
+                    format!(
+                        "{} attention heads cannot be split over {tp} GPUs",
+                        llm.heads
+                    ),
+                ));
+            }
+            let kv_bytes = match engine.kv_cache_dtype.as_deref() {
+                None | Some("auto") => quant.kv_bytes,
+                Some("fp16") | Some("bf16") => 2.0,
+                Some("fp8") => 1.0,
+                Some(other) => {
+                    return Err(unknown_kind(
+                        ctx,
+                        &ek("kv-cache-dtype"),
+                        "KV-cache type",
+                        other,
+                        &["auto", "fp16", "fp8"],
+                    ));
+                }
+            };
+            let utilization = match engine.kind.as_str() {
+                "tgi" => {
+                    fraction(
+                        ctx,
+                        &ek("cuda-memory-fraction"),
+                        engine.cuda_memory_fraction,
+                        catalog.tgi.cuda_memory_fraction,
+                    )? * catalog.tgi.wiggle_room
+                }
+                "static" => fraction(
+                    ctx,
+                    &ek("gpu-memory-utilization"),
+                    engine.gpu_memory_utilization,
+                    catalog.static_batching.gpu_memory_utilization,
+                )?,
+                _ => fraction(
+                    ctx,
+                    &ek("gpu-memory-utilization"),
+                    engine.gpu_memory_utilization,
+                    catalog.vllm.gpu_memory_utilization,
+                )?,
+            };
+            Some(Deployment {
+                gpu: gpu.clone(),
+                llm,
+                quant,
+                tp,
+                class: class.clone(),
+                memory_utilization: utilization,
+                kv_bytes,
+                overlap_exponent: catalog.overlap_exponent,
+            })
+        }
+        (Some(_), None) => {
+            return Err(ctx
+                .error("endpoint", "`gpu` needs a `model`")
+                .with_hint("e.g. model = \"llama-2-7b\""));
+        }
+        (None, Some(_)) => {
+            return Err(ctx
+                .error("endpoint", "`model` needs a `gpu`")
+                .with_hint("e.g. gpu = \"a100-80gb\""));
+        }
+        (None, None) => None,
+    };
+    if deployment.is_none() {
+        for (k, set) in [
+            ("quantization", raw.quantization.is_some()),
+            (
+                "quantization-group-size",
+                raw.quantization_group_size.is_some(),
+            ),
+            ("tensor-parallel", raw.tensor_parallel.is_some()),
+        ] {
+            if set {
+                return Err(ctx.error(
+                    &format!("endpoint.{k}"),
+                    "applies only with `gpu` and `model`",
+                ));
+            }
+        }
+    }
+
+    let model_max = deployment
+        .as_ref()
+        .map_or(1 << 30, |d| i64::from(d.llm.max_context));
+    let max_model_len = count(
+        ctx,
+        &ek("max-model-len"),
+        engine.max_model_len,
+        model_max as u64,
+        2,
+        model_max,
+    )? as u32;
+
+    let (step, kv_tokens) = match (&deployment, &raw.profile) {
+        (Some(d), p) => {
+            let perf = d.perf().map_err(|m| {
+                ctx.error("endpoint.quantization", m)
+                    .with_hint("`capsim list quantizations` shows where each scheme runs")
+            })?;
+            if let Err((problem, hint)) = d.check_fit(catalog, u64::from(max_model_len)) {
+                return Err(ctx
+                    .error("endpoint.model", problem)
+                    .with_hint(format!("{hint}; or lower engine.max-model-len")));
+            }
+            let step = match p {
+                Some(p) => StepModel::Profile(profile(ctx, p)?),
+                None => StepModel::Derived(perf),
+            };
+            if let Some(p) = p
+                && p.kv_tokens.is_some()
+            {
+                return Err(ctx.error(
+                    "endpoint.profile.kv-tokens",
+                    "applies only without `gpu` and `model`, which decide the KV cache",
+                ));
+            }
+            (step, d.memory().kv_tokens())
+        }
+        (None, Some(p)) => {
+            let kv = count(
+                ctx,
+                "endpoint.profile.kv-tokens",
+                p.kv_tokens,
+                1 << 40,
+                1,
+                i64::MAX,
+            )?;
+            (StepModel::Profile(profile(ctx, p)?), kv)
+        }
+        (None, None) => unreachable!("called only for LLM endpoints"),
+    };
+    if let StepModel::Profile(p) = &step
+        && !p.has_prefill_rate()
+        && prompt_tokens.mean() > 0.0
+    {
+        return Err(ctx
+            .error("endpoint.profile", "requests have prompts, so the profile needs `prefill-tokens-per-s`")
+            .with_hint("or set workload.prompt-tokens to { kind = \"deterministic\", value = 0 } for non-LLM models"));
+    }
+
+    let large_gpu = deployment.as_ref().is_some_and(|d| {
+        d.gpu.visible_memory >= 70.0 * 1024f64.powi(3) && !d.gpu.id.starts_with("a100")
+    });
+    let engine_spec = match engine.kind.as_str() {
+        "vllm" => {
+            let (seqs, toks) = if large_gpu {
+                (
+                    catalog.vllm.large_gpu_max_num_seqs,
+                    catalog.vllm.large_gpu_max_num_batched_tokens,
+                )
+            } else {
+                (
+                    catalog.vllm.max_num_seqs,
+                    catalog.vllm.max_num_batched_tokens,
+                )
+            };
+            let chunked = engine.chunked_prefill.unwrap_or(true);
+            let max_batched_tokens = count(
+                ctx,
+                &ek("max-num-batched-tokens"),
+                engine.max_num_batched_tokens,
+                u64::from(toks),
+                1,
+                1 << 24,
+            )? as u32;
+            if !chunked && max_batched_tokens < max_model_len {
+                return Err(ctx
+                    .error(&ek("max-num-batched-tokens"), format!("without chunked prefill it must hold a whole prompt: at least max-model-len ({max_model_len}), found {max_batched_tokens}"))
+                    .with_hint("raise it, lower max-model-len, or enable chunked-prefill"));
+            }
+            EngineSpec::Vllm {
+                max_num_seqs: count(
+                    ctx,
+                    &ek("max-num-seqs"),
+                    engine.max_num_seqs,
+                    u64::from(seqs),
+                    1,
+                    1 << 20,
+                )? as u32,
+                max_batched_tokens,
+                chunked_prefill: chunked,
+            }
+        }
+        "tgi" => {
+            let t = &catalog.tgi;
+            let default_prefill = u64::from(max_model_len - 1 + t.max_batch_prefill_tokens_margin);
+            let ratio = engine
+                .waiting_served_ratio
+                .unwrap_or(t.waiting_served_ratio);
+            if !(ratio.is_finite() && ratio >= 0.0) {
+                return Err(ctx.error(
+                    &ek("waiting-served-ratio"),
+                    format!("must be zero or more, found {ratio}"),
+                ));
+            }
+            let max_prefill_tokens = count(
+                ctx,
+                &ek("max-batch-prefill-tokens"),
+                engine.max_batch_prefill_tokens,
+                default_prefill,
+                1,
+                1 << 24,
+            )? as u32;
+            if max_prefill_tokens < max_model_len - 1 {
+                return Err(ctx
+                    .error(&ek("max-batch-prefill-tokens"), format!("must hold the longest prompt: at least max-model-len - 1 ({}), found {max_prefill_tokens}", max_model_len - 1))
+                    .with_hint("TGI refuses to start with a smaller value"));
+            }
+            EngineSpec::Tgi {
+                max_concurrent: count(
+                    ctx,
+                    &ek("max-concurrent-requests"),
+                    engine.max_concurrent_requests,
+                    u64::from(t.max_concurrent_requests),
+                    1,
+                    1 << 24,
+                )? as u32,
+                max_prefill_tokens,
+                waiting_served_ratio: ratio,
+                max_waiting_tokens: count(
+                    ctx,
+                    &ek("max-waiting-tokens"),
+                    engine.max_waiting_tokens,
+                    u64::from(t.max_waiting_tokens),
+                    1,
+                    1 << 20,
+                )? as u32,
+            }
+        }
+        _ => EngineSpec::Static {
+            max_batch: count(
+                ctx,
+                &ek("max-batch"),
+                engine.max_batch,
+                u64::from(catalog.static_batching.max_batch),
+                1,
+                1 << 16,
+            )? as u32,
+            max_wait: match &engine.max_wait {
+                Some(v) => ctx.duration(&ek("max-wait"), v)?,
+                None => {
+                    SimDuration::from_secs_f64_saturating(catalog.static_batching.max_wait_ms / 1e3)
+                }
+            },
+        },
+    };
+    let block_size = match engine.kind.as_str() {
+        "tgi" => catalog.tgi.block_size,
+        _ => catalog.vllm.block_size,
+    };
+    let block_size = count(
+        ctx,
+        &ek("block-size"),
+        engine.block_size,
+        u64::from(block_size),
+        1,
+        1024,
+    )? as u32;
+    Ok(Service::Llm(Box::new(LlmService {
+        step,
+        engine: engine_spec,
+        kv_tokens,
+        block_size,
+        max_model_len,
+        prompt_tokens,
+        output_tokens,
+        queue_timeout,
+        queue_capacity,
+    })))
+}

@@ -1,0 +1,267 @@
+//! The LLM serving model: engines, KV limits, preemption, closed loops, profiles.
+
+use std::path::Path;
+
+use capsim::catalog::Catalog;
+use capsim::domain::perf::{PerfModel, StepShape};
+use capsim::domain::serving::{ServingStats, simulate_llm};
+use capsim::domain::{RunStats, Service};
+use capsim::experiment;
+use proptest::prelude::*;
+
+use crate::support::{real, run};
+
+/// Runs experiment text through the serving model directly, to see its internal statistics.
+fn serve(src: &str, seed: u64) -> (RunStats, ServingStats) {
+    let exp =
+        experiment::parse(src, Path::new("serving.toml")).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    let Service::Llm(svc) = &exp.scenario.service else {
+        panic!("not an LLM endpoint")
+    };
+    simulate_llm(&exp.scenario, svc, seed)
+}
+
+const T4_TIGHT: &str = r#"
+name = "tight KV"
+requests = 400
+[workload]
+arrival = { kind = "poisson", rate = "2/s" }
+prompt-tokens = { kind = "uniform", min = 200, max = 800 }
+output-tokens = { kind = "uniform", min = 300, max = 900 }
+[endpoint]
+gpu = "t4"
+model = "llama-2-7b"
+quantization = "int8"
+"#;
+
+#[test]
+fn continuous_batching_never_exceeds_kv_capacity_and_preempted_requests_still_finish() {
+    // 8,069 tokens of KV on a T4 at int8, and requests that need up to 1,700 each: the engine
+    // must preempt to keep going.
+    let (stats, serving) = serve(T4_TIGHT, 3);
+    assert!(serving.preemptions > 0, "this load should force preemption");
+    assert!(
+        serving.kv_peak <= serving.kv_capacity,
+        "KV {} > capacity {}",
+        serving.kv_peak,
+        serving.kv_capacity
+    );
+    assert_eq!(stats.arrived, 400);
+    assert_eq!(stats.in_flight, 0);
+    assert_eq!(
+        stats.outcome(capsim::domain::Outcome::Ok),
+        400,
+        "every preempted request is recomputed and finishes"
+    );
+}
+
+#[test]
+fn one_request_alone_takes_exactly_its_prefill_and_decode_steps() {
+    let src = r#"
+name = "alone"
+requests = 1
+[workload]
+arrival = { kind = "constant", rate = "1/s" }
+prompt-tokens = { kind = "deterministic", value = 128 }
+output-tokens = { kind = "deterministic", value = 20 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+"#;
+    let m = run(src, 1);
+    let c = Catalog::builtin().unwrap();
+    let q = &c.quantizations["fp16"];
+    let perf = PerfModel::new(
+        &c.gpus["a100-80gb"],
+        &c.llms["llama-2-7b"],
+        q,
+        1,
+        &c.classes["optimized"],
+        2.0,
+        c.overlap_exponent,
+    )
+    .unwrap();
+    let prefill = perf.step_seconds(&StepShape::prefill(128));
+    // The prefill step yields token 1; 19 decode steps follow at contexts 129, 130, ...
+    let decode: f64 = (0..19)
+        .map(|k| perf.step_seconds(&StepShape::decode(1, 129 + k)))
+        .sum();
+    assert!(
+        (real(&m, "ttft_p50_s") - prefill).abs() < 2e-9,
+        "{} vs {prefill}",
+        real(&m, "ttft_p50_s")
+    );
+    assert!((real(&m, "latency_p50_s") - (prefill + decode)).abs() < 1e-6);
+    assert!((real(&m, "tpot_mean_s") - decode / 19.0).abs() < 1e-6);
+    assert_eq!(m.preemptions, Some(0));
+}
+
+#[test]
+fn closed_loop_users_keep_exactly_n_requests_outstanding() {
+    let src = r#"
+name = "closed loop"
+duration = "10m"
+[workload]
+users = { count = 8, think-time = { kind = "deterministic", value = "0s" } }
+prompt-tokens = { kind = "lognormal", median = 300, sigma = 0.5 }
+output-tokens = { kind = "lognormal", median = 150, sigma = 0.5 }
+[endpoint]
+gpu = "a10g"
+model = "llama-2-7b"
+"#;
+    let m = run(src, 5);
+    // With no think time every user always has exactly one request out.
+    assert_eq!(m.in_flight, 8);
+    assert!(m.ok > 100);
+    assert_eq!(m.arrived, m.ok + m.in_flight);
+    // With think time, never more than N.
+    let thinking = run(
+        &src.replace(
+            "deterministic\", value = \"0s\"",
+            "exponential\", mean = \"5s\"",
+        ),
+        5,
+    );
+    assert!(thinking.in_flight <= 8);
+    assert!(real(&thinking, "batch_mean") <= 8.0 + 1e-9);
+}
+
+#[test]
+fn tgi_refuses_requests_beyond_max_concurrent_requests_at_once() {
+    let src = r#"
+name = "tgi burst"
+requests = 300
+[workload]
+arrival = { kind = "poisson", rate = "50/s" }
+prompt-tokens = { kind = "deterministic", value = 500 }
+output-tokens = { kind = "deterministic", value = 300 }
+[endpoint]
+gpu = "a10g"
+model = "llama-2-7b"
+engine = { kind = "tgi", max-concurrent-requests = 16 }
+"#;
+    let (stats, serving) = serve(src, 2);
+    let rejected = stats.outcome(capsim::domain::Outcome::Rejected);
+    assert!(
+        rejected > 100,
+        "a 50/s burst against 16 slots must be refused: {rejected}"
+    );
+    assert!(serving.kv_peak <= serving.kv_capacity);
+    assert!(stats.is_conserved());
+    assert_eq!(stats.in_flight, 0);
+}
+
+#[test]
+fn a_static_batch_answers_all_its_requests_when_the_longest_ends() {
+    // Four requests 1 ms apart form one batch (max-batch 4); outputs differ, answers do not.
+    let src = r#"
+name = "static"
+requests = 4
+[workload]
+arrival = { kind = "constant", rate = "1000/s" }
+prompt-tokens = { kind = "deterministic", value = 100 }
+output-tokens = { kind = "empirical", values = [10, 400] }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+engine = { kind = "static", max-batch = 4, max-wait = "1s" }
+"#;
+    let m = run(src, 9);
+    assert_eq!(m.ok, 4);
+    let spread =
+        real(&m, "latency_max_s") - real(&m, "latency_p50_s").min(real(&m, "latency_max_s"));
+    assert!(
+        spread <= 0.003 + 1e-9,
+        "answers arrive together (arrivals 1 ms apart): spread {spread}"
+    );
+    assert!(
+        real(&m, "latency_p50_s") > 1.0,
+        "the batch runs until its longest output ends"
+    );
+}
+
+#[test]
+fn a_measured_profile_models_a_non_llm_service() {
+    // An embedding model measured at 100 ms per request alone and 200 ms for a batch of 8.
+    let src = r#"
+name = "embeddings"
+requests = 50
+[workload]
+arrival = { kind = "constant", rate = "1/s" }
+prompt-tokens = { kind = "deterministic", value = 0 }
+output-tokens = { kind = "deterministic", value = 1 }
+[endpoint]
+profile = { batch = [1, 8], step-latency = ["100ms", "200ms"] }
+engine = { kind = "vllm", max-num-seqs = 8 }
+"#;
+    let m = run(src, 1);
+    assert_eq!(m.ok, 50);
+    assert!((real(&m, "latency_p50_s") - 0.1).abs() < 1e-9);
+    assert!((real(&m, "latency_max_s") - 0.1).abs() < 1e-9);
+    // At 20/s requests share steps, and a step of b requests takes 100 + (b - 1) x 100/7 ms.
+    let busy = run(&src.replace("\"1/s\"", "\"20/s\""), 1);
+    assert!(
+        real(&busy, "batch_mean") > 1.5,
+        "{}",
+        real(&busy, "batch_mean")
+    );
+    assert!(real(&busy, "latency_p50_s") > 0.1);
+}
+
+#[test]
+fn llm_runs_are_deterministic_and_seed_dependent() {
+    let a = run(T4_TIGHT, 4);
+    let b = run(T4_TIGHT, 4);
+    let c = run(T4_TIGHT, 5);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+fn llm_experiment() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![Just("vllm"), Just("tgi"), Just("static")],
+        prop_oneof![Just("t4\"\nquantization = \"int4"), Just("a10g"), Just("a100-80gb")],
+        1u32..400,
+        prop_oneof![
+            (1u32..60).prop_map(|r| format!("arrival = {{ kind = \"poisson\", rate = \"{}/s\" }}", f64::from(r) / 4.0)),
+            (1u32..40, 0u32..3000).prop_map(|(n, t)| format!(
+                "users = {{ count = {n}, think-time = {{ kind = \"exponential\", mean = \"{}ms\" }} }}",
+                t + 1
+            )),
+        ],
+        (0u32..2000, 1u32..1200),
+        proptest::option::of(1u32..30_000),
+        any::<bool>(),
+        proptest::option::of(1u32..20_000),
+        any::<bool>(),
+    )
+        .prop_map(|(engine, gpu, n, load, (p, o), timeout, cancel, queue_timeout, by_count)| {
+            let stop = if by_count { format!("requests = {n}") } else { format!("duration = \"{}s\"", n * 2) };
+            let mut s = format!(
+                "name = \"prop\"\n{stop}\n[workload]\n{load}\nprompt-tokens = {{ kind = \"uniform\", min = 0, max = {} }}\noutput-tokens = {{ kind = \"uniform\", min = 1, max = {} }}\n[endpoint]\ngpu = \"{gpu}\"\nmodel = \"llama-2-7b\"\nengine = {{ kind = \"{engine}\" }}\n",
+                p + 1,
+                o + 1
+            );
+            if let Some(q) = queue_timeout {
+                s += &format!("queue-timeout = \"{q}ms\"\n");
+            }
+            if let Some(t) = timeout {
+                s += &format!("[client]\ntimeout = \"{t}ms\"\ncancel-on-timeout = {cancel}\n");
+            }
+            s
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_llm_request_ends_in_one_outcome_and_kv_stays_within_capacity(src in llm_experiment(), seed in any::<u64>()) {
+        let (stats, serving) = serve(&src, seed);
+        prop_assert!(stats.is_conserved(), "arrived {} outcomes {:?} in flight {}\n{}", stats.arrived, stats.outcomes, stats.in_flight, src);
+        prop_assert!(serving.kv_peak <= serving.kv_capacity, "KV {} > {}\n{}", serving.kv_peak, serving.kv_capacity, src);
+        if src.contains("requests =") {
+            prop_assert_eq!(stats.in_flight, 0, "a counted run drains\n{}", src);
+        }
+    }
+}
