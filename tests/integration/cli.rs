@@ -202,3 +202,92 @@ fn validate_accepts_every_shipped_experiment() {
     }
     cmd.current_dir(root()).assert().success();
 }
+
+#[test]
+fn list_prints_the_catalog_with_sources_and_price_dates() {
+    let out = capsim().args(["list", "gpus"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for id in [
+        "t4",
+        "l4",
+        "a10g",
+        "l40s",
+        "a100-40gb",
+        "a100-80gb",
+        "h100-pcie",
+        "h100-sxm",
+        "h200",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(id)),
+            "{id} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("$0.50/h aws (2026-08-20)"), "{text}");
+    assert!(
+        text.contains("t4 memory: 16 GB GDDR6: NVIDIA T4 datasheet"),
+        "{text}"
+    );
+    let models =
+        String::from_utf8(capsim().args(["list", "models"]).output().unwrap().stdout).unwrap();
+    assert!(
+        models.contains("mixtral-8x7b") && models.contains("46.70 B") && models.contains("12.88 B"),
+        "{models}"
+    );
+    assert!(models.contains("Sources:"));
+    for what in ["quantizations", "engines"] {
+        capsim().args(["list", what]).assert().success();
+    }
+    capsim().args(["list", "tpus"]).assert().code(2);
+}
+
+#[test]
+fn curve_shows_memory_ttft_and_decode_speed_and_warns_when_the_model_does_not_fit() {
+    let out = capsim()
+        .args([
+            "curve",
+            "--gpu",
+            "a100-80gb",
+            "--model",
+            "llama-2-7b",
+            "--quant",
+            "fp16",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("weights 13.5 GB + runtime 1.5 GB + KV cache 57.0 GB"),
+        "{text}"
+    );
+    assert!(text.contains("TTFT ms"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("1 ") && l.contains("/ 107")),
+        "batch-1 decode at ~107 tok/s:\n{text}"
+    );
+    let t4 = String::from_utf8(
+        capsim()
+            .args(["curve", "--gpu", "t4", "--model", "llama-2-7b"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(
+        t4.starts_with("warning: llama-2-7b at fp16 does not fit 1 x t4"),
+        "{t4}"
+    );
+    let bad = capsim()
+        .args(["curve", "--gpu", "t5", "--model", "llama-2-7b"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8(bad.stderr)
+            .unwrap()
+            .contains("`--gpu`: unknown id \"t5\"")
+    );
+}

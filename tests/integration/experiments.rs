@@ -77,3 +77,28 @@ fn the_readme_documents_every_metric_and_outcome() {
         );
     }
 }
+
+#[test]
+fn int8_on_a_t4_answers_typical_chat_well_inside_30_s_at_low_load() {
+    let exp = experiment::load(&root().join("experiments/llm/t4-int8-chat.toml")).unwrap();
+    let m = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap().runs[0]
+        .metrics
+        .clone();
+    assert!(m.arrived > 1000);
+    assert!(
+        real(&m, "latency_p50_s") < 15.0,
+        "median {}",
+        real(&m, "latency_p50_s")
+    );
+    assert!(
+        real(&m, "ttft_p99_s") < 2.0,
+        "TTFT p99 {}",
+        real(&m, "ttft_p99_s")
+    );
+    // Only the rare answers of more than ~700 tokens run past 30 s at ~26 tokens/s.
+    assert!(
+        real(&m, "timeout_rate") < 0.01,
+        "timeout rate {}",
+        real(&m, "timeout_rate")
+    );
+}
