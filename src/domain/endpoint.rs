@@ -231,14 +231,9 @@ impl<'a> QueueEndpoint<'a> {
         let measured = sim.now() >= self.stats.window_start;
         // The next arrival is drawn before anything else so that the arrival stream is consumed
         // identically whatever this request meets.
-        let more = match &mut self.arrivals_left {
-            Some(left) if measured => {
-                *left -= 1;
-                *left > 0
-            }
-            _ => true,
-        };
-        if more && let Load::Open(arrivals) = &self.scenario.load {
+        if count_arrival(&mut self.arrivals_left, measured)
+            && let Load::Open(arrivals) = &self.scenario.load
+        {
             let gap = arrivals.next_gap(&mut self.arrival_rng);
             sim.schedule_in(gap, Event::Arrival);
         }
@@ -247,15 +242,9 @@ impl<'a> QueueEndpoint<'a> {
 
     fn on_user_ready(&mut self, sim: &mut Simulation<Event>, user: u32) {
         let measured = sim.now() >= self.stats.window_start;
-        if let Some(left) = &mut self.arrivals_left {
-            if measured && *left == 0 {
-                return;
-            }
-            if measured {
-                *left -= 1;
-            }
+        if user_may_send(&mut self.arrivals_left, measured) {
+            self.new_request(sim, Some(user));
         }
-        self.new_request(sim, Some(user));
     }
 
     fn new_request(&mut self, sim: &mut Simulation<Event>, user: Option<u32>) {
@@ -387,6 +376,31 @@ impl Model for QueueEndpoint<'_> {
             Event::ClientTimeout(id) => self.on_client_timeout(sim, id),
             Event::UserReady(u) => self.on_user_ready(sim, u),
         }
+    }
+}
+
+/// Counts an open-loop arrival against a `requests = N` budget (`left`); returns whether
+/// another arrival should follow. Arrivals during the warm-up do not count.
+pub(crate) fn count_arrival(left: &mut Option<u64>, measured: bool) -> bool {
+    match left {
+        Some(n) if measured => {
+            *n -= 1;
+            *n > 0
+        }
+        _ => true,
+    }
+}
+
+/// Whether a closed-loop user may send another request under a `requests = N` budget, counting
+/// it if so.
+pub(crate) fn user_may_send(left: &mut Option<u64>, measured: bool) -> bool {
+    match left {
+        Some(0) if measured => false,
+        Some(n) if measured => {
+            *n -= 1;
+            true
+        }
+        _ => true,
     }
 }
 

@@ -28,6 +28,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 use super::distribution::Dist;
+use super::endpoint::{count_arrival, user_may_send};
 use super::perf::{PerfModel, StepShape};
 use super::profile::Profile;
 use super::request::{Outcome, RequestId};
@@ -1099,14 +1100,19 @@ impl<'a> LlmEndpoint<'a> {
         }
     }
 
-    fn on_queue_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+    /// A waiting request leaves the queue without being admitted (its entry is dropped lazily).
+    fn abandon_queue(&mut self, now: SimTime, id: RequestId) {
         self.waiting_live -= 1;
-        self.stats.set_waiting(sim.now(), self.waiting_live);
+        self.stats.set_waiting(now, self.waiting_live);
         let r = self.req(id);
         if r.measured {
-            let wait = sim.now() - r.arrived;
+            let wait = now - r.arrived;
             self.stats.record_wait(wait);
         }
+    }
+
+    fn on_queue_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        self.abandon_queue(sim.now(), id);
         self.decide(sim, id, Outcome::QueueTimeout);
         self.release(id);
     }
@@ -1118,13 +1124,7 @@ impl<'a> LlmEndpoint<'a> {
         }
         match self.req(id).state {
             State::Waiting => {
-                self.waiting_live -= 1;
-                self.stats.set_waiting(sim.now(), self.waiting_live);
-                let r = self.req(id);
-                if r.measured {
-                    let wait = sim.now() - r.arrived;
-                    self.stats.record_wait(wait);
-                }
+                self.abandon_queue(sim.now(), id);
                 self.release(id);
             }
             State::Prefilling | State::Decoding => {
@@ -1186,14 +1186,9 @@ impl Model for LlmEndpoint<'_> {
         match event {
             Event::Arrival => {
                 let measured = sim.now() >= self.stats.window_start;
-                let more = match &mut self.arrivals_left {
-                    Some(left) if measured => {
-                        *left -= 1;
-                        *left > 0
-                    }
-                    _ => true,
-                };
-                if more && let Load::Open(arrivals) = &self.scenario.load {
+                if count_arrival(&mut self.arrivals_left, measured)
+                    && let Load::Open(arrivals) = &self.scenario.load
+                {
                     let gap = arrivals.next_gap(&mut self.arrival_rng);
                     sim.schedule_in(gap, Event::Arrival);
                 }
@@ -1201,15 +1196,9 @@ impl Model for LlmEndpoint<'_> {
             }
             Event::UserReady(u) => {
                 let measured = sim.now() >= self.stats.window_start;
-                if let Some(left) = &mut self.arrivals_left {
-                    if measured && *left == 0 {
-                        return;
-                    }
-                    if measured {
-                        *left -= 1;
-                    }
+                if user_may_send(&mut self.arrivals_left, measured) {
+                    self.new_request(sim, Some(u));
                 }
-                self.new_request(sim, Some(u));
             }
             Event::StepDone(_) => self.on_step_done(sim),
             Event::BatchTimer(_) => self.plan(sim),

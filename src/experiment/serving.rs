@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::file::{DistFile, EndpointFile, EngineFile, ModelRef, ProfileFile, Scalar};
-use super::validate::{Ctx, dist, unknown_kind};
+use super::validate::{Ctx, dist, read_numbers_file, unknown_kind};
 use crate::catalog::{Catalog, Deployment, llm_from};
 use crate::domain::profile::Profile;
 use crate::domain::serving::{EngineSpec, LlmService, StepModel};
@@ -110,29 +110,7 @@ fn tokens(ctx: &Ctx<'_>, key: &str, raw: &DistFile) -> Result<Dist, ConfigError>
             )
             .with_hint("write it without quotes, e.g. median = 400")),
     };
-    let read_file = |k: &str, path: &Path| -> Result<Vec<f64>, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ctx.error(k, format!("cannot read `{}`: {e}", path.display())))?;
-        let mut values = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            match line.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => values.push(v),
-                _ => {
-                    return Err(ConfigError::new(
-                        path,
-                        format!("expected a token count, found \"{line}\""),
-                    )
-                    .at_line(i + 1, None)
-                    .with_hint("one non-negative number per line; `#` starts a comment"));
-                }
-            }
-        }
-        Ok(values)
-    };
+    let read_file = |k: &str, path: &Path| read_numbers_file(ctx, k, path, "a token count");
     dist(ctx, key, "token counts", raw, &quantity, &read_file)
 }
 

@@ -326,8 +326,14 @@ pub(crate) fn dist(
     built.map_err(|message| ctx.error(key, format!("{message} ({unit})")))
 }
 
-/// Reads a file of seconds, one number per line (`#` comments and blank lines skipped).
-fn read_seconds_file(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<f64>, ConfigError> {
+/// Reads a file of non-negative numbers, one per line (`#` comments and blank lines skipped);
+/// `what` names them in messages ("a number of seconds", "a token count").
+pub(crate) fn read_numbers_file(
+    ctx: &Ctx<'_>,
+    key: &str,
+    path: &Path,
+    what: &str,
+) -> Result<Vec<f64>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ctx.error(key, format!("cannot read `{}`: {e}", path.display()))
             .with_hint("paths are relative to the experiment file's folder")
@@ -341,16 +347,22 @@ fn read_seconds_file(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<f64>, 
         match line.parse::<f64>() {
             Ok(v) if v.is_finite() && v >= 0.0 => values.push(v),
             _ => {
-                return Err(ConfigError::new(
-                    path,
-                    format!("expected a number of seconds, found \"{line}\""),
-                )
-                .at_line(i + 1, None)
-                .with_hint("one non-negative number of seconds per line; `#` starts a comment"));
+                return Err(
+                    ConfigError::new(path, format!("expected {what}, found \"{line}\""))
+                        .at_line(i + 1, None)
+                        .with_hint(format!(
+                            "one non-negative number ({what}) per line; `#` starts a comment"
+                        )),
+                );
             }
         }
     }
     Ok(values)
+}
+
+/// Reads a file of seconds, one number per line.
+fn read_seconds_file(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<f64>, ConfigError> {
+    read_numbers_file(ctx, key, path, "a number of seconds")
 }
 
 fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {

@@ -7,33 +7,7 @@ use crate::domain::memory::MemoryPlan;
 use crate::domain::perf::{EfficiencyClass, PerfModel, StepShape};
 use crate::domain::quant::Quantization;
 
-/// Lays out rows as left-aligned first column and right-aligned others.
-fn table(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let mut line = String::new();
-        for (c, cell) in r.iter().enumerate() {
-            if c == 0 {
-                line.push_str(&format!("{cell:<w$}", w = widths[c]));
-            } else {
-                line.push_str(&format!("  {cell:>w$}", w = widths[c]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
+use super::table::layout as table;
 
 fn gb(bytes: f64) -> String {
     format!("{:.1} GB", bytes / 1e9)
