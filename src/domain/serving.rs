@@ -53,7 +53,8 @@ impl StepModel {
             StepModel::Profile(p) => {
                 let mut t = 0.0;
                 if shape.decode_seqs > 0 {
-                    t += p.step(shape.decode_seqs as f64);
+                    let mean_ctx = shape.decode_ctx as f64 / shape.decode_seqs as f64;
+                    t += p.step(shape.decode_seqs as f64, mean_ctx);
                 }
                 if shape.prefill_tokens > 0 {
                     t += p.prefill(shape.prefill_tokens as f64).unwrap_or(0.0);
@@ -63,12 +64,30 @@ impl StepModel {
         }
     }
 
-    /// `(α, β)`: a decode step of `seqs` sequences takes `α + β·Σcontext` seconds.
-    pub fn decode_line(&self, seqs: u64) -> (f64, f64) {
+    /// `(α, β, steps)`: a decode step of `seqs` sequences whose contexts sum to `ctx_sum` takes
+    /// `α + β·Σcontext` seconds, for the next `steps` steps at least.
+    pub fn decode_line(&self, seqs: u64, ctx_sum: u64) -> (f64, f64, u64) {
         match self {
-            StepModel::Derived(p) => p.decode_line(seqs),
-            StepModel::Profile(p) => (p.step(seqs as f64), 0.0),
+            StepModel::Derived(p) => {
+                let (a, b) = p.decode_line(seqs);
+                (a, b, u64::MAX)
+            }
+            StepModel::Profile(p) => p.decode_line(seqs, ctx_sum),
         }
+    }
+
+    /// Seconds for `steps` decode steps of `seqs` sequences starting at total context `c0`,
+    /// walking the pieces of the line where it changes.
+    pub fn decode_seconds(&self, seqs: u64, c0: u64, steps: u64) -> f64 {
+        let (mut left, mut ctx, mut total) = (steps, c0, 0.0);
+        while left > 0 {
+            let (alpha, beta, valid) = self.decode_line(seqs, ctx);
+            let n = left.min(valid.max(1));
+            total += segment_seconds(alpha, beta, ctx as f64, seqs as f64, n);
+            left -= n;
+            ctx += n * seqs;
+        }
+        total
     }
 }
 
@@ -822,9 +841,12 @@ impl<'a> LlmEndpoint<'a> {
         } else {
             (max_o, 0)
         };
-        let (alpha, beta) = self.svc.step.decode_line(b);
-        let first_step = if max_p > 0 { prefill_s } else { alpha };
-        let total = prefill_s + segment_seconds(alpha, beta, c0 as f64, b as f64, steps);
+        let first_step = if max_p > 0 {
+            prefill_s
+        } else {
+            self.svc.step.decode_seconds(b, 0, 1)
+        };
+        let total = prefill_s + self.svc.step.decode_seconds(b, c0, steps);
         let busy = Busy::Static {
             start: now,
             batch,
@@ -872,9 +894,9 @@ impl<'a> LlmEndpoint<'a> {
         let to_done = self.done_heap.peek().map_or(1, |Reverse((done, _, _))| {
             done.saturating_sub(self.global).max(1)
         });
-        let steps = to_done.min(limit).max(1);
         let b = self.decoding;
-        let (alpha, beta) = self.svc.step.decode_line(b);
+        let (alpha, beta, valid) = self.svc.step.decode_line(b, self.dec_ctx());
+        let steps = to_done.min(limit).min(valid).max(1);
         let c0 = self.dec_ctx() as f64;
         let seconds = segment_seconds(alpha, beta, c0, b as f64, steps);
         let busy = Busy::Segment {

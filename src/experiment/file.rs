@@ -171,17 +171,30 @@ pub struct EngineFile {
     pub max_wait: Option<Scalar>,
 }
 
+/// Measured latencies: one list over batch sizes, or rows over context lengths.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum LatencyTable {
+    /// `["20ms", "25ms"]`.
+    List(Vec<Scalar>),
+    /// `[["20ms", "25ms"], ["30ms", "40ms"]]`.
+    Grid(Vec<Vec<Scalar>>),
+}
+
 /// `endpoint.profile`: a measured step-latency curve.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ProfileFile {
     /// Batch sizes.
     pub batch: Option<Vec<f64>>,
-    /// Step latency at each batch size.
-    pub step_latency: Option<Vec<Scalar>>,
+    /// Context lengths, one per row of `step-latency`.
+    pub context: Option<Vec<f64>>,
+    /// Step latency at each batch size (a list), or a table with one row per context length.
+    pub step_latency: Option<LatencyTable>,
     /// Or: tokens (or requests) per second of the whole batch at each size.
     pub tokens_per_s: Option<Vec<f64>>,
-    /// Or: a CSV file with columns `batch` and `step_latency_s` or `tokens_per_s`.
+    /// Or: a CSV file with columns `batch,step_latency_s`, `batch,tokens_per_s` or
+    /// `batch,context,step_latency_s`.
     pub file: Option<String>,
     /// Prompt tokens per second in prefill.
     pub prefill_tokens_per_s: Option<f64>,

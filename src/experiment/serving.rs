@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use super::file::{DistFile, EndpointFile, EngineFile, ModelRef, ProfileFile, Scalar};
+use super::file::{
+    DistFile, EndpointFile, EngineFile, LatencyTable, ModelRef, ProfileFile, Scalar,
+};
 use super::validate::{Ctx, dist, read_numbers_file, unknown_kind};
 use crate::catalog::{Catalog, Deployment, llm_from};
 use crate::domain::profile::Profile;
@@ -134,49 +136,72 @@ pub(crate) fn token_dists(
 
 fn profile(ctx: &Ctx<'_>, raw: &ProfileFile) -> Result<Profile, ConfigError> {
     let key = "endpoint.profile";
-    let mut points: Vec<(f64, f64)> = match (&raw.file, &raw.batch) {
-        (Some(f), None) => read_profile_csv(ctx, &format!("{key}.file"), &ctx.resolve(f))?,
-        (None, Some(batch)) => match (&raw.step_latency, &raw.tokens_per_s) {
-            (Some(lat), None) if lat.len() == batch.len() => batch
-                .iter()
-                .zip(lat)
-                .enumerate()
-                .map(|(i, (b, l))| {
-                    Ok((
-                        *b,
-                        ctx.positive_duration(&format!("{key}.step-latency[{i}]"), l)?
-                            .as_secs_f64(),
-                    ))
-                })
-                .collect::<Result<_, ConfigError>>()?,
-            (None, Some(tps)) if tps.len() == batch.len() => {
-                batch.iter().zip(tps).map(|(b, t)| (*b, b / t)).collect()
+    let lat = |k: String, v: &Scalar| ctx.positive_duration(&k, v).map(|d| d.as_secs_f64());
+    let (batch, context, table) = match (&raw.file, &raw.batch) {
+        (Some(f), None) => {
+            if raw.context.is_some() || raw.step_latency.is_some() || raw.tokens_per_s.is_some() {
+                return Err(ctx.error(key, "a profile `file` replaces `batch`, `context`, `step-latency` and `tokens-per-s`"));
             }
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(ctx.error(
-                    key,
-                    "give exactly one of `step-latency` and `tokens-per-s` with `batch`",
-                ));
-            }
-            _ => {
-                return Err(ctx.error(
-                    key,
-                    "`batch` and its latency or throughput list must have the same length",
-                ));
-            }
-        },
+            read_profile_csv(ctx, &format!("{key}.file"), &ctx.resolve(f))?
+        }
+        (None, Some(batch)) => {
+            let context = raw.context.clone().unwrap_or_default();
+            let table: Vec<Vec<f64>> = match (&raw.step_latency, &raw.tokens_per_s) {
+                (Some(LatencyTable::List(l)), None) if context.is_empty() => {
+                    vec![
+                        l.iter()
+                            .enumerate()
+                            .map(|(i, v)| lat(format!("{key}.step-latency[{i}]"), v))
+                            .collect::<Result<_, _>>()?,
+                    ]
+                }
+                (Some(LatencyTable::Grid(rows)), None) => rows
+                    .iter()
+                    .enumerate()
+                    .map(|(r, row)| {
+                        row.iter()
+                            .enumerate()
+                            .map(|(i, v)| lat(format!("{key}.step-latency[{r}][{i}]"), v))
+                            .collect()
+                    })
+                    .collect::<Result<_, _>>()?,
+                (Some(LatencyTable::List(_)), None) => {
+                    return Err(ctx
+                        .error(&format!("{key}.step-latency"), "with `context`, step-latency is a table: one row of latencies per context length")
+                        .with_hint("e.g. context = [512, 4096], step-latency = [[\"20ms\", \"30ms\"], [\"28ms\", \"45ms\"]]"));
+                }
+                (None, Some(tps)) if context.is_empty() => {
+                    vec![batch.iter().zip(tps).map(|(b, t)| b / t).collect()]
+                }
+                (None, Some(_)) => {
+                    return Err(ctx.error(
+                        &format!("{key}.tokens-per-s"),
+                        "is given by batch size only; with `context` use step-latency",
+                    ));
+                }
+                _ => {
+                    return Err(ctx.error(
+                        key,
+                        "give exactly one of `step-latency` and `tokens-per-s` with `batch`",
+                    ));
+                }
+            };
+            (batch.clone(), context, table)
+        }
         _ => {
             return Err(ctx
                 .error(key, "a profile needs either `batch` with `step-latency` (or `tokens-per-s`), or a `file`")
                 .with_hint("e.g. profile = { batch = [1, 8, 32], step-latency = [\"25ms\", \"30ms\", \"45ms\"] }"));
         }
     };
-    points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Profile::new(points, raw.prefill_tokens_per_s).map_err(|m| ctx.error(key, m))
+    Profile::new(batch, context, table, raw.prefill_tokens_per_s).map_err(|m| ctx.error(key, m))
 }
 
-/// Reads `batch,step_latency_s` or `batch,tokens_per_s` rows.
-fn read_profile_csv(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<(f64, f64)>, ConfigError> {
+/// The columns of a profile table: batch sizes, context lengths and latencies by row.
+type ProfileTable = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
+
+/// Reads `batch,step_latency_s`, `batch,tokens_per_s` or `batch,context,step_latency_s` rows.
+fn read_profile_csv(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<ProfileTable, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ctx.error(key, format!("cannot read `{}`: {e}", path.display()))
             .with_hint("paths are relative to the experiment file's folder")
@@ -185,40 +210,66 @@ fn read_profile_csv(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<(f64, f
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-    let header_err = || {
-        ConfigError::new(
-            path,
-            "expected a header `batch,step_latency_s` or `batch,tokens_per_s`",
-        )
-        .at_line(1, None)
+    let header_err = |line: usize| {
+        ConfigError::new(path, "expected a header `batch,step_latency_s`, `batch,tokens_per_s` or `batch,context,step_latency_s`")
+            .at_line(line, None)
     };
-    let (_, header) = lines.next().ok_or_else(header_err)?;
+    let (hl, header) = lines.next().ok_or_else(|| header_err(1))?;
     let cols: Vec<&str> = header.split(',').map(str::trim).collect();
-    let throughput = match cols.as_slice() {
-        ["batch", "step_latency_s"] => false,
-        ["batch", "tokens_per_s"] => true,
-        _ => return Err(header_err()),
+    let (with_context, throughput) = match cols.as_slice() {
+        ["batch", "step_latency_s"] => (false, false),
+        ["batch", "tokens_per_s"] => (false, true),
+        ["batch", "context", "step_latency_s"] => (true, false),
+        _ => return Err(header_err(hl + 1)),
     };
-    let mut points = Vec::new();
+    let width = if with_context { 3 } else { 2 };
+    let mut cells: Vec<(f64, f64, f64)> = Vec::new();
     for (i, line) in lines {
-        let nums: Vec<Option<f64>> = line
+        let nums: Vec<f64> = line
             .split(',')
-            .map(|c| c.trim().parse::<f64>().ok())
+            .filter_map(|c| c.trim().parse::<f64>().ok())
             .collect();
-        match nums.as_slice() {
-            [Some(b), Some(v)] if *b >= 1.0 && *v > 0.0 => {
-                points.push((*b, if throughput { b / v } else { *v }))
-            }
-            _ => {
-                return Err(ConfigError::new(
-                    path,
-                    format!("expected two positive numbers, found \"{line}\""),
-                )
-                .at_line(i + 1, None));
-            }
+        let ok = nums.len() == width
+            && line.split(',').count() == width
+            && nums[0] >= 1.0
+            && nums.iter().all(|v| v.is_finite() && *v >= 0.0)
+            && nums[width - 1] > 0.0;
+        if !ok {
+            return Err(ConfigError::new(
+                path,
+                format!(
+                    "expected {width} non-negative numbers (the last positive), found \"{line}\""
+                ),
+            )
+            .at_line(i + 1, None));
         }
+        let (b, c, v) = if with_context {
+            (nums[0], nums[1], nums[2])
+        } else {
+            (nums[0], 0.0, nums[1])
+        };
+        cells.push((b, c, if throughput { b / v } else { v }));
     }
-    Ok(points)
+    let mut batch: Vec<f64> = cells.iter().map(|c| c.0).collect();
+    batch.sort_by(f64::total_cmp);
+    batch.dedup();
+    let mut context: Vec<f64> = cells.iter().map(|c| c.1).collect();
+    context.sort_by(f64::total_cmp);
+    context.dedup();
+    let mut table = vec![vec![f64::NAN; batch.len()]; context.len()];
+    for (b, c, v) in &cells {
+        let r = context.iter().position(|x| x == c).expect("listed");
+        let k = batch.iter().position(|x| x == b).expect("listed");
+        table[r][k] = *v;
+    }
+    if table.iter().flatten().any(|v| v.is_nan()) {
+        return Err(ConfigError::new(
+            path,
+            "every batch size needs a latency at every context length",
+        )
+        .with_hint("the table must be complete"));
+    }
+    Ok((batch, if with_context { context } else { vec![] }, table))
 }
 
 /// Builds an LLM service from `[endpoint]`.

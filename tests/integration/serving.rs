@@ -265,3 +265,72 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_profile_by_context_length_is_followed_step_by_step_across_its_rows() {
+    // Batch 1: 20 ms at context 100, 40 ms at 1100, 100 ms at 2100 (slopes 0.02 then 0.06 ms per
+    // token). Prompt 1000 at 10,000 tokens/s = 100 ms. Decode steps run at contexts 1001..=1300:
+    // Σ_{c=1001}^{1100} (20 + 0.02(c−100)) + Σ_{c=1101}^{1300} (40 + 0.06(c−1100)) = 3901 + 9206 ms.
+    let src = r#"
+name = "profile by context"
+requests = 1
+[workload]
+arrival = { kind = "constant", rate = "1/s" }
+prompt-tokens = { kind = "deterministic", value = 1000 }
+output-tokens = { kind = "deterministic", value = 301 }
+[endpoint]
+profile = { batch = [1], context = [100, 1100, 2100], step-latency = [["20ms"], ["40ms"], ["100ms"]], prefill-tokens-per-s = 10000 }
+"#;
+    let m = run(src, 1);
+    assert!(
+        (real(&m, "ttft_p50_s") - 0.1).abs() < 1e-9,
+        "{}",
+        real(&m, "ttft_p50_s")
+    );
+    assert!(
+        (real(&m, "latency_p50_s") - (0.1 + 3.901 + 9.206)).abs() < 1e-6,
+        "{}",
+        real(&m, "latency_p50_s")
+    );
+}
+
+#[test]
+fn a_profile_can_be_read_from_a_csv_file_beside_the_experiment() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::support::write(
+        dir.path(),
+        "bench.csv",
+        "batch,context,step_latency_s\n1,100,0.020\n1,1100,0.040\n4,100,0.030\n4,1100,0.060\n",
+    );
+    let exp = crate::support::write(
+        dir.path(),
+        "e.toml",
+        r#"name = "csv profile"
+requests = 1
+[workload]
+arrival = { kind = "constant", rate = "1/s" }
+prompt-tokens = { kind = "deterministic", value = 100 }
+output-tokens = { kind = "deterministic", value = 2 }
+[endpoint]
+profile = { file = "bench.csv", prefill-tokens-per-s = 1000 }
+"#,
+    );
+    let e = experiment::load(&exp).unwrap_or_else(|e| panic!("{e}"));
+    let m = capsim::runner::run(&e, 1).unwrap().runs[0].metrics.clone();
+    // Prefill 100 ms, then one decode step at context 101: 20 ms + 1 x 0.02 ms.
+    assert!(
+        (real(&m, "latency_p50_s") - (0.1 + 0.02002)).abs() < 1e-9,
+        "{}",
+        real(&m, "latency_p50_s")
+    );
+    crate::support::write(
+        dir.path(),
+        "bench.csv",
+        "batch,context,step_latency_s\n1,100,0.020\n4,1100,0.060\n",
+    );
+    let err = experiment::load(&exp).unwrap_err();
+    assert_eq!(
+        err.message,
+        "every batch size needs a latency at every context length"
+    );
+}
