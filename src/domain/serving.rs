@@ -195,7 +195,8 @@ struct Req {
     first_token: Option<SimTime>,
     prompt: u32,
     output: u32,
-    /// Tokens to prefill before decoding (prompt, plus generated tokens after a preemption).
+    /// Tokens to prefill before decoding (prompt, plus generated tokens after a preemption);
+    /// their KV is reserved from admission.
     prefill_target: u32,
     prefilled: u32,
     /// Tokens generated when the request (re)joined decoding; add `global − base_step`.
@@ -384,9 +385,28 @@ impl<'a> LlmEndpoint<'a> {
         }
     }
 
-    fn note_kv(&mut self) {
-        let used = self.kv_used();
-        self.serving.kv_peak = self.serving.kv_peak.max(used);
+    /// Records the KV cache a step will physically hold when it ends: for vllm, every stored
+    /// token (decoders after `decode_steps` more tokens, prompts prefilled so far plus
+    /// `chunk_tokens`) and one partly filled block per sequence; for tgi and static batching,
+    /// the reservations, which bound what is stored.
+    fn note_kv_at_end(&mut self, decode_steps: u64, chunk_tokens: u64) {
+        let held = match self.svc.engine {
+            EngineSpec::Vllm { .. } => {
+                let prefilled: u64 = self
+                    .prefilling
+                    .iter()
+                    .map(|&id| u64::from(self.req(id).prefilled))
+                    .sum();
+                let seqs = self.decoding + self.prefilling.len() as u64;
+                self.dec_ctx()
+                    + self.decoding * decode_steps
+                    + prefilled
+                    + chunk_tokens
+                    + seqs * self.vllm_block_slack()
+            }
+            _ => self.reserved,
+        };
+        self.serving.kv_peak = self.serving.kv_peak.max(held);
     }
 
     fn generated_now(&self, id: RequestId) -> u32 {
@@ -672,6 +692,10 @@ impl<'a> LlmEndpoint<'a> {
         r.state = State::Prefilling;
         r.admit_order = order;
         r.prefilled = 0;
+        // KV for the whole prompt is reserved at admission (as vLLM allocates a prompt's
+        // blocks), so later chunks of a long prompt always fit.
+        let target = u64::from(r.prefill_target);
+        self.prefill_kv += target;
         self.admitted.insert(order, id);
         self.prefilling.push(id);
     }
@@ -695,7 +719,7 @@ impl<'a> LlmEndpoint<'a> {
         }
         let kv_cap = self.svc.kv_tokens;
         let mut kv = self.kv_used() + self.decoding;
-        // Prompts already being prefilled continue first.
+        // Prompts already being prefilled continue first; their KV is already reserved.
         for &id in &self.prefilling.clone() {
             if budget == 0 {
                 break;
@@ -708,7 +732,6 @@ impl<'a> LlmEndpoint<'a> {
             }
             chunks.push((id, c as u32));
             budget -= c;
-            kv += c;
         }
         // Then new requests, first come first served, while sequences, tokens and KV allow.
         while budget > 0 && (self.decoding + self.prefilling.len() as u64) < u64::from(max_seqs) {
@@ -717,12 +740,12 @@ impl<'a> LlmEndpoint<'a> {
             };
             let need = u64::from(self.req(head).prefill_target);
             let c = if chunked { need.min(budget) } else { need };
-            if (!chunked && c > budget) || kv + c + self.vllm_block_slack() > kv_cap {
+            if (!chunked && c > budget) || kv + need + self.vllm_block_slack() > kv_cap {
                 break;
             }
             let id = self.take_waiting(now).expect("head exists");
             self.admit(id);
-            kv += c + self.vllm_block_slack();
+            kv += need + self.vllm_block_slack();
             if need == 0 {
                 // Nothing to prefill (a profile-driven, non-LLM request): decode straight away.
                 self.start_decoding_without_prompt(id);
@@ -739,7 +762,7 @@ impl<'a> LlmEndpoint<'a> {
             // Decode until the first completion or until the KV cache would overflow.
             self.start_segment(sim, kv_steps.max(1));
         }
-        self.note_kv();
+        self.note_kv_at_end(0, 0);
     }
 
     fn plan_tgi(
@@ -785,7 +808,7 @@ impl<'a> LlmEndpoint<'a> {
             if !chunks.is_empty() {
                 self.steps_since_prefill = 0;
                 self.start_mixed(sim, chunks, false);
-                self.note_kv();
+                self.note_kv_at_end(0, 0);
                 return;
             }
         }
@@ -799,7 +822,7 @@ impl<'a> LlmEndpoint<'a> {
             };
             self.start_segment(sim, forced);
         }
-        self.note_kv();
+        self.note_kv_at_end(0, 0);
     }
 
     fn plan_static(&mut self, sim: &mut Simulation<Event>, max_batch: u32, max_wait: SimDuration) {
@@ -853,7 +876,7 @@ impl<'a> LlmEndpoint<'a> {
             first_token: now + secs(first_step),
         };
         self.start_busy(sim, busy, total);
-        self.note_kv();
+        self.note_kv_at_end(0, 0);
     }
 
     fn start_decoding_without_prompt(&mut self, id: RequestId) {
@@ -881,6 +904,7 @@ impl<'a> LlmEndpoint<'a> {
             shape.decode_ctx = self.dec_ctx();
         }
         let seconds = self.svc.step.step_seconds(&shape);
+        self.note_kv_at_end(u64::from(with_decoders), shape.prefill_tokens);
         let busy = Busy::Mixed {
             start: sim.now(),
             chunks,
@@ -897,6 +921,7 @@ impl<'a> LlmEndpoint<'a> {
         let b = self.decoding;
         let (alpha, beta, valid) = self.svc.step.decode_line(b, self.dec_ctx());
         let steps = to_done.min(limit).min(valid).max(1);
+        self.note_kv_at_end(steps, 0);
         let c0 = self.dec_ctx() as f64;
         let seconds = segment_seconds(alpha, beta, c0, b as f64, steps);
         let busy = Busy::Segment {
@@ -948,7 +973,7 @@ impl<'a> LlmEndpoint<'a> {
             State::Decoding => self.leave_decoding(id),
             State::Prefilling => {
                 self.prefilling.retain(|&p| p != id);
-                self.prefill_kv -= u64::from(self.req(id).prefilled);
+                self.prefill_kv -= u64::from(self.req(id).prefill_target);
                 self.admitted.remove(&order);
             }
             _ => {
@@ -1010,7 +1035,6 @@ impl<'a> LlmEndpoint<'a> {
                     self.steps_since_prefill += 1;
                 }
                 for (id, c) in chunks {
-                    self.prefill_kv += u64::from(c);
                     let r = self.req_mut(id);
                     r.prefilled += c;
                     r.share += share;
@@ -1020,9 +1044,9 @@ impl<'a> LlmEndpoint<'a> {
                         if r.first_token.is_none() {
                             r.first_token = Some(now);
                         }
-                        let (done_all, prefilled) =
-                            (r.generated >= r.output, u64::from(r.prefilled));
-                        self.prefill_kv -= prefilled;
+                        let (done_all, reserved) =
+                            (r.generated >= r.output, u64::from(r.prefill_target));
+                        self.prefill_kv -= reserved;
                         self.prefilling.retain(|&p| p != id);
                         if done_all {
                             let order = self.req(id).admit_order;
@@ -1108,7 +1132,7 @@ impl<'a> LlmEndpoint<'a> {
                 State::Decoding => self.leave_decoding(id),
                 State::Prefilling => {
                     self.prefilling.retain(|&p| p != id);
-                    self.prefill_kv -= u64::from(self.req(id).prefilled);
+                    self.prefill_kv -= u64::from(self.req(id).prefill_target);
                     let order = self.req(id).admit_order;
                     self.admitted.remove(&order);
                 }

@@ -229,7 +229,7 @@ fn llm_experiment() -> impl Strategy<Value = String> {
                 t + 1
             )),
         ],
-        (0u32..2000, 1u32..1200),
+        (0u32..5000, 1u32..1200),
         proptest::option::of(1u32..30_000),
         any::<bool>(),
         proptest::option::of(1u32..20_000),
@@ -253,7 +253,7 @@ fn llm_experiment() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 120, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
     fn every_llm_request_ends_in_one_outcome_and_kv_stays_within_capacity(src in llm_experiment(), seed in any::<u64>()) {
