@@ -225,6 +225,46 @@ pub struct StaticDefaults {
     pub source: String,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct LifecycleFile {
+    cold_start: ColdStartDefaults,
+}
+
+/// Cold-start defaults (`models/lifecycle.toml`), each with its source.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ColdStartDefaults {
+    /// Machine provisioning, seconds.
+    pub provisioning_s: f64,
+    /// Source.
+    pub provisioning_source: String,
+    /// Container image size, GB.
+    pub image_gb: f64,
+    /// Source.
+    pub image_source: String,
+    /// Image pull bandwidth, GB/s.
+    pub image_pull_gb_s: f64,
+    /// Source.
+    pub image_pull_source: String,
+    /// Weight download bandwidth, GB/s.
+    pub weight_download_gb_s: f64,
+    /// Source.
+    pub weight_download_source: String,
+    /// Load bandwidth into one GPU, GB/s.
+    pub load_gb_s: f64,
+    /// Source.
+    pub load_source: String,
+    /// Engine warm-up, seconds.
+    pub warm_up_s: f64,
+    /// Source.
+    pub warm_up_source: String,
+    /// Relative spread of each phase.
+    pub jitter: f64,
+    /// Source.
+    pub jitter_source: String,
+}
+
 /// The whole catalog.
 #[derive(Clone, Debug)]
 pub struct Catalog {
@@ -246,6 +286,8 @@ pub struct Catalog {
     pub tgi: TgiDefaults,
     /// Static batching defaults.
     pub static_batching: StaticDefaults,
+    /// Cold-start defaults.
+    pub cold_start: ColdStartDefaults,
 }
 
 fn parse_file<T: serde::de::DeserializeOwned>(rel: &str, text: &str) -> Result<T, ConfigError> {
@@ -456,6 +498,7 @@ impl Catalog {
         let mut llms = BTreeMap::new();
         let mut quantizations = BTreeMap::new();
         let mut engines: Option<EnginesFile> = None;
+        let mut lifecycle: Option<LifecycleFile> = None;
         for (rel, text) in files {
             let path = Path::new("models").join(rel);
             let stem = Path::new(rel)
@@ -488,10 +531,14 @@ impl Catalog {
                 }
             } else if *rel == "engines.toml" {
                 engines = Some(parse_file(rel, text)?);
+            } else if *rel == "lifecycle.toml" {
+                lifecycle = Some(parse_file(rel, text)?);
             }
         }
         let engines =
             engines.ok_or_else(|| ConfigError::new(Path::new("models/engines.toml"), "missing"))?;
+        let lifecycle = lifecycle
+            .ok_or_else(|| ConfigError::new(Path::new("models/lifecycle.toml"), "missing"))?;
         let classes = engines
             .class
             .into_iter()
@@ -518,6 +565,7 @@ impl Catalog {
             vllm: engines.vllm,
             tgi: engines.tgi,
             static_batching: engines.static_batching,
+            cold_start: lifecycle.cold_start,
         })
     }
 

@@ -45,6 +45,11 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Explain an experiment's endpoint: memory, speeds, cold start and price.
+    Explain {
+        /// The experiment file (TOML).
+        file: PathBuf,
+    },
     /// Print the catalog: GPUs, models, quantizations or engine classes, with sources.
     List {
         /// What to list.
@@ -322,6 +327,11 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         } => run_command(&file, out, seed, quiet),
         Command::Validate { files } => validate_command(&files),
         Command::List { what } => list_command(what),
+        Command::Explain { file } => {
+            let exp = experiment::load(&file)?;
+            print_stdout(&report::explain::render(&exp));
+            Ok(())
+        }
         Command::Curve {
             gpu,
             model,

@@ -6,6 +6,7 @@
 pub mod distribution;
 pub mod endpoint;
 pub mod hardware;
+pub mod lifecycle;
 pub mod llm;
 pub mod memory;
 pub mod perf;

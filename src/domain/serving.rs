@@ -155,6 +155,13 @@ pub struct LlmService {
     pub queue_timeout: Option<SimDuration>,
     /// Most requests allowed to wait; more are refused. `None`: unlimited.
     pub queue_capacity: Option<u64>,
+    /// What serves the requests, when given by GPU and model (for `capsim explain`).
+    pub deployment: Option<Box<crate::catalog::Deployment>>,
+    /// What a new replica goes through before serving (used by `capsim explain`; the replica
+    /// lifecycle in the simulation is not modelled yet).
+    pub cold_start: Option<super::lifecycle::ColdStartSpec>,
+    /// The instance price: US dollars per hour and where it comes from.
+    pub price: Option<(f64, String)>,
 }
 
 /// Events of the serving model.

@@ -235,6 +235,10 @@ pub struct EndpointFile {
     pub engine: Option<EngineFile>,
     /// Measured step-latency curve.
     pub profile: Option<ProfileFile>,
+    /// `[endpoint.cold-start]`: what a new replica goes through before it serves.
+    pub cold_start: Option<ColdStartFile>,
+    /// `[endpoint.billing]`: the instance price.
+    pub billing: Option<BillingFile>,
     /// Waiting room size.
     pub queue_capacity: Option<i64>,
     /// Longest wait before the server drops a request.
@@ -268,6 +272,42 @@ pub struct DistFile {
     pub values: Option<Vec<Scalar>>,
     /// File of observed values, one per line (empirical).
     pub file: Option<String>,
+}
+
+/// `[endpoint.cold-start]`; every key overrides a default from `models/lifecycle.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ColdStartFile {
+    /// Machine provisioning time.
+    pub provisioning: Option<Scalar>,
+    /// Container image size, GB.
+    pub image_gb: Option<f64>,
+    /// Image pull bandwidth, GB/s.
+    pub image_pull_gb_s: Option<f64>,
+    /// Whether the image is cached on the machine.
+    pub cached_image: Option<bool>,
+    /// Weight download bandwidth, GB/s.
+    pub weight_download_gb_s: Option<f64>,
+    /// Whether the weights are cached on local disk.
+    pub cached_weights: Option<bool>,
+    /// Load bandwidth into each GPU, GB/s.
+    pub load_gb_s: Option<f64>,
+    /// Engine warm-up time.
+    pub warm_up: Option<Scalar>,
+    /// Relative spread of each phase, 0 to under 1.
+    pub jitter: Option<f64>,
+}
+
+/// `[endpoint.billing]`: a catalog instance price, or an explicit one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BillingFile {
+    /// e.g. `aws`.
+    pub provider: Option<String>,
+    /// e.g. `x1`.
+    pub size: Option<String>,
+    /// An explicit price instead.
+    pub usd_per_hour: Option<f64>,
 }
 
 /// `[client]`.

@@ -3,10 +3,12 @@
 use std::path::Path;
 
 use super::file::{
-    DistFile, EndpointFile, EngineFile, LatencyTable, ModelRef, ProfileFile, Scalar,
+    ColdStartFile, DistFile, EndpointFile, EngineFile, LatencyTable, ModelRef, ProfileFile, Scalar,
 };
 use super::validate::{Ctx, dist, read_numbers_file, unknown_kind};
 use crate::catalog::{Catalog, Deployment, llm_from};
+use crate::domain::lifecycle::ColdStartSpec;
+use crate::domain::memory::stored_weight_bytes;
 use crate::domain::profile::Profile;
 use crate::domain::serving::{EngineSpec, LlmService, StepModel};
 use crate::domain::{Dist, Service};
@@ -647,6 +649,27 @@ pub(crate) fn llm_service(
         1,
         1024,
     )? as u32;
+    let (cold_start, price) = match &deployment {
+        Some(d) => (Some(cold_start(ctx, raw, d, catalog)?), price(ctx, raw, d)?),
+        None => {
+            for (k, set) in [
+                ("cold-start", raw.cold_start.is_some()),
+                ("billing", raw.billing.is_some()),
+            ] {
+                if set {
+                    return Err(ctx
+                        .error(
+                            &format!("endpoint.{k}"),
+                            "applies only with `gpu` and `model`",
+                        )
+                        .with_hint(
+                            "the GPU decides the price, and the model's weights the load time",
+                        ));
+                }
+            }
+            (None, None)
+        }
+    };
     Ok(Service::Llm(Box::new(LlmService {
         step,
         engine: engine_spec,
@@ -657,5 +680,142 @@ pub(crate) fn llm_service(
         output_tokens,
         queue_timeout,
         queue_capacity,
+        deployment: deployment.map(Box::new),
+        cold_start,
+        price,
     })))
+}
+
+fn positive_rate(
+    ctx: &Ctx<'_>,
+    key: &str,
+    v: Option<f64>,
+    default: f64,
+) -> Result<f64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Some(x) => Err(ctx.error(key, format!("must be positive, found {x}"))),
+    }
+}
+
+/// The cold start of one replica of `d`, from `[endpoint.cold-start]` over the catalog defaults.
+fn cold_start(
+    ctx: &Ctx<'_>,
+    raw: &EndpointFile,
+    d: &Deployment,
+    catalog: &Catalog,
+) -> Result<ColdStartSpec, ConfigError> {
+    let def = &catalog.cold_start;
+    let empty = ColdStartFile::default();
+    let f = raw.cold_start.as_ref().unwrap_or(&empty);
+    let k = |name: &str| format!("endpoint.cold-start.{name}");
+    let duration = |name: &str, v: &Option<Scalar>, default_s: f64| match v {
+        Some(v) => ctx.duration(&k(name), v),
+        None => Ok(SimDuration::from_secs_f64_saturating(default_s)),
+    };
+    let image_gb = match f.image_gb {
+        None => def.image_gb,
+        Some(x) if x.is_finite() && x >= 0.0 => x,
+        Some(x) => {
+            return Err(ctx.error(&k("image-gb"), format!("must be zero or more, found {x}")));
+        }
+    };
+    let jitter = match f.jitter {
+        None => def.jitter,
+        Some(j) if (0.0..1.0).contains(&j) => j,
+        Some(j) => {
+            return Err(ctx.error(
+                &k("jitter"),
+                format!("must be at least 0 and less than 1, found {j}"),
+            ));
+        }
+    };
+    Ok(ColdStartSpec {
+        provisioning: duration("provisioning", &f.provisioning, def.provisioning_s)?,
+        image_bytes: image_gb * 1e9,
+        image_pull_rate: positive_rate(
+            ctx,
+            &k("image-pull-gb-s"),
+            f.image_pull_gb_s,
+            def.image_pull_gb_s,
+        )? * 1e9,
+        cached_image: f.cached_image.unwrap_or(false),
+        weight_bytes: stored_weight_bytes(&d.llm, &d.quant),
+        download_rate: positive_rate(
+            ctx,
+            &k("weight-download-gb-s"),
+            f.weight_download_gb_s,
+            def.weight_download_gb_s,
+        )? * 1e9,
+        cached_weights: f.cached_weights.unwrap_or(false),
+        load_rate: positive_rate(ctx, &k("load-gb-s"), f.load_gb_s, def.load_gb_s)? * 1e9,
+        gpus: d.tp,
+        warm_up: duration("warm-up", &f.warm_up, def.warm_up_s)?,
+        jitter,
+    })
+}
+
+/// The hourly price of one replica: explicit, or the catalog's price for the provider and size
+/// (default: AWS, one GPU per tensor-parallel rank).
+fn price(
+    ctx: &Ctx<'_>,
+    raw: &EndpointFile,
+    d: &Deployment,
+) -> Result<Option<(f64, String)>, ConfigError> {
+    let b = raw.billing.as_ref();
+    if let Some(usd) = b.and_then(|b| b.usd_per_hour) {
+        if b.is_some_and(|b| b.provider.is_some() || b.size.is_some()) {
+            return Err(ctx.error(
+                "endpoint.billing.usd-per-hour",
+                "give either `usd-per-hour` or `provider` and `size`, not both",
+            ));
+        }
+        if !(usd.is_finite() && usd > 0.0) {
+            return Err(ctx.error(
+                "endpoint.billing.usd-per-hour",
+                format!("must be positive, found {usd}"),
+            ));
+        }
+        return Ok(Some((usd, "set in the experiment file".to_string())));
+    }
+    let provider = b
+        .and_then(|b| b.provider.clone())
+        .unwrap_or_else(|| "aws".to_string());
+    let size = b
+        .and_then(|b| b.size.clone())
+        .unwrap_or_else(|| format!("x{}", d.tp));
+    let found = d
+        .gpu
+        .prices
+        .iter()
+        .find(|p| p.provider == provider && p.size == size && p.gpus >= d.tp);
+    match found {
+        Some(p) => Ok(Some((
+            p.usd_per_hour,
+            format!(
+                "{} {} {}, ${:.2}/h as of {} ({})",
+                p.provider, p.instance, p.size, p.usd_per_hour, p.as_of, p.source
+            ),
+        ))),
+        None if b.is_none() => Ok(None),
+        None => {
+            let offered: Vec<String> = d
+                .gpu
+                .prices
+                .iter()
+                .map(|p| format!("{} {}", p.provider, p.size))
+                .collect();
+            Err(ctx
+                .error(
+                    "endpoint.billing",
+                    format!("no {provider} {size} price for {} in the catalog", d.gpu.id),
+                )
+                .with_hint(if offered.is_empty() {
+                    "this GPU has no catalog price; set usd-per-hour".to_string()
+                } else {
+                    format!("offered: {}; or set usd-per-hour", offered.join(", "))
+                }))
+        }
+    }
 }

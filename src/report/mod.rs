@@ -1,6 +1,7 @@
 //! Output: pure functions from a [`Summary`] to bytes. Writing files is the caller's job.
 
 pub mod catalog;
+pub mod explain;
 pub mod summary;
 pub mod table;
 

@@ -291,3 +291,38 @@ fn curve_shows_memory_ttft_and_decode_speed_and_warns_when_the_model_does_not_fi
             .contains("`--gpu`: unknown id \"t5\"")
     );
 }
+
+#[test]
+fn explain_shows_memory_speed_cold_start_and_price() {
+    let out = capsim()
+        .arg("explain")
+        .arg(root().join("experiments/llm/t4-int8-chat.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Endpoint: llama-2-7b int8 on 1 x t4"),
+        "{text}"
+    );
+    assert!(
+        text.contains("weights 6.9 GB + runtime 1.5 GB + KV cache 4.2 GB (8069 tokens in all)"),
+        "{text}"
+    );
+    assert!(text.contains("pulling image        150.0 s"), "{text}");
+    assert!(text.contains("total                226.0 s"), "{text}");
+    assert!(
+        text.contains("Price: $0.50 per replica-hour (aws nvidia-t4 x1"),
+        "{text}"
+    );
+    let mmc = String::from_utf8(
+        capsim()
+            .arg("explain")
+            .arg(root().join("experiments/queueing/mmc.toml"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(mmc.contains("Offered load: 0.800 of capacity"), "{mmc}");
+}

@@ -85,12 +85,12 @@ fn each_rule_reports_file_line_key_and_exact_message() {
         (
             "unknown key",
             with("servers = 4", "servrs = 4"),
-            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `engine`, `profile`, `queue-capacity`, `queue-timeout`\n  hint: did you mean `servers`?",
+            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `engine`, `profile`, `cold-start`, `billing`, `queue-capacity`, `queue-timeout`\n  hint: did you mean `servers`?",
         ),
         (
             "snake_case key",
             plus(r#"queue_timeout = "1s""#),
-            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `engine`, `profile`, `queue-capacity`, `queue-timeout`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
+            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `engine`, `profile`, `cold-start`, `billing`, `queue-capacity`, `queue-timeout`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
         ),
         (
             "unknown key in [client]",
@@ -449,6 +449,30 @@ fn llm_endpoint_rules_report_their_exact_messages() {
                 r#"model = { id = "mine", params = 7_000_000_000, layers = 32, hidden = 4096, heads = 32, kv-heads = 5, head-dim = 128, intermediate = 11008, vocab = 32000, max-context = 4096 }"#,
             ),
             "bad.toml:12: `endpoint.model.kv-heads`: kv-heads (5) must divide heads (32)",
+        ),
+        (
+            "a negative bandwidth",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\ncold-start = { load-gb-s = -2 }",
+            ),
+            "bad.toml:14: `endpoint.cold-start.load-gb-s`: must be positive, found -2",
+        ),
+        (
+            "a jitter of 100 % or more",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\ncold-start = { jitter = 1.5 }",
+            ),
+            "bad.toml:14: `endpoint.cold-start.jitter`: must be at least 0 and less than 1, found 1.5",
+        ),
+        (
+            "an instance size the catalog does not offer",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\nbilling = { provider = \"gcp\", size = \"x8\" }",
+            ),
+            "bad.toml:14: `endpoint.billing`: no gcp x8 price for t4 in the catalog\n  hint: offered: aws x1, aws x4, gcp x1; or set usd-per-hour",
         ),
     ];
     let mut failures = Vec::new();
