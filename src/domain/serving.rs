@@ -35,6 +35,7 @@ use super::request::{Outcome, RequestId};
 use super::scenario::{Load, Scenario, StopRule};
 use super::stats::RunStats;
 use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
+use rand::RngExt;
 
 /// Where step times come from.
 #[derive(Clone, Debug)]
@@ -153,8 +154,12 @@ pub struct LlmService {
     pub output_tokens: Dist,
     /// A request still waiting (not admitted) this long after arriving is dropped.
     pub queue_timeout: Option<SimDuration>,
-    /// Most requests allowed to wait; more are refused. `None`: unlimited.
+    /// Most requests allowed to wait at one replica; more are refused. `None`: unlimited.
     pub queue_capacity: Option<u64>,
+    /// Identical replicas behind the load balancer.
+    pub replicas: u32,
+    /// How requests are spread over replicas.
+    pub balancer: Balancer,
     /// What serves the requests, when given by GPU and model (for `capsim explain`).
     pub deployment: Option<Box<crate::catalog::Deployment>>,
     /// What a new replica goes through before serving (used by `capsim explain`; the replica
@@ -171,10 +176,10 @@ pub enum Event {
     Arrival,
     /// A closed-loop user finished thinking and sends its next request.
     UserReady(u32),
-    /// The current step or segment ends (stale if the epoch moved on).
-    StepDone(u64),
-    /// The static batcher's wait for a fuller batch ends (stale if the epoch moved on).
-    BatchTimer(u64),
+    /// A replica's current step or segment ends (stale if its epoch moved on).
+    StepDone(u32, u64),
+    /// A static batcher's wait for a fuller batch ends (stale if its epoch moved on).
+    BatchTimer(u32, u64),
     /// A waiting request reaches the queue timeout.
     QueueTimeout(RequestId),
     /// A client's timeout fires.
@@ -215,6 +220,8 @@ struct Req {
     share_base: f64,
     /// KV tokens reserved (tgi, static).
     reserved: u64,
+    /// The replica serving it.
+    replica: u32,
 }
 
 /// What the GPU is doing.
@@ -268,9 +275,11 @@ pub struct ServingStats {
     pub ok_output_tokens: u64,
     /// KV tokens in use × seconds, in the window.
     pub kv_area: f64,
-    /// KV capacity, tokens.
+    /// KV capacity of all replicas, tokens.
     pub kv_capacity: u64,
-    /// Most KV tokens ever in use (for the never-exceeds check).
+    /// KV capacity of one replica, tokens (what `kv_peak` is bounded by).
+    pub kv_replica_capacity: u64,
+    /// Most KV tokens ever in use on one replica (for the never-exceeds check).
     pub kv_peak: u64,
     /// Sequences in the running batch × seconds, in the window (busy time only).
     pub batch_area: f64,
@@ -278,17 +287,31 @@ pub struct ServingStats {
     pub preemptions: u64,
 }
 
-/// The state of one simulated LLM replica.
+/// How requests are spread over replicas.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Balancer {
+    /// In turn.
+    RoundRobin,
+    /// To the replica with the fewest requests assigned and not finished.
+    LeastOutstanding,
+    /// To the less loaded of two replicas drawn at random.
+    PowerOfTwo,
+}
+
+impl Balancer {
+    /// The name in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Balancer::RoundRobin => "round-robin",
+            Balancer::LeastOutstanding => "least-outstanding",
+            Balancer::PowerOfTwo => "power-of-two",
+        }
+    }
+}
+
+/// The engine state of one replica.
 #[derive(Debug)]
-pub struct LlmEndpoint<'a> {
-    scenario: &'a Scenario,
-    svc: &'a LlmService,
-    arrival_rng: SimRng,
-    prompt_rng: SimRng,
-    output_rng: SimRng,
-    think_rng: SimRng,
-    reqs: Vec<Req>,
-    free: Vec<u32>,
+struct Replica {
     waiting: VecDeque<RequestId>,
     waiting_live: u64,
     prefilling: Vec<RequestId>,
@@ -306,24 +329,15 @@ pub struct LlmEndpoint<'a> {
     epoch: u64,
     timer_epoch: u64,
     steps_since_prefill: u64,
-    arrivals_left: Option<u64>,
-    stats: RunStats,
-    serving: ServingStats,
+    /// Requests assigned to this replica whose server side is not done.
+    assigned: u64,
+    /// Whether this replica is counted among the busy ones.
+    counted_busy: bool,
 }
 
-impl<'a> LlmEndpoint<'a> {
-    /// A fresh replica for `scenario` (whose service must be an LLM service).
-    pub fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
-        let window_start = SimTime::ZERO + scenario.warm_up;
-        LlmEndpoint {
-            scenario,
-            svc,
-            arrival_rng: streams.stream("arrivals"),
-            prompt_rng: streams.stream("prompt-tokens"),
-            output_rng: streams.stream("output-tokens"),
-            think_rng: streams.stream("think-time"),
-            reqs: Vec::new(),
-            free: Vec::new(),
+impl Replica {
+    fn new() -> Self {
+        Replica {
             waiting: VecDeque::new(),
             waiting_live: 0,
             prefilling: Vec::new(),
@@ -341,16 +355,118 @@ impl<'a> LlmEndpoint<'a> {
             epoch: 0,
             timer_epoch: 0,
             steps_since_prefill: 0,
+            assigned: 0,
+            counted_busy: false,
+        }
+    }
+}
+
+/// The state of one simulated LLM endpoint: identical replicas behind a load balancer.
+///
+/// The replica being worked on is held in `st`, swapped in from `replicas` before any event for
+/// it is handled, so the engine code reads like single-replica code and switching is O(1).
+#[derive(Debug)]
+pub struct LlmEndpoint<'a> {
+    scenario: &'a Scenario,
+    svc: &'a LlmService,
+    arrival_rng: SimRng,
+    prompt_rng: SimRng,
+    output_rng: SimRng,
+    think_rng: SimRng,
+    balancer_rng: SimRng,
+    reqs: Vec<Req>,
+    free: Vec<u32>,
+    st: Replica,
+    cur: usize,
+    replicas: Vec<Replica>,
+    busy_replicas: u32,
+    total_waiting: u64,
+    next_rr: usize,
+    arrivals_left: Option<u64>,
+    stats: RunStats,
+    serving: ServingStats,
+}
+
+impl<'a> LlmEndpoint<'a> {
+    /// A fresh replica for `scenario` (whose service must be an LLM service).
+    pub fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
+        let window_start = SimTime::ZERO + scenario.warm_up;
+        let n = svc.replicas.max(1) as usize;
+        LlmEndpoint {
+            scenario,
+            svc,
+            arrival_rng: streams.stream("arrivals"),
+            prompt_rng: streams.stream("prompt-tokens"),
+            output_rng: streams.stream("output-tokens"),
+            think_rng: streams.stream("think-time"),
+            balancer_rng: streams.stream("balancer"),
+            reqs: Vec::new(),
+            free: Vec::new(),
+            st: Replica::new(),
+            cur: 0,
+            replicas: (0..n).map(|_| Replica::new()).collect(),
+            busy_replicas: 0,
+            total_waiting: 0,
+            next_rr: 0,
             arrivals_left: match scenario.stop {
                 StopRule::Requests(n) => Some(n),
                 StopRule::Duration(_) => None,
             },
-            stats: RunStats::new(window_start, 1),
+            stats: RunStats::new(window_start, n as u32),
             serving: ServingStats {
                 ttft: Some(super::stats::LatencyStats::default()),
-                kv_capacity: svc.kv_tokens,
+                kv_capacity: svc.kv_tokens * n as u64,
+                kv_replica_capacity: svc.kv_tokens,
                 ..ServingStats::default()
             },
+        }
+    }
+
+    /// Makes replica `r` the one in `st`.
+    fn switch_to(&mut self, r: usize) {
+        if r != self.cur {
+            std::mem::swap(&mut self.st, &mut self.replicas[self.cur]);
+            std::mem::swap(&mut self.st, &mut self.replicas[r]);
+            self.cur = r;
+        }
+    }
+
+    /// Replica `r`'s state, wherever it is held.
+    fn replica(&self, r: usize) -> &Replica {
+        if r == self.cur {
+            &self.st
+        } else {
+            &self.replicas[r]
+        }
+    }
+
+    /// Picks the replica for a new request.
+    fn choose_replica(&mut self) -> usize {
+        let n = self.replicas.len();
+        if n == 1 {
+            return 0;
+        }
+        match self.svc.balancer {
+            Balancer::RoundRobin => {
+                let r = self.next_rr;
+                self.next_rr = (r + 1) % n;
+                r
+            }
+            Balancer::LeastOutstanding => (0..n)
+                .min_by_key(|&r| (self.replica(r).assigned, r))
+                .unwrap_or(0),
+            Balancer::PowerOfTwo => {
+                let a = self.balancer_rng.random_range(0..n);
+                let mut b = self.balancer_rng.random_range(0..n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                if (self.replica(b).assigned, b) < (self.replica(a).assigned, a) {
+                    b
+                } else {
+                    a
+                }
+            }
         }
     }
 
@@ -372,12 +488,12 @@ impl<'a> LlmEndpoint<'a> {
 
     /// Σ context of decoding sequences now.
     fn dec_ctx(&self) -> u64 {
-        self.dec_ctx_base + self.decoding * (self.global - self.base_global)
+        self.st.dec_ctx_base + self.st.decoding * (self.st.global - self.st.base_global)
     }
 
     fn rebase(&mut self) {
-        self.dec_ctx_base = self.dec_ctx();
-        self.base_global = self.global;
+        self.st.dec_ctx_base = self.dec_ctx();
+        self.st.base_global = self.st.global;
     }
 
     /// KV tokens in use, counting a partly filled block for every sequence (vllm) or the
@@ -385,10 +501,10 @@ impl<'a> LlmEndpoint<'a> {
     fn kv_used(&self) -> u64 {
         match self.svc.engine {
             EngineSpec::Vllm { .. } => {
-                let seqs = self.decoding + self.prefilling.len() as u64;
-                self.prefill_kv + self.dec_ctx() + seqs * self.vllm_block_slack()
+                let seqs = self.st.decoding + self.st.prefilling.len() as u64;
+                self.st.prefill_kv + self.dec_ctx() + seqs * self.vllm_block_slack()
             }
-            _ => self.reserved,
+            _ => self.st.reserved,
         }
     }
 
@@ -400,18 +516,19 @@ impl<'a> LlmEndpoint<'a> {
         let held = match self.svc.engine {
             EngineSpec::Vllm { .. } => {
                 let prefilled: u64 = self
+                    .st
                     .prefilling
                     .iter()
                     .map(|&id| u64::from(self.req(id).prefilled))
                     .sum();
-                let seqs = self.decoding + self.prefilling.len() as u64;
+                let seqs = self.st.decoding + self.st.prefilling.len() as u64;
                 self.dec_ctx()
-                    + self.decoding * decode_steps
+                    + self.st.decoding * decode_steps
                     + prefilled
                     + chunk_tokens
                     + seqs * self.vllm_block_slack()
             }
-            _ => self.reserved,
+            _ => self.st.reserved,
         };
         self.serving.kv_peak = self.serving.kv_peak.max(held);
     }
@@ -419,7 +536,7 @@ impl<'a> LlmEndpoint<'a> {
     fn generated_now(&self, id: RequestId) -> u32 {
         let r = self.req(id);
         match r.state {
-            State::Decoding => r.generated + (self.global - r.base_step) as u32,
+            State::Decoding => r.generated + (self.st.global - r.base_step) as u32,
             _ => r.generated,
         }
     }
@@ -462,6 +579,7 @@ impl<'a> LlmEndpoint<'a> {
             share: 0.0,
             share_base: 0.0,
             reserved: 0,
+            replica: 0,
         };
         match self.free.pop() {
             Some(i) => {
@@ -486,6 +604,12 @@ impl<'a> LlmEndpoint<'a> {
 
     /// Frees a request's slot once the server side is done; decides nothing.
     fn release(&mut self, id: RequestId) {
+        debug_assert_eq!(
+            self.req(id).replica as usize,
+            self.cur,
+            "released from another replica"
+        );
+        self.st.assigned -= 1;
         let r = self.req(id);
         if r.outcome != Some(Outcome::Ok) && r.measured {
             // GPU time spent on a request whose client did not get the answer.
@@ -534,9 +658,14 @@ impl<'a> LlmEndpoint<'a> {
         if self.req(id).measured {
             self.stats.arrived += 1;
         }
+        let r = self.choose_replica();
+        self.switch_to(r);
+        self.req_mut(id).replica = r as u32;
+        self.st.assigned += 1;
         let over_tgi_cap = match self.svc.engine {
             EngineSpec::Tgi { max_concurrent, .. } => {
-                let in_server = self.waiting_live + self.decoding + self.prefilling.len() as u64;
+                let in_server =
+                    self.st.waiting_live + self.st.decoding + self.st.prefilling.len() as u64;
                 in_server >= u64::from(max_concurrent)
             }
             _ => false,
@@ -544,18 +673,19 @@ impl<'a> LlmEndpoint<'a> {
         let queue_full = self
             .svc
             .queue_capacity
-            .is_some_and(|c| self.waiting_live >= c);
+            .is_some_and(|c| self.st.waiting_live >= c);
         if over_tgi_cap || queue_full {
             self.decide(sim, id, Outcome::Rejected);
             self.release(id);
             return;
         }
-        if self.req(id).measured && !matches!(self.busy, Busy::Idle) {
+        if self.req(id).measured && !matches!(self.st.busy, Busy::Idle) {
             self.stats.queued += 1;
         }
-        self.waiting.push_back(id);
-        self.waiting_live += 1;
-        self.stats.set_waiting(now, self.waiting_live);
+        self.st.waiting.push_back(id);
+        self.st.waiting_live += 1;
+        self.total_waiting += 1;
+        self.stats.set_waiting(now, self.total_waiting);
         if let Some(t) = self.svc.queue_timeout {
             sim.schedule_in(t, Event::QueueTimeout(id));
         }
@@ -567,7 +697,7 @@ impl<'a> LlmEndpoint<'a> {
 
     /// Something changed (arrival, cancellation): let the engine react at the next chance.
     fn wake(&mut self, sim: &mut Simulation<Event>) {
-        match &self.busy {
+        match &self.st.busy {
             Busy::Idle => self.plan(sim),
             Busy::Segment { .. } => self.cut_segment(sim),
             Busy::Mixed { .. } | Busy::Static { .. } => {}
@@ -583,7 +713,7 @@ impl<'a> LlmEndpoint<'a> {
             beta,
             c0,
             b,
-        } = self.busy.clone()
+        } = self.st.busy.clone()
         else {
             return;
         };
@@ -607,8 +737,8 @@ impl<'a> LlmEndpoint<'a> {
             m > 0 && start + secs(segment_seconds(alpha, beta, c0, bf, m)) == sim.now();
         let new_steps = if at_boundary { m } else { m + 1 };
         if new_steps < steps {
-            self.epoch += 1;
-            self.busy = Busy::Segment {
+            self.st.epoch += 1;
+            self.st.busy = Busy::Segment {
                 start,
                 steps: new_steps,
                 alpha,
@@ -617,15 +747,25 @@ impl<'a> LlmEndpoint<'a> {
                 b,
             };
             let end = start + secs(segment_seconds(alpha, beta, c0, bf, new_steps));
-            sim.schedule_at(end.max(sim.now()), Event::StepDone(self.epoch));
+            sim.schedule_at(
+                end.max(sim.now()),
+                Event::StepDone(self.cur as u32, self.st.epoch),
+            );
         }
     }
 
     fn start_busy(&mut self, sim: &mut Simulation<Event>, busy: Busy, seconds: f64) {
-        self.busy = busy;
-        self.epoch += 1;
-        self.stats.set_busy(sim.now(), 1);
-        sim.schedule_in(secs(seconds), Event::StepDone(self.epoch));
+        self.st.busy = busy;
+        self.st.epoch += 1;
+        if !self.st.counted_busy {
+            self.st.counted_busy = true;
+            self.busy_replicas += 1;
+            self.stats.set_busy(sim.now(), self.busy_replicas);
+        }
+        sim.schedule_in(
+            secs(seconds),
+            Event::StepDone(self.cur as u32, self.st.epoch),
+        );
     }
 
     /// Adds `level` × the part of [start, end] inside the window.
@@ -640,7 +780,7 @@ impl<'a> LlmEndpoint<'a> {
 
     /// Chooses and starts the next step when the GPU is free.
     fn plan(&mut self, sim: &mut Simulation<Event>) {
-        self.busy = Busy::Idle;
+        self.st.busy = Busy::Idle;
         match self.svc.engine.clone() {
             EngineSpec::Vllm {
                 max_num_seqs,
@@ -663,27 +803,30 @@ impl<'a> LlmEndpoint<'a> {
                 max_wait,
             } => self.plan_static(sim, max_batch, max_wait),
         }
-        if matches!(self.busy, Busy::Idle) {
-            self.stats.set_busy(sim.now(), 0);
+        if matches!(self.st.busy, Busy::Idle) && self.st.counted_busy {
+            self.st.counted_busy = false;
+            self.busy_replicas -= 1;
+            self.stats.set_busy(sim.now(), self.busy_replicas);
         }
     }
 
     /// The next live waiting request, dropping stale entries.
     fn waiting_head(&mut self) -> Option<RequestId> {
-        while let Some(&id) = self.waiting.front() {
+        while let Some(&id) = self.st.waiting.front() {
             if self.live(id) && self.req(id).state == State::Waiting {
                 return Some(id);
             }
-            self.waiting.pop_front();
+            self.st.waiting.pop_front();
         }
         None
     }
 
     fn take_waiting(&mut self, now: SimTime) -> Option<RequestId> {
         let id = self.waiting_head()?;
-        self.waiting.pop_front();
-        self.waiting_live -= 1;
-        self.stats.set_waiting(now, self.waiting_live);
+        self.st.waiting.pop_front();
+        self.st.waiting_live -= 1;
+        self.total_waiting -= 1;
+        self.stats.set_waiting(now, self.total_waiting);
         let r = self.req(id);
         if r.measured {
             let wait = now - r.arrived;
@@ -693,8 +836,8 @@ impl<'a> LlmEndpoint<'a> {
     }
 
     fn admit(&mut self, id: RequestId) {
-        self.admit_counter += 1;
-        let order = self.admit_counter;
+        self.st.admit_counter += 1;
+        let order = self.st.admit_counter;
         let r = self.req_mut(id);
         r.state = State::Prefilling;
         r.admit_order = order;
@@ -702,9 +845,9 @@ impl<'a> LlmEndpoint<'a> {
         // KV for the whole prompt is reserved at admission (as vLLM allocates a prompt's
         // blocks), so later chunks of a long prompt always fit.
         let target = u64::from(r.prefill_target);
-        self.prefill_kv += target;
-        self.admitted.insert(order, id);
-        self.prefilling.push(id);
+        self.st.prefill_kv += target;
+        self.st.admitted.insert(order, id);
+        self.st.prefilling.push(id);
     }
 
     fn plan_vllm(
@@ -716,18 +859,18 @@ impl<'a> LlmEndpoint<'a> {
     ) {
         let now = sim.now();
         // Make room for the decoders' next token, preempting the newest sequences if needed.
-        while self.decoding > 0 && self.kv_used() + self.decoding > self.svc.kv_tokens {
+        while self.st.decoding > 0 && self.kv_used() + self.st.decoding > self.svc.kv_tokens {
             self.preempt_newest(sim);
         }
         let mut budget = u64::from(max_tokens);
         let mut chunks: Vec<(RequestId, u32)> = Vec::new();
         if chunked {
-            budget = budget.saturating_sub(self.decoding);
+            budget = budget.saturating_sub(self.st.decoding);
         }
         let kv_cap = self.svc.kv_tokens;
-        let mut kv = self.kv_used() + self.decoding;
+        let mut kv = self.kv_used() + self.st.decoding;
         // Prompts already being prefilled continue first; their KV is already reserved.
-        for &id in &self.prefilling.clone() {
+        for &id in &self.st.prefilling.clone() {
             if budget == 0 {
                 break;
             }
@@ -741,7 +884,9 @@ impl<'a> LlmEndpoint<'a> {
             budget -= c;
         }
         // Then new requests, first come first served, while sequences, tokens and KV allow.
-        while budget > 0 && (self.decoding + self.prefilling.len() as u64) < u64::from(max_seqs) {
+        while budget > 0
+            && (self.st.decoding + self.st.prefilling.len() as u64) < u64::from(max_seqs)
+        {
             let Some(head) = self.waiting_head() else {
                 break;
             };
@@ -763,9 +908,9 @@ impl<'a> LlmEndpoint<'a> {
         }
         if !chunks.is_empty() {
             // Without chunking, a prefill step pauses decoding (prefill first, as vLLM v0 did).
-            let with_decoders = chunked && self.decoding > 0;
+            let with_decoders = chunked && self.st.decoding > 0;
             self.start_mixed(sim, chunks, with_decoders);
-        } else if let Some(kv_steps) = (kv_cap - self.kv_used()).checked_div(self.decoding) {
+        } else if let Some(kv_steps) = (kv_cap - self.kv_used()).checked_div(self.st.decoding) {
             // Decode until the first completion or until the KV cache would overflow.
             self.start_segment(sim, kv_steps.max(1));
         }
@@ -780,12 +925,12 @@ impl<'a> LlmEndpoint<'a> {
         max_waiting_tokens: u32,
     ) {
         let now = sim.now();
-        let waiting = self.waiting_live;
-        let running = self.decoding;
+        let waiting = self.st.waiting_live;
+        let running = self.st.decoding;
         let prefill_now = waiting > 0
             && (running == 0
                 || waiting as f64 / running as f64 >= ratio
-                || self.steps_since_prefill >= u64::from(max_waiting_tokens));
+                || self.st.steps_since_prefill >= u64::from(max_waiting_tokens));
         if prefill_now {
             let mut budget = u64::from(max_prefill);
             let mut chunks = Vec::new();
@@ -794,14 +939,15 @@ impl<'a> LlmEndpoint<'a> {
                     u64::from(self.req(head).prefill_target),
                     u64::from(self.req(head).output),
                 );
-                if (p > budget && !chunks.is_empty()) || self.reserved + p + o > self.svc.kv_tokens
+                if (p > budget && !chunks.is_empty())
+                    || self.st.reserved + p + o > self.svc.kv_tokens
                 {
                     break;
                 }
                 let id = self.take_waiting(now).expect("head exists");
                 self.admit(id);
                 self.req_mut(id).reserved = p + o;
-                self.reserved += p + o;
+                self.st.reserved += p + o;
                 if p == 0 {
                     self.start_decoding_without_prompt(id);
                     continue;
@@ -813,16 +959,16 @@ impl<'a> LlmEndpoint<'a> {
                 }
             }
             if !chunks.is_empty() {
-                self.steps_since_prefill = 0;
+                self.st.steps_since_prefill = 0;
                 self.start_mixed(sim, chunks, false);
                 self.note_kv_at_end(0, 0);
                 return;
             }
         }
-        if self.decoding > 0 {
+        if self.st.decoding > 0 {
             let forced = if waiting > 0 {
                 u64::from(max_waiting_tokens)
-                    .saturating_sub(self.steps_since_prefill)
+                    .saturating_sub(self.st.steps_since_prefill)
                     .max(1)
             } else {
                 u64::MAX
@@ -838,9 +984,12 @@ impl<'a> LlmEndpoint<'a> {
             return;
         };
         let oldest = self.req(head).arrived;
-        if self.waiting_live < u64::from(max_batch) && now < oldest + max_wait {
-            self.timer_epoch += 1;
-            sim.schedule_at(oldest + max_wait, Event::BatchTimer(self.timer_epoch));
+        if self.st.waiting_live < u64::from(max_batch) && now < oldest + max_wait {
+            self.st.timer_epoch += 1;
+            sim.schedule_at(
+                oldest + max_wait,
+                Event::BatchTimer(self.cur as u32, self.st.timer_epoch),
+            );
             return;
         }
         // Take requests while the padded batch fits the KV cache.
@@ -859,7 +1008,7 @@ impl<'a> LlmEndpoint<'a> {
             (max_p, max_o) = (np, no);
         }
         let b = batch.len() as u64;
-        self.reserved = b * (max_p + max_o);
+        self.st.reserved = b * (max_p + max_o);
         let prefill_s = self.svc.step.step_seconds(&StepShape {
             prefill_tokens: b * max_p,
             prefill_pairs: b * max_p * (max_p + 1) / 2,
@@ -887,7 +1036,7 @@ impl<'a> LlmEndpoint<'a> {
     }
 
     fn start_decoding_without_prompt(&mut self, id: RequestId) {
-        self.prefilling.retain(|&p| p != id);
+        self.st.prefilling.retain(|&p| p != id);
         self.join_decoding(id);
     }
 
@@ -907,7 +1056,7 @@ impl<'a> LlmEndpoint<'a> {
             shape.prefill_pairs += c * done + c * (c + 1) / 2;
         }
         if with_decoders {
-            shape.decode_seqs = self.decoding;
+            shape.decode_seqs = self.st.decoding;
             shape.decode_ctx = self.dec_ctx();
         }
         let seconds = self.svc.step.step_seconds(&shape);
@@ -922,10 +1071,10 @@ impl<'a> LlmEndpoint<'a> {
     }
 
     fn start_segment(&mut self, sim: &mut Simulation<Event>, limit: u64) {
-        let to_done = self.done_heap.peek().map_or(1, |Reverse((done, _, _))| {
-            done.saturating_sub(self.global).max(1)
+        let to_done = self.st.done_heap.peek().map_or(1, |Reverse((done, _, _))| {
+            done.saturating_sub(self.st.global).max(1)
         });
-        let b = self.decoding;
+        let b = self.st.decoding;
         let (alpha, beta, valid) = self.svc.step.decode_line(b, self.dec_ctx());
         let steps = to_done.min(limit).min(valid).max(1);
         self.note_kv_at_end(steps, 0);
@@ -944,47 +1093,49 @@ impl<'a> LlmEndpoint<'a> {
 
     fn join_decoding(&mut self, id: RequestId) {
         self.rebase();
-        let global = self.global;
-        let g = self.g_dec;
+        let global = self.st.global;
+        let g = self.st.g_dec;
         let r = self.req_mut(id);
         r.state = State::Decoding;
         r.base_step = global;
         r.share_base = g;
         let ctx = u64::from(r.prompt + r.generated);
         let done = global + u64::from(r.output - r.generated);
-        self.dec_ctx_base += ctx;
-        self.decoding += 1;
-        self.done_heap.push(Reverse((done, id.slot, id.generation)));
+        self.st.dec_ctx_base += ctx;
+        self.st.decoding += 1;
+        self.st
+            .done_heap
+            .push(Reverse((done, id.slot, id.generation)));
     }
 
     fn leave_decoding(&mut self, id: RequestId) {
         self.rebase();
         let generated = self.generated_now(id);
-        let g = self.g_dec;
+        let g = self.st.g_dec;
         let r = self.req_mut(id);
         r.generated = generated;
         r.share += g - r.share_base;
         let ctx = u64::from(r.prompt + generated);
         let order = r.admit_order;
-        self.dec_ctx_base -= ctx;
-        self.decoding -= 1;
-        self.admitted.remove(&order);
+        self.st.dec_ctx_base -= ctx;
+        self.st.decoding -= 1;
+        self.st.admitted.remove(&order);
     }
 
     fn preempt_newest(&mut self, sim: &mut Simulation<Event>) {
-        let Some((&order, &id)) = self.admitted.iter().next_back() else {
+        let Some((&order, &id)) = self.st.admitted.iter().next_back() else {
             return;
         };
         self.serving.preemptions += 1;
         match self.req(id).state {
             State::Decoding => self.leave_decoding(id),
             State::Prefilling => {
-                self.prefilling.retain(|&p| p != id);
-                self.prefill_kv -= u64::from(self.req(id).prefill_target);
-                self.admitted.remove(&order);
+                self.st.prefilling.retain(|&p| p != id);
+                self.st.prefill_kv -= u64::from(self.req(id).prefill_target);
+                self.st.admitted.remove(&order);
             }
             _ => {
-                self.admitted.remove(&order);
+                self.st.admitted.remove(&order);
                 return;
             }
         }
@@ -993,9 +1144,10 @@ impl<'a> LlmEndpoint<'a> {
         r.prefill_target = r.prompt + r.generated;
         r.prefilled = 0;
         r.state = State::Waiting;
-        self.waiting.push_front(id);
-        self.waiting_live += 1;
-        self.stats.set_waiting(sim.now(), self.waiting_live);
+        self.st.waiting.push_front(id);
+        self.st.waiting_live += 1;
+        self.total_waiting += 1;
+        self.stats.set_waiting(sim.now(), self.total_waiting);
     }
 
     /// Finishes a request on the server: it produced all its tokens (or was cancelled).
@@ -1010,14 +1162,14 @@ impl<'a> LlmEndpoint<'a> {
         }
         let r = self.req(id);
         if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
-            self.reserved -= r.reserved;
+            self.st.reserved -= r.reserved;
         }
         self.release(id);
     }
 
     fn on_step_done(&mut self, sim: &mut Simulation<Event>) {
         let now = sim.now();
-        match std::mem::replace(&mut self.busy, Busy::Idle) {
+        match std::mem::replace(&mut self.st.busy, Busy::Idle) {
             Busy::Idle => {}
             Busy::Mixed {
                 start,
@@ -1027,7 +1179,7 @@ impl<'a> LlmEndpoint<'a> {
             } => {
                 let participants = chunks.len() as f64
                     + if with_decoders {
-                        self.decoding as f64
+                        self.st.decoding as f64
                     } else {
                         0.0
                     };
@@ -1037,9 +1189,9 @@ impl<'a> LlmEndpoint<'a> {
                 let kv = self.kv_used() as f64;
                 self.serving.kv_area += self.area(start, now, kv);
                 if with_decoders {
-                    self.g_dec += share;
-                    self.global += 1;
-                    self.steps_since_prefill += 1;
+                    self.st.g_dec += share;
+                    self.st.global += 1;
+                    self.st.steps_since_prefill += 1;
                 }
                 for (id, c) in chunks {
                     let r = self.req_mut(id);
@@ -1053,11 +1205,11 @@ impl<'a> LlmEndpoint<'a> {
                         }
                         let (done_all, reserved) =
                             (r.generated >= r.output, u64::from(r.prefill_target));
-                        self.prefill_kv -= reserved;
-                        self.prefilling.retain(|&p| p != id);
+                        self.st.prefill_kv -= reserved;
+                        self.st.prefilling.retain(|&p| p != id);
                         if done_all {
                             let order = self.req(id).admit_order;
-                            self.admitted.remove(&order);
+                            self.st.admitted.remove(&order);
                             self.finish(sim, id);
                         } else {
                             self.join_decoding(id);
@@ -1078,9 +1230,9 @@ impl<'a> LlmEndpoint<'a> {
                 // KV grows linearly through the segment: use its mean.
                 let kv_start = self.kv_used() as f64;
                 self.serving.kv_area += self.area(start, now, kv_start + (b * steps) as f64 / 2.0);
-                self.g_dec += seconds / b.max(1) as f64;
-                self.global += steps;
-                self.steps_since_prefill += steps;
+                self.st.g_dec += seconds / b.max(1) as f64;
+                self.st.global += steps;
+                self.st.steps_since_prefill += steps;
             }
             Busy::Static {
                 start,
@@ -1090,7 +1242,7 @@ impl<'a> LlmEndpoint<'a> {
                 let b = batch.len() as f64;
                 let total = (now - start).as_secs_f64();
                 self.serving.batch_area += self.area(start, now, b);
-                self.serving.kv_area += self.area(start, now, self.reserved as f64);
+                self.serving.kv_area += self.area(start, now, self.st.reserved as f64);
                 let first = first_token;
                 for id in batch {
                     let r = self.req_mut(id);
@@ -1099,15 +1251,15 @@ impl<'a> LlmEndpoint<'a> {
                     r.generated = r.output;
                     self.finish(sim, id);
                 }
-                self.reserved = 0;
+                self.st.reserved = 0;
             }
         }
         // Completions reached by the global step count.
-        while let Some(&Reverse((done, slot, generation))) = self.done_heap.peek() {
-            if done > self.global {
+        while let Some(&Reverse((done, slot, generation))) = self.st.done_heap.peek() {
+            if done > self.st.global {
                 break;
             }
-            self.done_heap.pop();
+            self.st.done_heap.pop();
             let id = RequestId { slot, generation };
             // A preempted and re-admitted request has a newer entry; this one is stale.
             let current = self.live(id) && self.req(id).state == State::Decoding && {
@@ -1129,6 +1281,7 @@ impl<'a> LlmEndpoint<'a> {
             return;
         }
         let cancelled: Vec<RequestId> = self
+            .st
             .admitted
             .values()
             .copied()
@@ -1138,16 +1291,16 @@ impl<'a> LlmEndpoint<'a> {
             match self.req(id).state {
                 State::Decoding => self.leave_decoding(id),
                 State::Prefilling => {
-                    self.prefilling.retain(|&p| p != id);
-                    self.prefill_kv -= u64::from(self.req(id).prefill_target);
+                    self.st.prefilling.retain(|&p| p != id);
+                    self.st.prefill_kv -= u64::from(self.req(id).prefill_target);
                     let order = self.req(id).admit_order;
-                    self.admitted.remove(&order);
+                    self.st.admitted.remove(&order);
                 }
                 _ => continue,
             }
             let r = self.req(id);
             if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
-                self.reserved -= r.reserved;
+                self.st.reserved -= r.reserved;
             }
             self.release(id);
         }
@@ -1155,8 +1308,9 @@ impl<'a> LlmEndpoint<'a> {
 
     /// A waiting request leaves the queue without being admitted (its entry is dropped lazily).
     fn abandon_queue(&mut self, now: SimTime, id: RequestId) {
-        self.waiting_live -= 1;
-        self.stats.set_waiting(now, self.waiting_live);
+        self.st.waiting_live -= 1;
+        self.total_waiting -= 1;
+        self.stats.set_waiting(now, self.total_waiting);
         let r = self.req(id);
         if r.measured {
             let wait = now - r.arrived;
@@ -1196,8 +1350,18 @@ impl<'a> LlmEndpoint<'a> {
             .iter()
             .filter(|r| r.state != State::Free && r.measured && r.outcome.is_none())
             .count() as u64;
-        // A step under way at the horizon counts as busy up to the horizon.
-        match &self.busy {
+        // A step under way at the horizon counts as busy up to the horizon, on every replica.
+        for r in 0..self.replicas.len() {
+            self.switch_to(r);
+            self.close_replica(end);
+        }
+        self.stats.close(end);
+        self.stats.events = events;
+        (self.stats, self.serving)
+    }
+
+    fn close_replica(&mut self, end: SimTime) {
+        match &self.st.busy {
             Busy::Segment { start, b, .. } => {
                 let level = *b as f64;
                 self.serving.batch_area += self.area(*start, end, level);
@@ -1214,9 +1378,6 @@ impl<'a> LlmEndpoint<'a> {
             }
             Busy::Idle => {}
         }
-        self.stats.close(end);
-        self.stats.events = events;
-        (self.stats, self.serving)
     }
 }
 
@@ -1226,9 +1387,10 @@ impl Model for LlmEndpoint<'_> {
     fn is_stale(&self, event: &Event) -> bool {
         match *event {
             Event::Arrival | Event::UserReady(_) => false,
-            Event::StepDone(epoch) => epoch != self.epoch,
-            Event::BatchTimer(epoch) => {
-                epoch != self.timer_epoch || !matches!(self.busy, Busy::Idle)
+            Event::StepDone(r, epoch) => epoch != self.replica(r as usize).epoch,
+            Event::BatchTimer(r, epoch) => {
+                let rep = self.replica(r as usize);
+                epoch != rep.timer_epoch || !matches!(rep.busy, Busy::Idle)
             }
             Event::QueueTimeout(id) => !self.live(id) || self.req(id).state != State::Waiting,
             Event::ClientTimeout(id) => !self.live(id) || self.req(id).outcome.is_some(),
@@ -1253,10 +1415,22 @@ impl Model for LlmEndpoint<'_> {
                     self.new_request(sim, Some(u));
                 }
             }
-            Event::StepDone(_) => self.on_step_done(sim),
-            Event::BatchTimer(_) => self.plan(sim),
-            Event::QueueTimeout(id) => self.on_queue_timeout(sim, id),
-            Event::ClientTimeout(id) => self.on_client_timeout(sim, id),
+            Event::StepDone(r, _) => {
+                self.switch_to(r as usize);
+                self.on_step_done(sim);
+            }
+            Event::BatchTimer(r, _) => {
+                self.switch_to(r as usize);
+                self.plan(sim);
+            }
+            Event::QueueTimeout(id) => {
+                self.switch_to(self.req(id).replica as usize);
+                self.on_queue_timeout(sim, id);
+            }
+            Event::ClientTimeout(id) => {
+                self.switch_to(self.req(id).replica as usize);
+                self.on_client_timeout(sim, id);
+            }
         }
     }
 }

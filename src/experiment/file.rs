@@ -231,6 +231,10 @@ pub struct EndpointFile {
     pub quantization_group_size: Option<i64>,
     /// GPUs per replica.
     pub tensor_parallel: Option<i64>,
+    /// Identical replicas.
+    pub replicas: Option<i64>,
+    /// `round-robin`, `least-outstanding` or `power-of-two`.
+    pub load_balancer: Option<String>,
     /// Batching engine.
     pub engine: Option<EngineFile>,
     /// Measured step-latency curve.

@@ -10,7 +10,7 @@ use crate::catalog::{Catalog, Deployment, llm_from};
 use crate::domain::lifecycle::ColdStartSpec;
 use crate::domain::memory::stored_weight_bytes;
 use crate::domain::profile::Profile;
-use crate::domain::serving::{EngineSpec, LlmService, StepModel};
+use crate::domain::serving::{Balancer, EngineSpec, LlmService, StepModel};
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
@@ -680,6 +680,21 @@ pub(crate) fn llm_service(
         output_tokens,
         queue_timeout,
         queue_capacity,
+        replicas: count(ctx, "endpoint.replicas", raw.replicas, 1, 1, 1000)? as u32,
+        balancer: match raw.load_balancer.as_deref() {
+            None | Some("least-outstanding") => Balancer::LeastOutstanding,
+            Some("round-robin") => Balancer::RoundRobin,
+            Some("power-of-two") => Balancer::PowerOfTwo,
+            Some(other) => {
+                return Err(unknown_kind(
+                    ctx,
+                    "endpoint.load-balancer",
+                    "load balancer",
+                    other,
+                    &["least-outstanding", "round-robin", "power-of-two"],
+                ));
+            }
+        },
         deployment: deployment.map(Box::new),
         cold_start,
         price,

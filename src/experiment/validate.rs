@@ -464,6 +464,8 @@ fn service(
             raw.quantization_group_size.is_some(),
         ),
         ("tensor-parallel", raw.tensor_parallel.is_some()),
+        ("replicas", raw.replicas.is_some()),
+        ("load-balancer", raw.load_balancer.is_some()),
         ("engine", raw.engine.is_some()),
         ("profile", raw.profile.is_some()),
     ];

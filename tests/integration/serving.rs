@@ -41,10 +41,10 @@ fn continuous_batching_never_exceeds_kv_capacity_and_preempted_requests_still_fi
     let (stats, serving) = serve(T4_TIGHT, 3);
     assert!(serving.preemptions > 0, "this load should force preemption");
     assert!(
-        serving.kv_peak <= serving.kv_capacity,
+        serving.kv_peak <= serving.kv_replica_capacity,
         "KV {} > capacity {}",
         serving.kv_peak,
-        serving.kv_capacity
+        serving.kv_replica_capacity
     );
     assert_eq!(stats.arrived, 400);
     assert_eq!(stats.in_flight, 0);
@@ -146,7 +146,7 @@ engine = { kind = "tgi", max-concurrent-requests = 16 }
         rejected > 100,
         "a 50/s burst against 16 slots must be refused: {rejected}"
     );
-    assert!(serving.kv_peak <= serving.kv_capacity);
+    assert!(serving.kv_peak <= serving.kv_replica_capacity);
     assert!(stats.is_conserved());
     assert_eq!(stats.in_flight, 0);
 }
@@ -234,11 +234,12 @@ fn llm_experiment() -> impl Strategy<Value = String> {
         any::<bool>(),
         proptest::option::of(1u32..20_000),
         any::<bool>(),
+        (1u32..4, prop_oneof![Just("round-robin"), Just("least-outstanding"), Just("power-of-two")]),
     )
-        .prop_map(|(engine, gpu, n, load, (p, o), timeout, cancel, queue_timeout, by_count)| {
+        .prop_map(|(engine, gpu, n, load, (p, o), timeout, cancel, queue_timeout, by_count, (replicas, balancer))| {
             let stop = if by_count { format!("requests = {n}") } else { format!("duration = \"{}s\"", n * 2) };
             let mut s = format!(
-                "name = \"prop\"\n{stop}\n[workload]\n{load}\nprompt-tokens = {{ kind = \"uniform\", min = 0, max = {} }}\noutput-tokens = {{ kind = \"uniform\", min = 1, max = {} }}\n[endpoint]\ngpu = \"{gpu}\"\nmodel = \"llama-2-7b\"\nengine = {{ kind = \"{engine}\" }}\n",
+                "name = \"prop\"\n{stop}\n[workload]\n{load}\nprompt-tokens = {{ kind = \"uniform\", min = 0, max = {} }}\noutput-tokens = {{ kind = \"uniform\", min = 1, max = {} }}\n[endpoint]\ngpu = \"{gpu}\"\nmodel = \"llama-2-7b\"\nengine = {{ kind = \"{engine}\" }}\nreplicas = {replicas}\nload-balancer = \"{balancer}\"\n",
                 p + 1,
                 o + 1
             );
@@ -259,7 +260,7 @@ proptest! {
     fn every_llm_request_ends_in_one_outcome_and_kv_stays_within_capacity(src in llm_experiment(), seed in any::<u64>()) {
         let (stats, serving) = serve(&src, seed);
         prop_assert!(stats.is_conserved(), "arrived {} outcomes {:?} in flight {}\n{}", stats.arrived, stats.outcomes, stats.in_flight, src);
-        prop_assert!(serving.kv_peak <= serving.kv_capacity, "KV {} > {}\n{}", serving.kv_peak, serving.kv_capacity, src);
+        prop_assert!(serving.kv_peak <= serving.kv_replica_capacity, "KV {} > {}\n{}", serving.kv_peak, serving.kv_replica_capacity, src);
         if src.contains("requests =") {
             prop_assert_eq!(stats.in_flight, 0, "a counted run drains\n{}", src);
         }
@@ -333,4 +334,96 @@ profile = { file = "bench.csv", prefill-tokens-per-s = 1000 }
         err.message,
         "every batch size needs a latency at every context length"
     );
+}
+
+const TWO_AT_ONCE: &str = r#"
+name = "two at once"
+requests = 2
+[workload]
+arrival = { kind = "constant", rate = "1000000/s" }
+prompt-tokens = { kind = "deterministic", value = 128 }
+output-tokens = { kind = "deterministic", value = 50 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+replicas = 2
+load-balancer = "round-robin"
+"#;
+
+#[test]
+fn round_robin_replicas_serve_simultaneous_requests_each_alone() {
+    // Two requests 1 µs apart on two replicas: each runs alone, exactly as a single request.
+    let two = run(TWO_AT_ONCE, 1);
+    let alone = run(&TWO_AT_ONCE.replace("requests = 2", "requests = 1"), 1);
+    assert_eq!(two.ok, 2);
+    assert!((real(&two, "latency_max_s") - real(&alone, "latency_max_s")).abs() < 2e-6);
+    // On one replica they share steps and take longer than alone.
+    let shared = run(&TWO_AT_ONCE.replace("replicas = 2", "replicas = 1"), 1);
+    assert!(real(&shared, "latency_max_s") > real(&alone, "latency_max_s") + 1e-3);
+    // Busy time is spread over two GPUs: utilisation is per replica.
+    assert!(real(&two, "gpu_busy") > 0.99 && real(&two, "gpu_busy") <= 1.0);
+}
+
+#[test]
+fn three_replicas_cut_the_tail_of_the_same_arrivals() {
+    let one = r#"
+name = "replicas"
+duration = "30m"
+warm-up = "2m"
+[workload]
+arrival = { kind = "poisson", rate = "5/s" }
+prompt-tokens = { kind = "lognormal", median = 400, p99 = 2000 }
+output-tokens = { kind = "lognormal", median = 200, p99 = 1000 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+"#;
+    let a = run(one, 3);
+    let b = run(
+        &one.replace(
+            "model = \"llama-2-7b\"",
+            "model = \"llama-2-7b\"\nreplicas = 3",
+        ),
+        3,
+    );
+    assert_eq!(
+        a.arrived, b.arrived,
+        "same arrivals (common random numbers)"
+    );
+    assert!(
+        real(&b, "latency_p99_s") < real(&a, "latency_p99_s"),
+        "{} vs {}",
+        real(&b, "latency_p99_s"),
+        real(&a, "latency_p99_s")
+    );
+    assert!(real(&b, "gpu_busy") < real(&a, "gpu_busy"));
+}
+
+#[test]
+fn least_outstanding_balances_better_than_round_robin_under_uneven_requests() {
+    let src = r#"
+name = "balancers"
+duration = "20m"
+warm-up = "1m"
+[workload]
+arrival = { kind = "poisson", rate = "12/s" }
+prompt-tokens = { kind = "lognormal", median = 400, p99 = 4000 }
+output-tokens = { kind = "lognormal", median = 200, p99 = 2000 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+replicas = 3
+load-balancer = "least-outstanding"
+"#;
+    let lor = run(src, 8);
+    let rr = run(&src.replace("least-outstanding", "round-robin"), 8);
+    let p2 = run(&src.replace("least-outstanding", "power-of-two"), 8);
+    assert_eq!(lor.arrived, rr.arrived);
+    assert!(
+        real(&lor, "latency_p99_s") <= real(&rr, "latency_p99_s"),
+        "{} vs {}",
+        real(&lor, "latency_p99_s"),
+        real(&rr, "latency_p99_s")
+    );
+    assert!(p2.ok > 0 && p2.arrived == lor.arrived);
 }
