@@ -60,8 +60,19 @@ fn serving_metrics(m: &mut Metrics, stats: &RunStats, s: &ServingStats) {
     m.kv_util_mean = (window > 0.0 && s.kv_capacity < 1 << 40)
         .then(|| s.kv_area / (s.kv_capacity as f64 * window));
     m.batch_mean = (busy_s > 0.0).then(|| s.batch_area / busy_s);
-    m.gpu_busy = m.utilization;
+    // Busy share of the time replicas were up (starting or running), not of max replicas.
+    m.gpu_busy = (s.replica_seconds > 0.0).then(|| busy_s / s.replica_seconds);
+    m.utilization = m.gpu_busy;
     m.preemptions = Some(s.preemptions);
+    m.cost_usd = s.cost_usd;
+    m.cost_per_1k_ok_usd = s
+        .cost_usd
+        .filter(|_| m.ok > 0)
+        .map(|c| c / m.ok as f64 * 1000.0);
+    m.gpu_hours = Some(s.replica_seconds * f64::from(s.gpus_per_replica) / 3600.0);
+    m.replicas_mean = (window > 0.0).then(|| s.replica_seconds / window);
+    m.replicas_max = Some(s.replicas_max);
+    m.cold_starts = Some(s.cold_starts);
 }
 
 /// Metrics every endpoint has, from request statistics.
@@ -77,6 +88,7 @@ fn request_metrics(stats: &RunStats) -> Metrics {
         client_timeout: count(Outcome::ClientTimeout),
         queue_timeout: count(Outcome::QueueTimeout),
         rejected: count(Outcome::Rejected),
+        unavailable: count(Outcome::Unavailable),
         in_flight: stats.in_flight,
         timeout_rate: ratio(timeouts, stats.arrived),
         error_rate: ratio(failures, stats.arrived),

@@ -15,15 +15,19 @@ pub enum Outcome {
     QueueTimeout,
     /// The request arrived to a full queue and was refused at once (HTTP 429 or 503).
     Rejected,
+    /// No replica was ready and the request was not held, or was held past the scale-up
+    /// timeout (HTTP 503 while a scaled-to-zero endpoint starts).
+    Unavailable,
 }
 
 impl Outcome {
     /// Every outcome, in the order outputs list them.
-    pub const ALL: [Outcome; 4] = [
+    pub const ALL: [Outcome; 5] = [
         Outcome::Ok,
         Outcome::ClientTimeout,
         Outcome::QueueTimeout,
         Outcome::Rejected,
+        Outcome::Unavailable,
     ];
 
     /// Number of outcomes.
@@ -36,6 +40,7 @@ impl Outcome {
             Outcome::ClientTimeout => "client_timeout",
             Outcome::QueueTimeout => "queue_timeout",
             Outcome::Rejected => "rejected",
+            Outcome::Unavailable => "unavailable",
         }
     }
 

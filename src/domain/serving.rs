@@ -156,8 +156,10 @@ pub struct LlmService {
     pub queue_timeout: Option<SimDuration>,
     /// Most requests allowed to wait at one replica; more are refused. `None`: unlimited.
     pub queue_capacity: Option<u64>,
-    /// Identical replicas behind the load balancer.
+    /// Identical replicas behind the load balancer (the most there can be, with a lifecycle).
     pub replicas: u32,
+    /// Cold starts, scale-to-zero and what happens while no replica is ready; `None`: fixed.
+    pub lifecycle: Option<Lifecycle>,
     /// How requests are spread over replicas.
     pub balancer: Balancer,
     /// What serves the requests, when given by GPU and model (for `capsim explain`).
@@ -182,6 +184,12 @@ pub enum Event {
     BatchTimer(u32, u64),
     /// A waiting request reaches the queue timeout.
     QueueTimeout(RequestId),
+    /// A replica finishes its cold start (stale if it was restarted since).
+    ReplicaReady(u32, u32),
+    /// The endpoint has been idle for the idle timeout (stale if anything arrived since).
+    IdleCheck(u64),
+    /// A held request reaches the scale-up timeout.
+    HoldTimeout(RequestId),
     /// A client's timeout fires.
     ClientTimeout(RequestId),
 }
@@ -189,6 +197,8 @@ pub enum Event {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum State {
     Free,
+    /// Held at the endpoint while no replica is ready.
+    Held,
     Waiting,
     Prefilling,
     Decoding,
@@ -223,6 +233,9 @@ struct Req {
     /// The replica serving it.
     replica: u32,
 }
+
+/// `Req::replica` of a request no replica has taken yet.
+const UNASSIGNED: u32 = u32::MAX;
 
 /// What the GPU is doing.
 #[derive(Clone, Debug)]
@@ -285,6 +298,16 @@ pub struct ServingStats {
     pub batch_area: f64,
     /// Preemptions (vllm).
     pub preemptions: u64,
+    /// Instance cost of the window, US dollars (when a price is known).
+    pub cost_usd: Option<f64>,
+    /// Replica seconds starting or running, in the window.
+    pub replica_seconds: f64,
+    /// Most replicas starting or running at once.
+    pub replicas_max: u64,
+    /// Cold starts begun in the window.
+    pub cold_starts: u64,
+    /// GPUs per replica.
+    pub gpus_per_replica: u32,
 }
 
 /// How requests are spread over replicas.
@@ -307,6 +330,39 @@ impl Balancer {
             Balancer::PowerOfTwo => "power-of-two",
         }
     }
+}
+
+/// What to do with a request when no replica is ready.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WhenUnavailable {
+    /// Answer HTTP 503 at once (HF's default).
+    Reject,
+    /// Hold it until a replica is ready, or answer 503 after this long (HF's X-Scale-Up-Timeout).
+    Hold(SimDuration),
+    /// Hold it for as long as it takes.
+    Queue,
+}
+
+/// How the number of replicas changes over a run (without it, every replica is ready from the
+/// start and runs to the end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lifecycle {
+    /// Replicas kept running even when idle.
+    pub min_replicas: u32,
+    /// Replicas ready at time zero (warm).
+    pub initial_replicas: u32,
+    /// After this long without any request in the system, replicas beyond the minimum stop.
+    pub idle_timeout: Option<SimDuration>,
+    /// What happens to requests while no replica is ready.
+    pub when_unavailable: WhenUnavailable,
+}
+
+/// Where a replica is in its life.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    Stopped,
+    Starting,
+    Ready,
 }
 
 /// The engine state of one replica.
@@ -333,6 +389,11 @@ struct Replica {
     assigned: u64,
     /// Whether this replica is counted among the busy ones.
     counted_busy: bool,
+    phase: Phase,
+    /// Bumped whenever the replica starts, so a stale readiness event is recognised.
+    life: u32,
+    /// When billing of the current run of this replica began.
+    billed_from: SimTime,
 }
 
 impl Replica {
@@ -357,6 +418,9 @@ impl Replica {
             steps_since_prefill: 0,
             assigned: 0,
             counted_busy: false,
+            phase: Phase::Ready,
+            life: 0,
+            billed_from: SimTime::ZERO,
         }
     }
 }
@@ -382,6 +446,16 @@ pub struct LlmEndpoint<'a> {
     busy_replicas: u32,
     total_waiting: u64,
     next_rr: usize,
+    cold_rng: SimRng,
+    hold: VecDeque<RequestId>,
+    hold_live: u64,
+    /// Requests allocated and not yet released.
+    in_system: u64,
+    idle_gen: u64,
+    /// When a request last arrived or left: the idle timeout counts from here.
+    last_activity: SimTime,
+    running: u32,
+    running_since: SimTime,
     arrivals_left: Option<u64>,
     stats: RunStats,
     serving: ServingStats,
@@ -392,7 +466,7 @@ impl<'a> LlmEndpoint<'a> {
     pub fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
         let window_start = SimTime::ZERO + scenario.warm_up;
         let n = svc.replicas.max(1) as usize;
-        LlmEndpoint {
+        let mut e = LlmEndpoint {
             scenario,
             svc,
             arrival_rng: streams.stream("arrivals"),
@@ -408,6 +482,14 @@ impl<'a> LlmEndpoint<'a> {
             busy_replicas: 0,
             total_waiting: 0,
             next_rr: 0,
+            cold_rng: streams.stream("cold-start"),
+            hold: VecDeque::new(),
+            hold_live: 0,
+            in_system: 0,
+            idle_gen: 0,
+            last_activity: SimTime::ZERO,
+            running: 0,
+            running_since: SimTime::ZERO,
             arrivals_left: match scenario.stop {
                 StopRule::Requests(n) => Some(n),
                 StopRule::Duration(_) => None,
@@ -417,9 +499,29 @@ impl<'a> LlmEndpoint<'a> {
                 ttft: Some(super::stats::LatencyStats::default()),
                 kv_capacity: svc.kv_tokens * n as u64,
                 kv_replica_capacity: svc.kv_tokens,
+                cost_usd: svc.price.as_ref().map(|_| 0.0),
+                gpus_per_replica: svc.deployment.as_ref().map_or(1, |d| d.tp),
                 ..ServingStats::default()
             },
+        };
+        // Replicas ready at time zero: all of them without a lifecycle, else the initial ones.
+        let ready = svc
+            .lifecycle
+            .as_ref()
+            .map_or(n, |l| l.initial_replicas as usize);
+        for (r, rep) in e.replicas.iter_mut().enumerate() {
+            if r >= ready {
+                rep.phase = Phase::Stopped;
+            }
         }
+        e.st.phase = if ready > 0 {
+            Phase::Ready
+        } else {
+            Phase::Stopped
+        };
+        e.running = ready as u32;
+        e.serving.replicas_max = ready as u64;
+        e
     }
 
     /// Makes replica `r` the one in `st`.
@@ -440,32 +542,147 @@ impl<'a> LlmEndpoint<'a> {
         }
     }
 
-    /// Picks the replica for a new request.
-    fn choose_replica(&mut self) -> usize {
+    fn replica_mut(&mut self, r: usize) -> &mut Replica {
+        if r == self.cur {
+            &mut self.st
+        } else {
+            &mut self.replicas[r]
+        }
+    }
+
+    /// Picks a ready replica for a new request, if there is one.
+    fn choose_replica(&mut self) -> Option<usize> {
         let n = self.replicas.len();
+        let ready = |e: &Self, r: usize| e.replica(r).phase == Phase::Ready;
         if n == 1 {
-            return 0;
+            return ready(self, 0).then_some(0);
         }
         match self.svc.balancer {
             Balancer::RoundRobin => {
-                let r = self.next_rr;
+                let r = (0..n)
+                    .map(|k| (self.next_rr + k) % n)
+                    .find(|&r| ready(self, r))?;
                 self.next_rr = (r + 1) % n;
-                r
+                Some(r)
             }
             Balancer::LeastOutstanding => (0..n)
-                .min_by_key(|&r| (self.replica(r).assigned, r))
-                .unwrap_or(0),
+                .filter(|&r| ready(self, r))
+                .min_by_key(|&r| (self.replica(r).assigned, r)),
             Balancer::PowerOfTwo => {
-                let a = self.balancer_rng.random_range(0..n);
-                let mut b = self.balancer_rng.random_range(0..n - 1);
-                if b >= a {
-                    b += 1;
+                let up: Vec<usize> = (0..n).filter(|&r| ready(self, r)).collect();
+                match up.len() {
+                    0 => None,
+                    1 => Some(up[0]),
+                    k => {
+                        let a = self.balancer_rng.random_range(0..k);
+                        let mut b = self.balancer_rng.random_range(0..k - 1);
+                        if b >= a {
+                            b += 1;
+                        }
+                        let (a, b) = (up[a], up[b]);
+                        Some(
+                            if (self.replica(b).assigned, b) < (self.replica(a).assigned, a) {
+                                b
+                            } else {
+                                a
+                            },
+                        )
+                    }
                 }
-                if (self.replica(b).assigned, b) < (self.replica(a).assigned, a) {
-                    b
-                } else {
-                    a
-                }
+            }
+        }
+    }
+
+    /// Replicas starting or running changes to `running` at `now`.
+    fn set_running(&mut self, now: SimTime, running: u32) {
+        let level = f64::from(self.running);
+        let since = self.running_since;
+        self.serving.replica_seconds += self.area(since, now, level);
+        self.running = running;
+        self.running_since = now;
+        self.serving.replicas_max = self.serving.replicas_max.max(u64::from(running));
+    }
+
+    /// Bills replica `r` from its start to `now`, per started minute inside the window.
+    fn bill(&mut self, r: usize, now: SimTime) {
+        let from = self.replica(r).billed_from.max(self.stats.window_start);
+        if let (Some(cost), Some((usd, _))) =
+            (self.serving.cost_usd.as_mut(), self.svc.price.as_ref())
+            && now > from
+        {
+            *cost += super::lifecycle::bill_usd(from, now, *usd);
+        }
+    }
+
+    /// Begins a cold start on a stopped replica, if one is left.
+    fn start_replica(&mut self, sim: &mut Simulation<Event>) {
+        let Some(r) = (0..self.replicas.len()).find(|&r| self.replica(r).phase == Phase::Stopped)
+        else {
+            return;
+        };
+        let now = sim.now();
+        let total = match &self.svc.cold_start {
+            Some(c) => c.sample(&mut self.cold_rng).total(),
+            None => SimDuration::ZERO,
+        };
+        let rep = self.replica_mut(r);
+        rep.phase = Phase::Starting;
+        rep.life = rep.life.wrapping_add(1);
+        rep.billed_from = now;
+        let life = rep.life;
+        if now >= self.stats.window_start {
+            self.serving.cold_starts += 1;
+        }
+        let running = self.running + 1;
+        self.set_running(now, running);
+        sim.schedule_in(total, Event::ReplicaReady(r as u32, life));
+    }
+
+    /// Whether any replica is ready or starting.
+    fn any_coming(&self) -> bool {
+        (0..self.replicas.len()).any(|r| self.replica(r).phase != Phase::Stopped)
+    }
+
+    fn on_replica_ready(&mut self, sim: &mut Simulation<Event>, r: usize) {
+        self.replica_mut(r).phase = Phase::Ready;
+        // Held requests go to the replicas now ready, in arrival order.
+        while let Some(id) = self.hold.pop_front() {
+            if !(self.live(id) && self.req(id).state == State::Held) {
+                continue;
+            }
+            self.hold_live -= 1;
+            let Some(target) = self.choose_replica() else {
+                break;
+            };
+            self.assign(sim, id, target);
+        }
+        self.check_idle(sim);
+    }
+
+    /// With nothing in the system, schedules the idle check for the idle timeout after the
+    /// last activity.
+    fn check_idle(&mut self, sim: &mut Simulation<Event>) {
+        if self.in_system == 0
+            && let Some(t) = self.svc.lifecycle.as_ref().and_then(|l| l.idle_timeout)
+        {
+            let at = (self.last_activity + t).max(sim.now());
+            sim.schedule_at(at, Event::IdleCheck(self.idle_gen));
+        }
+    }
+
+    /// Idle for the whole timeout: stop ready replicas beyond the minimum.
+    fn on_idle(&mut self, sim: &mut Simulation<Event>) {
+        let min = self.svc.lifecycle.as_ref().map_or(0, |l| l.min_replicas);
+        let now = sim.now();
+        for r in (0..self.replicas.len()).rev() {
+            if self.running <= min {
+                break;
+            }
+            if self.replica(r).phase == Phase::Ready && self.replica(r).assigned == 0 {
+                self.bill(r, now);
+                self.replica_mut(r).phase = Phase::Stopped;
+                let running = self.running - 1;
+                self.set_running(now, running);
             }
         }
     }
@@ -579,7 +796,7 @@ impl<'a> LlmEndpoint<'a> {
             share: 0.0,
             share_base: 0.0,
             reserved: 0,
-            replica: 0,
+            replica: UNASSIGNED,
         };
         match self.free.pop() {
             Some(i) => {
@@ -603,13 +820,17 @@ impl<'a> LlmEndpoint<'a> {
     }
 
     /// Frees a request's slot once the server side is done; decides nothing.
-    fn release(&mut self, id: RequestId) {
-        debug_assert_eq!(
-            self.req(id).replica as usize,
-            self.cur,
-            "released from another replica"
-        );
-        self.st.assigned -= 1;
+    fn release(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        if self.req(id).replica != UNASSIGNED {
+            debug_assert_eq!(
+                self.req(id).replica as usize,
+                self.cur,
+                "released from another replica"
+            );
+            self.st.assigned -= 1;
+        }
+        self.in_system -= 1;
+        self.last_activity = sim.now();
         let r = self.req(id);
         if r.outcome != Some(Outcome::Ok) && r.measured {
             // GPU time spent on a request whose client did not get the answer.
@@ -620,6 +841,7 @@ impl<'a> LlmEndpoint<'a> {
         r.generation = r.generation.wrapping_add(1);
         r.state = State::Free;
         self.free.push(id.slot);
+        self.check_idle(sim);
     }
 
     /// Decides the client-side outcome once; a closed-loop user starts thinking.
@@ -655,12 +877,51 @@ impl<'a> LlmEndpoint<'a> {
     fn new_request(&mut self, sim: &mut Simulation<Event>, user: Option<u32>) {
         let now = sim.now();
         let id = self.allocate(now, user);
+        self.in_system += 1;
+        // Activity: any idle check already scheduled is now stale.
+        self.idle_gen += 1;
+        self.last_activity = now;
         if self.req(id).measured {
             self.stats.arrived += 1;
         }
-        let r = self.choose_replica();
+        if let Some(t) = self.scenario.client.timeout {
+            sim.schedule_in(t, Event::ClientTimeout(id));
+        }
+        if let Some(r) = self.choose_replica() {
+            self.assign(sim, id, r);
+            return;
+        }
+        // No replica is ready: start one unless one is on its way, then reject or hold.
+        if !self.any_coming() {
+            self.start_replica(sim);
+        }
+        let when = self
+            .svc
+            .lifecycle
+            .as_ref()
+            .map_or(WhenUnavailable::Reject, |l| l.when_unavailable);
+        match when {
+            WhenUnavailable::Reject => {
+                self.decide(sim, id, Outcome::Unavailable);
+                self.release(sim, id);
+            }
+            WhenUnavailable::Hold(_) | WhenUnavailable::Queue => {
+                self.req_mut(id).state = State::Held;
+                self.hold.push_back(id);
+                self.hold_live += 1;
+                if let WhenUnavailable::Hold(t) = when {
+                    sim.schedule_in(t, Event::HoldTimeout(id));
+                }
+            }
+        }
+    }
+
+    /// Hands a request to replica `r`: refused there if its limits are reached, else queued.
+    fn assign(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
+        let now = sim.now();
         self.switch_to(r);
         self.req_mut(id).replica = r as u32;
+        self.req_mut(id).state = State::Waiting;
         self.st.assigned += 1;
         let over_tgi_cap = match self.svc.engine {
             EngineSpec::Tgi { max_concurrent, .. } => {
@@ -676,7 +937,7 @@ impl<'a> LlmEndpoint<'a> {
             .is_some_and(|c| self.st.waiting_live >= c);
         if over_tgi_cap || queue_full {
             self.decide(sim, id, Outcome::Rejected);
-            self.release(id);
+            self.release(sim, id);
             return;
         }
         if self.req(id).measured && !matches!(self.st.busy, Busy::Idle) {
@@ -687,10 +948,9 @@ impl<'a> LlmEndpoint<'a> {
         self.total_waiting += 1;
         self.stats.set_waiting(now, self.total_waiting);
         if let Some(t) = self.svc.queue_timeout {
-            sim.schedule_in(t, Event::QueueTimeout(id));
-        }
-        if let Some(t) = self.scenario.client.timeout {
-            sim.schedule_in(t, Event::ClientTimeout(id));
+            // The queue timeout counts from arrival at the endpoint.
+            let at = (self.req(id).arrived + t).max(now);
+            sim.schedule_at(at, Event::QueueTimeout(id));
         }
         self.wake(sim);
     }
@@ -1164,7 +1424,7 @@ impl<'a> LlmEndpoint<'a> {
         if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
             self.st.reserved -= r.reserved;
         }
-        self.release(id);
+        self.release(sim, id);
     }
 
     fn on_step_done(&mut self, sim: &mut Simulation<Event>) {
@@ -1271,12 +1531,12 @@ impl<'a> LlmEndpoint<'a> {
                 self.finish(sim, id);
             }
         }
-        self.drop_cancelled();
+        self.drop_cancelled(sim);
         self.plan(sim);
     }
 
     /// Removes sequences whose client gave up and asked to cancel (at a step boundary).
-    fn drop_cancelled(&mut self) {
+    fn drop_cancelled(&mut self, sim: &mut Simulation<Event>) {
         if !self.scenario.client.cancel_on_timeout {
             return;
         }
@@ -1302,7 +1562,7 @@ impl<'a> LlmEndpoint<'a> {
             if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
                 self.st.reserved -= r.reserved;
             }
-            self.release(id);
+            self.release(sim, id);
         }
     }
 
@@ -1321,7 +1581,7 @@ impl<'a> LlmEndpoint<'a> {
     fn on_queue_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
         self.abandon_queue(sim.now(), id);
         self.decide(sim, id, Outcome::QueueTimeout);
-        self.release(id);
+        self.release(sim, id);
     }
 
     fn on_client_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
@@ -1332,11 +1592,16 @@ impl<'a> LlmEndpoint<'a> {
         match self.req(id).state {
             State::Waiting => {
                 self.abandon_queue(sim.now(), id);
-                self.release(id);
+                self.release(sim, id);
             }
             State::Prefilling | State::Decoding => {
                 self.req_mut(id).cancelled = true;
                 self.wake(sim);
+            }
+            // A held request was never given to a replica: the client just leaves.
+            State::Held => {
+                self.hold_live -= 1;
+                self.release(sim, id);
             }
             // A static batch runs to its end; there is nothing to cancel.
             State::Batched | State::Free => {}
@@ -1350,11 +1615,17 @@ impl<'a> LlmEndpoint<'a> {
             .iter()
             .filter(|r| r.state != State::Free && r.measured && r.outcome.is_none())
             .count() as u64;
-        // A step under way at the horizon counts as busy up to the horizon, on every replica.
+        // A step under way at the horizon counts as busy up to the horizon, on every replica;
+        // replicas still starting or running are billed up to the end.
         for r in 0..self.replicas.len() {
             self.switch_to(r);
             self.close_replica(end);
+            if self.st.phase != Phase::Stopped {
+                self.bill(r, end);
+            }
         }
+        let running = self.running;
+        self.set_running(end, running);
         self.stats.close(end);
         self.stats.events = events;
         (self.stats, self.serving)
@@ -1394,6 +1665,12 @@ impl Model for LlmEndpoint<'_> {
             }
             Event::QueueTimeout(id) => !self.live(id) || self.req(id).state != State::Waiting,
             Event::ClientTimeout(id) => !self.live(id) || self.req(id).outcome.is_some(),
+            Event::ReplicaReady(r, life) => {
+                let rep = self.replica(r as usize);
+                rep.life != life || rep.phase != Phase::Starting
+            }
+            Event::IdleCheck(generation) => generation != self.idle_gen || self.in_system > 0,
+            Event::HoldTimeout(id) => !self.live(id) || self.req(id).state != State::Held,
         }
     }
 
@@ -1428,8 +1705,17 @@ impl Model for LlmEndpoint<'_> {
                 self.on_queue_timeout(sim, id);
             }
             Event::ClientTimeout(id) => {
-                self.switch_to(self.req(id).replica as usize);
+                if self.req(id).replica != UNASSIGNED {
+                    self.switch_to(self.req(id).replica as usize);
+                }
                 self.on_client_timeout(sim, id);
+            }
+            Event::ReplicaReady(r, _) => self.on_replica_ready(sim, r as usize),
+            Event::IdleCheck(_) => self.on_idle(sim),
+            Event::HoldTimeout(id) => {
+                self.hold_live -= 1;
+                self.decide(sim, id, Outcome::Unavailable);
+                self.release(sim, id);
             }
         }
     }
@@ -1449,6 +1735,8 @@ pub fn simulate_llm(scenario: &Scenario, svc: &LlmService, seed: u64) -> (RunSta
         Event::Arrival,
         Event::UserReady,
     );
+    // An endpoint that starts idle starts its idle clock at zero.
+    endpoint.check_idle(&mut sim);
     let horizon = match scenario.stop {
         StopRule::Duration(d) => Some(SimTime::ZERO + d),
         StopRule::Requests(_) => None,

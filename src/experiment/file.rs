@@ -243,6 +243,8 @@ pub struct EndpointFile {
     pub cold_start: Option<ColdStartFile>,
     /// `[endpoint.billing]`: the instance price.
     pub billing: Option<BillingFile>,
+    /// `[endpoint.scaling]`: cold starts, scale-to-zero and unavailability.
+    pub scaling: Option<ScalingFile>,
     /// Waiting room size.
     pub queue_capacity: Option<i64>,
     /// Longest wait before the server drops a request.
@@ -300,6 +302,24 @@ pub struct ColdStartFile {
     pub warm_up: Option<Scalar>,
     /// Relative spread of each phase, 0 to under 1.
     pub jitter: Option<f64>,
+}
+
+/// `[endpoint.scaling]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ScalingFile {
+    /// Replicas kept running when idle.
+    pub min_replicas: Option<i64>,
+    /// Most replicas.
+    pub max_replicas: Option<i64>,
+    /// Replicas ready at time zero.
+    pub initial_replicas: Option<i64>,
+    /// Idle time after which replicas beyond the minimum stop.
+    pub idle_timeout: Option<Scalar>,
+    /// `reject` (HTTP 503), `hold` (until ready or scale-up-timeout) or `queue`.
+    pub when_unavailable: Option<String>,
+    /// With `hold`: how long a request is held.
+    pub scale_up_timeout: Option<Scalar>,
 }
 
 /// `[endpoint.billing]`: a catalog instance price, or an explicit one.

@@ -10,7 +10,9 @@ use crate::catalog::{Catalog, Deployment, llm_from};
 use crate::domain::lifecycle::ColdStartSpec;
 use crate::domain::memory::stored_weight_bytes;
 use crate::domain::profile::Profile;
-use crate::domain::serving::{Balancer, EngineSpec, LlmService, StepModel};
+use crate::domain::serving::{
+    Balancer, EngineSpec, Lifecycle, LlmService, StepModel, WhenUnavailable,
+};
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
@@ -649,6 +651,15 @@ pub(crate) fn llm_service(
         1,
         1024,
     )? as u32;
+    let (replicas, lifecycle) = scaling(ctx, raw)?;
+    if lifecycle.is_some() && deployment.is_none() {
+        return Err(ctx
+            .error(
+                "endpoint.scaling",
+                "applies only with `gpu` and `model`, which decide the cold start",
+            )
+            .with_hint("a measured profile has no weights to load"));
+    }
     let (cold_start, price) = match &deployment {
         Some(d) => (Some(cold_start(ctx, raw, d, catalog)?), price(ctx, raw, d)?),
         None => {
@@ -680,7 +691,8 @@ pub(crate) fn llm_service(
         output_tokens,
         queue_timeout,
         queue_capacity,
-        replicas: count(ctx, "endpoint.replicas", raw.replicas, 1, 1, 1000)? as u32,
+        replicas,
+        lifecycle,
         balancer: match raw.load_balancer.as_deref() {
             None | Some("least-outstanding") => Balancer::LeastOutstanding,
             Some("round-robin") => Balancer::RoundRobin,
@@ -699,6 +711,107 @@ pub(crate) fn llm_service(
         cold_start,
         price,
     })))
+}
+
+/// `replicas`, or `[endpoint.scaling]`: the most replicas and the lifecycle.
+fn scaling(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<(u32, Option<Lifecycle>), ConfigError> {
+    let Some(f) = &raw.scaling else {
+        return Ok((
+            count(ctx, "endpoint.replicas", raw.replicas, 1, 1, 1000)? as u32,
+            None,
+        ));
+    };
+    if raw.replicas.is_some() {
+        return Err(ctx
+            .error(
+                "endpoint.replicas",
+                "with [endpoint.scaling], set `max-replicas` there instead",
+            )
+            .with_hint("`replicas` is for a fixed number of replicas"));
+    }
+    let k = |n: &str| format!("endpoint.scaling.{n}");
+    let min = count(ctx, &k("min-replicas"), f.min_replicas, 0, 0, 1000)?;
+    let max = count(ctx, &k("max-replicas"), f.max_replicas, min.max(1), 1, 1000)?;
+    if min > max {
+        return Err(ctx.error(
+            &k("min-replicas"),
+            format!("min-replicas ({min}) is more than max-replicas ({max})"),
+        ));
+    }
+    let initial = count(
+        ctx,
+        &k("initial-replicas"),
+        f.initial_replicas,
+        min,
+        0,
+        1000,
+    )?;
+    if initial < min || initial > max {
+        return Err(ctx.error(
+            &k("initial-replicas"),
+            format!(
+                "must be between min-replicas ({min}) and max-replicas ({max}), found {initial}"
+            ),
+        ));
+    }
+    let idle_timeout = f
+        .idle_timeout
+        .as_ref()
+        .map(|v| ctx.positive_duration(&k("idle-timeout"), v))
+        .transpose()?;
+    if min > 0 && idle_timeout.is_some() && min == max {
+        return Err(ctx.error(
+            &k("idle-timeout"),
+            "has no effect: min-replicas equals max-replicas, so no replica ever stops",
+        ));
+    }
+    let hold_timeout = f
+        .scale_up_timeout
+        .as_ref()
+        .map(|v| ctx.positive_duration(&k("scale-up-timeout"), v))
+        .transpose()?;
+    let when = match f.when_unavailable.as_deref() {
+        None | Some("reject") => {
+            if hold_timeout.is_some() {
+                return Err(ctx.error(
+                    &k("scale-up-timeout"),
+                    "applies only with when-unavailable = \"hold\"",
+                ));
+            }
+            WhenUnavailable::Reject
+        }
+        Some("hold") => WhenUnavailable::Hold(hold_timeout.ok_or_else(|| {
+            ctx.error(&k("when-unavailable"), "\"hold\" needs `scale-up-timeout`")
+                .with_hint("e.g. scale-up-timeout = \"600s\", like HF's X-Scale-Up-Timeout header")
+        })?),
+        Some("queue") => {
+            if hold_timeout.is_some() {
+                return Err(ctx.error(
+                    &k("scale-up-timeout"),
+                    "applies only with when-unavailable = \"hold\"",
+                ));
+            }
+            WhenUnavailable::Queue
+        }
+        Some(other) => {
+            return Err(unknown_kind(
+                ctx,
+                &k("when-unavailable"),
+                "behaviour",
+                other,
+                &["reject", "hold", "queue"],
+            ));
+        }
+    };
+    Ok((
+        max as u32,
+        Some(Lifecycle {
+            min_replicas: min as u32,
+            initial_replicas: initial as u32,
+            idle_timeout,
+            when_unavailable: when,
+        }),
+    ))
 }
 
 fn positive_rate(

@@ -56,6 +56,7 @@ pub struct Metrics {
     pub client_timeout: u64,
     pub queue_timeout: u64,
     pub rejected: u64,
+    pub unavailable: u64,
     pub in_flight: u64,
     pub timeout_rate: Option<f64>,
     pub error_rate: Option<f64>,
@@ -78,13 +79,19 @@ pub struct Metrics {
     pub batch_mean: Option<f64>,
     pub gpu_busy: Option<f64>,
     pub preemptions: Option<u64>,
+    pub cost_usd: Option<f64>,
+    pub cost_per_1k_ok_usd: Option<f64>,
+    pub gpu_hours: Option<f64>,
+    pub replicas_mean: Option<f64>,
+    pub replicas_max: Option<u64>,
+    pub cold_starts: Option<u64>,
     pub window_s: f64,
     pub events: u64,
 }
 
 impl Metrics {
     /// Every metric's name and one-line meaning, in output order.
-    pub const DOCS: [(&'static str, &'static str); 29] = [
+    pub const DOCS: [(&'static str, &'static str); 36] = [
         ("arrived", "requests that arrived after the warm-up"),
         ("ok", "requests answered completely in time"),
         (
@@ -98,6 +105,10 @@ impl Metrics {
         (
             "rejected",
             "requests refused at once because the queue was full",
+        ),
+        (
+            "unavailable",
+            "requests answered HTTP 503 because no replica was ready (LLM endpoints with a lifecycle)",
         ),
         (
             "in_flight",
@@ -182,6 +193,21 @@ impl Metrics {
             "sequences preempted because the KV cache ran out (LLM endpoints)",
         ),
         (
+            "cost_usd",
+            "instance cost of the window, billed per started minute while replicas start or run",
+        ),
+        ("cost_per_1k_ok_usd", "cost_usd per 1,000 ok requests"),
+        (
+            "gpu_hours",
+            "GPU hours of replicas starting or running in the window",
+        ),
+        (
+            "replicas_mean",
+            "time-average number of replicas starting or running",
+        ),
+        ("replicas_max", "most replicas starting or running at once"),
+        ("cold_starts", "replica cold starts begun in the window"),
+        (
             "window_s",
             "length of the measurement window (after the warm-up), seconds",
         ),
@@ -189,7 +215,7 @@ impl Metrics {
     ];
 
     /// The metrics as (name, value) pairs in output order. This is the column schema.
-    pub fn entries(&self) -> [(&'static str, MetricValue); 29] {
+    pub fn entries(&self) -> [(&'static str, MetricValue); 36] {
         use MetricValue::{Count, Real};
         [
             ("arrived", Count(self.arrived)),
@@ -197,6 +223,7 @@ impl Metrics {
             ("client_timeout", Count(self.client_timeout)),
             ("queue_timeout", Count(self.queue_timeout)),
             ("rejected", Count(self.rejected)),
+            ("unavailable", Count(self.unavailable)),
             ("in_flight", Count(self.in_flight)),
             ("timeout_rate", Real(self.timeout_rate)),
             ("error_rate", Real(self.error_rate)),
@@ -219,6 +246,12 @@ impl Metrics {
             ("batch_mean", Real(self.batch_mean)),
             ("gpu_busy", Real(self.gpu_busy)),
             ("preemptions", self.preemptions.map_or(Real(None), Count)),
+            ("cost_usd", Real(self.cost_usd)),
+            ("cost_per_1k_ok_usd", Real(self.cost_per_1k_ok_usd)),
+            ("gpu_hours", Real(self.gpu_hours)),
+            ("replicas_mean", Real(self.replicas_mean)),
+            ("replicas_max", self.replicas_max.map_or(Real(None), Count)),
+            ("cold_starts", self.cold_starts.map_or(Real(None), Count)),
             ("window_s", Real(Some(self.window_s))),
             ("events", Count(self.events)),
         ]

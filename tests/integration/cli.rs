@@ -68,7 +68,7 @@ fn run_prints_a_table_with_the_seed_and_writes_json_and_csv() {
     let csv = std::fs::read_to_string(out_dir.join("summary.csv")).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("run,seed,arrived,ok,client_timeout,queue_timeout,rejected,in_flight,timeout_rate,error_rate,latency_mean_s,latency_p50_s,latency_p95_s,latency_p99_s"), "{header}");
+    assert!(header.starts_with("run,seed,arrived,ok,client_timeout,queue_timeout,rejected,unavailable,in_flight,timeout_rate,error_rate,latency_mean_s,latency_p50_s,latency_p95_s,latency_p99_s"), "{header}");
     for name in [
         "wait_mean_s",
         "wait_prob",

@@ -85,12 +85,12 @@ fn each_rule_reports_file_line_key_and_exact_message() {
         (
             "unknown key",
             with("servers = 4", "servrs = 4"),
-            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `queue-capacity`, `queue-timeout`\n  hint: did you mean `servers`?",
+            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`\n  hint: did you mean `servers`?",
         ),
         (
             "snake_case key",
             plus(r#"queue_timeout = "1s""#),
-            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `queue-capacity`, `queue-timeout`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
+            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
         ),
         (
             "unknown key in [client]",

@@ -8,6 +8,7 @@ mod conservation;
 mod determinism;
 mod endpoint_behaviour;
 mod experiments;
+mod lifecycle;
 mod queueing_theory;
 mod serving;
 mod support;

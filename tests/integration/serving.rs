@@ -235,8 +235,9 @@ fn llm_experiment() -> impl Strategy<Value = String> {
         proptest::option::of(1u32..20_000),
         any::<bool>(),
         (1u32..4, prop_oneof![Just("round-robin"), Just("least-outstanding"), Just("power-of-two")]),
+        proptest::option::of((0u32..2, 0usize..3, proptest::option::of(1u32..600))),
     )
-        .prop_map(|(engine, gpu, n, load, (p, o), timeout, cancel, queue_timeout, by_count, (replicas, balancer))| {
+        .prop_map(|(engine, gpu, n, load, (p, o), timeout, cancel, queue_timeout, by_count, (replicas, balancer), scaling)| {
             let stop = if by_count { format!("requests = {n}") } else { format!("duration = \"{}s\"", n * 2) };
             let mut s = format!(
                 "name = \"prop\"\n{stop}\n[workload]\n{load}\nprompt-tokens = {{ kind = \"uniform\", min = 0, max = {} }}\noutput-tokens = {{ kind = \"uniform\", min = 1, max = {} }}\n[endpoint]\ngpu = \"{gpu}\"\nmodel = \"llama-2-7b\"\nengine = {{ kind = \"{engine}\" }}\nreplicas = {replicas}\nload-balancer = \"{balancer}\"\n",
@@ -245,6 +246,15 @@ fn llm_experiment() -> impl Strategy<Value = String> {
             );
             if let Some(q) = queue_timeout {
                 s += &format!("queue-timeout = \"{q}ms\"\n");
+            }
+            if let Some((initial, when, idle)) = scaling {
+                s = s.replace(&format!("replicas = {replicas}\n"), "");
+                s += &format!("[endpoint.scaling]\nmax-replicas = {replicas}\ninitial-replicas = {initial}\ncold-start = 0\n");
+                s = s.replace("cold-start = 0\n", "");
+                s += ["when-unavailable = \"reject\"\n", "when-unavailable = \"hold\"\nscale-up-timeout = \"120s\"\n", "when-unavailable = \"queue\"\n"][when];
+                if let Some(idle) = idle {
+                    s += &format!("idle-timeout = \"{idle}s\"\n");
+                }
             }
             if let Some(t) = timeout {
                 s += &format!("[client]\ntimeout = \"{t}ms\"\ncancel-on-timeout = {cancel}\n");

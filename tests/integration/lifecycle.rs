@@ -1,0 +1,152 @@
+//! Replica lifecycle: cold starts, scale-to-zero, unavailability and billing.
+
+use std::path::Path;
+
+use capsim::domain::Service;
+use capsim::experiment;
+
+use crate::support::{real, run};
+
+/// A T4 replica of Llama-2-7B int8 with no jitter, so the cold start is its nominal sum:
+/// 30 + 150 (15 GB image at 0.1 GB/s) + 13.74 (6.87 GB at 0.5 GB/s) + 2.29 (at 3 GB/s) + 30 s.
+fn t4(extra: &str, body: &str) -> String {
+    format!(
+        r#"
+name = "lifecycle"
+{extra}
+[workload]
+{body}
+prompt-tokens = {{ kind = "deterministic", value = 200 }}
+output-tokens = {{ kind = "deterministic", value = 20 }}
+[endpoint]
+gpu = "t4"
+model = "llama-2-7b"
+quantization = "int8"
+cold-start = {{ jitter = 0 }}
+"#
+    )
+}
+
+fn cold_start_seconds(src: &str) -> f64 {
+    let exp = experiment::parse(src, Path::new("l.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let Service::Llm(svc) = &exp.scenario.service else {
+        panic!()
+    };
+    let c = svc.cold_start.as_ref().unwrap().nominal();
+    let sum: f64 = c.phases.iter().map(|(_, d)| d.as_secs_f64()).sum();
+    assert!(
+        (c.total().as_secs_f64() - sum).abs() < 1e-9,
+        "the total is the sum of its parts"
+    );
+    c.total().as_secs_f64()
+}
+
+#[test]
+fn a_scaled_to_zero_endpoint_answers_503_for_exactly_the_cold_start() {
+    // Zero replicas at the start, one request a second from t = 1 s: the first triggers a cold
+    // start of C seconds, and every request until the replica is ready gets HTTP 503.
+    let src = t4(
+        "requests = 400",
+        "arrival = { kind = \"constant\", rate = \"1/s\" }",
+    ) + "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\n";
+    let c = cold_start_seconds(&src);
+    assert!((c - 226.03).abs() < 0.01, "cold start {c}");
+    let m = run(&src, 1);
+    let expected = (1..=400).filter(|&k| (k as f64) < 1.0 + c).count() as u64;
+    assert_eq!(m.unavailable, expected);
+    assert_eq!(m.ok + m.unavailable, 400);
+    assert_eq!(m.cold_starts, Some(1));
+}
+
+#[test]
+fn a_held_request_waits_exactly_the_cold_start_and_is_then_served() {
+    let base = t4(
+        "requests = 1",
+        "arrival = { kind = \"constant\", rate = \"1/s\" }",
+    );
+    let alone = run(&base, 1);
+    let held = base.clone()
+        + "[endpoint.scaling]\ninitial-replicas = 0\nwhen-unavailable = \"hold\"\nscale-up-timeout = \"600s\"\n";
+    let c = cold_start_seconds(&held);
+    let m = run(&held, 1);
+    assert_eq!(m.ok, 1);
+    let waited = real(&m, "latency_p50_s") - real(&alone, "latency_p50_s");
+    assert!(
+        (waited - c).abs() < 1e-6,
+        "held {waited} s for a {c} s cold start"
+    );
+    // A scale-up timeout shorter than the cold start ends in 503 at the timeout.
+    let short = held.replace("600s", "60s");
+    let m = run(&short, 1);
+    assert_eq!((m.ok, m.unavailable), (0, 1));
+}
+
+#[test]
+fn an_idle_endpoint_scales_to_zero_and_is_billed_per_started_minute() {
+    // One user sends a request every two hours; the endpoint stops after an hour without
+    // requests. Replica time: 0-1 h (initial replica), 2-3 h and 4-5 h (cold starts triggered by
+    // the requests, which get 503 while they start). 180 minutes at $0.50/h = $1.50.
+    let src = t4(
+        "duration = \"5h\"",
+        "users = { count = 1, think-time = { kind = \"deterministic\", value = \"2h\" } }",
+    ) + "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 1\nidle-timeout = \"1h\"\n";
+    let m = run(&src, 1);
+    assert_eq!((m.arrived, m.unavailable), (2, 2));
+    assert_eq!(m.cold_starts, Some(2));
+    assert_eq!(m.replicas_max, Some(1));
+    let cost = real(&m, "cost_usd");
+    assert!((cost - 1.50).abs() < 0.005, "cost ${cost}");
+    assert!((real(&m, "gpu_hours") - 3.0).abs() < 1e-9);
+    assert!((real(&m, "replicas_mean") - 0.6).abs() < 1e-9);
+}
+
+#[test]
+fn fixed_replicas_are_billed_for_the_whole_window() {
+    // Two A100 x1 replicas (AWS $2.50/h) for 30 minutes after a 1-minute warm-up: 2 x 30 x 2.5/60.
+    let src = r#"
+name = "fixed"
+duration = "31m"
+warm-up = "1m"
+[workload]
+arrival = { kind = "poisson", rate = "1/s" }
+prompt-tokens = { kind = "deterministic", value = 100 }
+output-tokens = { kind = "deterministic", value = 50 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+replicas = 2
+"#;
+    let m = run(src, 2);
+    assert!(
+        (real(&m, "cost_usd") - 2.5).abs() < 1e-9,
+        "{}",
+        real(&m, "cost_usd")
+    );
+    assert!((real(&m, "cost_per_1k_ok_usd") - 2.5 / m.ok as f64 * 1000.0).abs() < 1e-9);
+    assert_eq!(m.cold_starts, Some(0));
+}
+
+#[test]
+fn scaling_settings_are_checked() {
+    let base = t4(
+        "duration = \"1h\"",
+        "arrival = { kind = \"poisson\", rate = \"1/s\" }",
+    );
+    let err = |extra: &str| {
+        experiment::parse(&(base.clone() + extra), Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err("[endpoint.scaling]\nmin-replicas = 3\nmax-replicas = 2\n"),
+        "bad.toml:14: `endpoint.scaling.min-replicas`: min-replicas (3) is more than max-replicas (2)"
+    );
+    assert_eq!(
+        err("[endpoint.scaling]\nwhen-unavailable = \"hold\"\n"),
+        "bad.toml:14: `endpoint.scaling.when-unavailable`: \"hold\" needs `scale-up-timeout`\n  hint: e.g. scale-up-timeout = \"600s\", like HF's X-Scale-Up-Timeout header"
+    );
+    assert_eq!(
+        err("[endpoint.scaling]\nscale-up-timeout = \"10s\"\n"),
+        "bad.toml:14: `endpoint.scaling.scale-up-timeout`: applies only with when-unavailable = \"hold\""
+    );
+}
