@@ -234,7 +234,7 @@ impl<'a> QueueEndpoint<'a> {
         if count_arrival(&mut self.arrivals_left, measured)
             && let Load::Open(arrivals) = &self.scenario.load
         {
-            let gap = arrivals.next_gap(&mut self.arrival_rng);
+            let gap = arrivals.next_gap(sim.now(), &mut self.arrival_rng);
             sim.schedule_in(gap, Event::Arrival);
         }
         self.new_request(sim, None);
@@ -424,7 +424,7 @@ pub(crate) fn start_load<E>(
 ) {
     match load {
         Load::Open(arrivals) => {
-            let first = arrivals.next_gap(arrival_rng);
+            let first = arrivals.next_gap(SimTime::ZERO, arrival_rng);
             sim.schedule_in(first, arrival);
         }
         Load::Closed { users, think } => {

@@ -1681,7 +1681,7 @@ impl Model for LlmEndpoint<'_> {
                 if count_arrival(&mut self.arrivals_left, measured)
                     && let Load::Open(arrivals) = &self.scenario.load
                 {
-                    let gap = arrivals.next_gap(&mut self.arrival_rng);
+                    let gap = arrivals.next_gap(sim.now(), &mut self.arrival_rng);
                     sim.schedule_in(gap, Event::Arrival);
                 }
                 self.new_request(sim, None);

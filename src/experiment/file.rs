@@ -206,10 +206,14 @@ pub struct ProfileFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ArrivalFile {
-    /// `poisson` or `constant`.
+    /// `poisson`, `constant` or `schedule`.
     pub kind: String,
     /// Mean arrival rate.
     pub rate: Option<Scalar>,
+    /// `schedule`: `[["0s", "1/s"], ["8h", "5/s"], ...]`, start time and rate of each piece.
+    pub rates: Option<Vec<Vec<Scalar>>>,
+    /// `schedule`: repeat with this period (e.g. `"24h"`).
+    pub period: Option<Scalar>,
 }
 
 /// `[endpoint]`: either `servers` and `service-time`, or an LLM (`gpu` and `model`, and/or a

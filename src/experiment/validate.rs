@@ -366,7 +366,7 @@ fn read_seconds_file(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<f64>, 
 }
 
 fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
-    const KINDS: [&str; 2] = ["poisson", "constant"];
+    const KINDS: [&str; 3] = ["poisson", "constant", "schedule"];
     let key = "workload.arrival";
     if !KINDS.contains(&raw.kind.as_str()) {
         return Err(unknown_kind(
@@ -376,6 +376,59 @@ fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
             &raw.kind,
             &KINDS,
         ));
+    }
+    if raw.kind == "schedule" {
+        if raw.rate.is_some() {
+            return Err(ctx.error(
+                &format!("{key}.rate"),
+                "a schedule takes `rates`, a list of [start, rate] pieces",
+            ));
+        }
+        let Some(rows) = &raw.rates else {
+            return Err(ctx
+                .error(key, "schedule arrivals need `rates`")
+                .with_hint("e.g. rates = [[\"0s\", \"1/s\"], [\"8h\", \"5/s\"], [\"20h\", \"1/s\"]], period = \"24h\""));
+        };
+        let mut pieces = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            let k = format!("{key}.rates[{i}]");
+            let [start, rate] = row.as_slice() else {
+                return Err(ctx.error(
+                    &k,
+                    format!("each piece is [start, rate], found {} values", row.len()),
+                ));
+            };
+            let start = ctx.duration(&format!("{k}[0]"), start)?;
+            let rate = match rate {
+                Scalar::Text(t) => super::units::parse_rate(t)
+                    .map_err(|e| ctx.error(&format!("{k}[1]"), e.to_string()))?,
+                Scalar::Number(n) => {
+                    return Err(ctx.error(
+                        &format!("{k}[1]"),
+                        format!("a rate needs a unit, found the bare number {n}"),
+                    ));
+                }
+            };
+            pieces.push((start, rate));
+        }
+        let period = raw
+            .period
+            .as_ref()
+            .map(|p| ctx.positive_duration(&format!("{key}.period"), p))
+            .transpose()?;
+        return Arrivals::schedule(pieces, period)
+            .map_err(|m| ctx.error(&format!("{key}.rates"), m));
+    }
+    for (k, set) in [
+        ("rates", raw.rates.is_some()),
+        ("period", raw.period.is_some()),
+    ] {
+        if set {
+            return Err(ctx.error(
+                &format!("{key}.{k}"),
+                format!("applies only to kind = \"schedule\", not {}", raw.kind),
+            ));
+        }
     }
     let Some(rate) = &raw.rate else {
         return Err(ctx
