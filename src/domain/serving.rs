@@ -190,6 +190,10 @@ pub enum Event {
     IdleCheck(u64),
     /// A held request reaches the scale-up timeout.
     HoldTimeout(RequestId),
+    /// Start of an autoscaler window (`true`: scale-up, `false`: scale-down).
+    ScaleSnapshot(bool),
+    /// An autoscaler evaluation (`true`: scale-up, `false`: scale-down).
+    ScaleEval(bool),
     /// A client's timeout fires.
     ClientTimeout(RequestId),
 }
@@ -233,6 +237,31 @@ struct Req {
     /// The replica serving it.
     replica: u32,
 }
+
+/// A running time integral of a level, seconds × level.
+#[derive(Copy, Clone, Debug, Default)]
+struct Integral {
+    level: f64,
+    since: SimTime,
+    area: f64,
+}
+
+impl Integral {
+    fn set(&mut self, now: SimTime, level: f64) {
+        self.area += self.level * (now - self.since).as_secs_f64();
+        self.level = level;
+        self.since = now;
+    }
+
+    fn at(&self, now: SimTime) -> f64 {
+        self.area + self.level * (now - self.since).as_secs_f64()
+    }
+}
+
+const PENDING: usize = 0;
+const BUSY: usize = 1;
+const WAITING: usize = 2;
+const RUNNING: usize = 3;
 
 /// `Req::replica` of a request no replica has taken yet.
 const UNASSIGNED: u32 = u32::MAX;
@@ -308,6 +337,9 @@ pub struct ServingStats {
     pub cold_starts: u64,
     /// GPUs per replica.
     pub gpus_per_replica: u32,
+    /// Replicas starting or running (draining ones excluded) after each autoscaler decision (at
+    /// most 10,000 entries).
+    pub scaling_log: Vec<(SimTime, u32)>,
 }
 
 /// How requests are spread over replicas.
@@ -343,6 +375,34 @@ pub enum WhenUnavailable {
     Queue,
 }
 
+/// The signal an autoscaler watches, averaged over its window.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum ScaleSignal {
+    /// Requests without an answer yet (queued, running or held) per replica, against a target.
+    Pending(f64),
+    /// Share of replica time spent running steps, against a threshold in (0, 1].
+    GpuUtilization(f64),
+    /// Requests waiting for admission (or held) per replica, against a target.
+    QueueDepth(f64),
+}
+
+/// When and how far to scale (HF Inference Endpoints' semantics as defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoscaler {
+    /// What is watched.
+    pub signal: ScaleSignal,
+    /// The averaging window (no longer than either interval).
+    pub window: SimDuration,
+    /// How often scaling up is considered.
+    pub up_interval: SimDuration,
+    /// How often scaling down is considered.
+    pub down_interval: SimDuration,
+    /// No scaling down until this long after the last scaling.
+    pub stabilization: SimDuration,
+    /// Most replicas added or removed at once.
+    pub max_step: u32,
+}
+
 /// How the number of replicas changes over a run (without it, every replica is ready from the
 /// start and runs to the end).
 #[derive(Clone, Debug, PartialEq)]
@@ -355,6 +415,8 @@ pub struct Lifecycle {
     pub idle_timeout: Option<SimDuration>,
     /// What happens to requests while no replica is ready.
     pub when_unavailable: WhenUnavailable,
+    /// Scaling on load, if any.
+    pub autoscaler: Option<Autoscaler>,
 }
 
 /// Where a replica is in its life.
@@ -363,6 +425,8 @@ enum Phase {
     Stopped,
     Starting,
     Ready,
+    /// Takes no new requests and stops when its last one is done.
+    Draining,
 }
 
 /// The engine state of one replica.
@@ -456,6 +520,11 @@ pub struct LlmEndpoint<'a> {
     last_activity: SimTime,
     running: u32,
     running_since: SimTime,
+    /// Unclipped integrals for the autoscaler: pending, busy replicas, waiting, running.
+    signals: [Integral; 4],
+    /// Integral values at the start of the current up and down windows.
+    snapshots: [[f64; 4]; 2],
+    last_scaled: SimTime,
     arrivals_left: Option<u64>,
     stats: RunStats,
     serving: ServingStats,
@@ -490,6 +559,9 @@ impl<'a> LlmEndpoint<'a> {
             last_activity: SimTime::ZERO,
             running: 0,
             running_since: SimTime::ZERO,
+            signals: [Integral::default(); 4],
+            snapshots: [[0.0; 4]; 2],
+            last_scaled: SimTime::ZERO,
             arrivals_left: match scenario.stop {
                 StopRule::Requests(n) => Some(n),
                 StopRule::Duration(_) => None,
@@ -600,6 +672,7 @@ impl<'a> LlmEndpoint<'a> {
         self.serving.replica_seconds += self.area(since, now, level);
         self.running = running;
         self.running_since = now;
+        self.signals[RUNNING].set(now, f64::from(running));
         self.serving.replicas_max = self.serving.replicas_max.max(u64::from(running));
     }
 
@@ -638,9 +711,120 @@ impl<'a> LlmEndpoint<'a> {
         sim.schedule_in(total, Event::ReplicaReady(r as u32, life));
     }
 
+    /// Stops replica `r` (idle) and bills it.
+    fn stop_replica(&mut self, now: SimTime, r: usize) {
+        self.bill(r, now);
+        self.replica_mut(r).phase = Phase::Stopped;
+        let running = self.running - 1;
+        self.set_running(now, running);
+    }
+
+    /// Records an autoscaler decision: the time and the replicas it leaves starting or running.
+    fn log_scaling(&mut self, now: SimTime) {
+        if self.serving.scaling_log.len() < 10_000 {
+            let up = (0..self.replicas.len())
+                .filter(|&r| matches!(self.replica(r).phase, Phase::Starting | Phase::Ready))
+                .count();
+            self.serving.scaling_log.push((now, up as u32));
+        }
+    }
+
+    /// Schedules the next window start and evaluation of the scale-up (`up`) or scale-down check.
+    fn schedule_scaling(&mut self, sim: &mut Simulation<Event>, up: bool) {
+        let Some(a) = self
+            .svc
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.autoscaler.as_ref())
+        else {
+            return;
+        };
+        // A counted run ends when its last request is answered; evaluations would keep it going.
+        if self.arrivals_left == Some(0) && self.in_system == 0 {
+            return;
+        }
+        let interval = if up { a.up_interval } else { a.down_interval };
+        let eval = sim.now() + interval;
+        let window_start = SimTime::from_nanos(eval.as_nanos() - a.window.as_nanos());
+        sim.schedule_at(window_start.max(sim.now()), Event::ScaleSnapshot(up));
+        sim.schedule_at(eval, Event::ScaleEval(up));
+    }
+
+    fn on_scale_snapshot(&mut self, now: SimTime, up: bool) {
+        let values = std::array::from_fn(|i| self.signals[i].at(now));
+        self.snapshots[usize::from(!up)] = values;
+    }
+
+    /// The watched signal averaged over the window that ends now.
+    fn signal_value(&self, now: SimTime, a: &Autoscaler, up: bool) -> f64 {
+        let snap = self.snapshots[usize::from(!up)];
+        let avg = |i: usize| (self.signals[i].at(now) - snap[i]) / a.window.as_secs_f64();
+        let running = avg(RUNNING).max(1e-9);
+        match a.signal {
+            ScaleSignal::Pending(_) => avg(PENDING) / running,
+            ScaleSignal::GpuUtilization(_) => avg(BUSY) / running,
+            ScaleSignal::QueueDepth(_) => avg(WAITING) / running,
+        }
+    }
+
+    fn on_scale_eval(&mut self, sim: &mut Simulation<Event>, up: bool) {
+        let now = sim.now();
+        let Some(life) = self.svc.lifecycle.as_ref() else {
+            return;
+        };
+        let Some(a) = life.autoscaler.clone() else {
+            return;
+        };
+        let value = self.signal_value(now, &a, up);
+        let target = match a.signal {
+            ScaleSignal::Pending(t)
+            | ScaleSignal::GpuUtilization(t)
+            | ScaleSignal::QueueDepth(t) => t,
+        };
+        let running = self.running;
+        let max = self.replicas.len() as u32;
+        // Replicas the signal asks for, as a horizontal pod autoscaler computes it.
+        let desired = ((f64::from(running.max(1)) * value / target).ceil() as u32)
+            .clamp(life.min_replicas, max);
+        if up {
+            if value > target && running < max {
+                let add = desired
+                    .saturating_sub(running)
+                    .clamp(1, a.max_step)
+                    .min(max - running);
+                for _ in 0..add {
+                    self.start_replica(sim);
+                }
+                self.last_scaled = now;
+                self.log_scaling(now);
+            }
+        } else if desired < running && now - self.last_scaled >= a.stabilization {
+            let remove = (running - desired).min(a.max_step);
+            for _ in 0..remove {
+                // Drain the ready replica with the fewest requests; it stops when it is empty.
+                let n = self.replicas.len();
+                let Some(r) = (0..n)
+                    .filter(|&r| self.replica(r).phase == Phase::Ready)
+                    .min_by_key(|&r| (self.replica(r).assigned, std::cmp::Reverse(r)))
+                else {
+                    break;
+                };
+                if self.replica(r).assigned == 0 {
+                    self.stop_replica(now, r);
+                } else {
+                    self.replica_mut(r).phase = Phase::Draining;
+                }
+            }
+            self.last_scaled = now;
+            self.log_scaling(now);
+        }
+        self.schedule_scaling(sim, up);
+    }
+
     /// Whether any replica is ready or starting.
     fn any_coming(&self) -> bool {
-        (0..self.replicas.len()).any(|r| self.replica(r).phase != Phase::Stopped)
+        (0..self.replicas.len())
+            .any(|r| matches!(self.replica(r).phase, Phase::Starting | Phase::Ready))
     }
 
     fn on_replica_ready(&mut self, sim: &mut Simulation<Event>, r: usize) {
@@ -679,10 +863,7 @@ impl<'a> LlmEndpoint<'a> {
                 break;
             }
             if self.replica(r).phase == Phase::Ready && self.replica(r).assigned == 0 {
-                self.bill(r, now);
-                self.replica_mut(r).phase = Phase::Stopped;
-                let running = self.running - 1;
-                self.set_running(now, running);
+                self.stop_replica(now, r);
             }
         }
     }
@@ -831,6 +1012,7 @@ impl<'a> LlmEndpoint<'a> {
         }
         self.in_system -= 1;
         self.last_activity = sim.now();
+        self.signals[PENDING].set(sim.now(), self.in_system as f64);
         let r = self.req(id);
         if r.outcome != Some(Outcome::Ok) && r.measured {
             // GPU time spent on a request whose client did not get the answer.
@@ -878,6 +1060,7 @@ impl<'a> LlmEndpoint<'a> {
         let now = sim.now();
         let id = self.allocate(now, user);
         self.in_system += 1;
+        self.signals[PENDING].set(now, self.in_system as f64);
         // Activity: any idle check already scheduled is now stale.
         self.idle_gen += 1;
         self.last_activity = now;
@@ -947,6 +1130,7 @@ impl<'a> LlmEndpoint<'a> {
         self.st.waiting_live += 1;
         self.total_waiting += 1;
         self.stats.set_waiting(now, self.total_waiting);
+        self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
         if let Some(t) = self.svc.queue_timeout {
             // The queue timeout counts from arrival at the endpoint.
             let at = (self.req(id).arrived + t).max(now);
@@ -1021,6 +1205,7 @@ impl<'a> LlmEndpoint<'a> {
             self.st.counted_busy = true;
             self.busy_replicas += 1;
             self.stats.set_busy(sim.now(), self.busy_replicas);
+            self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
         }
         sim.schedule_in(
             secs(seconds),
@@ -1067,6 +1252,7 @@ impl<'a> LlmEndpoint<'a> {
             self.st.counted_busy = false;
             self.busy_replicas -= 1;
             self.stats.set_busy(sim.now(), self.busy_replicas);
+            self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
         }
     }
 
@@ -1087,6 +1273,7 @@ impl<'a> LlmEndpoint<'a> {
         self.st.waiting_live -= 1;
         self.total_waiting -= 1;
         self.stats.set_waiting(now, self.total_waiting);
+        self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
         let r = self.req(id);
         if r.measured {
             let wait = now - r.arrived;
@@ -1408,6 +1595,7 @@ impl<'a> LlmEndpoint<'a> {
         self.st.waiting_live += 1;
         self.total_waiting += 1;
         self.stats.set_waiting(sim.now(), self.total_waiting);
+        self.signals[WAITING].set(sim.now(), (self.total_waiting + self.hold_live) as f64);
     }
 
     /// Finishes a request on the server: it produced all its tokens (or was cancelled).
@@ -1571,6 +1759,7 @@ impl<'a> LlmEndpoint<'a> {
         self.st.waiting_live -= 1;
         self.total_waiting -= 1;
         self.stats.set_waiting(now, self.total_waiting);
+        self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
         let r = self.req(id);
         if r.measured {
             let wait = now - r.arrived;
@@ -1671,6 +1860,7 @@ impl Model for LlmEndpoint<'_> {
             }
             Event::IdleCheck(generation) => generation != self.idle_gen || self.in_system > 0,
             Event::HoldTimeout(id) => !self.live(id) || self.req(id).state != State::Held,
+            Event::ScaleSnapshot(_) | Event::ScaleEval(_) => false,
         }
     }
 
@@ -1712,6 +1902,8 @@ impl Model for LlmEndpoint<'_> {
             }
             Event::ReplicaReady(r, _) => self.on_replica_ready(sim, r as usize),
             Event::IdleCheck(_) => self.on_idle(sim),
+            Event::ScaleSnapshot(up) => self.on_scale_snapshot(sim.now(), up),
+            Event::ScaleEval(up) => self.on_scale_eval(sim, up),
             Event::HoldTimeout(id) => {
                 self.hold_live -= 1;
                 self.decide(sim, id, Outcome::Unavailable);
@@ -1737,6 +1929,10 @@ pub fn simulate_llm(scenario: &Scenario, svc: &LlmService, seed: u64) -> (RunSta
     );
     // An endpoint that starts idle starts its idle clock at zero.
     endpoint.check_idle(&mut sim);
+    endpoint.schedule_scaling(&mut sim, true);
+    endpoint.schedule_scaling(&mut sim, false);
+    let running = endpoint.running;
+    endpoint.signals[RUNNING].set(SimTime::ZERO, f64::from(running));
     let horizon = match scenario.stop {
         StopRule::Duration(d) => Some(SimTime::ZERO + d),
         StopRule::Requests(_) => None,

@@ -324,6 +324,30 @@ pub struct ScalingFile {
     pub when_unavailable: Option<String>,
     /// With `hold`: how long a request is held.
     pub scale_up_timeout: Option<Scalar>,
+    /// Scaling on load.
+    pub autoscale: Option<AutoscaleFile>,
+}
+
+/// `autoscale = { signal = "pending", target = 1.5, window = "20s", ... }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AutoscaleFile {
+    /// `pending`, `gpu-utilization` or `queue-depth`.
+    pub signal: String,
+    /// Target per replica (pending, queue-depth).
+    pub target: Option<f64>,
+    /// Utilisation threshold (gpu-utilization), 0 to 1.
+    pub threshold: Option<f64>,
+    /// Averaging window.
+    pub window: Option<Scalar>,
+    /// How often scaling up is considered.
+    pub up_interval: Option<Scalar>,
+    /// How often scaling down is considered.
+    pub down_interval: Option<Scalar>,
+    /// No scaling down until this long after the last scaling.
+    pub stabilization: Option<Scalar>,
+    /// Most replicas added or removed at once.
+    pub max_step: Option<i64>,
 }
 
 /// `[endpoint.billing]`: a catalog instance price, or an explicit one.

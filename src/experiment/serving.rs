@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use super::file::{
-    ColdStartFile, DistFile, EndpointFile, EngineFile, LatencyTable, ModelRef, ProfileFile, Scalar,
+    AutoscaleFile, ColdStartFile, DistFile, EndpointFile, EngineFile, LatencyTable, ModelRef,
+    ProfileFile, Scalar,
 };
 use super::validate::{Ctx, dist, read_numbers_file, unknown_kind};
 use crate::catalog::{Catalog, Deployment, llm_from};
@@ -11,7 +12,8 @@ use crate::domain::lifecycle::ColdStartSpec;
 use crate::domain::memory::stored_weight_bytes;
 use crate::domain::profile::Profile;
 use crate::domain::serving::{
-    Balancer, EngineSpec, Lifecycle, LlmService, StepModel, WhenUnavailable,
+    Autoscaler, Balancer, EngineSpec, Lifecycle, LlmService, ScaleSignal, StepModel,
+    WhenUnavailable,
 };
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
@@ -803,6 +805,11 @@ fn scaling(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<(u32, Option<Lifecycle>)
             ));
         }
     };
+    let autoscaler = f
+        .autoscale
+        .as_ref()
+        .map(|a| autoscaler(ctx, a))
+        .transpose()?;
     Ok((
         max as u32,
         Some(Lifecycle {
@@ -810,8 +817,88 @@ fn scaling(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<(u32, Option<Lifecycle>)
             initial_replicas: initial as u32,
             idle_timeout,
             when_unavailable: when,
+            autoscaler,
         }),
     ))
+}
+
+/// The autoscaler, with HF Inference Endpoints' defaults: 1.5 pending requests per replica over
+/// 20 s, scale-up considered every 60 s, scale-down every 120 s, 300 s stabilisation (figures.md
+/// §2.2); a GPU-utilisation signal defaults to a 1-minute window.
+fn autoscaler(ctx: &Ctx<'_>, a: &AutoscaleFile) -> Result<Autoscaler, ConfigError> {
+    let k = |n: &str| format!("endpoint.scaling.autoscale.{n}");
+    let dur = |n: &str, v: &Option<Scalar>, default: u64| match v {
+        Some(v) => ctx.positive_duration(&k(n), v),
+        None => Ok(SimDuration::from_secs(default)),
+    };
+    let (signal, default_window) = match a.signal.as_str() {
+        "pending" | "queue-depth" => {
+            if a.threshold.is_some() {
+                return Err(ctx.error(
+                    &k("threshold"),
+                    format!("applies to gpu-utilization; {} takes `target`", a.signal),
+                ));
+            }
+            let target = a.target.unwrap_or(1.5);
+            if !(target.is_finite() && target > 0.0) {
+                return Err(ctx.error(&k("target"), format!("must be positive, found {target}")));
+            }
+            (
+                if a.signal == "pending" {
+                    ScaleSignal::Pending(target)
+                } else {
+                    ScaleSignal::QueueDepth(target)
+                },
+                20,
+            )
+        }
+        "gpu-utilization" => {
+            if a.target.is_some() {
+                return Err(ctx.error(
+                    &k("target"),
+                    "applies to pending and queue-depth; gpu-utilization takes `threshold`",
+                ));
+            }
+            let t = a.threshold.unwrap_or(0.8);
+            if !(t > 0.0 && t <= 1.0) {
+                return Err(ctx
+                    .error(
+                        &k("threshold"),
+                        format!("must be more than 0 and at most 1 (100 %), found {t}"),
+                    )
+                    .with_hint("write 60 % as 0.6"));
+            }
+            (ScaleSignal::GpuUtilization(t), 60)
+        }
+        other => {
+            return Err(unknown_kind(
+                ctx,
+                &k("signal"),
+                "autoscaling signal",
+                other,
+                &["pending", "gpu-utilization", "queue-depth"],
+            ));
+        }
+    };
+    let window = dur("window", &a.window, default_window)?;
+    let up_interval = dur("up-interval", &a.up_interval, 60)?;
+    let down_interval = dur("down-interval", &a.down_interval, 120)?;
+    if window > up_interval || window > down_interval {
+        return Err(ctx
+            .error(&k("window"), format!("the window ({window}) must not be longer than the evaluation intervals ({up_interval} up, {down_interval} down)"))
+            .with_hint("each evaluation averages over the window that ends at it"));
+    }
+    Ok(Autoscaler {
+        signal,
+        window,
+        up_interval,
+        down_interval,
+        stabilization: match &a.stabilization {
+            Some(v) => ctx.duration(&k("stabilization"), v)?,
+            None => SimDuration::from_secs(300),
+        },
+        max_step: count(ctx, &k("max-step"), a.max_step, 1, 1, 1000)? as u32,
+    })
 }
 
 fn positive_rate(

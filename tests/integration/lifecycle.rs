@@ -150,3 +150,108 @@ fn scaling_settings_are_checked() {
         "bad.toml:14: `endpoint.scaling.scale-up-timeout`: applies only with when-unavailable = \"hold\""
     );
 }
+
+fn autoscaled(signal: &str) -> String {
+    format!(
+        r#"
+name = "autoscaling"
+duration = "1h"
+[workload]
+arrival = {{ kind = "schedule", rates = [["0s", "0.05/s"], ["600s", "20/s"], ["1800s", "0.05/s"]] }}
+prompt-tokens = {{ kind = "deterministic", value = 300 }}
+output-tokens = {{ kind = "deterministic", value = 150 }}
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+cold-start = {{ jitter = 0 }}
+[endpoint.scaling]
+min-replicas = 1
+max-replicas = 4
+initial-replicas = 1
+autoscale = {signal}
+"#
+    )
+}
+
+fn scaling_log(src: &str) -> Vec<(f64, u32)> {
+    let exp = experiment::parse(src, Path::new("a.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let Service::Llm(svc) = &exp.scenario.service else {
+        panic!()
+    };
+    let (_, serving) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 4);
+    serving
+        .scaling_log
+        .iter()
+        .map(|(t, n)| (t.as_secs_f64(), *n))
+        .collect()
+}
+
+#[test]
+fn after_a_step_in_load_the_first_replica_is_added_at_the_evaluation_the_window_implies() {
+    // HF defaults: pending per replica over 20 s, evaluated every 60 s. The load steps up at
+    // 600 s; the evaluation at 600 s still averages [580, 600] (quiet), so the first one to see
+    // the step is at 660 s.
+    let log = scaling_log(&autoscaled(r#"{ signal = "pending" }"#));
+    let first_up = log.iter().find(|(_, n)| *n > 1).expect("scales up");
+    assert_eq!(first_up.0, 660.0, "{log:?}");
+    assert!(
+        log.iter().all(|(_, n)| (1..=4).contains(n)),
+        "replicas within min and max: {log:?}"
+    );
+    // Scale-down decisions come at least the stabilisation (300 s) after the decision before.
+    for w in log.windows(2) {
+        if w[1].1 < w[0].1 {
+            assert!(w[1].0 - w[0].0 >= 300.0, "scaled down too soon: {w:?}");
+        }
+    }
+    assert!(
+        log.last().unwrap().1 < 4,
+        "scales back down after the load drops: {log:?}"
+    );
+}
+
+#[test]
+fn a_60_percent_utilisation_threshold_scales_no_later_than_90_percent() {
+    let first_up = |t: f64| {
+        let log = scaling_log(&autoscaled(&format!(
+            r#"{{ signal = "gpu-utilization", threshold = {t} }}"#
+        )));
+        log.iter()
+            .find(|(_, n)| *n > 1)
+            .map_or(f64::INFINITY, |e| e.0)
+    };
+    assert!(first_up(0.6) <= first_up(0.9));
+    let m = run(
+        &autoscaled(r#"{ signal = "gpu-utilization", threshold = 0.6 }"#),
+        4,
+    );
+    assert!(m.replicas_max.unwrap() > 1 && m.replicas_max.unwrap() <= 4);
+    assert!(
+        m.arrived
+            == m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.unavailable + m.in_flight
+    );
+}
+
+#[test]
+fn autoscaling_settings_are_checked() {
+    let base = autoscaled(r#"{ signal = "gpu-utilization", threshold = 1.5 }"#);
+    let e = experiment::parse(&base, Path::new("bad.toml"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "bad.toml:16: `endpoint.scaling.autoscale.threshold`: must be more than 0 and at most 1 (100 %), found 1.5\n  hint: write 60 % as 0.6"
+    );
+    let e = experiment::parse(
+        &autoscaled(r#"{ signal = "pending", window = "2m" }"#),
+        Path::new("bad.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains(
+            "the window (2m) must not be longer than the evaluation intervals (1m up, 2m down)"
+        ),
+        "{e}"
+    );
+}
