@@ -98,5 +98,40 @@ engine = { kind = "vllm" }
     group.finish();
 }
 
-criterion_group!(benches, mmc, event_queue, serving);
+/// 24 hours of Poisson chat traffic following a day (quiet at night, peaking at noon at about
+/// 50 requests/s) on Llama-2-7B A100-80GB replicas autoscaling between 0 and 8 (HF's pending
+/// requests policy, scale-to-zero after 15 idle minutes, requests held while none is ready).
+fn diurnal(c: &mut Criterion) {
+    let src = r#"name = "bench diurnal autoscaling"
+duration = "24h"
+[workload]
+arrival = { kind = "schedule", period = "24h", rates = [["0h", "0.2/s"], ["6h", "2/s"], ["8h", "15/s"], ["10h", "35/s"], ["12h", "50/s"], ["14h", "35/s"], ["17h", "15/s"], ["20h", "4/s"], ["22h", "0.5/s"]] }
+prompt-tokens = { kind = "lognormal", median = 400, p99 = 2000 }
+output-tokens = { kind = "lognormal", median = 200, p99 = 1000 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+[endpoint.scaling]
+min-replicas = 0
+max-replicas = 8
+initial-replicas = 0
+idle-timeout = "15m"
+when-unavailable = "hold"
+scale-up-timeout = "600s"
+autoscale = { signal = "pending" }
+"#;
+    let scenario = experiment::parse(src, Path::new("bench.toml"))
+        .expect("bench experiment is valid")
+        .scenario;
+    let requests = simulate(&scenario, 42).stats.arrived;
+    let mut group = c.benchmark_group("lifecycle");
+    group.throughput(Throughput::Elements(requests));
+    group.sample_size(10);
+    group.bench_function("diurnal_24h_autoscale_0_to_8", |b| {
+        b.iter(|| simulate(black_box(&scenario), 42))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, mmc, event_queue, serving, diurnal);
 criterion_main!(benches);

@@ -337,6 +337,9 @@ pub struct ServingStats {
     pub cold_starts: u64,
     /// GPUs per replica.
     pub gpus_per_replica: u32,
+    /// Replicas still draining with nothing left to drain when the run ended (a consistency
+    /// check: always 0).
+    pub empty_draining_at_end: u32,
     /// Replicas starting or running (draining ones excluded) after each autoscaler decision (at
     /// most 10,000 entries).
     pub scaling_log: Vec<(SimTime, u32)>,
@@ -1009,6 +1012,11 @@ impl<'a> LlmEndpoint<'a> {
                 "released from another replica"
             );
             self.st.assigned -= 1;
+            // A draining replica stops once its last request is done.
+            if self.st.phase == Phase::Draining && self.st.assigned == 0 {
+                let r = self.cur;
+                self.stop_replica(sim.now(), r);
+            }
         }
         self.in_system -= 1;
         self.last_activity = sim.now();
@@ -1815,6 +1823,9 @@ impl<'a> LlmEndpoint<'a> {
         }
         let running = self.running;
         self.set_running(end, running);
+        self.serving.empty_draining_at_end = (0..self.replicas.len())
+            .filter(|&r| self.replica(r).phase == Phase::Draining && self.replica(r).assigned == 0)
+            .count() as u32;
         self.stats.close(end);
         self.stats.events = events;
         (self.stats, self.serving)

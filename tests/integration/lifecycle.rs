@@ -255,3 +255,45 @@ fn autoscaling_settings_are_checked() {
         "{e}"
     );
 }
+
+#[test]
+fn replicas_drained_by_scale_down_stop_and_every_request_is_still_served() {
+    // Half a day of traffic peaking at 50 requests/s on up to 8 replicas: scale-downs drain busy
+    // replicas, which must stop when empty so that later scale-ups can reuse them. (A drained
+    // replica that never stopped once left this endpoint answering 503 to most of the day.)
+    let src = r#"
+name = "half a day"
+duration = "12h"
+[workload]
+arrival = { kind = "schedule", period = "24h", rates = [["0h", "0.2/s"], ["6h", "2/s"], ["8h", "15/s"], ["10h", "35/s"], ["12h", "50/s"]] }
+prompt-tokens = { kind = "lognormal", median = 400, p99 = 2000 }
+output-tokens = { kind = "lognormal", median = 200, p99 = 1000 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+[endpoint.scaling]
+min-replicas = 0
+max-replicas = 8
+initial-replicas = 0
+idle-timeout = "15m"
+when-unavailable = "hold"
+scale-up-timeout = "600s"
+autoscale = { signal = "pending" }
+"#;
+    let exp = experiment::parse(src, Path::new("a.toml")).unwrap();
+    let Service::Llm(svc) = &exp.scenario.service else {
+        panic!()
+    };
+    let (stats, serving) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 1);
+    assert_eq!(
+        serving.empty_draining_at_end, 0,
+        "a drained replica did not stop"
+    );
+    assert_eq!(stats.outcome(capsim::domain::Outcome::Unavailable), 0);
+    assert!(
+        stats.in_flight < 500,
+        "in flight at the end: {}",
+        stats.in_flight
+    );
+    assert!(serving.replicas_max == 8 && serving.cold_starts >= 8);
+}

@@ -274,6 +274,7 @@ proptest! {
         if src.contains("requests =") {
             prop_assert_eq!(stats.in_flight, 0, "a counted run drains\n{}", src);
         }
+        prop_assert_eq!(serving.empty_draining_at_end, 0, "{}", src);
     }
 }
 
