@@ -38,6 +38,9 @@ pub enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Also write DIR/timeseries/<run>.csv (LLM endpoints; windows of timeseries-interval).
+        #[arg(long)]
+        timeseries: bool,
     },
     /// Check experiment files without running them.
     Validate {
@@ -153,6 +156,7 @@ fn run_command(
     out: Option<PathBuf>,
     seed: Option<u64>,
     quiet: bool,
+    timeseries: bool,
 ) -> Result<(), Failure> {
     let exp = experiment::load(file)?;
     let seed = seed.or(exp.seed).ok_or_else(|| {
@@ -160,7 +164,7 @@ fn run_command(
             .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed")
     })?;
     let started = Instant::now();
-    let summary = runner::run(&exp, seed)?;
+    let (summary, series) = runner::run_with_timeseries(&exp, seed, timeseries)?;
     let elapsed = started.elapsed();
 
     let dir = out.unwrap_or_else(|| default_out_dir(file));
@@ -172,6 +176,19 @@ fn run_command(
     let csv_path = dir.join("summary.csv");
     write_file(&json_path, &report::to_json(&summary)?)?;
     write_file(&csv_path, &report::to_csv(&summary)?)?;
+    if timeseries {
+        let ts_dir = dir.join("timeseries");
+        std::fs::create_dir_all(&ts_dir).map_err(|source| RunError::Write {
+            path: ts_dir.clone(),
+            source,
+        })?;
+        for (run, rows) in summary.runs.iter().zip(&series) {
+            write_file(
+                &ts_dir.join(format!("{}.csv", run.index)),
+                &report::timeseries_csv(rows)?,
+            )?;
+        }
+    }
 
     if !quiet {
         print_stdout(&report::table::render(&summary));
@@ -324,7 +341,8 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             out,
             seed,
             quiet,
-        } => run_command(&file, out, seed, quiet),
+            timeseries,
+        } => run_command(&file, out, seed, quiet, timeseries),
         Command::Validate { files } => validate_command(&files),
         Command::List { what } => list_command(what),
         Command::Explain { file } => {

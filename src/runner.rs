@@ -73,6 +73,7 @@ fn serving_metrics(m: &mut Metrics, stats: &RunStats, s: &ServingStats) {
     m.replicas_mean = (window > 0.0).then(|| s.replica_seconds / window);
     m.replicas_max = Some(s.replicas_max);
     m.cold_starts = Some(s.cold_starts);
+    m.alert_windows = Some(s.alert_windows);
 }
 
 /// Metrics every endpoint has, from request statistics.
@@ -109,8 +110,22 @@ fn request_metrics(stats: &RunStats) -> Metrics {
     }
 }
 
+/// One run's summary and, when asked for, its time series.
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    /// The summary row.
+    pub summary: RunSummary,
+    /// Time-series windows (empty unless kept).
+    pub timeseries: Vec<crate::domain::serving::WindowRow>,
+}
+
 /// Simulates one planned run.
 pub fn run_one(plan: &RunPlan) -> Result<RunSummary, RunError> {
+    run_one_full(plan).map(|r| r.summary)
+}
+
+/// Simulates one planned run, keeping its time series if the scenario asks for it.
+pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
     let out = simulate(&plan.scenario, plan.seed);
     let stats = &out.stats;
     if !stats.is_conserved() {
@@ -122,26 +137,47 @@ pub fn run_one(plan: &RunPlan) -> Result<RunSummary, RunError> {
             ),
         });
     }
-    Ok(RunSummary {
-        index: plan.index,
-        seed: plan.seed,
-        params: plan.params.clone(),
-        metrics: metrics(&out),
+    Ok(RunResult {
+        summary: RunSummary {
+            index: plan.index,
+            seed: plan.seed,
+            params: plan.params.clone(),
+            metrics: metrics(&out),
+        },
+        timeseries: out.serving.map(|s| s.timeseries).unwrap_or_default(),
     })
 }
 
 /// Runs every planned run of `experiment` with master seed `seed`. Runs execute in parallel on
 /// the current rayon pool; results come back in plan order whatever the thread count.
 pub fn run(experiment: &Experiment, seed: u64) -> Result<Summary, RunError> {
-    let runs = plan(experiment, seed)
+    run_with_timeseries(experiment, seed, false).map(|(summary, _)| summary)
+}
+
+/// Like [`run`], and also returns each run's time series when `timeseries` is set.
+pub fn run_with_timeseries(
+    experiment: &Experiment,
+    seed: u64,
+    timeseries: bool,
+) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
+    let mut plans = plan(experiment, seed);
+    for p in &mut plans {
+        p.scenario.keep_timeseries = timeseries;
+    }
+    let results = plans
         .par_iter()
-        .map(run_one)
+        .map(run_one_full)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Summary {
+    let (runs, series): (Vec<_>, Vec<_>) = results
+        .into_iter()
+        .map(|r| (r.summary, r.timeseries))
+        .unzip();
+    let summary = Summary {
         version: FORMAT_VERSION,
         capsim: env!("CARGO_PKG_VERSION").to_string(),
         experiment: experiment.name.clone(),
         seed,
         runs,
-    })
+    };
+    Ok((summary, series))
 }

@@ -76,4 +76,8 @@ pub struct Scenario {
     pub warm_up: SimDuration,
     /// When the run ends.
     pub stop: StopRule,
+    /// Width of the time-series windows (LLM endpoints).
+    pub timeseries_interval: SimDuration,
+    /// Whether to keep the time-series rows (they are always summarised into `alert_windows`).
+    pub keep_timeseries: bool,
 }

@@ -190,6 +190,8 @@ pub enum Event {
     IdleCheck(u64),
     /// A held request reaches the scale-up timeout.
     HoldTimeout(RequestId),
+    /// The current time-series window ends.
+    WindowTick,
     /// Start of an autoscaler window (`true`: scale-up, `false`: scale-down).
     ScaleSnapshot(bool),
     /// An autoscaler evaluation (`true`: scale-up, `false`: scale-down).
@@ -304,6 +306,36 @@ fn secs(s: f64) -> SimDuration {
     SimDuration::from_secs_f64_saturating(s)
 }
 
+/// One time-series window of an LLM endpoint.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowRow {
+    /// Window start, seconds.
+    pub start_s: f64,
+    /// Requests that arrived in the window.
+    pub arrivals: u64,
+    /// Requests that ended in the window, by outcome (in `Outcome::ALL` order).
+    pub outcomes: [u64; Outcome::COUNT],
+    /// Requests waiting or held at the end of the window.
+    pub queue_depth: u64,
+    /// Replicas starting, ready and draining at the end of the window.
+    pub replicas: [u32; 3],
+    /// Busy share of replica time in the window.
+    pub gpu_util: Option<f64>,
+    /// 99th percentile latency of the requests answered or timed out in the window, seconds.
+    pub p99_s: Option<f64>,
+}
+
+/// The current window being filled.
+#[derive(Clone, Debug, Default)]
+struct Window {
+    start: SimTime,
+    arrivals: u64,
+    outcomes: [u64; Outcome::COUNT],
+    latencies_ns: Vec<u64>,
+    busy_at_start: f64,
+    running_at_start: f64,
+}
+
 /// Serving statistics beyond the request counts.
 #[derive(Clone, Debug, Default)]
 pub struct ServingStats {
@@ -337,6 +369,10 @@ pub struct ServingStats {
     pub cold_starts: u64,
     /// GPUs per replica.
     pub gpus_per_replica: u32,
+    /// Windows whose p99 latency exceeded 80 % of the client timeout (the alert rule).
+    pub alert_windows: u64,
+    /// The time series, when kept.
+    pub timeseries: Vec<WindowRow>,
     /// Replicas still draining with nothing left to drain when the run ended (a consistency
     /// check: always 0).
     pub empty_draining_at_end: u32,
@@ -525,6 +561,7 @@ pub struct LlmEndpoint<'a> {
     running_since: SimTime,
     /// Unclipped integrals for the autoscaler: pending, busy replicas, waiting, running.
     signals: [Integral; 4],
+    window: Window,
     /// Integral values at the start of the current up and down windows.
     snapshots: [[f64; 4]; 2],
     last_scaled: SimTime,
@@ -563,6 +600,7 @@ impl<'a> LlmEndpoint<'a> {
             running: 0,
             running_since: SimTime::ZERO,
             signals: [Integral::default(); 4],
+            window: Window::default(),
             snapshots: [[0.0; 4]; 2],
             last_scaled: SimTime::ZERO,
             arrivals_left: match scenario.stop {
@@ -824,6 +862,60 @@ impl<'a> LlmEndpoint<'a> {
         self.schedule_scaling(sim, up);
     }
 
+    /// Whether a `requests = N` run has had all its arrivals and answered them all.
+    fn counted_run_done(&self) -> bool {
+        self.arrivals_left == Some(0) && self.in_system == 0
+    }
+
+    /// Closes the current window at `now`: a time-series row and the alert rule.
+    fn close_window(&mut self, now: SimTime) {
+        let w = std::mem::take(&mut self.window);
+        let mut lat = w.latencies_ns;
+        let p99_s = if lat.is_empty() {
+            None
+        } else {
+            lat.sort_unstable();
+            // Nearest rank: the smallest latency with at least 99 % of the window at or below it.
+            let rank = ((lat.len() as f64 * 0.99).ceil() as usize).clamp(1, lat.len());
+            Some(lat[rank - 1] as f64 / 1e9)
+        };
+        let busy = self.signals[BUSY].at(now);
+        let running = self.signals[RUNNING].at(now);
+        if now > self.stats.window_start
+            && let (Some(p99), Some(t)) = (p99_s, self.scenario.client.timeout)
+            && p99 > 0.8 * t.as_secs_f64()
+        {
+            self.serving.alert_windows += 1;
+        }
+        if self.scenario.keep_timeseries {
+            let count = |p: Phase| {
+                (0..self.replicas.len())
+                    .filter(|&r| self.replica(r).phase == p)
+                    .count() as u32
+            };
+            let up_time = running - w.running_at_start;
+            self.serving.timeseries.push(WindowRow {
+                start_s: w.start.as_secs_f64(),
+                arrivals: w.arrivals,
+                outcomes: w.outcomes,
+                queue_depth: self.total_waiting + self.hold_live,
+                replicas: [
+                    count(Phase::Starting),
+                    count(Phase::Ready),
+                    count(Phase::Draining),
+                ],
+                gpu_util: (up_time > 0.0).then(|| (busy - w.busy_at_start) / up_time),
+                p99_s,
+            });
+        }
+        self.window = Window {
+            start: now,
+            busy_at_start: busy,
+            running_at_start: running,
+            ..Window::default()
+        };
+    }
+
     /// Whether any replica is ready or starting.
     fn any_coming(&self) -> bool {
         (0..self.replicas.len())
@@ -1042,6 +1134,14 @@ impl<'a> LlmEndpoint<'a> {
             return;
         }
         r.outcome = Some(outcome);
+        let latency = now - r.arrived;
+        self.window.outcomes[outcome.index()] += 1;
+        // The window's latency is what a monitor sees: answers, and clients giving up at their
+        // timeout (requests refused at once would only hide a slow endpoint).
+        if matches!(outcome, Outcome::Ok | Outcome::ClientTimeout) {
+            self.window.latencies_ns.push(latency.as_nanos());
+        }
+        let r = self.req(id);
         let (measured, arrived, first, output, user) =
             (r.measured, r.arrived, r.first_token, r.output, r.user);
         if measured {
@@ -1068,6 +1168,7 @@ impl<'a> LlmEndpoint<'a> {
         let now = sim.now();
         let id = self.allocate(now, user);
         self.in_system += 1;
+        self.window.arrivals += 1;
         self.signals[PENDING].set(now, self.in_system as f64);
         // Activity: any idle check already scheduled is now stale.
         self.idle_gen += 1;
@@ -1347,12 +1448,16 @@ impl<'a> LlmEndpoint<'a> {
             };
             let need = u64::from(self.req(head).prefill_target);
             let c = if chunked { need.min(budget) } else { need };
-            if (!chunked && c > budget) || kv + need + self.vllm_block_slack() > kv_cap {
+            // A request without a prompt decodes at once: its first token is written this step.
+            let first_token = u64::from(need == 0);
+            if (!chunked && c > budget)
+                || kv + need + first_token + self.vllm_block_slack() > kv_cap
+            {
                 break;
             }
             let id = self.take_waiting(now).expect("head exists");
             self.admit(id);
-            kv += need + self.vllm_block_slack();
+            kv += need + first_token + self.vllm_block_slack();
             if need == 0 {
                 // Nothing to prefill (a profile-driven, non-LLM request): decode straight away.
                 self.start_decoding_without_prompt(id);
@@ -1823,6 +1928,9 @@ impl<'a> LlmEndpoint<'a> {
         }
         let running = self.running;
         self.set_running(end, running);
+        if end > self.window.start {
+            self.close_window(end);
+        }
         self.serving.empty_draining_at_end = (0..self.replicas.len())
             .filter(|&r| self.replica(r).phase == Phase::Draining && self.replica(r).assigned == 0)
             .count() as u32;
@@ -1869,9 +1977,14 @@ impl Model for LlmEndpoint<'_> {
                 let rep = self.replica(r as usize);
                 rep.life != life || rep.phase != Phase::Starting
             }
-            Event::IdleCheck(generation) => generation != self.idle_gen || self.in_system > 0,
+            Event::IdleCheck(generation) => {
+                generation != self.idle_gen || self.in_system > 0 || self.counted_run_done()
+            }
             Event::HoldTimeout(id) => !self.live(id) || self.req(id).state != State::Held,
-            Event::ScaleSnapshot(_) | Event::ScaleEval(_) => false,
+            // Periodic events do not outlive a counted run: it ends with its last answer.
+            Event::ScaleSnapshot(_) | Event::ScaleEval(_) | Event::WindowTick => {
+                self.counted_run_done()
+            }
         }
     }
 
@@ -1914,6 +2027,13 @@ impl Model for LlmEndpoint<'_> {
             Event::ReplicaReady(r, _) => self.on_replica_ready(sim, r as usize),
             Event::IdleCheck(_) => self.on_idle(sim),
             Event::ScaleSnapshot(up) => self.on_scale_snapshot(sim.now(), up),
+            Event::WindowTick => {
+                self.close_window(sim.now());
+                // Windows go on while requests may still come or are in the system.
+                if !(self.arrivals_left == Some(0) && self.in_system == 0) {
+                    sim.schedule_in(self.scenario.timeseries_interval, Event::WindowTick);
+                }
+            }
             Event::ScaleEval(up) => self.on_scale_eval(sim, up),
             Event::HoldTimeout(id) => {
                 self.hold_live -= 1;
@@ -1940,6 +2060,7 @@ pub fn simulate_llm(scenario: &Scenario, svc: &LlmService, seed: u64) -> (RunSta
     );
     // An endpoint that starts idle starts its idle clock at zero.
     endpoint.check_idle(&mut sim);
+    sim.schedule_in(scenario.timeseries_interval, Event::WindowTick);
     endpoint.schedule_scaling(&mut sim, true);
     endpoint.schedule_scaling(&mut sim, false);
     let running = endpoint.running;

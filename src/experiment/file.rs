@@ -68,6 +68,8 @@ pub struct ExperimentFile {
     pub requests: Option<i64>,
     /// Time before statistics start.
     pub warm_up: Option<Scalar>,
+    /// Width of the time-series windows.
+    pub timeseries_interval: Option<Scalar>,
     /// `[workload]`.
     pub workload: WorkloadFile,
     /// `[endpoint]`.

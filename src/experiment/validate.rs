@@ -651,6 +651,11 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         client: client(ctx, &raw.client)?,
         warm_up,
         stop,
+        timeseries_interval: match &raw.timeseries_interval {
+            Some(v) => ctx.positive_duration("timeseries-interval", v)?,
+            None => SimDuration::from_secs(10),
+        },
+        keep_timeseries: false,
     };
     Ok(Experiment {
         name: raw.name,

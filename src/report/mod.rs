@@ -65,3 +65,44 @@ pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
         message: e.to_string(),
     })
 }
+
+/// `timeseries/<run>.csv`: one row per window: start, arrivals, each outcome, queue depth,
+/// replicas by state, GPU utilisation and p99 latency of the window.
+pub fn timeseries_csv(rows: &[crate::domain::serving::WindowRow]) -> Result<Vec<u8>, RunError> {
+    let encode = |e: csv::Error| RunError::Encode {
+        format: "CSV",
+        message: e.to_string(),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["start_s".to_string(), "arrivals".to_string()];
+    header.extend(
+        crate::domain::Outcome::ALL
+            .iter()
+            .map(|o| o.name().to_string()),
+    );
+    header.extend(
+        [
+            "queue_depth",
+            "replicas_starting",
+            "replicas_ready",
+            "replicas_draining",
+            "gpu_util",
+            "p99_s",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&header).map_err(encode)?;
+    for r in rows {
+        let mut row = vec![csv_real(Some(r.start_s)), r.arrivals.to_string()];
+        row.extend(r.outcomes.iter().map(u64::to_string));
+        row.push(r.queue_depth.to_string());
+        row.extend(r.replicas.iter().map(u32::to_string));
+        row.push(csv_real(r.gpu_util));
+        row.push(csv_real(r.p99_s));
+        w.write_record(&row).map_err(encode)?;
+    }
+    w.into_inner().map_err(|e| RunError::Encode {
+        format: "CSV",
+        message: e.to_string(),
+    })
+}

@@ -85,13 +85,14 @@ pub struct Metrics {
     pub replicas_mean: Option<f64>,
     pub replicas_max: Option<u64>,
     pub cold_starts: Option<u64>,
+    pub alert_windows: Option<u64>,
     pub window_s: f64,
     pub events: u64,
 }
 
 impl Metrics {
     /// Every metric's name and one-line meaning, in output order.
-    pub const DOCS: [(&'static str, &'static str); 36] = [
+    pub const DOCS: [(&'static str, &'static str); 37] = [
         ("arrived", "requests that arrived after the warm-up"),
         ("ok", "requests answered completely in time"),
         (
@@ -208,6 +209,10 @@ impl Metrics {
         ("replicas_max", "most replicas starting or running at once"),
         ("cold_starts", "replica cold starts begun in the window"),
         (
+            "alert_windows",
+            "time-series windows whose p99 latency exceeded 80 % of the client timeout (LLM endpoints)",
+        ),
+        (
             "window_s",
             "length of the measurement window (after the warm-up), seconds",
         ),
@@ -215,7 +220,7 @@ impl Metrics {
     ];
 
     /// The metrics as (name, value) pairs in output order. This is the column schema.
-    pub fn entries(&self) -> [(&'static str, MetricValue); 36] {
+    pub fn entries(&self) -> [(&'static str, MetricValue); 37] {
         use MetricValue::{Count, Real};
         [
             ("arrived", Count(self.arrived)),
@@ -252,6 +257,10 @@ impl Metrics {
             ("replicas_mean", Real(self.replicas_mean)),
             ("replicas_max", self.replicas_max.map_or(Real(None), Count)),
             ("cold_starts", self.cold_starts.map_or(Real(None), Count)),
+            (
+                "alert_windows",
+                self.alert_windows.map_or(Real(None), Count),
+            ),
             ("window_s", Real(Some(self.window_s))),
             ("events", Count(self.events)),
         ]

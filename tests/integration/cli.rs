@@ -326,3 +326,19 @@ fn explain_shows_memory_speed_cold_start_and_price() {
     .unwrap();
     assert!(mmc.contains("Offered load: 0.800 of capacity"), "{mmc}");
 }
+
+#[test]
+fn the_timeseries_flag_writes_one_csv_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    capsim()
+        .args(["run", "--quiet", "--timeseries"])
+        .arg(root().join("experiments/llm/t4-int8-chat.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(out.join("timeseries/0.csv")).unwrap();
+    // 8 hours of 10 s windows plus the header.
+    assert_eq!(text.lines().count(), 8 * 360 + 1);
+}

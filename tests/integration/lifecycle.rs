@@ -297,3 +297,29 @@ autoscale = { signal = "pending" }
     );
     assert!(serving.replicas_max == 8 && serving.cold_starts >= 8);
 }
+
+#[test]
+fn the_time_series_accounts_for_every_request_and_flags_alert_windows() {
+    // 20 minutes in 10 s windows, no warm-up, so the windows cover every request. Overloaded
+    // (one T4 at 20 requests/s) with a 30 s client timeout: p99 passes 24 s, the alert rule.
+    let src = t4(
+        "duration = \"20m\"\ntimeseries-interval = \"10s\"",
+        "arrival = { kind = \"poisson\", rate = \"20/s\" }",
+    ) + "[client]\ntimeout = \"30s\"\n";
+    let mut exp = experiment::parse(&src, Path::new("ts.toml")).unwrap();
+    exp.seed = Some(3);
+    let (summary, series) = capsim::runner::run_with_timeseries(&exp, 3, true).unwrap();
+    let m = &summary.runs[0].metrics;
+    let rows = &series[0];
+    assert_eq!(rows.len(), 120);
+    assert_eq!(rows.iter().map(|r| r.arrivals).sum::<u64>(), m.arrived);
+    let ended: u64 = rows.iter().map(|r| r.outcomes.iter().sum::<u64>()).sum();
+    assert_eq!(ended + m.in_flight, m.arrived);
+    assert!(m.alert_windows.unwrap() > 10, "{:?}", m.alert_windows);
+    let csv = String::from_utf8(capsim::report::timeseries_csv(rows).unwrap()).unwrap();
+    assert!(csv.starts_with("start_s,arrivals,ok,client_timeout,queue_timeout,rejected,unavailable,queue_depth,replicas_starting,replicas_ready,replicas_draining,gpu_util,p99_s\n0,"));
+    // Without --timeseries nothing is kept, but the alert rule still counts.
+    let (plain, none) = capsim::runner::run_with_timeseries(&exp, 3, false).unwrap();
+    assert!(none[0].is_empty());
+    assert_eq!(plain.runs[0].metrics.alert_windows, m.alert_windows);
+}
