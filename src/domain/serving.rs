@@ -423,6 +423,8 @@ pub enum ScaleSignal {
     GpuUtilization(f64),
     /// Requests waiting for admission (or held) per replica, against a target.
     QueueDepth(f64),
+    /// Requests in service (admitted and running) per replica, against a target.
+    Concurrency(f64),
 }
 
 /// When and how far to scale (HF Inference Endpoints' semantics as defaults).
@@ -805,6 +807,7 @@ impl<'a> LlmEndpoint<'a> {
             ScaleSignal::Pending(_) => avg(PENDING) / running,
             ScaleSignal::GpuUtilization(_) => avg(BUSY) / running,
             ScaleSignal::QueueDepth(_) => avg(WAITING) / running,
+            ScaleSignal::Concurrency(_) => (avg(PENDING) - avg(WAITING)).max(0.0) / running,
         }
     }
 
@@ -820,7 +823,8 @@ impl<'a> LlmEndpoint<'a> {
         let target = match a.signal {
             ScaleSignal::Pending(t)
             | ScaleSignal::GpuUtilization(t)
-            | ScaleSignal::QueueDepth(t) => t,
+            | ScaleSignal::QueueDepth(t)
+            | ScaleSignal::Concurrency(t) => t,
         };
         let running = self.running;
         let max = self.replicas.len() as u32;

@@ -756,11 +756,12 @@ fn scaling(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<(u32, Option<Lifecycle>)
             ),
         ));
     }
-    let idle_timeout = f
-        .idle_timeout
-        .as_ref()
-        .map(|v| ctx.positive_duration(&k("idle-timeout"), v))
-        .transpose()?;
+    // Scale-to-zero without a timeout takes HF's default of one hour of inactivity.
+    let idle_timeout = match &f.idle_timeout {
+        Some(v) => Some(ctx.positive_duration(&k("idle-timeout"), v)?),
+        None if min == 0 => Some(SimDuration::from_secs(3600)),
+        None => None,
+    };
     if min > 0 && idle_timeout.is_some() && min == max {
         return Err(ctx.error(
             &k("idle-timeout"),
@@ -832,7 +833,7 @@ fn autoscaler(ctx: &Ctx<'_>, a: &AutoscaleFile) -> Result<Autoscaler, ConfigErro
         None => Ok(SimDuration::from_secs(default)),
     };
     let (signal, default_window) = match a.signal.as_str() {
-        "pending" | "queue-depth" => {
+        "pending" | "queue-depth" | "concurrency" => {
             if a.threshold.is_some() {
                 return Err(ctx.error(
                     &k("threshold"),
@@ -876,7 +877,7 @@ fn autoscaler(ctx: &Ctx<'_>, a: &AutoscaleFile) -> Result<Autoscaler, ConfigErro
                 &k("signal"),
                 "autoscaling signal",
                 other,
-                &["pending", "gpu-utilization", "queue-depth"],
+                &["pending", "gpu-utilization", "queue-depth", "concurrency"],
             ));
         }
     };
