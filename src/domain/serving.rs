@@ -1383,15 +1383,7 @@ impl<'a> LlmEndpoint<'a> {
     fn take_waiting(&mut self, now: SimTime) -> Option<RequestId> {
         let id = self.waiting_head()?;
         self.st.waiting.pop_front();
-        self.st.waiting_live -= 1;
-        self.total_waiting -= 1;
-        self.stats.set_waiting(now, self.total_waiting);
-        self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
-        let r = self.req(id);
-        if r.measured {
-            let wait = now - r.arrived;
-            self.stats.record_wait(wait);
-        }
+        self.leave_queue(now, id);
         Some(id)
     }
 
@@ -1871,8 +1863,8 @@ impl<'a> LlmEndpoint<'a> {
         }
     }
 
-    /// A waiting request leaves the queue without being admitted (its entry is dropped lazily).
-    fn abandon_queue(&mut self, now: SimTime, id: RequestId) {
+    /// A waiting request leaves the queue: admitted, or not (then its entry is dropped lazily).
+    fn leave_queue(&mut self, now: SimTime, id: RequestId) {
         self.st.waiting_live -= 1;
         self.total_waiting -= 1;
         self.stats.set_waiting(now, self.total_waiting);
@@ -1885,7 +1877,7 @@ impl<'a> LlmEndpoint<'a> {
     }
 
     fn on_queue_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
-        self.abandon_queue(sim.now(), id);
+        self.leave_queue(sim.now(), id);
         self.decide(sim, id, Outcome::QueueTimeout);
         self.release(sim, id);
     }
@@ -1897,7 +1889,7 @@ impl<'a> LlmEndpoint<'a> {
         }
         match self.req(id).state {
             State::Waiting => {
-                self.abandon_queue(sim.now(), id);
+                self.leave_queue(sim.now(), id);
                 self.release(sim, id);
             }
             State::Prefilling | State::Decoding => {

@@ -29,6 +29,26 @@ fn plus(extra: &str) -> String {
     format!("{BASE}{extra}\n")
 }
 
+/// Asserts every case's message, reporting all that differ at once.
+fn check_messages(cases: &[(&str, String, &str)]) {
+    let mut failures = Vec::new();
+    for (case, src, expected) in cases {
+        let got = message(src);
+        if got != *expected {
+            failures.push(format!(
+                "{case}:\n  expected: {expected:?}\n  got:      {got:?}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
 fn message(src: &str) -> String {
     match experiment::parse(src, Path::new("bad.toml")) {
         Ok(_) => panic!("accepted a bad file:\n{src}"),
@@ -231,22 +251,7 @@ fn each_rule_reports_file_line_key_and_exact_message() {
             "bad.toml:12: `client.cancel-on-timeout`: has no effect without `client.timeout`\n  hint: set `timeout = \"30s\"` in [client], or remove `cancel-on-timeout`",
         ),
     ];
-    let mut failures = Vec::new();
-    for (case, src, expected) in &cases {
-        let got = message(src);
-        if got != *expected {
-            failures.push(format!(
-                "{case}:\n  expected: {expected:?}\n  got:      {got:?}"
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    check_messages(&cases);
 }
 
 #[test]
@@ -475,20 +480,5 @@ fn llm_endpoint_rules_report_their_exact_messages() {
             "bad.toml:14: `endpoint.billing`: no gcp x8 price for t4 in the catalog\n  hint: offered: aws x1, aws x4, gcp x1; or set usd-per-hour",
         ),
     ];
-    let mut failures = Vec::new();
-    for (case, src, expected) in &cases {
-        let got = message(src);
-        if got != *expected {
-            failures.push(format!(
-                "{case}:\n  expected: {expected:?}\n  got:      {got:?}"
-            ));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    check_messages(&cases);
 }
