@@ -1,0 +1,724 @@
+//! The batching engines: choosing each step (vLLM-like, TGI-like, static), running decode
+//! segments in closed form, KV accounting and preemption, completions and cancellations.
+
+use super::*;
+
+impl LlmEndpoint<'_> {
+    pub(super) fn vllm_block_slack(&self) -> u64 {
+        u64::from(self.svc.block_size.max(1) - 1)
+    }
+
+    /// Σ context of decoding sequences now.
+    pub(super) fn dec_ctx(&self) -> u64 {
+        self.st.dec_ctx_base + self.st.decoding * (self.st.global - self.st.base_global)
+    }
+
+    pub(super) fn rebase(&mut self) {
+        self.st.dec_ctx_base = self.dec_ctx();
+        self.st.base_global = self.st.global;
+    }
+
+    /// KV tokens in use, counting a partly filled block for every sequence (vllm) or the
+    /// reservations (tgi, static).
+    pub(super) fn kv_used(&self) -> u64 {
+        match self.svc.engine {
+            EngineSpec::Vllm { .. } => {
+                let seqs = self.st.decoding + self.st.prefilling.len() as u64;
+                self.st.prefill_kv + self.dec_ctx() + seqs * self.vllm_block_slack()
+            }
+            _ => self.st.reserved,
+        }
+    }
+
+    /// Records the KV cache a step will physically hold when it ends: for vllm, every stored
+    /// token (decoders after `decode_steps` more tokens, prompts prefilled so far plus
+    /// `chunk_tokens`) and one partly filled block per sequence; for tgi and static batching,
+    /// the reservations, which bound what is stored.
+    pub(super) fn note_kv_at_end(&mut self, decode_steps: u64, chunk_tokens: u64) {
+        let held = match self.svc.engine {
+            EngineSpec::Vllm { .. } => {
+                let prefilled: u64 = self
+                    .st
+                    .prefilling
+                    .iter()
+                    .map(|&id| u64::from(self.req(id).prefilled))
+                    .sum();
+                let seqs = self.st.decoding + self.st.prefilling.len() as u64;
+                self.dec_ctx()
+                    + self.st.decoding * decode_steps
+                    + prefilled
+                    + chunk_tokens
+                    + seqs * self.vllm_block_slack()
+            }
+            _ => self.st.reserved,
+        };
+        self.serving.kv_peak = self.serving.kv_peak.max(held);
+    }
+
+    pub(super) fn generated_now(&self, id: RequestId) -> u32 {
+        let r = self.req(id);
+        match r.state {
+            State::Decoding => r.generated + (self.st.global - r.base_step) as u32,
+            _ => r.generated,
+        }
+    }
+
+    /// Something changed (arrival, cancellation): let the engine react at the next chance.
+    pub(super) fn wake(&mut self, sim: &mut Simulation<Event>) {
+        match &self.st.busy {
+            Busy::Idle => self.plan(sim),
+            Busy::Segment { .. } => self.cut_segment(sim),
+            Busy::Mixed { .. } | Busy::Static { .. } => {}
+        }
+    }
+
+    /// Ends the running decode segment at the next step boundary.
+    pub(super) fn cut_segment(&mut self, sim: &mut Simulation<Event>) {
+        let Busy::Segment {
+            start,
+            steps,
+            alpha,
+            beta,
+            c0,
+            b,
+        } = self.st.busy.clone()
+        else {
+            return;
+        };
+        let elapsed = (sim.now() - start).as_secs_f64();
+        // Largest m with T(m) <= elapsed, from the quadratic, then corrected for rounding.
+        let (bf, a2) = (b as f64, beta * b as f64 / 2.0);
+        let lin = alpha + beta * c0 - a2;
+        let mut m = if a2 > 0.0 {
+            ((-lin + (lin * lin + 4.0 * a2 * elapsed).sqrt()) / (2.0 * a2)).floor()
+        } else {
+            (elapsed / lin).floor()
+        }
+        .max(0.0) as u64;
+        while m > 0 && segment_seconds(alpha, beta, c0, bf, m) > elapsed {
+            m -= 1;
+        }
+        while segment_seconds(alpha, beta, c0, bf, m + 1) <= elapsed {
+            m += 1;
+        }
+        let at_boundary =
+            m > 0 && start + secs(segment_seconds(alpha, beta, c0, bf, m)) == sim.now();
+        let new_steps = if at_boundary { m } else { m + 1 };
+        if new_steps < steps {
+            self.st.epoch += 1;
+            self.st.busy = Busy::Segment {
+                start,
+                steps: new_steps,
+                alpha,
+                beta,
+                c0,
+                b,
+            };
+            let end = start + secs(segment_seconds(alpha, beta, c0, bf, new_steps));
+            sim.schedule_at(
+                end.max(sim.now()),
+                Event::StepDone(self.cur as u32, self.st.epoch),
+            );
+        }
+    }
+
+    pub(super) fn start_busy(&mut self, sim: &mut Simulation<Event>, busy: Busy, seconds: f64) {
+        self.st.busy = busy;
+        self.st.epoch += 1;
+        if !self.st.counted_busy {
+            self.st.counted_busy = true;
+            self.busy_replicas += 1;
+            self.stats.set_busy(sim.now(), self.busy_replicas);
+            self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
+        }
+        sim.schedule_in(
+            secs(seconds),
+            Event::StepDone(self.cur as u32, self.st.epoch),
+        );
+    }
+
+    /// Adds `level` × the part of [start, end] inside the window.
+    pub(super) fn area(&self, start: SimTime, end: SimTime, level: f64) -> f64 {
+        let from = start.max(self.stats.window_start);
+        if end > from {
+            level * (end - from).as_secs_f64()
+        } else {
+            0.0
+        }
+    }
+
+    /// Chooses and starts the next step when the GPU is free.
+    pub(super) fn plan(&mut self, sim: &mut Simulation<Event>) {
+        self.st.busy = Busy::Idle;
+        match self.svc.engine.clone() {
+            EngineSpec::Vllm {
+                max_num_seqs,
+                max_batched_tokens,
+                chunked_prefill,
+            } => self.plan_vllm(sim, max_num_seqs, max_batched_tokens, chunked_prefill),
+            EngineSpec::Tgi {
+                max_prefill_tokens,
+                waiting_served_ratio,
+                max_waiting_tokens,
+                ..
+            } => self.plan_tgi(
+                sim,
+                max_prefill_tokens,
+                waiting_served_ratio,
+                max_waiting_tokens,
+            ),
+            EngineSpec::Static {
+                max_batch,
+                max_wait,
+            } => self.plan_static(sim, max_batch, max_wait),
+        }
+        if matches!(self.st.busy, Busy::Idle) && self.st.counted_busy {
+            self.st.counted_busy = false;
+            self.busy_replicas -= 1;
+            self.stats.set_busy(sim.now(), self.busy_replicas);
+            self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
+        }
+    }
+
+    /// The next live waiting request, dropping stale entries.
+    pub(super) fn waiting_head(&mut self) -> Option<RequestId> {
+        while let Some(&id) = self.st.waiting.front() {
+            if self.live(id) && self.req(id).state == State::Waiting {
+                return Some(id);
+            }
+            self.st.waiting.pop_front();
+        }
+        None
+    }
+
+    pub(super) fn take_waiting(&mut self, now: SimTime) -> Option<RequestId> {
+        let id = self.waiting_head()?;
+        self.st.waiting.pop_front();
+        self.leave_queue(now, id);
+        Some(id)
+    }
+
+    pub(super) fn admit(&mut self, id: RequestId) {
+        self.st.admit_counter += 1;
+        let order = self.st.admit_counter;
+        let r = self.req_mut(id);
+        r.state = State::Prefilling;
+        r.admit_order = order;
+        r.prefilled = 0;
+        // KV for the whole prompt is reserved at admission (as vLLM allocates a prompt's
+        // blocks), so later chunks of a long prompt always fit.
+        let target = u64::from(r.prefill_target);
+        self.st.prefill_kv += target;
+        self.st.admitted.insert(order, id);
+        self.st.prefilling.push(id);
+    }
+
+    pub(super) fn plan_vllm(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        max_seqs: u32,
+        max_tokens: u32,
+        chunked: bool,
+    ) {
+        let now = sim.now();
+        // Make room for the decoders' next token, preempting the newest sequences if needed.
+        while self.st.decoding > 0 && self.kv_used() + self.st.decoding > self.svc.kv_tokens {
+            self.preempt_newest(sim);
+        }
+        let mut budget = u64::from(max_tokens);
+        let mut chunks: Vec<(RequestId, u32)> = Vec::new();
+        if chunked {
+            budget = budget.saturating_sub(self.st.decoding);
+        }
+        let kv_cap = self.svc.kv_tokens;
+        let mut kv = self.kv_used() + self.st.decoding;
+        // Prompts already being prefilled continue first; their KV is already reserved.
+        for &id in &self.st.prefilling.clone() {
+            if budget == 0 {
+                break;
+            }
+            let r = self.req(id);
+            let left = u64::from(r.prefill_target - r.prefilled);
+            let c = if chunked { left.min(budget) } else { left };
+            if !chunked && c > budget {
+                break;
+            }
+            chunks.push((id, c as u32));
+            budget -= c;
+        }
+        // Then new requests, first come first served, while sequences, tokens and KV allow.
+        while budget > 0
+            && (self.st.decoding + self.st.prefilling.len() as u64) < u64::from(max_seqs)
+        {
+            let Some(head) = self.waiting_head() else {
+                break;
+            };
+            let need = u64::from(self.req(head).prefill_target);
+            let c = if chunked { need.min(budget) } else { need };
+            // A request without a prompt decodes at once: its first token is written this step.
+            let first_token = u64::from(need == 0);
+            if (!chunked && c > budget)
+                || kv + need + first_token + self.vllm_block_slack() > kv_cap
+            {
+                break;
+            }
+            let id = self.take_waiting(now).expect("head exists");
+            self.admit(id);
+            kv += need + first_token + self.vllm_block_slack();
+            if need == 0 {
+                // Nothing to prefill (a profile-driven, non-LLM request): decode straight away.
+                self.start_decoding_without_prompt(id);
+                continue;
+            }
+            chunks.push((id, c as u32));
+            budget -= c;
+        }
+        if !chunks.is_empty() {
+            // Without chunking, a prefill step pauses decoding (prefill first, as vLLM v0 did).
+            let with_decoders = chunked && self.st.decoding > 0;
+            self.start_mixed(sim, chunks, with_decoders);
+        } else if let Some(kv_steps) = (kv_cap - self.kv_used()).checked_div(self.st.decoding) {
+            // Decode until the first completion or until the KV cache would overflow.
+            self.start_segment(sim, kv_steps.max(1));
+        }
+        self.note_kv_at_end(0, 0);
+    }
+
+    pub(super) fn plan_tgi(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        max_prefill: u32,
+        ratio: f64,
+        max_waiting_tokens: u32,
+    ) {
+        let now = sim.now();
+        let waiting = self.st.waiting_live;
+        let running = self.st.decoding;
+        let prefill_now = waiting > 0
+            && (running == 0
+                || waiting as f64 / running as f64 >= ratio
+                || self.st.steps_since_prefill >= u64::from(max_waiting_tokens));
+        if prefill_now {
+            let mut budget = u64::from(max_prefill);
+            let mut chunks = Vec::new();
+            while let Some(head) = self.waiting_head() {
+                let (p, o) = (
+                    u64::from(self.req(head).prefill_target),
+                    u64::from(self.req(head).output),
+                );
+                if (p > budget && !chunks.is_empty())
+                    || self.st.reserved + p + o > self.svc.kv_tokens
+                {
+                    break;
+                }
+                let id = self.take_waiting(now).expect("head exists");
+                self.admit(id);
+                self.req_mut(id).reserved = p + o;
+                self.st.reserved += p + o;
+                if p == 0 {
+                    self.start_decoding_without_prompt(id);
+                    continue;
+                }
+                chunks.push((id, p as u32));
+                budget = budget.saturating_sub(p);
+                if budget == 0 {
+                    break;
+                }
+            }
+            if !chunks.is_empty() {
+                self.st.steps_since_prefill = 0;
+                self.start_mixed(sim, chunks, false);
+                self.note_kv_at_end(0, 0);
+                return;
+            }
+        }
+        if self.st.decoding > 0 {
+            let forced = if waiting > 0 {
+                u64::from(max_waiting_tokens)
+                    .saturating_sub(self.st.steps_since_prefill)
+                    .max(1)
+            } else {
+                u64::MAX
+            };
+            self.start_segment(sim, forced);
+        }
+        self.note_kv_at_end(0, 0);
+    }
+
+    pub(super) fn plan_static(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        max_batch: u32,
+        max_wait: SimDuration,
+    ) {
+        let now = sim.now();
+        let Some(head) = self.waiting_head() else {
+            return;
+        };
+        let oldest = self.req(head).arrived;
+        if self.st.waiting_live < u64::from(max_batch) && now < oldest + max_wait {
+            self.st.timer_epoch += 1;
+            sim.schedule_at(
+                oldest + max_wait,
+                Event::BatchTimer(self.cur as u32, self.st.timer_epoch),
+            );
+            return;
+        }
+        // Take requests while the padded batch fits the KV cache.
+        let mut batch: Vec<RequestId> = Vec::new();
+        let (mut max_p, mut max_o) = (0u64, 0u64);
+        while batch.len() < max_batch as usize {
+            let Some(h) = self.waiting_head() else { break };
+            let (p, o) = (u64::from(self.req(h).prompt), u64::from(self.req(h).output));
+            let (np, no) = (max_p.max(p), max_o.max(o));
+            if !batch.is_empty() && (batch.len() as u64 + 1) * (np + no) > self.svc.kv_tokens {
+                break;
+            }
+            let id = self.take_waiting(now).expect("head exists");
+            self.req_mut(id).state = State::Batched;
+            batch.push(id);
+            (max_p, max_o) = (np, no);
+        }
+        let b = batch.len() as u64;
+        self.st.reserved = b * (max_p + max_o);
+        let prefill_s = self.svc.step.step_seconds(&StepShape {
+            prefill_tokens: b * max_p,
+            prefill_pairs: b * max_p * (max_p + 1) / 2,
+            ..StepShape::default()
+        });
+        // The prefill step produces the first token; without prompts the first decode step does.
+        let (steps, c0) = if max_p > 0 {
+            (max_o - 1, b * (max_p + 1))
+        } else {
+            (max_o, 0)
+        };
+        let first_step = if max_p > 0 {
+            prefill_s
+        } else {
+            self.svc.step.decode_seconds(b, 0, 1)
+        };
+        let total = prefill_s + self.svc.step.decode_seconds(b, c0, steps);
+        let busy = Busy::Static {
+            start: now,
+            batch,
+            first_token: now + secs(first_step),
+        };
+        self.start_busy(sim, busy, total);
+        self.note_kv_at_end(0, 0);
+    }
+
+    pub(super) fn start_decoding_without_prompt(&mut self, id: RequestId) {
+        self.st.prefilling.retain(|&p| p != id);
+        self.join_decoding(id);
+    }
+
+    pub(super) fn start_mixed(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        chunks: Vec<(RequestId, u32)>,
+        with_decoders: bool,
+    ) {
+        let mut shape = StepShape::default();
+        for &(id, c) in &chunks {
+            let r = self.req(id);
+            let (done, c) = (u64::from(r.prefilled), u64::from(c));
+            shape.prefill_tokens += c;
+            shape.prefill_kv_read += done;
+            // Pairs of positions done+1 ..= done+c with everything before them.
+            shape.prefill_pairs += c * done + c * (c + 1) / 2;
+        }
+        if with_decoders {
+            shape.decode_seqs = self.st.decoding;
+            shape.decode_ctx = self.dec_ctx();
+        }
+        let seconds = self.svc.step.step_seconds(&shape);
+        self.note_kv_at_end(u64::from(with_decoders), shape.prefill_tokens);
+        let busy = Busy::Mixed {
+            start: sim.now(),
+            chunks,
+            with_decoders,
+            seconds,
+        };
+        self.start_busy(sim, busy, seconds);
+    }
+
+    pub(super) fn start_segment(&mut self, sim: &mut Simulation<Event>, limit: u64) {
+        let to_done = self.st.done_heap.peek().map_or(1, |Reverse((done, _, _))| {
+            done.saturating_sub(self.st.global).max(1)
+        });
+        let b = self.st.decoding;
+        let (alpha, beta, valid) = self.svc.step.decode_line(b, self.dec_ctx());
+        let steps = to_done.min(limit).min(valid).max(1);
+        self.note_kv_at_end(steps, 0);
+        let c0 = self.dec_ctx() as f64;
+        let seconds = segment_seconds(alpha, beta, c0, b as f64, steps);
+        let busy = Busy::Segment {
+            start: sim.now(),
+            steps,
+            alpha,
+            beta,
+            c0,
+            b,
+        };
+        self.start_busy(sim, busy, seconds);
+    }
+
+    pub(super) fn join_decoding(&mut self, id: RequestId) {
+        self.rebase();
+        let global = self.st.global;
+        let g = self.st.g_dec;
+        let r = self.req_mut(id);
+        r.state = State::Decoding;
+        r.base_step = global;
+        r.share_base = g;
+        let ctx = u64::from(r.prompt + r.generated);
+        let done = global + u64::from(r.output - r.generated);
+        self.st.dec_ctx_base += ctx;
+        self.st.decoding += 1;
+        self.st
+            .done_heap
+            .push(Reverse((done, id.slot, id.generation)));
+    }
+
+    pub(super) fn leave_decoding(&mut self, id: RequestId) {
+        self.rebase();
+        let generated = self.generated_now(id);
+        let g = self.st.g_dec;
+        let r = self.req_mut(id);
+        r.generated = generated;
+        r.share += g - r.share_base;
+        let ctx = u64::from(r.prompt + generated);
+        let order = r.admit_order;
+        self.st.dec_ctx_base -= ctx;
+        self.st.decoding -= 1;
+        self.st.admitted.remove(&order);
+    }
+
+    pub(super) fn preempt_newest(&mut self, sim: &mut Simulation<Event>) {
+        let Some((&order, &id)) = self.st.admitted.iter().next_back() else {
+            return;
+        };
+        self.serving.preemptions += 1;
+        match self.req(id).state {
+            State::Decoding => self.leave_decoding(id),
+            State::Prefilling => {
+                self.st.prefilling.retain(|&p| p != id);
+                self.st.prefill_kv -= u64::from(self.req(id).prefill_target);
+                self.st.admitted.remove(&order);
+            }
+            _ => {
+                self.st.admitted.remove(&order);
+                return;
+            }
+        }
+        let r = self.req_mut(id);
+        // Recompute: prefill the prompt and what was generated, then continue.
+        r.prefill_target = r.prompt + r.generated;
+        r.prefilled = 0;
+        r.state = State::Waiting;
+        self.st.waiting.push_front(id);
+        self.st.waiting_live += 1;
+        self.total_waiting += 1;
+        self.stats.set_waiting(sim.now(), self.total_waiting);
+        self.signals[WAITING].set(sim.now(), (self.total_waiting + self.hold_live) as f64);
+    }
+
+    /// Finishes a request on the server: it produced all its tokens (or was cancelled).
+    pub(super) fn finish(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        // Requests without a prompt have no prefill step; their first token is their last
+        // (exact for one-token, profile-driven requests).
+        if self.req(id).first_token.is_none() {
+            self.req_mut(id).first_token = Some(sim.now());
+        }
+        if self.req(id).outcome.is_none() {
+            self.decide(sim, id, Outcome::Ok);
+        }
+        let r = self.req(id);
+        if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+            self.st.reserved -= r.reserved;
+        }
+        self.release(sim, id);
+    }
+
+    pub(super) fn on_step_done(&mut self, sim: &mut Simulation<Event>) {
+        let now = sim.now();
+        match std::mem::replace(&mut self.st.busy, Busy::Idle) {
+            Busy::Idle => {}
+            Busy::Mixed {
+                start,
+                chunks,
+                with_decoders,
+                seconds,
+            } => {
+                let participants = chunks.len() as f64
+                    + if with_decoders {
+                        self.st.decoding as f64
+                    } else {
+                        0.0
+                    };
+                let share = seconds / participants.max(1.0);
+                let level = participants;
+                self.serving.batch_area += self.area(start, now, level);
+                let kv = self.kv_used() as f64;
+                self.serving.kv_area += self.area(start, now, kv);
+                if with_decoders {
+                    self.st.g_dec += share;
+                    self.st.global += 1;
+                    self.st.steps_since_prefill += 1;
+                }
+                for (id, c) in chunks {
+                    let r = self.req_mut(id);
+                    r.prefilled += c;
+                    r.share += share;
+                    if r.prefilled >= r.prefill_target {
+                        // The step that completes a prompt also produces the next token.
+                        r.generated += 1;
+                        if r.first_token.is_none() {
+                            r.first_token = Some(now);
+                        }
+                        let (done_all, reserved) =
+                            (r.generated >= r.output, u64::from(r.prefill_target));
+                        self.st.prefill_kv -= reserved;
+                        self.st.prefilling.retain(|&p| p != id);
+                        if done_all {
+                            let order = self.req(id).admit_order;
+                            self.st.admitted.remove(&order);
+                            self.finish(sim, id);
+                        } else {
+                            self.join_decoding(id);
+                        }
+                    }
+                }
+            }
+            Busy::Segment {
+                start,
+                steps,
+                alpha,
+                beta,
+                c0,
+                b,
+            } => {
+                let seconds = segment_seconds(alpha, beta, c0, b as f64, steps);
+                self.serving.batch_area += self.area(start, now, b as f64);
+                // KV grows linearly through the segment: use its mean.
+                let kv_start = self.kv_used() as f64;
+                self.serving.kv_area += self.area(start, now, kv_start + (b * steps) as f64 / 2.0);
+                self.st.g_dec += seconds / b.max(1) as f64;
+                self.st.global += steps;
+                self.st.steps_since_prefill += steps;
+            }
+            Busy::Static {
+                start,
+                batch,
+                first_token,
+            } => {
+                let b = batch.len() as f64;
+                let total = (now - start).as_secs_f64();
+                self.serving.batch_area += self.area(start, now, b);
+                self.serving.kv_area += self.area(start, now, self.st.reserved as f64);
+                let first = first_token;
+                for id in batch {
+                    let r = self.req_mut(id);
+                    r.first_token = Some(first);
+                    r.share = total / b;
+                    r.generated = r.output;
+                    self.finish(sim, id);
+                }
+                self.st.reserved = 0;
+            }
+        }
+        // Completions reached by the global step count.
+        while let Some(&Reverse((done, slot, generation))) = self.st.done_heap.peek() {
+            if done > self.st.global {
+                break;
+            }
+            self.st.done_heap.pop();
+            let id = RequestId { slot, generation };
+            // A preempted and re-admitted request has a newer entry; this one is stale.
+            let current = self.live(id) && self.req(id).state == State::Decoding && {
+                let r = self.req(id);
+                r.base_step + u64::from(r.output - r.generated) == done
+            };
+            if current {
+                self.leave_decoding(id);
+                self.finish(sim, id);
+            }
+        }
+        self.drop_cancelled(sim);
+        self.plan(sim);
+    }
+
+    /// Removes sequences whose client gave up and asked to cancel (at a step boundary).
+    pub(super) fn drop_cancelled(&mut self, sim: &mut Simulation<Event>) {
+        if !self.scenario.client.cancel_on_timeout {
+            return;
+        }
+        let cancelled: Vec<RequestId> = self
+            .st
+            .admitted
+            .values()
+            .copied()
+            .filter(|&id| self.req(id).cancelled)
+            .collect();
+        for id in cancelled {
+            match self.req(id).state {
+                State::Decoding => self.leave_decoding(id),
+                State::Prefilling => {
+                    self.st.prefilling.retain(|&p| p != id);
+                    self.st.prefill_kv -= u64::from(self.req(id).prefill_target);
+                    let order = self.req(id).admit_order;
+                    self.st.admitted.remove(&order);
+                }
+                _ => continue,
+            }
+            let r = self.req(id);
+            if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+                self.st.reserved -= r.reserved;
+            }
+            self.release(sim, id);
+        }
+    }
+
+    /// A waiting request leaves the queue: admitted, or not (then its entry is dropped lazily).
+    pub(super) fn leave_queue(&mut self, now: SimTime, id: RequestId) {
+        self.st.waiting_live -= 1;
+        self.total_waiting -= 1;
+        self.stats.set_waiting(now, self.total_waiting);
+        self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
+        let r = self.req(id);
+        if r.measured {
+            let wait = now - r.arrived;
+            self.stats.record_wait(wait);
+        }
+    }
+
+    pub(super) fn on_queue_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        self.leave_queue(sim.now(), id);
+        self.decide(sim, id, Outcome::QueueTimeout);
+        self.release(sim, id);
+    }
+
+    pub(super) fn on_client_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        self.decide(sim, id, Outcome::ClientTimeout);
+        if !self.scenario.client.cancel_on_timeout {
+            return;
+        }
+        match self.req(id).state {
+            State::Waiting => {
+                self.leave_queue(sim.now(), id);
+                self.release(sim, id);
+            }
+            State::Prefilling | State::Decoding => {
+                self.req_mut(id).cancelled = true;
+                self.wake(sim);
+            }
+            // A held request was never given to a replica: the client just leaves.
+            State::Held => {
+                self.hold_live -= 1;
+                self.release(sim, id);
+            }
+            // A static batch runs to its end; there is nothing to cancel.
+            State::Batched | State::Free => {}
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Replicas: load balancing, cold starts, readiness, idle scale-to-zero, autoscaling on a
+//! windowed signal, draining, and per-minute billing.
+
+use super::*;
+
+impl LlmEndpoint<'_> {
+    /// Makes replica `r` the one in `st`.
+    pub(super) fn switch_to(&mut self, r: usize) {
+        if r != self.cur {
+            std::mem::swap(&mut self.st, &mut self.replicas[self.cur]);
+            std::mem::swap(&mut self.st, &mut self.replicas[r]);
+            self.cur = r;
+        }
+    }
+
+    /// Replica `r`'s state, wherever it is held.
+    pub(super) fn replica(&self, r: usize) -> &Replica {
+        if r == self.cur {
+            &self.st
+        } else {
+            &self.replicas[r]
+        }
+    }
+
+    pub(super) fn replica_mut(&mut self, r: usize) -> &mut Replica {
+        if r == self.cur {
+            &mut self.st
+        } else {
+            &mut self.replicas[r]
+        }
+    }
+
+    /// Picks a ready replica for a new request, if there is one.
+    pub(super) fn choose_replica(&mut self) -> Option<usize> {
+        let n = self.replicas.len();
+        let ready = |e: &Self, r: usize| e.replica(r).phase == Phase::Ready;
+        if n == 1 {
+            return ready(self, 0).then_some(0);
+        }
+        match self.svc.balancer {
+            Balancer::RoundRobin => {
+                let r = (0..n)
+                    .map(|k| (self.next_rr + k) % n)
+                    .find(|&r| ready(self, r))?;
+                self.next_rr = (r + 1) % n;
+                Some(r)
+            }
+            Balancer::LeastOutstanding => (0..n)
+                .filter(|&r| ready(self, r))
+                .min_by_key(|&r| (self.replica(r).assigned, r)),
+            Balancer::PowerOfTwo => {
+                let up: Vec<usize> = (0..n).filter(|&r| ready(self, r)).collect();
+                match up.len() {
+                    0 => None,
+                    1 => Some(up[0]),
+                    k => {
+                        let a = self.balancer_rng.random_range(0..k);
+                        let mut b = self.balancer_rng.random_range(0..k - 1);
+                        if b >= a {
+                            b += 1;
+                        }
+                        let (a, b) = (up[a], up[b]);
+                        Some(
+                            if (self.replica(b).assigned, b) < (self.replica(a).assigned, a) {
+                                b
+                            } else {
+                                a
+                            },
+                        )
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replicas starting or running changes to `running` at `now`.
+    pub(super) fn set_running(&mut self, now: SimTime, running: u32) {
+        let level = f64::from(self.running);
+        let since = self.running_since;
+        self.serving.replica_seconds += self.area(since, now, level);
+        self.running = running;
+        self.running_since = now;
+        self.signals[RUNNING].set(now, f64::from(running));
+        self.serving.replicas_max = self.serving.replicas_max.max(u64::from(running));
+    }
+
+    /// Bills replica `r` from its start to `now`, per started minute inside the window.
+    pub(super) fn bill(&mut self, r: usize, now: SimTime) {
+        let from = self.replica(r).billed_from.max(self.stats.window_start);
+        if let (Some(cost), Some((usd, _))) =
+            (self.serving.cost_usd.as_mut(), self.svc.price.as_ref())
+            && now > from
+        {
+            *cost += crate::domain::lifecycle::bill_usd(from, now, *usd);
+        }
+    }
+
+    /// Begins a cold start on a stopped replica, if one is left.
+    pub(super) fn start_replica(&mut self, sim: &mut Simulation<Event>) {
+        let Some(r) = (0..self.replicas.len()).find(|&r| self.replica(r).phase == Phase::Stopped)
+        else {
+            return;
+        };
+        let now = sim.now();
+        let total = match &self.svc.cold_start {
+            Some(c) => c.sample(&mut self.cold_rng).total(),
+            None => SimDuration::ZERO,
+        };
+        let rep = self.replica_mut(r);
+        rep.phase = Phase::Starting;
+        rep.life = rep.life.wrapping_add(1);
+        rep.billed_from = now;
+        let life = rep.life;
+        if now >= self.stats.window_start {
+            self.serving.cold_starts += 1;
+        }
+        let running = self.running + 1;
+        self.set_running(now, running);
+        sim.schedule_in(total, Event::ReplicaReady(r as u32, life));
+    }
+
+    /// Stops replica `r` (idle) and bills it.
+    pub(super) fn stop_replica(&mut self, now: SimTime, r: usize) {
+        self.bill(r, now);
+        self.replica_mut(r).phase = Phase::Stopped;
+        let running = self.running - 1;
+        self.set_running(now, running);
+    }
+
+    /// Records an autoscaler decision: the time and the replicas it leaves starting or running.
+    pub(super) fn log_scaling(&mut self, now: SimTime) {
+        if self.serving.scaling_log.len() < 10_000 {
+            let up = (0..self.replicas.len())
+                .filter(|&r| matches!(self.replica(r).phase, Phase::Starting | Phase::Ready))
+                .count();
+            self.serving.scaling_log.push((now, up as u32));
+        }
+    }
+
+    /// Schedules the next window start and evaluation of the scale-up (`up`) or scale-down check.
+    pub(super) fn schedule_scaling(&mut self, sim: &mut Simulation<Event>, up: bool) {
+        let Some(a) = self
+            .svc
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.autoscaler.as_ref())
+        else {
+            return;
+        };
+        // A counted run ends when its last request is answered; evaluations would keep it going.
+        if self.arrivals_left == Some(0) && self.in_system == 0 {
+            return;
+        }
+        let interval = if up { a.up_interval } else { a.down_interval };
+        let eval = sim.now() + interval;
+        let window_start = SimTime::from_nanos(eval.as_nanos() - a.window.as_nanos());
+        sim.schedule_at(window_start.max(sim.now()), Event::ScaleSnapshot(up));
+        sim.schedule_at(eval, Event::ScaleEval(up));
+    }
+
+    pub(super) fn on_scale_snapshot(&mut self, now: SimTime, up: bool) {
+        let values = std::array::from_fn(|i| self.signals[i].at(now));
+        self.snapshots[usize::from(!up)] = values;
+    }
+
+    /// The watched signal averaged over the window that ends now.
+    pub(super) fn signal_value(&self, now: SimTime, a: &Autoscaler, up: bool) -> f64 {
+        let snap = self.snapshots[usize::from(!up)];
+        let avg = |i: usize| (self.signals[i].at(now) - snap[i]) / a.window.as_secs_f64();
+        let running = avg(RUNNING).max(1e-9);
+        match a.signal {
+            ScaleSignal::Pending(_) => avg(PENDING) / running,
+            ScaleSignal::GpuUtilization(_) => avg(BUSY) / running,
+            ScaleSignal::QueueDepth(_) => avg(WAITING) / running,
+            ScaleSignal::Concurrency(_) => (avg(PENDING) - avg(WAITING)).max(0.0) / running,
+        }
+    }
+
+    pub(super) fn on_scale_eval(&mut self, sim: &mut Simulation<Event>, up: bool) {
+        let now = sim.now();
+        let Some(life) = self.svc.lifecycle.as_ref() else {
+            return;
+        };
+        let Some(a) = life.autoscaler.clone() else {
+            return;
+        };
+        let value = self.signal_value(now, &a, up);
+        let target = match a.signal {
+            ScaleSignal::Pending(t)
+            | ScaleSignal::GpuUtilization(t)
+            | ScaleSignal::QueueDepth(t)
+            | ScaleSignal::Concurrency(t) => t,
+        };
+        let running = self.running;
+        let max = self.replicas.len() as u32;
+        // Replicas the signal asks for, as a horizontal pod autoscaler computes it.
+        let desired = ((f64::from(running.max(1)) * value / target).ceil() as u32)
+            .clamp(life.min_replicas, max);
+        if up {
+            if value > target && running < max {
+                let add = desired
+                    .saturating_sub(running)
+                    .clamp(1, a.max_step)
+                    .min(max - running);
+                for _ in 0..add {
+                    self.start_replica(sim);
+                }
+                self.last_scaled = now;
+                self.log_scaling(now);
+            }
+        } else if desired < running && now - self.last_scaled >= a.stabilization {
+            let remove = (running - desired).min(a.max_step);
+            for _ in 0..remove {
+                // Drain the ready replica with the fewest requests; it stops when it is empty.
+                let n = self.replicas.len();
+                let Some(r) = (0..n)
+                    .filter(|&r| self.replica(r).phase == Phase::Ready)
+                    .min_by_key(|&r| (self.replica(r).assigned, std::cmp::Reverse(r)))
+                else {
+                    break;
+                };
+                if self.replica(r).assigned == 0 {
+                    self.stop_replica(now, r);
+                } else {
+                    self.replica_mut(r).phase = Phase::Draining;
+                }
+            }
+            self.last_scaled = now;
+            self.log_scaling(now);
+        }
+        self.schedule_scaling(sim, up);
+    }
+
+    /// Whether a `requests = N` run has had all its arrivals and answered them all.
+    pub(super) fn counted_run_done(&self) -> bool {
+        self.arrivals_left == Some(0) && self.in_system == 0
+    }
+
+    /// Whether any replica is ready or starting.
+    pub(super) fn any_coming(&self) -> bool {
+        (0..self.replicas.len())
+            .any(|r| matches!(self.replica(r).phase, Phase::Starting | Phase::Ready))
+    }
+
+    pub(super) fn on_replica_ready(&mut self, sim: &mut Simulation<Event>, r: usize) {
+        self.replica_mut(r).phase = Phase::Ready;
+        // Held requests go to the replicas now ready, in arrival order.
+        while let Some(id) = self.hold.pop_front() {
+            if !(self.live(id) && self.req(id).state == State::Held) {
+                continue;
+            }
+            self.hold_live -= 1;
+            let Some(target) = self.choose_replica() else {
+                break;
+            };
+            self.assign(sim, id, target);
+        }
+        self.check_idle(sim);
+    }
+
+    /// With nothing in the system, schedules the idle check for the idle timeout after the
+    /// last activity.
+    pub(super) fn check_idle(&mut self, sim: &mut Simulation<Event>) {
+        if self.in_system == 0
+            && let Some(t) = self.svc.lifecycle.as_ref().and_then(|l| l.idle_timeout)
+        {
+            let at = (self.last_activity + t).max(sim.now());
+            sim.schedule_at(at, Event::IdleCheck(self.idle_gen));
+        }
+    }
+
+    /// Idle for the whole timeout: stop ready replicas beyond the minimum.
+    pub(super) fn on_idle(&mut self, sim: &mut Simulation<Event>) {
+        let min = self.svc.lifecycle.as_ref().map_or(0, |l| l.min_replicas);
+        let now = sim.now();
+        for r in (0..self.replicas.len()).rev() {
+            if self.running <= min {
+                break;
+            }
+            if self.replica(r).phase == Phase::Ready && self.replica(r).assigned == 0 {
+                self.stop_replica(now, r);
+            }
+        }
+    }
+}

@@ -1,0 +1,1039 @@
+//! An LLM endpoint: requests with prompt and output tokens, served by replicas behind a load
+//! balancer, each with a batching engine (vLLM-like continuous batching, TGI-like, or static
+//! batching) and a step-time model; replicas start cold, scale on load and scale to zero.
+//!
+//! The code is split by concern: `engine` chooses and runs steps, `lifecycle` starts, scales and
+//! bills replicas, `timeseries` summarises windows; this module holds the state, the request
+//! lifecycle (arrival, assignment, outcome) and the event dispatch.
+//!
+//! # Engines
+//! - **vllm**: every step carries one token for each decoding sequence plus prompt chunks
+//!   (chunked prefill) up to `max-num-batched-tokens`; at most `max-num-seqs` sequences run. KV
+//!   cache is paged in blocks; when the next step would not fit, the most recently admitted
+//!   sequence is preempted: its KV is freed and it is queued first, to be recomputed (its prompt
+//!   and the tokens generated so far are prefilled again). KV use is counted with one partly
+//!   filled block per sequence, so it never exceeds the capacity.
+//! - **tgi**: queued plus running requests are capped at `max-concurrent-requests`; more are
+//!   refused at once (HTTP 429, outcome `rejected`). Waiting requests are prefilled together, up
+//!   to `max-batch-prefill-tokens`, in a step that pauses decoding; a prefill happens when the
+//!   batch is empty, when waiting/running reaches `waiting-served-ratio`, or after
+//!   `max-waiting-tokens` decode steps. Each admitted request reserves KV for its whole length.
+//! - **static**: requests are collected until `max-batch` are waiting or the oldest has waited
+//!   `max-wait`; the batch is padded to its longest prompt, and runs until its longest output
+//!   ends; every request in it is answered then. A running batch cannot be cancelled.
+//!
+//! # Time
+//! A decode step is not an event. While the batch does not change, the engine runs a segment
+//! of many steps whose total time is known in closed form (step time is `α + β·Σcontext`, and
+//! Σcontext grows by the batch size every step). An arrival or a cancellation cuts the segment
+//! at the next step boundary. Sequences store the global step count at which they joined, so
+//! advancing a segment costs nothing per sequence.
+mod engine;
+mod lifecycle;
+mod timeseries;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use super::distribution::Dist;
+use super::endpoint::{count_arrival, user_may_send};
+use super::perf::{PerfModel, StepShape};
+use super::profile::Profile;
+use super::request::{Outcome, RequestId};
+use super::scenario::{Load, Scenario, StopRule};
+use super::stats::RunStats;
+use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
+use rand::RngExt;
+
+/// Where step times come from.
+#[derive(Clone, Debug)]
+pub enum StepModel {
+    /// Derived from hardware and model architecture.
+    Derived(PerfModel),
+    /// A measured curve.
+    Profile(Profile),
+}
+
+impl StepModel {
+    /// Duration of one step of `shape`, seconds.
+    pub fn step_seconds(&self, shape: &StepShape) -> f64 {
+        match self {
+            StepModel::Derived(p) => p.step_seconds(shape),
+            StepModel::Profile(p) => {
+                let mut t = 0.0;
+                if shape.decode_seqs > 0 {
+                    let mean_ctx = shape.decode_ctx as f64 / shape.decode_seqs as f64;
+                    t += p.step(shape.decode_seqs as f64, mean_ctx);
+                }
+                if shape.prefill_tokens > 0 {
+                    t += p.prefill(shape.prefill_tokens as f64).unwrap_or(0.0);
+                }
+                t
+            }
+        }
+    }
+
+    /// `(α, β, steps)`: a decode step of `seqs` sequences whose contexts sum to `ctx_sum` takes
+    /// `α + β·Σcontext` seconds, for the next `steps` steps at least.
+    pub fn decode_line(&self, seqs: u64, ctx_sum: u64) -> (f64, f64, u64) {
+        match self {
+            StepModel::Derived(p) => {
+                let (a, b) = p.decode_line(seqs);
+                (a, b, u64::MAX)
+            }
+            StepModel::Profile(p) => p.decode_line(seqs, ctx_sum),
+        }
+    }
+
+    /// Seconds for `steps` decode steps of `seqs` sequences starting at total context `c0`,
+    /// walking the pieces of the line where it changes.
+    pub fn decode_seconds(&self, seqs: u64, c0: u64, steps: u64) -> f64 {
+        let (mut left, mut ctx, mut total) = (steps, c0, 0.0);
+        while left > 0 {
+            let (alpha, beta, valid) = self.decode_line(seqs, ctx);
+            let n = left.min(valid.max(1));
+            total += segment_seconds(alpha, beta, ctx as f64, seqs as f64, n);
+            left -= n;
+            ctx += n * seqs;
+        }
+        total
+    }
+}
+
+/// The batching engine and its settings.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EngineSpec {
+    /// vLLM-like continuous batching.
+    Vllm {
+        /// Running sequences at most.
+        max_num_seqs: u32,
+        /// Tokens per step at most.
+        max_batched_tokens: u32,
+        /// Whether long prompts are split into chunks that share steps with decodes.
+        chunked_prefill: bool,
+    },
+    /// TGI-like continuous batching.
+    Tgi {
+        /// Queued plus running requests at most; more are refused with HTTP 429.
+        max_concurrent: u32,
+        /// Prompt tokens per prefill step at most.
+        max_prefill_tokens: u32,
+        /// A prefill is considered when waiting / running reaches this.
+        waiting_served_ratio: f64,
+        /// After this many decode steps waiting requests are prefilled anyway.
+        max_waiting_tokens: u32,
+    },
+    /// Static batching.
+    Static {
+        /// Requests per batch at most.
+        max_batch: u32,
+        /// Longest wait for a batch to fill.
+        max_wait: SimDuration,
+    },
+}
+
+impl EngineSpec {
+    /// The engine's name in experiment files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineSpec::Vllm { .. } => "vllm",
+            EngineSpec::Tgi { .. } => "tgi",
+            EngineSpec::Static { .. } => "static",
+        }
+    }
+}
+
+/// One LLM replica.
+#[derive(Clone, Debug)]
+pub struct LlmService {
+    /// Step times.
+    pub step: StepModel,
+    /// Batching engine.
+    pub engine: EngineSpec,
+    /// KV-cache capacity, tokens.
+    pub kv_tokens: u64,
+    /// Tokens per KV block.
+    pub block_size: u32,
+    /// Longest sequence (prompt + output); longer requests are clipped to it.
+    pub max_model_len: u32,
+    /// Prompt tokens per request.
+    pub prompt_tokens: Dist,
+    /// Output tokens per request.
+    pub output_tokens: Dist,
+    /// A request still waiting (not admitted) this long after arriving is dropped.
+    pub queue_timeout: Option<SimDuration>,
+    /// Most requests allowed to wait at one replica; more are refused. `None`: unlimited.
+    pub queue_capacity: Option<u64>,
+    /// Identical replicas behind the load balancer (the most there can be, with a lifecycle).
+    pub replicas: u32,
+    /// Cold starts, scale-to-zero and what happens while no replica is ready; `None`: fixed.
+    pub lifecycle: Option<Lifecycle>,
+    /// How requests are spread over replicas.
+    pub balancer: Balancer,
+    /// What serves the requests, when given by GPU and model (for `capsim explain`).
+    pub deployment: Option<Box<crate::catalog::Deployment>>,
+    /// What a new replica goes through before serving (used by `capsim explain`; the replica
+    /// lifecycle in the simulation is not modelled yet).
+    pub cold_start: Option<super::lifecycle::ColdStartSpec>,
+    /// The instance price: US dollars per hour and where it comes from.
+    pub price: Option<(f64, String)>,
+}
+
+/// Events of the serving model.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The next open-loop request arrives.
+    Arrival,
+    /// A closed-loop user finished thinking and sends its next request.
+    UserReady(u32),
+    /// A replica's current step or segment ends (stale if its epoch moved on).
+    StepDone(u32, u64),
+    /// A static batcher's wait for a fuller batch ends (stale if its epoch moved on).
+    BatchTimer(u32, u64),
+    /// A waiting request reaches the queue timeout.
+    QueueTimeout(RequestId),
+    /// A replica finishes its cold start (stale if it was restarted since).
+    ReplicaReady(u32, u32),
+    /// The endpoint has been idle for the idle timeout (stale if anything arrived since).
+    IdleCheck(u64),
+    /// A held request reaches the scale-up timeout.
+    HoldTimeout(RequestId),
+    /// The current time-series window ends.
+    WindowTick,
+    /// Start of an autoscaler window (`true`: scale-up, `false`: scale-down).
+    ScaleSnapshot(bool),
+    /// An autoscaler evaluation (`true`: scale-up, `false`: scale-down).
+    ScaleEval(bool),
+    /// A client's timeout fires.
+    ClientTimeout(RequestId),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum State {
+    Free,
+    /// Held at the endpoint while no replica is ready.
+    Held,
+    Waiting,
+    Prefilling,
+    Decoding,
+    Batched,
+}
+
+#[derive(Clone, Debug)]
+struct Req {
+    generation: u32,
+    state: State,
+    outcome: Option<Outcome>,
+    measured: bool,
+    cancelled: bool,
+    user: Option<u32>,
+    arrived: SimTime,
+    first_token: Option<SimTime>,
+    prompt: u32,
+    output: u32,
+    /// Tokens to prefill before decoding (prompt, plus generated tokens after a preemption);
+    /// their KV is reserved from admission.
+    prefill_target: u32,
+    prefilled: u32,
+    /// Tokens generated when the request (re)joined decoding; add `global − base_step`.
+    generated: u32,
+    base_step: u64,
+    admit_order: u64,
+    /// GPU seconds attributed so far, and the decoder accumulator when it joined decoding.
+    share: f64,
+    share_base: f64,
+    /// KV tokens reserved (tgi, static).
+    reserved: u64,
+    /// The replica serving it.
+    replica: u32,
+}
+
+/// A running time integral of a level, seconds × level.
+#[derive(Copy, Clone, Debug, Default)]
+struct Integral {
+    level: f64,
+    since: SimTime,
+    area: f64,
+}
+
+impl Integral {
+    fn set(&mut self, now: SimTime, level: f64) {
+        self.area += self.level * (now - self.since).as_secs_f64();
+        self.level = level;
+        self.since = now;
+    }
+
+    fn at(&self, now: SimTime) -> f64 {
+        self.area + self.level * (now - self.since).as_secs_f64()
+    }
+}
+
+const PENDING: usize = 0;
+const BUSY: usize = 1;
+const WAITING: usize = 2;
+const RUNNING: usize = 3;
+
+/// `Req::replica` of a request no replica has taken yet.
+const UNASSIGNED: u32 = u32::MAX;
+
+/// What the GPU is doing.
+#[derive(Clone, Debug)]
+enum Busy {
+    Idle,
+    /// One step with prompt chunks (and, for vllm, the decoders).
+    Mixed {
+        start: SimTime,
+        chunks: Vec<(RequestId, u32)>,
+        with_decoders: bool,
+        seconds: f64,
+    },
+    /// `steps` decode steps of `b` sequences whose contexts sum to `c0` at the start.
+    Segment {
+        start: SimTime,
+        steps: u64,
+        alpha: f64,
+        beta: f64,
+        c0: f64,
+        b: u64,
+    },
+    /// A static batch: prefill done at `decode_start`, then `steps` decode steps.
+    Static {
+        start: SimTime,
+        batch: Vec<RequestId>,
+        /// When the first token of the batch exists.
+        first_token: SimTime,
+    },
+}
+
+fn segment_seconds(alpha: f64, beta: f64, c0: f64, b: f64, m: u64) -> f64 {
+    let m = m as f64;
+    m * alpha + beta * (m * c0 + b * m * (m - 1.0) / 2.0)
+}
+
+fn secs(s: f64) -> SimDuration {
+    SimDuration::from_secs_f64_saturating(s)
+}
+
+/// One time-series window of an LLM endpoint.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowRow {
+    /// Window start, seconds.
+    pub start_s: f64,
+    /// Requests that arrived in the window.
+    pub arrivals: u64,
+    /// Requests that ended in the window, by outcome (in `Outcome::ALL` order).
+    pub outcomes: [u64; Outcome::COUNT],
+    /// Requests waiting or held at the end of the window.
+    pub queue_depth: u64,
+    /// Replicas starting, ready and draining at the end of the window.
+    pub replicas: [u32; 3],
+    /// Busy share of replica time in the window.
+    pub gpu_util: Option<f64>,
+    /// 99th percentile latency of the requests answered or timed out in the window, seconds.
+    pub p99_s: Option<f64>,
+}
+
+/// The current window being filled.
+#[derive(Clone, Debug, Default)]
+struct Window {
+    start: SimTime,
+    arrivals: u64,
+    outcomes: [u64; Outcome::COUNT],
+    latencies_ns: Vec<u64>,
+    busy_at_start: f64,
+    running_at_start: f64,
+}
+
+/// Serving statistics beyond the request counts.
+#[derive(Clone, Debug, Default)]
+pub struct ServingStats {
+    /// Time to first token of requests that ended ok, nanoseconds, summarised.
+    pub ttft: Option<super::stats::LatencyStats>,
+    /// Sum and count of time per output token (ok requests with more than one output token).
+    pub tpot_sum_s: f64,
+    /// Count for `tpot_sum_s`.
+    pub tpot_count: u64,
+    /// Output tokens of ok requests.
+    pub ok_output_tokens: u64,
+    /// KV tokens in use × seconds, in the window.
+    pub kv_area: f64,
+    /// KV capacity of all replicas, tokens.
+    pub kv_capacity: u64,
+    /// KV capacity of one replica, tokens (what `kv_peak` is bounded by).
+    pub kv_replica_capacity: u64,
+    /// Most KV tokens ever in use on one replica (for the never-exceeds check).
+    pub kv_peak: u64,
+    /// Sequences in the running batch × seconds, in the window (busy time only).
+    pub batch_area: f64,
+    /// Preemptions (vllm).
+    pub preemptions: u64,
+    /// Instance cost of the window, US dollars (when a price is known).
+    pub cost_usd: Option<f64>,
+    /// Replica seconds starting or running, in the window.
+    pub replica_seconds: f64,
+    /// Most replicas starting or running at once.
+    pub replicas_max: u64,
+    /// Cold starts begun in the window.
+    pub cold_starts: u64,
+    /// GPUs per replica.
+    pub gpus_per_replica: u32,
+    /// Windows whose p99 latency exceeded 80 % of the client timeout (the alert rule).
+    pub alert_windows: u64,
+    /// The time series, when kept.
+    pub timeseries: Vec<WindowRow>,
+    /// Replicas still draining with nothing left to drain when the run ended (a consistency
+    /// check: always 0).
+    pub empty_draining_at_end: u32,
+    /// Replicas starting or running (draining ones excluded) after each autoscaler decision (at
+    /// most 10,000 entries).
+    pub scaling_log: Vec<(SimTime, u32)>,
+}
+
+/// How requests are spread over replicas.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Balancer {
+    /// In turn.
+    RoundRobin,
+    /// To the replica with the fewest requests assigned and not finished.
+    LeastOutstanding,
+    /// To the less loaded of two replicas drawn at random.
+    PowerOfTwo,
+}
+
+impl Balancer {
+    /// The name in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Balancer::RoundRobin => "round-robin",
+            Balancer::LeastOutstanding => "least-outstanding",
+            Balancer::PowerOfTwo => "power-of-two",
+        }
+    }
+}
+
+/// What to do with a request when no replica is ready.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum WhenUnavailable {
+    /// Answer HTTP 503 at once (HF's default).
+    Reject,
+    /// Hold it until a replica is ready, or answer 503 after this long (HF's X-Scale-Up-Timeout).
+    Hold(SimDuration),
+    /// Hold it for as long as it takes.
+    Queue,
+}
+
+/// The signal an autoscaler watches, averaged over its window.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum ScaleSignal {
+    /// Requests without an answer yet (queued, running or held) per replica, against a target.
+    Pending(f64),
+    /// Share of replica time spent running steps, against a threshold in (0, 1].
+    GpuUtilization(f64),
+    /// Requests waiting for admission (or held) per replica, against a target.
+    QueueDepth(f64),
+    /// Requests in service (admitted and running) per replica, against a target.
+    Concurrency(f64),
+}
+
+/// When and how far to scale (HF Inference Endpoints' semantics as defaults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Autoscaler {
+    /// What is watched.
+    pub signal: ScaleSignal,
+    /// The averaging window (no longer than either interval).
+    pub window: SimDuration,
+    /// How often scaling up is considered.
+    pub up_interval: SimDuration,
+    /// How often scaling down is considered.
+    pub down_interval: SimDuration,
+    /// No scaling down until this long after the last scaling.
+    pub stabilization: SimDuration,
+    /// Most replicas added or removed at once.
+    pub max_step: u32,
+}
+
+/// How the number of replicas changes over a run (without it, every replica is ready from the
+/// start and runs to the end).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lifecycle {
+    /// Replicas kept running even when idle.
+    pub min_replicas: u32,
+    /// Replicas ready at time zero (warm).
+    pub initial_replicas: u32,
+    /// After this long without any request in the system, replicas beyond the minimum stop.
+    pub idle_timeout: Option<SimDuration>,
+    /// What happens to requests while no replica is ready.
+    pub when_unavailable: WhenUnavailable,
+    /// Scaling on load, if any.
+    pub autoscaler: Option<Autoscaler>,
+}
+
+/// Where a replica is in its life.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    Stopped,
+    Starting,
+    Ready,
+    /// Takes no new requests and stops when its last one is done.
+    Draining,
+}
+
+/// The engine state of one replica.
+#[derive(Debug)]
+struct Replica {
+    waiting: VecDeque<RequestId>,
+    waiting_live: u64,
+    prefilling: Vec<RequestId>,
+    decoding: u64,
+    done_heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    admitted: BTreeMap<u64, RequestId>,
+    admit_counter: u64,
+    global: u64,
+    dec_ctx_base: u64,
+    base_global: u64,
+    prefill_kv: u64,
+    reserved: u64,
+    g_dec: f64,
+    busy: Busy,
+    epoch: u64,
+    timer_epoch: u64,
+    steps_since_prefill: u64,
+    /// Requests assigned to this replica whose server side is not done.
+    assigned: u64,
+    /// Whether this replica is counted among the busy ones.
+    counted_busy: bool,
+    phase: Phase,
+    /// Bumped whenever the replica starts, so a stale readiness event is recognised.
+    life: u32,
+    /// When billing of the current run of this replica began.
+    billed_from: SimTime,
+}
+
+impl Replica {
+    fn new() -> Self {
+        Replica {
+            waiting: VecDeque::new(),
+            waiting_live: 0,
+            prefilling: Vec::new(),
+            decoding: 0,
+            done_heap: BinaryHeap::new(),
+            admitted: BTreeMap::new(),
+            admit_counter: 0,
+            global: 0,
+            dec_ctx_base: 0,
+            base_global: 0,
+            prefill_kv: 0,
+            reserved: 0,
+            g_dec: 0.0,
+            busy: Busy::Idle,
+            epoch: 0,
+            timer_epoch: 0,
+            steps_since_prefill: 0,
+            assigned: 0,
+            counted_busy: false,
+            phase: Phase::Ready,
+            life: 0,
+            billed_from: SimTime::ZERO,
+        }
+    }
+}
+
+/// The state of one simulated LLM endpoint: identical replicas behind a load balancer.
+///
+/// The replica being worked on is held in `st`, swapped in from `replicas` before any event for
+/// it is handled, so the engine code reads like single-replica code and switching is O(1).
+#[derive(Debug)]
+pub struct LlmEndpoint<'a> {
+    scenario: &'a Scenario,
+    svc: &'a LlmService,
+    arrival_rng: SimRng,
+    prompt_rng: SimRng,
+    output_rng: SimRng,
+    think_rng: SimRng,
+    balancer_rng: SimRng,
+    reqs: Vec<Req>,
+    free: Vec<u32>,
+    st: Replica,
+    cur: usize,
+    replicas: Vec<Replica>,
+    busy_replicas: u32,
+    total_waiting: u64,
+    next_rr: usize,
+    cold_rng: SimRng,
+    hold: VecDeque<RequestId>,
+    hold_live: u64,
+    /// Requests allocated and not yet released.
+    in_system: u64,
+    idle_gen: u64,
+    /// When a request last arrived or left: the idle timeout counts from here.
+    last_activity: SimTime,
+    running: u32,
+    running_since: SimTime,
+    /// Unclipped integrals for the autoscaler: pending, busy replicas, waiting, running.
+    signals: [Integral; 4],
+    window: Window,
+    /// Integral values at the start of the current up and down windows.
+    snapshots: [[f64; 4]; 2],
+    last_scaled: SimTime,
+    arrivals_left: Option<u64>,
+    stats: RunStats,
+    serving: ServingStats,
+}
+
+impl<'a> LlmEndpoint<'a> {
+    /// A fresh replica for `scenario` (whose service must be an LLM service).
+    pub fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
+        let window_start = SimTime::ZERO + scenario.warm_up;
+        let n = svc.replicas.max(1) as usize;
+        let mut e = LlmEndpoint {
+            scenario,
+            svc,
+            arrival_rng: streams.stream("arrivals"),
+            prompt_rng: streams.stream("prompt-tokens"),
+            output_rng: streams.stream("output-tokens"),
+            think_rng: streams.stream("think-time"),
+            balancer_rng: streams.stream("balancer"),
+            reqs: Vec::new(),
+            free: Vec::new(),
+            st: Replica::new(),
+            cur: 0,
+            replicas: (0..n).map(|_| Replica::new()).collect(),
+            busy_replicas: 0,
+            total_waiting: 0,
+            next_rr: 0,
+            cold_rng: streams.stream("cold-start"),
+            hold: VecDeque::new(),
+            hold_live: 0,
+            in_system: 0,
+            idle_gen: 0,
+            last_activity: SimTime::ZERO,
+            running: 0,
+            running_since: SimTime::ZERO,
+            signals: [Integral::default(); 4],
+            window: Window::default(),
+            snapshots: [[0.0; 4]; 2],
+            last_scaled: SimTime::ZERO,
+            arrivals_left: match scenario.stop {
+                StopRule::Requests(n) => Some(n),
+                StopRule::Duration(_) => None,
+            },
+            stats: RunStats::new(window_start, n as u32),
+            serving: ServingStats {
+                ttft: Some(super::stats::LatencyStats::default()),
+                kv_capacity: svc.kv_tokens * n as u64,
+                kv_replica_capacity: svc.kv_tokens,
+                cost_usd: svc.price.as_ref().map(|_| 0.0),
+                gpus_per_replica: svc.deployment.as_ref().map_or(1, |d| d.tp),
+                ..ServingStats::default()
+            },
+        };
+        // Replicas ready at time zero: all of them without a lifecycle, else the initial ones.
+        let ready = svc
+            .lifecycle
+            .as_ref()
+            .map_or(n, |l| l.initial_replicas as usize);
+        for (r, rep) in e.replicas.iter_mut().enumerate() {
+            if r >= ready {
+                rep.phase = Phase::Stopped;
+            }
+        }
+        e.st.phase = if ready > 0 {
+            Phase::Ready
+        } else {
+            Phase::Stopped
+        };
+        e.running = ready as u32;
+        e.serving.replicas_max = ready as u64;
+        e
+    }
+
+    fn req(&self, id: RequestId) -> &Req {
+        &self.reqs[id.slot as usize]
+    }
+
+    fn req_mut(&mut self, id: RequestId) -> &mut Req {
+        &mut self.reqs[id.slot as usize]
+    }
+
+    fn live(&self, id: RequestId) -> bool {
+        self.req(id).generation == id.generation && self.req(id).state != State::Free
+    }
+
+    fn allocate(&mut self, now: SimTime, user: Option<u32>) -> RequestId {
+        let max_len = self.svc.max_model_len.max(2);
+        // Lengths are drawn per request from their own streams (common random numbers) and
+        // clipped to the model's context: prompts to max-model-len − 1, outputs to the rest.
+        let prompt = (self
+            .svc
+            .prompt_tokens
+            .sample(&mut self.prompt_rng)
+            .round()
+            .max(0.0) as u64)
+            .min(u64::from(max_len - 1)) as u32;
+        let output = (self
+            .svc
+            .output_tokens
+            .sample(&mut self.output_rng)
+            .round()
+            .max(1.0) as u64)
+            .min(u64::from(max_len - prompt)) as u32;
+        let measured = now >= self.stats.window_start;
+        let req = Req {
+            generation: 0,
+            state: State::Waiting,
+            outcome: None,
+            measured,
+            cancelled: false,
+            user,
+            arrived: now,
+            first_token: None,
+            prompt,
+            output: output.max(1),
+            prefill_target: prompt,
+            prefilled: 0,
+            generated: 0,
+            base_step: 0,
+            admit_order: 0,
+            share: 0.0,
+            share_base: 0.0,
+            reserved: 0,
+            replica: UNASSIGNED,
+        };
+        match self.free.pop() {
+            Some(i) => {
+                let generation = self.reqs[i as usize].generation;
+                self.reqs[i as usize] = Req { generation, ..req };
+                RequestId {
+                    slot: i,
+                    generation,
+                }
+            }
+            None => {
+                let i =
+                    u32::try_from(self.reqs.len()).expect("more than 4 billion requests in flight");
+                self.reqs.push(req);
+                RequestId {
+                    slot: i,
+                    generation: 0,
+                }
+            }
+        }
+    }
+
+    /// Frees a request's slot once the server side is done; decides nothing.
+    fn release(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        if self.req(id).replica != UNASSIGNED {
+            debug_assert_eq!(
+                self.req(id).replica as usize,
+                self.cur,
+                "released from another replica"
+            );
+            self.st.assigned -= 1;
+            // A draining replica stops once its last request is done.
+            if self.st.phase == Phase::Draining && self.st.assigned == 0 {
+                let r = self.cur;
+                self.stop_replica(sim.now(), r);
+            }
+        }
+        self.in_system -= 1;
+        self.last_activity = sim.now();
+        self.signals[PENDING].set(sim.now(), self.in_system as f64);
+        let r = self.req(id);
+        if r.outcome != Some(Outcome::Ok) && r.measured {
+            // GPU time spent on a request whose client did not get the answer.
+            let wasted = r.share;
+            self.stats.record_waste(secs(wasted));
+        }
+        let r = self.req_mut(id);
+        r.generation = r.generation.wrapping_add(1);
+        r.state = State::Free;
+        self.free.push(id.slot);
+        self.check_idle(sim);
+    }
+
+    /// Decides the client-side outcome once; a closed-loop user starts thinking.
+    fn decide(&mut self, sim: &mut Simulation<Event>, id: RequestId, outcome: Outcome) {
+        let now = sim.now();
+        let r = self.req_mut(id);
+        if r.outcome.is_some() {
+            return;
+        }
+        r.outcome = Some(outcome);
+        let latency = now - r.arrived;
+        self.window.outcomes[outcome.index()] += 1;
+        // The window's latency is what a monitor sees: answers, and clients giving up at their
+        // timeout (requests refused at once would only hide a slow endpoint).
+        if matches!(outcome, Outcome::Ok | Outcome::ClientTimeout) {
+            self.window.latencies_ns.push(latency.as_nanos());
+        }
+        let r = self.req(id);
+        let (measured, arrived, first, output, user) =
+            (r.measured, r.arrived, r.first_token, r.output, r.user);
+        if measured {
+            self.stats.record_outcome(outcome, now - arrived);
+            if outcome == Outcome::Ok {
+                if let (Some(first), Some(ttft)) = (first, self.serving.ttft.as_mut()) {
+                    ttft.record(first - arrived);
+                    if output > 1 {
+                        self.serving.tpot_sum_s +=
+                            (now - first).as_secs_f64() / f64::from(output - 1);
+                        self.serving.tpot_count += 1;
+                    }
+                }
+                self.serving.ok_output_tokens += u64::from(output);
+            }
+        }
+        if let (Some(u), Load::Closed { think, .. }) = (user, &self.scenario.load) {
+            let wait = think.sample_duration(&mut self.think_rng);
+            sim.schedule_in(wait, Event::UserReady(u));
+        }
+    }
+
+    fn new_request(&mut self, sim: &mut Simulation<Event>, user: Option<u32>) {
+        let now = sim.now();
+        let id = self.allocate(now, user);
+        self.in_system += 1;
+        self.window.arrivals += 1;
+        self.signals[PENDING].set(now, self.in_system as f64);
+        // Activity: any idle check already scheduled is now stale.
+        self.idle_gen += 1;
+        self.last_activity = now;
+        if self.req(id).measured {
+            self.stats.arrived += 1;
+        }
+        if let Some(t) = self.scenario.client.timeout {
+            sim.schedule_in(t, Event::ClientTimeout(id));
+        }
+        if let Some(r) = self.choose_replica() {
+            self.assign(sim, id, r);
+            return;
+        }
+        // No replica is ready: start one unless one is on its way, then reject or hold.
+        if !self.any_coming() {
+            self.start_replica(sim);
+        }
+        let when = self
+            .svc
+            .lifecycle
+            .as_ref()
+            .map_or(WhenUnavailable::Reject, |l| l.when_unavailable);
+        match when {
+            WhenUnavailable::Reject => {
+                self.decide(sim, id, Outcome::Unavailable);
+                self.release(sim, id);
+            }
+            WhenUnavailable::Hold(_) | WhenUnavailable::Queue => {
+                self.req_mut(id).state = State::Held;
+                self.hold.push_back(id);
+                self.hold_live += 1;
+                if let WhenUnavailable::Hold(t) = when {
+                    sim.schedule_in(t, Event::HoldTimeout(id));
+                }
+            }
+        }
+    }
+
+    /// Hands a request to replica `r`: refused there if its limits are reached, else queued.
+    fn assign(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
+        let now = sim.now();
+        self.switch_to(r);
+        self.req_mut(id).replica = r as u32;
+        self.req_mut(id).state = State::Waiting;
+        self.st.assigned += 1;
+        let over_tgi_cap = match self.svc.engine {
+            EngineSpec::Tgi { max_concurrent, .. } => {
+                let in_server =
+                    self.st.waiting_live + self.st.decoding + self.st.prefilling.len() as u64;
+                in_server >= u64::from(max_concurrent)
+            }
+            _ => false,
+        };
+        let queue_full = self
+            .svc
+            .queue_capacity
+            .is_some_and(|c| self.st.waiting_live >= c);
+        if over_tgi_cap || queue_full {
+            self.decide(sim, id, Outcome::Rejected);
+            self.release(sim, id);
+            return;
+        }
+        if self.req(id).measured && !matches!(self.st.busy, Busy::Idle) {
+            self.stats.queued += 1;
+        }
+        self.st.waiting.push_back(id);
+        self.st.waiting_live += 1;
+        self.total_waiting += 1;
+        self.stats.set_waiting(now, self.total_waiting);
+        self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
+        if let Some(t) = self.svc.queue_timeout {
+            // The queue timeout counts from arrival at the endpoint.
+            let at = (self.req(id).arrived + t).max(now);
+            sim.schedule_at(at, Event::QueueTimeout(id));
+        }
+        self.wake(sim);
+    }
+
+    /// Ends the run at `end` and returns its statistics.
+    pub fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats) {
+        self.stats.in_flight = self
+            .reqs
+            .iter()
+            .filter(|r| r.state != State::Free && r.measured && r.outcome.is_none())
+            .count() as u64;
+        // A step under way at the horizon counts as busy up to the horizon, on every replica;
+        // replicas still starting or running are billed up to the end.
+        for r in 0..self.replicas.len() {
+            self.switch_to(r);
+            self.close_replica(end);
+            if self.st.phase != Phase::Stopped {
+                self.bill(r, end);
+            }
+        }
+        let running = self.running;
+        self.set_running(end, running);
+        if end > self.window.start {
+            self.close_window(end);
+        }
+        self.serving.empty_draining_at_end = (0..self.replicas.len())
+            .filter(|&r| self.replica(r).phase == Phase::Draining && self.replica(r).assigned == 0)
+            .count() as u32;
+        self.stats.close(end);
+        self.stats.events = events;
+        (self.stats, self.serving)
+    }
+
+    fn close_replica(&mut self, end: SimTime) {
+        match &self.st.busy {
+            Busy::Segment { start, b, .. } => {
+                let level = *b as f64;
+                self.serving.batch_area += self.area(*start, end, level);
+                let kv = self.kv_used() as f64;
+                self.serving.kv_area += self.area(*start, end, kv);
+            }
+            Busy::Mixed { start, chunks, .. } => {
+                let level = chunks.len() as f64;
+                self.serving.batch_area += self.area(*start, end, level);
+            }
+            Busy::Static { start, batch, .. } => {
+                let level = batch.len() as f64;
+                self.serving.batch_area += self.area(*start, end, level);
+            }
+            Busy::Idle => {}
+        }
+    }
+}
+
+impl Model for LlmEndpoint<'_> {
+    type Event = Event;
+
+    fn is_stale(&self, event: &Event) -> bool {
+        match *event {
+            Event::Arrival | Event::UserReady(_) => false,
+            Event::StepDone(r, epoch) => epoch != self.replica(r as usize).epoch,
+            Event::BatchTimer(r, epoch) => {
+                let rep = self.replica(r as usize);
+                epoch != rep.timer_epoch || !matches!(rep.busy, Busy::Idle)
+            }
+            Event::QueueTimeout(id) => !self.live(id) || self.req(id).state != State::Waiting,
+            Event::ClientTimeout(id) => !self.live(id) || self.req(id).outcome.is_some(),
+            Event::ReplicaReady(r, life) => {
+                let rep = self.replica(r as usize);
+                rep.life != life || rep.phase != Phase::Starting
+            }
+            Event::IdleCheck(generation) => {
+                generation != self.idle_gen || self.in_system > 0 || self.counted_run_done()
+            }
+            Event::HoldTimeout(id) => !self.live(id) || self.req(id).state != State::Held,
+            // Periodic events do not outlive a counted run: it ends with its last answer.
+            Event::ScaleSnapshot(_) | Event::ScaleEval(_) | Event::WindowTick => {
+                self.counted_run_done()
+            }
+        }
+    }
+
+    fn handle(&mut self, sim: &mut Simulation<Event>, event: Event) {
+        match event {
+            Event::Arrival => {
+                let measured = sim.now() >= self.stats.window_start;
+                if count_arrival(&mut self.arrivals_left, measured)
+                    && let Load::Open(arrivals) = &self.scenario.load
+                {
+                    let gap = arrivals.next_gap(sim.now(), &mut self.arrival_rng);
+                    sim.schedule_in(gap, Event::Arrival);
+                }
+                self.new_request(sim, None);
+            }
+            Event::UserReady(u) => {
+                let measured = sim.now() >= self.stats.window_start;
+                if user_may_send(&mut self.arrivals_left, measured) {
+                    self.new_request(sim, Some(u));
+                }
+            }
+            Event::StepDone(r, _) => {
+                self.switch_to(r as usize);
+                self.on_step_done(sim);
+            }
+            Event::BatchTimer(r, _) => {
+                self.switch_to(r as usize);
+                self.plan(sim);
+            }
+            Event::QueueTimeout(id) => {
+                self.switch_to(self.req(id).replica as usize);
+                self.on_queue_timeout(sim, id);
+            }
+            Event::ClientTimeout(id) => {
+                if self.req(id).replica != UNASSIGNED {
+                    self.switch_to(self.req(id).replica as usize);
+                }
+                self.on_client_timeout(sim, id);
+            }
+            Event::ReplicaReady(r, _) => self.on_replica_ready(sim, r as usize),
+            Event::IdleCheck(_) => self.on_idle(sim),
+            Event::ScaleSnapshot(up) => self.on_scale_snapshot(sim.now(), up),
+            Event::WindowTick => {
+                self.close_window(sim.now());
+                // Windows go on while requests may still come or are in the system.
+                if !(self.arrivals_left == Some(0) && self.in_system == 0) {
+                    sim.schedule_in(self.scenario.timeseries_interval, Event::WindowTick);
+                }
+            }
+            Event::ScaleEval(up) => self.on_scale_eval(sim, up),
+            Event::HoldTimeout(id) => {
+                self.hold_live -= 1;
+                self.decide(sim, id, Outcome::Unavailable);
+                self.release(sim, id);
+            }
+        }
+    }
+}
+
+/// Runs an LLM scenario once with `seed`.
+pub fn simulate_llm(scenario: &Scenario, svc: &LlmService, seed: u64) -> (RunStats, ServingStats) {
+    let streams = RngStreams::new(seed);
+    let mut endpoint = LlmEndpoint::new(scenario, svc, &streams);
+    let mut sim = Simulation::new();
+    let (arrival_rng, think_rng) = (&mut endpoint.arrival_rng, &mut endpoint.think_rng);
+    super::endpoint::start_load(
+        &mut sim,
+        &scenario.load,
+        arrival_rng,
+        think_rng,
+        Event::Arrival,
+        Event::UserReady,
+    );
+    // An endpoint that starts idle starts its idle clock at zero.
+    endpoint.check_idle(&mut sim);
+    sim.schedule_in(scenario.timeseries_interval, Event::WindowTick);
+    endpoint.schedule_scaling(&mut sim, true);
+    endpoint.schedule_scaling(&mut sim, false);
+    let running = endpoint.running;
+    endpoint.signals[RUNNING].set(SimTime::ZERO, f64::from(running));
+    let horizon = match scenario.stop {
+        StopRule::Duration(d) => Some(SimTime::ZERO + d),
+        StopRule::Requests(_) => None,
+    };
+    sim.run(&mut endpoint, horizon);
+    let end = sim.now();
+    let events = sim.events_handled();
+    endpoint.finish_run(end, events)
+}
