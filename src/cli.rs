@@ -29,7 +29,7 @@ pub enum Command {
     Run {
         /// The experiment file (TOML).
         file: PathBuf,
-        /// Folder for the results [default: results/<file stem>/].
+        /// Folder for the results [default: results/FILE_STEM/].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Master seed; overrides the file's `seed`.
@@ -38,7 +38,7 @@ pub enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
-        /// Also write DIR/timeseries/<run>.csv (LLM endpoints; windows of timeseries-interval).
+        /// Also write DIR/timeseries/RUN.csv (LLM endpoints; windows of timeseries-interval).
         #[arg(long)]
         timeseries: bool,
     },
