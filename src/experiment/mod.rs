@@ -1,6 +1,6 @@
 //! Experiment files: from TOML text to a validated [`Experiment`].
 //!
-//! Parsing happens in two stages, as in a compiler: [`file`](self::file) mirrors the TOML shape with serde
+//! Parsing happens in two stages, as in a compiler: the `file` module mirrors the TOML shape with serde
 //! (unknown keys and wrong types are refused there, with the line), then `validate` checks every
 //! value and builds domain types (with the key path and line of the offending value). Paths
 //! written inside a file are relative to that file's folder.
