@@ -323,3 +323,22 @@ fn the_time_series_accounts_for_every_request_and_flags_alert_windows() {
     assert!(none[0].is_empty());
     assert_eq!(plain.runs[0].metrics.alert_windows, m.alert_windows);
 }
+
+#[test]
+fn lifecycle_runs_are_deterministic_and_seed_dependent() {
+    // Cold-start jitter and power-of-two balancing each draw from their own stream.
+    let src = t4(
+        "duration = \"2h\"",
+        "arrival = { kind = \"poisson\", rate = \"3/s\" }",
+    )
+    .replace(
+        "cold-start = { jitter = 0 }",
+        "cold-start = { jitter = 0.2 }",
+    ) + "load-balancer = \"power-of-two\"\n[endpoint.scaling]\nmin-replicas = 0\nmax-replicas = 3\ninitial-replicas = 0\nidle-timeout = \"5m\"\nwhen-unavailable = \"hold\"\nscale-up-timeout = \"300s\"\nautoscale = { signal = \"pending\" }\n";
+    let a = run(&src, 10);
+    let b = run(&src, 10);
+    let c = run(&src, 11);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert!(a.cold_starts.unwrap() >= 1);
+}
