@@ -5,7 +5,7 @@ use std::path::Path;
 use capsim::domain::Service;
 use capsim::experiment;
 
-use crate::support::{real, run};
+use crate::support::{real, run, serve};
 
 /// A T4 replica of Llama-2-7B int8 with no jitter, so the cold start is its nominal sum:
 /// 30 + 150 (15 GB image at 0.1 GB/s) + 13.74 (6.87 GB at 0.5 GB/s) + 2.29 (at 3 GB/s) + 30 s.
@@ -174,11 +174,7 @@ autoscale = {signal}
 }
 
 fn scaling_log(src: &str) -> Vec<(f64, u32)> {
-    let exp = experiment::parse(src, Path::new("a.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let Service::Llm(svc) = &exp.scenario.service else {
-        panic!()
-    };
-    let (_, serving) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 4);
+    let (_, serving) = serve(src, 4);
     serving
         .scaling_log
         .iter()
@@ -280,11 +276,7 @@ when-unavailable = "hold"
 scale-up-timeout = "600s"
 autoscale = { signal = "pending" }
 "#;
-    let exp = experiment::parse(src, Path::new("a.toml")).unwrap();
-    let Service::Llm(svc) = &exp.scenario.service else {
-        panic!()
-    };
-    let (stats, serving) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 1);
+    let (stats, serving) = serve(src, 1);
     assert_eq!(
         serving.empty_draining_at_end, 0,
         "a drained replica did not stop"

@@ -1,25 +1,11 @@
 //! The LLM serving model: engines, KV limits, preemption, closed loops, profiles.
 
-use std::path::Path;
-
 use capsim::catalog::Catalog;
 use capsim::domain::perf::{PerfModel, StepShape};
-use capsim::domain::serving::{ServingStats, simulate_llm};
-use capsim::domain::{RunStats, Service};
 use capsim::experiment;
 use proptest::prelude::*;
 
-use crate::support::{real, run};
-
-/// Runs experiment text through the serving model directly, to see its internal statistics.
-fn serve(src: &str, seed: u64) -> (RunStats, ServingStats) {
-    let exp =
-        experiment::parse(src, Path::new("serving.toml")).unwrap_or_else(|e| panic!("{e}\n{src}"));
-    let Service::Llm(svc) = &exp.scenario.service else {
-        panic!("not an LLM endpoint")
-    };
-    simulate_llm(&exp.scenario, svc, seed)
-}
+use crate::support::{real, run, serve};
 
 const T4_TIGHT: &str = r#"
 name = "tight KV"

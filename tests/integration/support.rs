@@ -57,3 +57,19 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).expect("write test file");
     path
 }
+
+/// Runs experiment text through the serving model directly, to see its internal statistics.
+pub fn serve(
+    src: &str,
+    seed: u64,
+) -> (
+    capsim::domain::RunStats,
+    capsim::domain::serving::ServingStats,
+) {
+    let exp = capsim::experiment::parse(src, Path::new("serving.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{src}"));
+    let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
+        panic!("not an LLM endpoint")
+    };
+    capsim::domain::serving::simulate_llm(&exp.scenario, svc, seed)
+}
