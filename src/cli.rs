@@ -182,7 +182,8 @@ fn run_command(
             path: ts_dir.clone(),
             source,
         })?;
-        for (run, rows) in summary.runs.iter().zip(&series) {
+        let totals = summary.runs.iter().filter(|r| r.class == "all");
+        for (run, rows) in totals.zip(&series) {
             write_file(
                 &ts_dir.join(format!("{}.csv", run.index)),
                 &report::timeseries_csv(rows)?,

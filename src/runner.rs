@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use crate::domain::serving::ServingStats;
+use crate::domain::serving::{ClassStats, ServingStats};
 use crate::domain::{Outcome, RunOutput, RunStats, Scenario, simulate};
 use crate::error::RunError;
 use crate::experiment::Experiment;
@@ -40,13 +40,45 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
 }
 
-/// Output metrics from what a run measured.
+/// Output metrics from what a run measured (the `all` row).
 pub fn metrics(out: &RunOutput) -> Metrics {
     let mut m = request_metrics(&out.stats);
     if let Some(s) = &out.serving {
         serving_metrics(&mut m, &out.stats, s);
     }
+    if let Some(c) = &out.clients {
+        client_metrics(&mut m, &c.classes[0]);
+        m.breaker_opens = Some(c.breaker_opens);
+        m.async_queue_max = Some(c.async_queue_max);
+    }
     m
+}
+
+/// Metrics of one client class: its requests, attempts and tokens. Endpoint-wide figures
+/// (utilisation, queue, cost, replicas) are left empty: they belong to the `all` row.
+pub fn class_metrics(c: &ClassStats) -> Metrics {
+    let mut m = request_metrics(&c.run);
+    m.wait_mean_s = None;
+    m.wait_prob = None;
+    m.queue_mean = None;
+    m.utilization = None;
+    m.wasted_work_s = None;
+    m.events = 0;
+    client_metrics(&mut m, c);
+    let window = c.run.window_s();
+    m.ttft_p50_s = c.ttft.quantile_s(0.50);
+    m.ttft_p99_s = c.ttft.quantile_s(0.99);
+    m.tpot_mean_s = (c.tpot_count > 0).then(|| c.tpot_sum_s / c.tpot_count as f64);
+    m.tokens_per_s = (window > 0.0).then(|| c.ok_output_tokens as f64 / window);
+    m
+}
+
+fn client_metrics(m: &mut Metrics, c: &ClassStats) {
+    m.attempts = Some(c.attempts);
+    m.retries = Some(c.retries);
+    m.retries_refused = Some(c.retries_refused);
+    m.attempts_per_request = ratio(c.attempts, c.run.arrived);
+    m.polls = Some(c.polls);
 }
 
 fn serving_metrics(m: &mut Metrics, stats: &RunStats, s: &ServingStats) {
@@ -69,7 +101,8 @@ fn serving_metrics(m: &mut Metrics, stats: &RunStats, s: &ServingStats) {
         .cost_usd
         .filter(|_| m.ok > 0)
         .map(|c| c / m.ok as f64 * 1000.0);
-    m.gpu_hours = Some(s.replica_seconds * f64::from(s.gpus_per_replica) / 3600.0);
+    m.gpu_hours = Some(s.gpu_seconds / 3600.0);
+    m.wasted_tokens = Some(s.wasted_tokens);
     m.replicas_mean = (window > 0.0).then(|| s.replica_seconds / window);
     m.replicas_max = Some(s.replicas_max);
     m.cold_starts = Some(s.cold_starts);
@@ -81,15 +114,26 @@ fn request_metrics(stats: &RunStats) -> Metrics {
     let window = stats.window_s();
     let per_window = |x: f64| (window > 0.0).then(|| x / window);
     let count = |o| stats.outcome(o);
-    let timeouts = count(Outcome::ClientTimeout) + count(Outcome::QueueTimeout);
-    let failures = stats.arrived - count(Outcome::Ok) - stats.in_flight;
+    let timeouts: u64 = Outcome::ALL
+        .iter()
+        .filter(|o| o.is_timeout())
+        .map(|&o| count(o))
+        .sum();
+    let failures =
+        stats.arrived - count(Outcome::Ok) - count(Outcome::FallbackOk) - stats.in_flight;
     Metrics {
         arrived: stats.arrived,
         ok: count(Outcome::Ok),
         client_timeout: count(Outcome::ClientTimeout),
+        connect_timeout: count(Outcome::ConnectTimeout),
+        gateway_timeout: count(Outcome::GatewayTimeout),
         queue_timeout: count(Outcome::QueueTimeout),
         rejected: count(Outcome::Rejected),
         unavailable: count(Outcome::Unavailable),
+        fallback_ok: count(Outcome::FallbackOk),
+        fallback_failed: count(Outcome::FallbackFailed),
+        breaker_rejected: count(Outcome::BreakerRejected),
+        expired: count(Outcome::Expired),
         in_flight: stats.in_flight,
         timeout_rate: ratio(timeouts, stats.arrived),
         error_rate: ratio(failures, stats.arrived),
@@ -103,25 +147,20 @@ fn request_metrics(stats: &RunStats) -> Metrics {
         queue_mean: per_window(stats.waiting.level_seconds()),
         throughput_rps: per_window(count(Outcome::Ok) as f64),
         utilization: per_window(stats.busy.level_seconds() / f64::from(stats.servers)),
-        wasted_work_s: stats.wasted_ns as f64 / 1e9,
+        wasted_work_s: Some(stats.wasted_ns as f64 / 1e9),
         window_s: window,
         events: stats.events,
         ..Metrics::default()
     }
 }
 
-/// One run's summary and, when asked for, its time series.
+/// One run's summary rows and, when asked for, its time series.
 #[derive(Clone, Debug)]
 pub struct RunResult {
-    /// The summary row.
-    pub summary: RunSummary,
+    /// The summary rows: `all`, then one per client class when there are several.
+    pub rows: Vec<RunSummary>,
     /// Time-series windows (empty unless kept).
     pub timeseries: Vec<crate::domain::serving::WindowRow>,
-}
-
-/// Simulates one planned run.
-pub fn run_one(plan: &RunPlan) -> Result<RunSummary, RunError> {
-    run_one_full(plan).map(|r| r.summary)
 }
 
 /// Simulates one planned run, keeping its time series if the scenario asks for it.
@@ -137,13 +176,42 @@ pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
             ),
         });
     }
+    let row = |class: &str, metrics: Metrics| RunSummary {
+        index: plan.index,
+        class: class.to_string(),
+        seed: plan.seed,
+        params: plan.params.clone(),
+        metrics,
+    };
+    let mut rows = vec![row("all", metrics(&out))];
+    if let Some(c) = &out.clients {
+        for class in &c.classes {
+            if !(class.run.is_conserved() && class.attempts_conserved()) {
+                return Err(RunError::Invariant {
+                    run: plan.index,
+                    message: format!(
+                        "class {}: arrived {} = outcomes {:?} + in flight {}; attempts {} = {:?} + {} in flight",
+                        class.name,
+                        class.run.arrived,
+                        class.run.outcomes,
+                        class.run.in_flight,
+                        class.attempts,
+                        class.attempt_outcomes,
+                        class.attempts_in_flight
+                    ),
+                });
+            }
+        }
+        if c.classes.len() > 1 {
+            rows.extend(
+                c.classes[1..]
+                    .iter()
+                    .map(|k| row(&k.name, class_metrics(k))),
+            );
+        }
+    }
     Ok(RunResult {
-        summary: RunSummary {
-            index: plan.index,
-            seed: plan.seed,
-            params: plan.params.clone(),
-            metrics: metrics(&out),
-        },
+        rows,
         timeseries: out.serving.map(|s| s.timeseries).unwrap_or_default(),
     })
 }
@@ -168,10 +236,9 @@ pub fn run_with_timeseries(
         .par_iter()
         .map(run_one_full)
         .collect::<Result<Vec<_>, _>>()?;
-    let (runs, series): (Vec<_>, Vec<_>) = results
-        .into_iter()
-        .map(|r| (r.summary, r.timeseries))
-        .unzip();
+    let (runs, series): (Vec<_>, Vec<_>) =
+        results.into_iter().map(|r| (r.rows, r.timeseries)).unzip();
+    let runs = runs.into_iter().flatten().collect();
     let summary = Summary {
         version: FORMAT_VERSION,
         capsim: env!("CARGO_PKG_VERSION").to_string(),

@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 
 use super::request::{Outcome, RequestId};
 use super::scenario::{EndpointSpec, Load, Scenario, Service, StopRule};
-use super::serving::{ServingStats, simulate_llm};
+use super::serving::{ClientOutput, ServingStats, simulate_llm};
 use super::stats::RunStats;
 use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
 
@@ -283,7 +283,7 @@ impl<'a> QueueEndpoint<'a> {
                 sim.schedule_in(t, Event::QueueTimeout(id));
             }
         }
-        if let Some(t) = self.scenario.client.timeout {
+        if let Some(t) = self.scenario.policies.classes[0].policy.read_timeout {
             sim.schedule_in(t, Event::ClientTimeout(id));
         }
     }
@@ -319,7 +319,10 @@ impl<'a> QueueEndpoint<'a> {
     fn on_client_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
         let now = sim.now();
         self.decide(sim, id, Outcome::ClientTimeout);
-        if !self.scenario.client.cancel_on_timeout {
+        if !self.scenario.policies.classes[0]
+            .policy
+            .cancel_on_disconnect
+        {
             // The server does not notice; the request stays queued or in service.
             return;
         }
@@ -411,6 +414,8 @@ pub struct RunOutput {
     pub stats: RunStats,
     /// Token-level serving statistics, for LLM services.
     pub serving: Option<ServingStats>,
+    /// Per-class statistics, attempts, breaker and async queue, for LLM services.
+    pub clients: Option<ClientOutput>,
 }
 
 /// Starts the load: the first open-loop arrival, or every closed-loop user one think time in.
@@ -441,10 +446,11 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> RunOutput {
     let spec = match &scenario.service {
         Service::Servers(spec) => spec,
         Service::Llm(svc) => {
-            let (stats, serving) = simulate_llm(scenario, svc, seed);
+            let (stats, serving, clients) = simulate_llm(scenario, svc, seed);
             return RunOutput {
                 stats,
                 serving: Some(serving),
+                clients: Some(clients),
             };
         }
     };
@@ -470,5 +476,6 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> RunOutput {
     RunOutput {
         stats: endpoint.finish(end, events),
         serving: None,
+        clients: None,
     }
 }

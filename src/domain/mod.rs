@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod llm;
 pub mod memory;
 pub mod perf;
+pub mod policy;
 pub mod profile;
 pub mod quant;
 pub mod request;
@@ -20,7 +21,8 @@ pub mod workload;
 
 pub use distribution::Dist;
 pub use endpoint::{RunOutput, simulate};
+pub use policy::{ClientPolicy, Policies};
 pub use request::Outcome;
-pub use scenario::{ClientPolicy, EndpointSpec, Load, Scenario, Service, StopRule};
+pub use scenario::{EndpointSpec, Load, Scenario, Service, StopRule};
 pub use stats::RunStats;
 pub use workload::Arrivals;

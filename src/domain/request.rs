@@ -1,33 +1,52 @@
 //! Requests: their identity and how they end.
 
-/// How a request ended, from the point of view of the client that sent it.
+/// How a request (or one attempt of it) ended, from the point of view of the client.
 ///
 /// Every request that arrives ends in exactly one outcome, or is still in flight when the run
-/// stops. The set grows as the model does (unavailable replicas, retries, breakers ...).
+/// stops. Attempts end in the first seven; the last four exist only for whole requests.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
     /// The client received a complete response (HTTP 200).
     Ok,
-    /// The client gave up waiting (its read timeout fired) before the response was complete.
+    /// The client's read timeout or total deadline fired before the response was complete
+    /// (`ReadTimeout` in requests or httpx).
     ClientTimeout,
+    /// No replica took the connection within the connect timeout (`ConnectTimeout`).
+    ConnectTimeout,
+    /// The gateway's idle timeout fired first (HTTP 504).
+    GatewayTimeout,
     /// The server dropped the request after it waited in the queue longer than the queue
-    /// timeout (a router or gateway queue; the client sees a 503 or 504).
+    /// timeout (a router queue; the client sees HTTP 503).
     QueueTimeout,
-    /// The request arrived to a full queue and was refused at once (HTTP 429 or 503).
+    /// Refused at once: the server was at its concurrency cap or its queue was full (HTTP 429).
     Rejected,
     /// No replica was ready and the request was not held, or was held past the scale-up
     /// timeout (HTTP 503 while a scaled-to-zero endpoint starts).
     Unavailable,
+    /// The circuit breaker was open and the fallback endpoint answered.
+    FallbackOk,
+    /// The circuit breaker was open and the fallback endpoint failed too.
+    FallbackFailed,
+    /// The circuit breaker was open and there is no fallback: the client failed at once.
+    BreakerRejected,
+    /// An async job was not started within its time to live.
+    Expired,
 }
 
 impl Outcome {
     /// Every outcome, in the order outputs list them.
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Ok,
         Outcome::ClientTimeout,
+        Outcome::ConnectTimeout,
+        Outcome::GatewayTimeout,
         Outcome::QueueTimeout,
         Outcome::Rejected,
         Outcome::Unavailable,
+        Outcome::FallbackOk,
+        Outcome::FallbackFailed,
+        Outcome::BreakerRejected,
+        Outcome::Expired,
     ];
 
     /// Number of outcomes.
@@ -38,10 +57,21 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok",
             Outcome::ClientTimeout => "client_timeout",
+            Outcome::ConnectTimeout => "connect_timeout",
+            Outcome::GatewayTimeout => "gateway_timeout",
             Outcome::QueueTimeout => "queue_timeout",
             Outcome::Rejected => "rejected",
             Outcome::Unavailable => "unavailable",
+            Outcome::FallbackOk => "fallback_ok",
+            Outcome::FallbackFailed => "fallback_failed",
+            Outcome::BreakerRejected => "breaker_rejected",
+            Outcome::Expired => "expired",
         }
+    }
+
+    /// The outcome named `name` (as in [`Outcome::name`]).
+    pub fn from_name(name: &str) -> Option<Outcome> {
+        Self::ALL.into_iter().find(|o| o.name() == name)
     }
 
     /// Position in [`Outcome::ALL`], for counting in arrays.
@@ -51,7 +81,18 @@ impl Outcome {
 
     /// Whether a time limit caused this outcome (counted in `timeout_rate`).
     pub fn is_timeout(self) -> bool {
-        matches!(self, Outcome::ClientTimeout | Outcome::QueueTimeout)
+        matches!(
+            self,
+            Outcome::ClientTimeout
+                | Outcome::ConnectTimeout
+                | Outcome::GatewayTimeout
+                | Outcome::QueueTimeout
+        )
+    }
+
+    /// Whether the user got an answer.
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::FallbackOk)
     }
 }
 

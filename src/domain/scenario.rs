@@ -2,6 +2,7 @@
 //! `experiment::validate`; the domain never sees the file's strings.
 
 use super::distribution::Dist;
+use super::policy::Policies;
 use super::serving::LlmService;
 use super::workload::Arrivals;
 use crate::sim::SimDuration;
@@ -27,16 +28,6 @@ pub struct EndpointSpec {
     pub queue_capacity: Option<u64>,
     /// A request still waiting this long after arriving is dropped. `None`: never.
     pub queue_timeout: Option<SimDuration>,
-}
-
-/// What the client does while it waits.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientPolicy {
-    /// The client gives up this long after sending. `None`: it waits forever.
-    pub timeout: Option<SimDuration>,
-    /// Whether the server stops work on a request whose client gave up. If not, the server
-    /// finishes it anyway and that time is counted as wasted work.
-    pub cancel_on_timeout: bool,
 }
 
 /// Where requests come from.
@@ -70,8 +61,8 @@ pub struct Scenario {
     pub load: Load,
     /// What serves them.
     pub service: Service,
-    /// How clients wait.
-    pub client: ClientPolicy,
+    /// Client classes and their timeouts and retries; gateway, breaker, async queue.
+    pub policies: Policies,
     /// Requests arriving before this time are simulated but not counted.
     pub warm_up: SimDuration,
     /// When the run ends.

@@ -77,6 +77,15 @@ pub struct ExperimentFile {
     /// `[client]`.
     #[serde(default)]
     pub client: ClientFile,
+    /// `[gateway]`: a proxy between clients and the endpoint.
+    pub gateway: Option<GatewayFile>,
+    /// `[breaker]`: a circuit breaker, with an optional fallback endpoint.
+    pub breaker: Option<BreakerFile>,
+    /// `[async]`: an async task queue instead of synchronous calls.
+    #[serde(rename = "async")]
+    pub async_queue: Option<AsyncFile>,
+    /// `[[classes]]`: client classes (tiers).
+    pub classes: Option<Vec<ClassFile>>,
 }
 
 /// `[workload]`.
@@ -255,6 +264,12 @@ pub struct EndpointFile {
     pub queue_capacity: Option<i64>,
     /// Longest wait before the server drops a request.
     pub queue_timeout: Option<Scalar>,
+    /// Requests queued or running per replica at most; more get HTTP 429.
+    pub max_concurrent_requests: Option<i64>,
+    /// SSE keep-alive interval on streamed responses.
+    pub keep_alive: Option<Scalar>,
+    /// `fifo`, `priority` or `fair`: how replicas order classes.
+    pub scheduling: Option<String>,
 }
 
 /// A distribution: `{ kind = "...", ...parameters }`. One flat table for every kind, so that
@@ -364,12 +379,123 @@ pub struct BillingFile {
     pub usd_per_hour: Option<f64>,
 }
 
-/// `[client]`.
-#[derive(Debug, Default, Deserialize)]
+/// `[client]` (and `client` in a class, whose keys override it).
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ClientFile {
-    /// Read timeout from sending to the end of the response.
+    /// Same as `read-timeout`.
     pub timeout: Option<Scalar>,
-    /// Whether the server stops work when the client gives up.
+    /// Longest silence once connected.
+    pub read_timeout: Option<Scalar>,
+    /// Longest wait for a replica to take the connection.
+    pub connect_timeout: Option<Scalar>,
+    /// Longest time for the whole request, retries included.
+    pub deadline: Option<Scalar>,
+    /// Server-sent events.
+    pub streaming: Option<bool>,
+    /// Same as `cancel-on-disconnect`.
     pub cancel_on_timeout: Option<bool>,
+    /// Whether the server stops work when the client hangs up.
+    pub cancel_on_disconnect: Option<bool>,
+    /// Retries.
+    pub retry: Option<RetryFile>,
+}
+
+impl ClientFile {
+    /// `self`'s keys where set, else `base`'s.
+    pub fn over(&self, base: &ClientFile) -> ClientFile {
+        ClientFile {
+            timeout: self.timeout.clone().or(base.timeout.clone()),
+            read_timeout: self.read_timeout.clone().or(base.read_timeout.clone()),
+            connect_timeout: self
+                .connect_timeout
+                .clone()
+                .or(base.connect_timeout.clone()),
+            deadline: self.deadline.clone().or(base.deadline.clone()),
+            streaming: self.streaming.or(base.streaming),
+            cancel_on_timeout: self.cancel_on_timeout.or(base.cancel_on_timeout),
+            cancel_on_disconnect: self.cancel_on_disconnect.or(base.cancel_on_disconnect),
+            retry: self.retry.clone().or(base.retry.clone()),
+        }
+    }
+}
+
+/// `[client.retry]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetryFile {
+    /// Attempts at most, the first included.
+    pub max_attempts: Option<i64>,
+    /// Outcomes retried: names or HTTP statuses.
+    pub on: Option<Vec<String>>,
+    /// First delay.
+    pub backoff: Option<Scalar>,
+    /// Growth per retry.
+    pub multiplier: Option<f64>,
+    /// Largest delay.
+    pub cap: Option<Scalar>,
+    /// `none`, `full` or `equal`.
+    pub jitter: Option<String>,
+    /// Most retries as a share of first attempts over 10 s.
+    pub budget: Option<f64>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GatewayFile {
+    /// Idle timeout (HTTP 504).
+    pub timeout: Option<Scalar>,
+}
+
+/// `[breaker]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BreakerFile {
+    /// Failures that open it.
+    pub failures: Option<i64>,
+    /// Window they are counted over.
+    pub window: Option<Scalar>,
+    /// Time open before probing.
+    pub cool_down: Option<Scalar>,
+    /// Probes when half-open.
+    pub probes: Option<i64>,
+    /// Outcomes counted as failures.
+    pub on: Option<Vec<String>>,
+    /// `[breaker.fallback]`: an endpoint table.
+    pub fallback: Option<Box<EndpointFile>>,
+}
+
+/// `[async]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AsyncFile {
+    /// `fifo` or `priority`.
+    pub order: Option<String>,
+    /// Time to live of a queued job.
+    pub ttl: Option<Scalar>,
+    /// Poll interval; absent: callbacks.
+    pub poll: Option<Scalar>,
+    /// Most jobs queued.
+    pub max_queue: Option<i64>,
+}
+
+/// `[[classes]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClassFile {
+    /// Name in outputs.
+    pub name: String,
+    /// Share of the workload's requests.
+    pub share: f64,
+    /// Prompt tokens, overriding the workload's.
+    pub prompt_tokens: Option<DistFile>,
+    /// Output tokens, overriding the workload's.
+    pub output_tokens: Option<DistFile>,
+    /// Scheduling priority, 0 first.
+    pub priority: Option<i64>,
+    /// Weight under fair share.
+    pub weight: Option<f64>,
+    /// Client keys overriding `[client]`.
+    pub client: Option<ClientFile>,
 }

@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod locate;
+mod policy;
 mod serving;
 pub mod units;
 mod validate;
@@ -77,7 +78,11 @@ pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
             let key = e.path().to_string();
             toml_error(src, path, Some(key), e.inner())
         })?;
-    let ctx = validate::Ctx { file: path, src };
+    let ctx = validate::Ctx {
+        file: path,
+        src,
+        section: "endpoint",
+    };
     validate::experiment(&ctx, raw)
 }
 

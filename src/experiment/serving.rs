@@ -105,7 +105,7 @@ fn fraction(ctx: &Ctx<'_>, key: &str, v: Option<f64>, default: f64) -> Result<f6
 }
 
 /// Token counts are plain numbers (no unit), zero or more.
-fn tokens(ctx: &Ctx<'_>, key: &str, raw: &DistFile) -> Result<Dist, ConfigError> {
+pub(crate) fn tokens(ctx: &Ctx<'_>, key: &str, raw: &DistFile) -> Result<Dist, ConfigError> {
     let quantity = |k: &str, v: &Scalar| match v {
         Scalar::Number(n) if n.is_finite() && *n >= 0.0 => Ok(*n),
         Scalar::Number(n) => {
@@ -693,6 +693,18 @@ pub(crate) fn llm_service(
         output_tokens,
         queue_timeout,
         queue_capacity,
+        max_concurrent: match raw.max_concurrent_requests {
+            None => None,
+            Some(c) if (1..=1_000_000).contains(&c) => Some(c as u32),
+            Some(c) => {
+                return Err(ctx
+                    .error(
+                        "endpoint.max-concurrent-requests",
+                        format!("must be between 1 and 1000000, found {c}"),
+                    )
+                    .with_hint("TGI's default is 128; leave it out for no cap"));
+            }
+        },
         replicas,
         lifecycle,
         balancer: match raw.load_balancer.as_deref() {

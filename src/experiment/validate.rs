@@ -4,14 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use super::Experiment;
-use super::file::{
-    ArrivalFile, ClientFile, DistFile, EndpointFile, ExperimentFile, Scalar, WorkloadFile,
-};
+use super::file::{ArrivalFile, DistFile, EndpointFile, ExperimentFile, Scalar, WorkloadFile};
 use super::locate::locate;
 use super::units::{UnitError, parse_duration, parse_rate};
-use crate::domain::{
-    Arrivals, ClientPolicy, Dist, EndpointSpec, Load, Scenario, Service, StopRule,
-};
+use crate::domain::{Arrivals, Dist, EndpointSpec, Load, Scenario, Service, StopRule};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
 
@@ -22,11 +18,21 @@ pub const MAX_SERVERS: i64 = 1_000_000;
 pub struct Ctx<'a> {
     pub file: &'a Path,
     pub src: &'a str,
+    /// Where the endpoint table being read lives: `endpoint`, or `breaker.fallback`.
+    pub section: &'a str,
 }
 
 impl Ctx<'_> {
     /// An error at `key`, located in the source where possible.
     pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let moved;
+        let key = match key.strip_prefix("endpoint") {
+            Some(rest) if self.section != "endpoint" => {
+                moved = format!("{}{rest}", self.section);
+                moved.as_str()
+            }
+            _ => key,
+        };
         let err = ConfigError::new(self.file, message).at_key(key);
         match locate(self.src, key) {
             Some((line, _)) => err.at_line(line, None),
@@ -502,7 +508,8 @@ fn servers(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<EndpointSpec, ConfigErro
     })
 }
 
-fn service(
+/// An endpoint table (`[endpoint]`, or `[breaker.fallback]` with `ctx.section` set).
+fn service_of(
     ctx: &Ctx<'_>,
     raw: &EndpointFile,
     workload: &WorkloadFile,
@@ -583,26 +590,6 @@ fn load(ctx: &Ctx<'_>, raw: &WorkloadFile) -> Result<Load, ConfigError> {
     }
 }
 
-fn client(ctx: &Ctx<'_>, raw: &ClientFile) -> Result<ClientPolicy, ConfigError> {
-    let timeout = raw
-        .timeout
-        .as_ref()
-        .map(|v| ctx.positive_duration("client.timeout", v))
-        .transpose()?;
-    if raw.cancel_on_timeout.is_some() && timeout.is_none() {
-        return Err(ctx
-            .error(
-                "client.cancel-on-timeout",
-                "has no effect without `client.timeout`",
-            )
-            .with_hint("set `timeout = \"30s\"` in [client], or remove `cancel-on-timeout`"));
-    }
-    Ok(ClientPolicy {
-        timeout,
-        cancel_on_timeout: raw.cancel_on_timeout.unwrap_or(false),
-    })
-}
-
 /// Validates a parsed file into an [`Experiment`].
 pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experiment, ConfigError> {
     if raw.name.trim().is_empty() {
@@ -645,10 +632,23 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
             )
             .with_hint("nothing would be measured; shorten `warm-up` or lengthen `duration`"));
     }
+    let service = service_of(ctx, &raw.endpoint, &raw.workload)?;
+    let fallback_ctx = Ctx {
+        file: ctx.file,
+        src: ctx.src,
+        section: "breaker.fallback",
+    };
+    let policies = super::policy::policies(
+        ctx,
+        &raw,
+        &service,
+        &|f| service_of(&fallback_ctx, f, &raw.workload),
+        &|key, d| super::serving::tokens(ctx, key, d),
+    )?;
     let scenario = Scenario {
         load: load(ctx, &raw.workload)?,
-        service: service(ctx, &raw.endpoint, &raw.workload)?,
-        client: client(ctx, &raw.client)?,
+        service,
+        policies,
         warm_up,
         stop,
         timeseries_interval: match &raw.timeseries_interval {

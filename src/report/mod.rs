@@ -28,7 +28,8 @@ fn csv_real(v: Option<f64>) -> String {
     }
 }
 
-/// `summary.csv`: one row per run; columns `run`, `seed`, the parameters (sorted by key path),
+/// `summary.csv`: one row per run and class (`all`, then each class of a run with several);
+/// columns `run`, `class`, `seed`, the parameters (sorted by key path),
 /// then every metric in [`Metrics::entries`] order.
 pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
     let encode = |e: csv::Error| RunError::Encode {
@@ -39,12 +40,16 @@ pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
     params.sort();
     params.dedup();
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = vec!["run".into(), "seed".into()];
+    let mut header: Vec<String> = vec!["run".into(), "class".into(), "seed".into()];
     header.extend(params.iter().map(|p| p.to_string()));
     header.extend(Metrics::DOCS.iter().map(|(n, _)| n.to_string()));
     w.write_record(&header).map_err(encode)?;
     for run in &summary.runs {
-        let mut row: Vec<String> = vec![run.index.to_string(), run.seed.to_string()];
+        let mut row: Vec<String> = vec![
+            run.index.to_string(),
+            run.class.clone(),
+            run.seed.to_string(),
+        ];
         for p in &params {
             row.push(match run.params.get(*p) {
                 Some(serde_json::Value::String(s)) => s.clone(),

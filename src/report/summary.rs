@@ -29,6 +29,8 @@ pub struct Summary {
 pub struct RunSummary {
     /// Position in the run plan, from 0.
     pub index: usize,
+    /// The client class these metrics cover: `all` for the whole run, else a class name.
+    pub class: String,
     /// Seed this run used.
     pub seed: u64,
     /// Parameters that vary between runs (sweep axes), by key path; empty for a single run.
@@ -54,9 +56,15 @@ pub struct Metrics {
     pub arrived: u64,
     pub ok: u64,
     pub client_timeout: u64,
+    pub connect_timeout: u64,
+    pub gateway_timeout: u64,
     pub queue_timeout: u64,
     pub rejected: u64,
     pub unavailable: u64,
+    pub fallback_ok: u64,
+    pub fallback_failed: u64,
+    pub breaker_rejected: u64,
+    pub expired: u64,
     pub in_flight: u64,
     pub timeout_rate: Option<f64>,
     pub error_rate: Option<f64>,
@@ -70,7 +78,15 @@ pub struct Metrics {
     pub queue_mean: Option<f64>,
     pub throughput_rps: Option<f64>,
     pub utilization: Option<f64>,
-    pub wasted_work_s: f64,
+    pub wasted_work_s: Option<f64>,
+    pub wasted_tokens: Option<u64>,
+    pub attempts: Option<u64>,
+    pub retries: Option<u64>,
+    pub attempts_per_request: Option<f64>,
+    pub retries_refused: Option<u64>,
+    pub breaker_opens: Option<u64>,
+    pub polls: Option<u64>,
+    pub async_queue_max: Option<u64>,
     pub ttft_p50_s: Option<f64>,
     pub ttft_p99_s: Option<f64>,
     pub tpot_mean_s: Option<f64>,
@@ -92,12 +108,20 @@ pub struct Metrics {
 
 impl Metrics {
     /// Every metric's name and one-line meaning, in output order.
-    pub const DOCS: [(&'static str, &'static str); 37] = [
+    pub const DOCS: [(&'static str, &'static str); 51] = [
         ("arrived", "requests that arrived after the warm-up"),
         ("ok", "requests answered completely in time"),
         (
             "client_timeout",
-            "requests whose client gave up (read timeout)",
+            "requests whose client gave up: read timeout or total deadline (ReadTimeout)",
+        ),
+        (
+            "connect_timeout",
+            "requests no replica took within the connect timeout (ConnectTimeout)",
+        ),
+        (
+            "gateway_timeout",
+            "requests ended by the gateway's idle timeout (HTTP 504)",
         ),
         (
             "queue_timeout",
@@ -105,20 +129,39 @@ impl Metrics {
         ),
         (
             "rejected",
-            "requests refused at once because the queue was full",
+            "requests refused at once: concurrency cap or full queue (HTTP 429)",
         ),
         (
             "unavailable",
             "requests answered HTTP 503 because no replica was ready (LLM endpoints with a lifecycle)",
         ),
         (
+            "fallback_ok",
+            "requests answered by the fallback endpoint while the breaker was open",
+        ),
+        (
+            "fallback_failed",
+            "requests sent to the fallback endpoint that failed there too",
+        ),
+        (
+            "breaker_rejected",
+            "requests failed at once by an open breaker without a fallback",
+        ),
+        (
+            "expired",
+            "async jobs not started within their time to live",
+        ),
+        (
             "in_flight",
             "requests without an outcome when the run stopped",
         ),
-        ("timeout_rate", "(client_timeout + queue_timeout) / arrived"),
+        (
+            "timeout_rate",
+            "(client_timeout + connect_timeout + gateway_timeout + queue_timeout) / arrived",
+        ),
         (
             "error_rate",
-            "every outcome other than ok / arrived (in-flight requests excluded)",
+            "every outcome other than ok and fallback_ok / arrived (in-flight requests excluded)",
         ),
         (
             "latency_mean_s",
@@ -159,8 +202,25 @@ impl Metrics {
         ("utilization", "busy server time / (servers x window)"),
         (
             "wasted_work_s",
-            "server (GPU) seconds spent on requests that did not end ok: the client had gone, or they were cancelled",
+            "server (GPU) seconds spent on attempts that did not end ok: the client had gone, or they were cancelled",
         ),
+        (
+            "wasted_tokens",
+            "tokens generated for attempts whose client had gone (LLM endpoints)",
+        ),
+        (
+            "attempts",
+            "attempts sent to an endpoint: first tries and retries (LLM endpoints)",
+        ),
+        ("retries", "retries sent (LLM endpoints)"),
+        (
+            "attempts_per_request",
+            "attempts / arrived: above 1 is retry load, far above is a retry storm",
+        ),
+        ("retries_refused", "retries the retry budget did not allow"),
+        ("breaker_opens", "times the circuit breaker opened"),
+        ("polls", "status polls made by async clients"),
+        ("async_queue_max", "most async jobs queued at once"),
         (
             "ttft_p50_s",
             "median time to first token of ok requests, seconds (LLM endpoints)",
@@ -220,15 +280,22 @@ impl Metrics {
     ];
 
     /// The metrics as (name, value) pairs in output order. This is the column schema.
-    pub fn entries(&self) -> [(&'static str, MetricValue); 37] {
+    pub fn entries(&self) -> [(&'static str, MetricValue); 51] {
         use MetricValue::{Count, Real};
+        let opt = |v: Option<u64>| v.map_or(Real(None), Count);
         [
             ("arrived", Count(self.arrived)),
             ("ok", Count(self.ok)),
             ("client_timeout", Count(self.client_timeout)),
+            ("connect_timeout", Count(self.connect_timeout)),
+            ("gateway_timeout", Count(self.gateway_timeout)),
             ("queue_timeout", Count(self.queue_timeout)),
             ("rejected", Count(self.rejected)),
             ("unavailable", Count(self.unavailable)),
+            ("fallback_ok", Count(self.fallback_ok)),
+            ("fallback_failed", Count(self.fallback_failed)),
+            ("breaker_rejected", Count(self.breaker_rejected)),
+            ("expired", Count(self.expired)),
             ("in_flight", Count(self.in_flight)),
             ("timeout_rate", Real(self.timeout_rate)),
             ("error_rate", Real(self.error_rate)),
@@ -242,7 +309,15 @@ impl Metrics {
             ("queue_mean", Real(self.queue_mean)),
             ("throughput_rps", Real(self.throughput_rps)),
             ("utilization", Real(self.utilization)),
-            ("wasted_work_s", Real(Some(self.wasted_work_s))),
+            ("wasted_work_s", Real(self.wasted_work_s)),
+            ("wasted_tokens", opt(self.wasted_tokens)),
+            ("attempts", opt(self.attempts)),
+            ("retries", opt(self.retries)),
+            ("attempts_per_request", Real(self.attempts_per_request)),
+            ("retries_refused", opt(self.retries_refused)),
+            ("breaker_opens", opt(self.breaker_opens)),
+            ("polls", opt(self.polls)),
+            ("async_queue_max", opt(self.async_queue_max)),
             ("ttft_p50_s", Real(self.ttft_p50_s)),
             ("ttft_p99_s", Real(self.ttft_p99_s)),
             ("tpot_mean_s", Real(self.tpot_mean_s)),

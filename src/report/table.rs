@@ -52,17 +52,24 @@ pub fn layout(rows: &[Vec<String>]) -> String {
 
 /// Renders the table as text.
 pub fn render(summary: &Summary) -> String {
+    let runs = summary.runs.iter().filter(|r| r.class == "all").count();
     let mut out = format!(
         "capsim {} | experiment \"{}\" | seed {} | {} run{}\n\n",
         summary.capsim,
         summary.experiment,
         summary.seed,
-        summary.runs.len(),
-        if summary.runs.len() == 1 { "" } else { "s" }
+        runs,
+        if runs == 1 { "" } else { "s" }
     );
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut head = vec!["metric".to_string()];
-    head.extend(summary.runs.iter().map(|r| format!("run {}", r.index)));
+    head.extend(summary.runs.iter().map(|r| {
+        if r.class == "all" {
+            format!("run {}", r.index)
+        } else {
+            format!("run {} {}", r.index, r.class)
+        }
+    }));
     rows.push(head);
     let mut param_names: Vec<&String> = summary.runs.iter().flat_map(|r| r.params.keys()).collect();
     param_names.sort();
@@ -78,6 +85,16 @@ pub fn render(summary: &Summary) -> String {
     }
     if let Some(first) = summary.runs.first() {
         for (i, (name, _)) in first.metrics.entries().iter().enumerate() {
+            // A metric no run has (e.g. cost without a price) is left out of the table.
+            let defined = summary.runs.iter().any(|r| {
+                !matches!(
+                    r.metrics.entries()[i].1,
+                    crate::report::MetricValue::Real(None)
+                )
+            });
+            if !defined {
+                continue;
+            }
             let mut row = vec![name.to_string()];
             row.extend(
                 summary

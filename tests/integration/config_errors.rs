@@ -105,17 +105,17 @@ fn each_rule_reports_file_line_key_and_exact_message() {
         (
             "unknown key",
             with("servers = 4", "servrs = 4"),
-            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`\n  hint: did you mean `servers`?",
+            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`, `max-concurrent-requests`, `keep-alive`, `scheduling`\n  hint: did you mean `servers`?",
         ),
         (
             "snake_case key",
             plus(r#"queue_timeout = "1s""#),
-            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
+            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`, `max-concurrent-requests`, `keep-alive`, `scheduling`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
         ),
         (
             "unknown key in [client]",
-            plus("[client]\nread-timeout = \"5s\""),
-            "bad.toml:12:1: `client.read-timeout`: unknown field `read-timeout`, expected `timeout` or `cancel-on-timeout`\n  hint: see the experiment-file reference in the README for every key",
+            plus("[client]\nretries = 3"),
+            "bad.toml:12:1: `client.retries`: unknown field `retries`, expected one of `timeout`, `read-timeout`, `connect-timeout`, `deadline`, `streaming`, `cancel-on-timeout`, `cancel-on-disconnect`, `retry`\n  hint: see the experiment-file reference in the README for every key",
         ),
         (
             "unknown unit",
@@ -248,7 +248,7 @@ fn each_rule_reports_file_line_key_and_exact_message() {
         (
             "cancel-on-timeout without a timeout",
             plus("[client]\ncancel-on-timeout = true"),
-            "bad.toml:12: `client.cancel-on-timeout`: has no effect without `client.timeout`\n  hint: set `timeout = \"30s\"` in [client], or remove `cancel-on-timeout`",
+            "bad.toml:12: `client.cancel-on-timeout`: has no effect without a timeout (`timeout`, `connect-timeout`, `deadline` or a `[gateway]` timeout)\n  hint: set `timeout = \"30s\"` in [client], or remove `cancel-on-timeout`",
         ),
     ];
     check_messages(&cases);

@@ -75,7 +75,7 @@ proptest! {
             prop_assert_eq!(m.in_flight, 0, "a counted run drains: {}", src);
         }
         if !src.contains("queue-timeout") { prop_assert_eq!(m.queue_timeout, 0); }
-        if !src.contains("[client]") { prop_assert_eq!(m.client_timeout, 0); prop_assert_eq!(m.wasted_work_s, 0.0); }
+        if !src.contains("[client]") { prop_assert_eq!(m.client_timeout, 0); prop_assert_eq!(m.wasted_work_s, Some(0.0)); }
         if !src.contains("queue-capacity") { prop_assert_eq!(m.rejected, 0); }
         if let Some(u) = m.utilization { prop_assert!((0.0..=1.0 + 1e-12).contains(&u), "utilization {}", u); }
         if let Some(p) = m.wait_prob { prop_assert!((0.0..=1.0).contains(&p)); }

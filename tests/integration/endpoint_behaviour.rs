@@ -33,7 +33,7 @@ cancel-on-timeout = false"#,
         1,
     );
     assert_eq!((m.arrived, m.ok, m.client_timeout), (10, 0, 10));
-    approx(m.wasted_work_s, 100.0);
+    approx(m.wasted_work_s.unwrap(), 100.0);
     approx(real(&m, "timeout_rate"), 1.0);
     // Busy 10 × 10 s over a run that ends when the last service does, at 1010 s.
     approx(real(&m, "window_s"), 1010.0);
@@ -58,7 +58,7 @@ cancel-on-timeout = true"#,
         1,
     );
     assert_eq!((m.ok, m.client_timeout), (0, 10));
-    approx(m.wasted_work_s, 50.0);
+    approx(m.wasted_work_s.unwrap(), 50.0);
     approx(real(&m, "window_s"), 1005.0);
 }
 
@@ -82,7 +82,7 @@ cancel-on-timeout = true"#,
         1,
     );
     assert_eq!((m.arrived, m.client_timeout), (3, 3));
-    approx(m.wasted_work_s, 4.5);
+    approx(m.wasted_work_s.unwrap(), 4.5);
     approx(real(&m, "wait_mean_s"), 1.0);
     approx(real(&m, "wait_prob"), 2.0 / 3.0);
 }

@@ -9,6 +9,7 @@ mod determinism;
 mod endpoint_behaviour;
 mod experiments;
 mod lifecycle;
+mod policies;
 mod queueing_theory;
 mod serving;
 mod support;

@@ -71,5 +71,29 @@ pub fn serve(
     let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
         panic!("not an LLM endpoint")
     };
+    let (stats, serving, _) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, seed);
+    (stats, serving)
+}
+
+/// Like [`serve`], with the clients' statistics too (per class, breaker log, ...).
+pub fn serve_clients(
+    src: &str,
+    seed: u64,
+) -> (
+    capsim::domain::RunStats,
+    capsim::domain::serving::ServingStats,
+    capsim::domain::serving::ClientOutput,
+) {
+    let exp = capsim::experiment::parse(src, Path::new("serving.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{src}"));
+    let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
+        panic!("not an LLM endpoint")
+    };
     capsim::domain::serving::simulate_llm(&exp.scenario, svc, seed)
+}
+
+/// Runs experiment text with `seed` and returns every summary row (`all`, then each class).
+pub fn run_rows(src: &str, seed: u64) -> Vec<capsim::report::RunSummary> {
+    let exp = parse(src);
+    capsim::runner::run(&exp, seed).expect("run succeeds").runs
 }

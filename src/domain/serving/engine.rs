@@ -85,22 +85,8 @@ impl LlmEndpoint<'_> {
         else {
             return;
         };
-        let elapsed = (sim.now() - start).as_secs_f64();
-        // Largest m with T(m) <= elapsed, from the quadratic, then corrected for rounding.
-        let (bf, a2) = (b as f64, beta * b as f64 / 2.0);
-        let lin = alpha + beta * c0 - a2;
-        let mut m = if a2 > 0.0 {
-            ((-lin + (lin * lin + 4.0 * a2 * elapsed).sqrt()) / (2.0 * a2)).floor()
-        } else {
-            (elapsed / lin).floor()
-        }
-        .max(0.0) as u64;
-        while m > 0 && segment_seconds(alpha, beta, c0, bf, m) > elapsed {
-            m -= 1;
-        }
-        while segment_seconds(alpha, beta, c0, bf, m + 1) <= elapsed {
-            m += 1;
-        }
+        let bf = b as f64;
+        let m = completed_steps(alpha, beta, c0, b, sim.now() - start).min(steps);
         let at_boundary =
             m > 0 && start + secs(segment_seconds(alpha, beta, c0, bf, m)) == sim.now();
         let new_steps = if at_boundary { m } else { m + 1 };
@@ -115,10 +101,8 @@ impl LlmEndpoint<'_> {
                 b,
             };
             let end = start + secs(segment_seconds(alpha, beta, c0, bf, new_steps));
-            sim.schedule_at(
-                end.max(sim.now()),
-                Event::StepDone(self.cur as u32, self.st.epoch),
-            );
+            let done = self.ev(EpEvent::StepDone(self.cur as u32, self.st.epoch));
+            sim.schedule_at(end.max(sim.now()), done);
         }
     }
 
@@ -131,10 +115,8 @@ impl LlmEndpoint<'_> {
             self.stats.set_busy(sim.now(), self.busy_replicas);
             self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
         }
-        sim.schedule_in(
-            secs(seconds),
-            Event::StepDone(self.cur as u32, self.st.epoch),
-        );
+        let done = self.ev(EpEvent::StepDone(self.cur as u32, self.st.epoch));
+        sim.schedule_in(secs(seconds), done);
     }
 
     /// Adds `level` × the part of [start, end] inside the window.
@@ -182,18 +164,35 @@ impl LlmEndpoint<'_> {
 
     /// The next live waiting request, dropping stale entries.
     pub(super) fn waiting_head(&mut self) -> Option<RequestId> {
-        while let Some(&id) = self.st.waiting.front() {
-            if self.live(id) && self.req(id).state == State::Waiting {
-                return Some(id);
+        let lanes = self.st.waiting.q.len();
+        // Drop stale entries at the front of every lane.
+        for l in 0..lanes {
+            while let Some(&id) = self.st.waiting.q[l].front() {
+                if self.live(id) && self.req(id).state == State::Waiting {
+                    break;
+                }
+                self.st.waiting.q[l].pop_front();
             }
-            self.st.waiting.pop_front();
         }
-        None
+        let w = &self.st.waiting;
+        let lane = match self.discipline {
+            // One lane, or lanes in priority order: the first non-empty one.
+            Discipline::Fifo | Discipline::Strict => (0..lanes).find(|&l| !w.q[l].is_empty()),
+            Discipline::Weighted => (0..lanes)
+                .filter(|&l| !w.q[l].is_empty())
+                .min_by(|&a, &b| w.vt[a].total_cmp(&w.vt[b]).then(a.cmp(&b))),
+        }?;
+        self.st.waiting.head = lane;
+        self.st.waiting.q[lane].front().copied()
     }
 
     pub(super) fn take_waiting(&mut self, now: SimTime) -> Option<RequestId> {
         let id = self.waiting_head()?;
-        self.st.waiting.pop_front();
+        let lane = self.st.waiting.head;
+        let w = &mut self.st.waiting;
+        w.q[lane].pop_front();
+        w.vnow = w.vt[lane];
+        w.vt[lane] += 1.0 / self.lane_weights[lane];
         self.leave_queue(now, id);
         Some(id)
     }
@@ -360,7 +359,7 @@ impl LlmEndpoint<'_> {
             self.st.timer_epoch += 1;
             sim.schedule_at(
                 oldest + max_wait,
-                Event::BatchTimer(self.cur as u32, self.st.timer_epoch),
+                self.ev(EpEvent::BatchTimer(self.cur as u32, self.st.timer_epoch)),
             );
             return;
         }
@@ -511,12 +510,26 @@ impl LlmEndpoint<'_> {
                 return;
             }
         }
+        let now = sim.now();
+        if self.req(id).cancelled {
+            // Its client asked to cancel: it leaves instead of waiting for a recompute.
+            self.st.cancel_pending = self.st.cancel_pending.saturating_sub(1);
+            if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+                self.st.reserved -= self.req(id).reserved;
+            }
+            self.release(sim, id);
+            return;
+        }
         let r = self.req_mut(id);
+        if r.first_token.is_some() {
+            r.last_tok = Some(now);
+        }
         // Recompute: prefill the prompt and what was generated, then continue.
         r.prefill_target = r.prompt + r.generated;
         r.prefilled = 0;
         r.state = State::Waiting;
-        self.st.waiting.push_front(id);
+        let lane = usize::from(self.req(id).lane);
+        self.st.waiting.q[lane].push_front(id);
         self.st.waiting_live += 1;
         self.total_waiting += 1;
         self.stats.set_waiting(sim.now(), self.total_waiting);
@@ -565,6 +578,7 @@ impl LlmEndpoint<'_> {
                     self.st.g_dec += share;
                     self.st.global += 1;
                     self.st.steps_since_prefill += 1;
+                    self.st.last_decode_end = now;
                 }
                 for (id, c) in chunks {
                     let r = self.req_mut(id);
@@ -606,6 +620,7 @@ impl LlmEndpoint<'_> {
                 self.st.g_dec += seconds / b.max(1) as f64;
                 self.st.global += steps;
                 self.st.steps_since_prefill += steps;
+                self.st.last_decode_end = now;
             }
             Busy::Static {
                 start,
@@ -650,9 +665,10 @@ impl LlmEndpoint<'_> {
 
     /// Removes sequences whose client gave up and asked to cancel (at a step boundary).
     pub(super) fn drop_cancelled(&mut self, sim: &mut Simulation<Event>) {
-        if !self.scenario.client.cancel_on_timeout {
+        if self.st.cancel_pending == 0 {
             return;
         }
+        self.st.cancel_pending = 0;
         let cancelled: Vec<RequestId> = self
             .st
             .admitted
@@ -696,29 +712,5 @@ impl LlmEndpoint<'_> {
         self.leave_queue(sim.now(), id);
         self.decide(sim, id, Outcome::QueueTimeout);
         self.release(sim, id);
-    }
-
-    pub(super) fn on_client_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
-        self.decide(sim, id, Outcome::ClientTimeout);
-        if !self.scenario.client.cancel_on_timeout {
-            return;
-        }
-        match self.req(id).state {
-            State::Waiting => {
-                self.leave_queue(sim.now(), id);
-                self.release(sim, id);
-            }
-            State::Prefilling | State::Decoding => {
-                self.req_mut(id).cancelled = true;
-                self.wake(sim);
-            }
-            // A held request was never given to a replica: the client just leaves.
-            State::Held => {
-                self.hold_live -= 1;
-                self.release(sim, id);
-            }
-            // A static batch runs to its end; there is nothing to cancel.
-            State::Batched | State::Free => {}
-        }
     }
 }

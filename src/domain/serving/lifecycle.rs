@@ -116,7 +116,7 @@ impl LlmEndpoint<'_> {
         }
         let running = self.running + 1;
         self.set_running(now, running);
-        sim.schedule_in(total, Event::ReplicaReady(r as u32, life));
+        sim.schedule_in(total, self.ev(EpEvent::ReplicaReady(r as u32, life)));
     }
 
     /// Stops replica `r` (idle) and bills it.
@@ -148,14 +148,17 @@ impl LlmEndpoint<'_> {
             return;
         };
         // A counted run ends when its last request is answered; evaluations would keep it going.
-        if self.arrivals_left == Some(0) && self.in_system == 0 {
+        if self.client_done && self.in_system == 0 {
             return;
         }
         let interval = if up { a.up_interval } else { a.down_interval };
         let eval = sim.now() + interval;
         let window_start = SimTime::from_nanos(eval.as_nanos() - a.window.as_nanos());
-        sim.schedule_at(window_start.max(sim.now()), Event::ScaleSnapshot(up));
-        sim.schedule_at(eval, Event::ScaleEval(up));
+        sim.schedule_at(
+            window_start.max(sim.now()),
+            self.ev(EpEvent::ScaleSnapshot(up)),
+        );
+        sim.schedule_at(eval, self.ev(EpEvent::ScaleEval(up)));
     }
 
     pub(super) fn on_scale_snapshot(&mut self, now: SimTime, up: bool) {
@@ -233,7 +236,7 @@ impl LlmEndpoint<'_> {
 
     /// Whether a `requests = N` run has had all its arrivals and answered them all.
     pub(super) fn counted_run_done(&self) -> bool {
-        self.arrivals_left == Some(0) && self.in_system == 0
+        self.client_done && self.in_system == 0
     }
 
     /// Whether any replica is ready or starting.
@@ -265,7 +268,7 @@ impl LlmEndpoint<'_> {
             && let Some(t) = self.svc.lifecycle.as_ref().and_then(|l| l.idle_timeout)
         {
             let at = (self.last_activity + t).max(sim.now());
-            sim.schedule_at(at, Event::IdleCheck(self.idle_gen));
+            sim.schedule_at(at, self.ev(EpEvent::IdleCheck(self.idle_gen)));
         }
     }
 

@@ -28,6 +28,7 @@
 //! Σcontext grows by the batch size every step). An arrival or a cancellation cuts the segment
 //! at the next step boundary. Sequences store the global step count at which they joined, so
 //! advancing a segment costs nothing per sequence.
+mod client;
 mod engine;
 mod lifecycle;
 mod timeseries;
@@ -38,6 +39,7 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use super::distribution::Dist;
 use super::endpoint::{count_arrival, user_may_send};
 use super::perf::{PerfModel, StepShape};
+use super::policy::Discipline;
 use super::profile::Profile;
 use super::request::{Outcome, RequestId};
 use super::scenario::{Load, Scenario, StopRule};
@@ -164,6 +166,9 @@ pub struct LlmService {
     pub queue_timeout: Option<SimDuration>,
     /// Most requests allowed to wait at one replica; more are refused. `None`: unlimited.
     pub queue_capacity: Option<u64>,
+    /// Most requests queued or running at one replica (a router's cap, as TGI's
+    /// `max-concurrent-requests`); more are refused with HTTP 429. `None`: unlimited.
+    pub max_concurrent: Option<u32>,
     /// Identical replicas behind the load balancer (the most there can be, with a lifecycle).
     pub replicas: u32,
     /// Cold starts, scale-to-zero and what happens while no replica is ready; `None`: fixed.
@@ -179,13 +184,31 @@ pub struct LlmService {
     pub price: Option<(f64, String)>,
 }
 
-/// Events of the serving model.
+/// Events of the serving model: the clients' and those of each endpoint.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The next open-loop request arrives.
     Arrival,
     /// A closed-loop user finished thinking and sends its next request.
     UserReady(u32),
+    /// The current attempt of a request may reach a client or gateway time limit (stale if the
+    /// request has moved on to another attempt).
+    AttemptTimer(RequestId, u32),
+    /// A request's backoff ends: it is sent again.
+    Retry(RequestId),
+    /// An async job's client learns the result (at a poll).
+    JobSeen(RequestId),
+    /// An async job's time to live ends (stale once it started).
+    JobExpire(RequestId),
+    /// The circuit breaker's cool-down ends (stale if it opened again since).
+    BreakerHalfOpen(u32),
+    /// An event of endpoint `0` (primary) or `1` (fallback).
+    Ep(u8, EpEvent),
+}
+
+/// Events of one endpoint.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum EpEvent {
     /// A replica's current step or segment ends (stale if its epoch moved on).
     StepDone(u32, u64),
     /// A static batcher's wait for a fuller batch ends (stale if its epoch moved on).
@@ -204,8 +227,46 @@ pub enum Event {
     ScaleSnapshot(bool),
     /// An autoscaler evaluation (`true`: scale-up, `false`: scale-down).
     ScaleEval(bool),
-    /// A client's timeout fires.
-    ClientTimeout(RequestId),
+}
+
+/// What an endpoint tells the clients.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Notice {
+    /// The server side of an attempt ended: answered, refused or dropped.
+    Done {
+        /// The client's request.
+        owner: RequestId,
+        /// The attempt at the endpoint.
+        attempt: RequestId,
+        /// What the server did.
+        outcome: Outcome,
+        /// When its first token was made.
+        first_token: Option<SimTime>,
+    },
+    /// A held attempt was given to a replica: it is connected.
+    Connected {
+        /// The client's request.
+        owner: RequestId,
+        /// The attempt at the endpoint.
+        attempt: RequestId,
+    },
+}
+
+/// One attempt handed to an endpoint.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct Submit {
+    /// The client's request.
+    pub owner: RequestId,
+    /// Prompt tokens (clipped to the model's context by the endpoint).
+    pub prompt: u32,
+    /// Output tokens.
+    pub output: u32,
+    /// Waiting lane (priority tier) at a replica.
+    pub lane: u8,
+    /// Whether the request is counted.
+    pub measured: bool,
+    /// Whether the server stops work when the client hangs up.
+    pub cancel: bool,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -226,8 +287,19 @@ struct Req {
     outcome: Option<Outcome>,
     measured: bool,
     cancelled: bool,
-    user: Option<u32>,
+    /// The client hung up (timeout): nothing the server does now reaches anyone.
+    abandoned: bool,
+    /// Whether the server stops work when the client hangs up.
+    cancel: bool,
+    /// The client's request this attempt belongs to.
+    owner: RequestId,
+    /// Waiting lane at the replica.
+    lane: u8,
     arrived: SimTime,
+    /// When a replica took it (the connection was accepted).
+    connected: Option<SimTime>,
+    /// Its last token before it left decoding (a preemption), for idle timers.
+    last_tok: Option<SimTime>,
     first_token: Option<SimTime>,
     prompt: u32,
     output: u32,
@@ -367,10 +439,14 @@ pub struct ServingStats {
     pub batch_area: f64,
     /// Preemptions (vllm).
     pub preemptions: u64,
+    /// Tokens generated for attempts whose client had gone (or that did not end ok).
+    pub wasted_tokens: u64,
     /// Instance cost of the window, US dollars (when a price is known).
     pub cost_usd: Option<f64>,
     /// Replica seconds starting or running, in the window.
     pub replica_seconds: f64,
+    /// GPU seconds starting or running, in the window (fallback endpoint included).
+    pub gpu_seconds: f64,
     /// Most replicas starting or running at once.
     pub replicas_max: u64,
     /// Cold starts begun in the window.
@@ -478,10 +554,40 @@ enum Phase {
     Draining,
 }
 
+/// Waiting requests of one replica, one FIFO lane per priority tier.
+#[derive(Debug)]
+struct Lanes {
+    q: Vec<VecDeque<RequestId>>,
+    /// Weighted fair share: each lane's virtual finish time, and the last one served.
+    vt: Vec<f64>,
+    vnow: f64,
+    /// The lane `waiting_head` chose.
+    head: usize,
+}
+
+impl Lanes {
+    fn new(lanes: usize) -> Self {
+        Lanes {
+            q: (0..lanes.max(1)).map(|_| VecDeque::new()).collect(),
+            vt: vec![0.0; lanes.max(1)],
+            vnow: 0.0,
+            head: 0,
+        }
+    }
+
+    fn push_back(&mut self, lane: usize, id: RequestId) {
+        if self.q[lane].is_empty() {
+            // A lane that was idle does not bank the share it did not use.
+            self.vt[lane] = self.vt[lane].max(self.vnow);
+        }
+        self.q[lane].push_back(id);
+    }
+}
+
 /// The engine state of one replica.
 #[derive(Debug)]
 struct Replica {
-    waiting: VecDeque<RequestId>,
+    waiting: Lanes,
     waiting_live: u64,
     prefilling: Vec<RequestId>,
     decoding: u64,
@@ -507,12 +613,16 @@ struct Replica {
     life: u32,
     /// When billing of the current run of this replica began.
     billed_from: SimTime,
+    /// When the last step that gave every decoding sequence a token ended.
+    last_decode_end: SimTime,
+    /// Running sequences marked for cancellation, dropped at the next step boundary.
+    cancel_pending: u32,
 }
 
 impl Replica {
-    fn new() -> Self {
+    fn new(lanes: usize) -> Self {
         Replica {
-            waiting: VecDeque::new(),
+            waiting: Lanes::new(lanes),
             waiting_live: 0,
             prefilling: Vec::new(),
             decoding: 0,
@@ -534,6 +644,8 @@ impl Replica {
             phase: Phase::Ready,
             life: 0,
             billed_from: SimTime::ZERO,
+            last_decode_end: SimTime::ZERO,
+            cancel_pending: 0,
         }
     }
 }
@@ -546,10 +658,15 @@ impl Replica {
 pub struct LlmEndpoint<'a> {
     scenario: &'a Scenario,
     svc: &'a LlmService,
-    arrival_rng: SimRng,
-    prompt_rng: SimRng,
-    output_rng: SimRng,
-    think_rng: SimRng,
+    /// 0: the primary endpoint, 1: the fallback.
+    ix: u8,
+    /// What the clients must be told, drained after each call.
+    outbox: Vec<Notice>,
+    /// Set by the clients: no more arrivals will come and no request is unfinished.
+    client_done: bool,
+    /// How waiting lanes are chosen, and their weights.
+    discipline: Discipline,
+    lane_weights: Vec<f64>,
     balancer_rng: SimRng,
     reqs: Vec<Req>,
     free: Vec<u32>,
@@ -575,33 +692,49 @@ pub struct LlmEndpoint<'a> {
     /// Integral values at the start of the current up and down windows.
     snapshots: [[f64; 4]; 2],
     last_scaled: SimTime,
-    arrivals_left: Option<u64>,
     stats: RunStats,
     serving: ServingStats,
 }
 
 impl<'a> LlmEndpoint<'a> {
-    /// A fresh replica for `scenario` (whose service must be an LLM service).
-    pub fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
+    /// A fresh endpoint `ix` (0 primary, 1 fallback) serving `svc` for `scenario`; its
+    /// replicas keep one waiting lane per entry of `lane_weights`.
+    pub(super) fn new(
+        scenario: &'a Scenario,
+        svc: &'a LlmService,
+        streams: &RngStreams,
+        ix: u8,
+        lane_weights: Vec<f64>,
+    ) -> Self {
         let window_start = SimTime::ZERO + scenario.warm_up;
         let n = svc.replicas.max(1) as usize;
+        let lanes = lane_weights.len();
+        // The fallback draws from its own streams, so adding one leaves the primary unchanged.
+        let name = |s: &str| {
+            if ix == 0 {
+                s.to_string()
+            } else {
+                format!("fallback-{s}")
+            }
+        };
         let mut e = LlmEndpoint {
             scenario,
             svc,
-            arrival_rng: streams.stream("arrivals"),
-            prompt_rng: streams.stream("prompt-tokens"),
-            output_rng: streams.stream("output-tokens"),
-            think_rng: streams.stream("think-time"),
-            balancer_rng: streams.stream("balancer"),
+            ix,
+            outbox: Vec::new(),
+            client_done: false,
+            discipline: scenario.policies.discipline,
+            lane_weights,
+            balancer_rng: streams.stream(&name("balancer")),
             reqs: Vec::new(),
             free: Vec::new(),
-            st: Replica::new(),
+            st: Replica::new(lanes),
             cur: 0,
-            replicas: (0..n).map(|_| Replica::new()).collect(),
+            replicas: (0..n).map(|_| Replica::new(lanes)).collect(),
             busy_replicas: 0,
             total_waiting: 0,
             next_rr: 0,
-            cold_rng: streams.stream("cold-start"),
+            cold_rng: streams.stream(&name("cold-start")),
             hold: VecDeque::new(),
             hold_live: 0,
             in_system: 0,
@@ -613,13 +746,8 @@ impl<'a> LlmEndpoint<'a> {
             window: Window::default(),
             snapshots: [[0.0; 4]; 2],
             last_scaled: SimTime::ZERO,
-            arrivals_left: match scenario.stop {
-                StopRule::Requests(n) => Some(n),
-                StopRule::Duration(_) => None,
-            },
             stats: RunStats::new(window_start, n as u32),
             serving: ServingStats {
-                ttft: Some(super::stats::LatencyStats::default()),
                 kv_capacity: svc.kv_tokens * n as u64,
                 kv_replica_capacity: svc.kv_tokens,
                 cost_usd: svc.price.as_ref().map(|_| 0.0),
@@ -659,33 +787,27 @@ impl<'a> LlmEndpoint<'a> {
         self.req(id).generation == id.generation && self.req(id).state != State::Free
     }
 
-    fn allocate(&mut self, now: SimTime, user: Option<u32>) -> RequestId {
+    fn allocate(&mut self, now: SimTime, sub: &Submit) -> RequestId {
         let max_len = self.svc.max_model_len.max(2);
-        // Lengths are drawn per request from their own streams (common random numbers) and
-        // clipped to the model's context: prompts to max-model-len − 1, outputs to the rest.
-        let prompt = (self
-            .svc
-            .prompt_tokens
-            .sample(&mut self.prompt_rng)
-            .round()
-            .max(0.0) as u64)
-            .min(u64::from(max_len - 1)) as u32;
-        let output = (self
-            .svc
-            .output_tokens
-            .sample(&mut self.output_rng)
-            .round()
-            .max(1.0) as u64)
-            .min(u64::from(max_len - prompt)) as u32;
-        let measured = now >= self.stats.window_start;
+        // Lengths are clipped to this endpoint's context: prompts to max-model-len − 1,
+        // outputs to the rest.
+        let prompt = sub.prompt.min(max_len - 1);
+        let output = sub.output.max(1).min(max_len - prompt);
         let req = Req {
             generation: 0,
             state: State::Waiting,
             outcome: None,
-            measured,
+            measured: sub.measured,
             cancelled: false,
-            user,
+            abandoned: false,
+            cancel: sub.cancel,
+            owner: sub.owner,
+            lane: sub
+                .lane
+                .min(self.lane_weights.len().saturating_sub(1) as u8),
             arrived: now,
+            connected: None,
+            last_tok: None,
             first_token: None,
             prompt,
             output: output.max(1),
@@ -739,10 +861,13 @@ impl<'a> LlmEndpoint<'a> {
         self.last_activity = sim.now();
         self.signals[PENDING].set(sim.now(), self.in_system as f64);
         let r = self.req(id);
-        if r.outcome != Some(Outcome::Ok) && r.measured {
-            // GPU time spent on a request whose client did not get the answer.
+        // Every path here has brought `generated` up to date (decoders left decoding first).
+        let generated = r.generated;
+        if (r.abandoned || r.outcome != Some(Outcome::Ok)) && r.measured {
+            // GPU time and tokens spent on an attempt whose client did not get the answer.
             let wasted = r.share;
             self.stats.record_waste(secs(wasted));
+            self.serving.wasted_tokens += u64::from(generated);
         }
         let r = self.req_mut(id);
         r.generation = r.generation.wrapping_add(1);
@@ -751,7 +876,8 @@ impl<'a> LlmEndpoint<'a> {
         self.check_idle(sim);
     }
 
-    /// Decides the client-side outcome once; a closed-loop user starts thinking.
+    /// The server side of an attempt ends with `outcome` (once); the client is told unless it
+    /// has hung up already.
     fn decide(&mut self, sim: &mut Simulation<Event>, id: RequestId, outcome: Outcome) {
         let now = sim.now();
         let r = self.req_mut(id);
@@ -759,54 +885,44 @@ impl<'a> LlmEndpoint<'a> {
             return;
         }
         r.outcome = Some(outcome);
-        let latency = now - r.arrived;
+        if r.abandoned {
+            return;
+        }
+        let (owner, first_token, latency) = (r.owner, r.first_token, now - r.arrived);
+        self.note_outcome(outcome, latency);
+        self.outbox.push(Notice::Done {
+            owner,
+            attempt: id,
+            outcome,
+            first_token,
+        });
+    }
+
+    /// Counts an attempt's outcome in the current time-series window. The window's latency is
+    /// what a monitor sees: answers, and clients giving up at their timeout (requests refused
+    /// at once would only hide a slow endpoint).
+    pub(super) fn note_outcome(&mut self, outcome: Outcome, latency: SimDuration) {
         self.window.outcomes[outcome.index()] += 1;
-        // The window's latency is what a monitor sees: answers, and clients giving up at their
-        // timeout (requests refused at once would only hide a slow endpoint).
-        if matches!(outcome, Outcome::Ok | Outcome::ClientTimeout) {
+        if matches!(
+            outcome,
+            Outcome::Ok | Outcome::ClientTimeout | Outcome::GatewayTimeout
+        ) {
             self.window.latencies_ns.push(latency.as_nanos());
-        }
-        let r = self.req(id);
-        let (measured, arrived, first, output, user) =
-            (r.measured, r.arrived, r.first_token, r.output, r.user);
-        if measured {
-            self.stats.record_outcome(outcome, now - arrived);
-            if outcome == Outcome::Ok {
-                if let (Some(first), Some(ttft)) = (first, self.serving.ttft.as_mut()) {
-                    ttft.record(first - arrived);
-                    if output > 1 {
-                        self.serving.tpot_sum_s +=
-                            (now - first).as_secs_f64() / f64::from(output - 1);
-                        self.serving.tpot_count += 1;
-                    }
-                }
-                self.serving.ok_output_tokens += u64::from(output);
-            }
-        }
-        if let (Some(u), Load::Closed { think, .. }) = (user, &self.scenario.load) {
-            let wait = think.sample_duration(&mut self.think_rng);
-            sim.schedule_in(wait, Event::UserReady(u));
         }
     }
 
-    fn new_request(&mut self, sim: &mut Simulation<Event>, user: Option<u32>) {
+    /// Takes the notices for the clients.
+    pub(super) fn take_notices(&mut self, into: &mut Vec<Notice>) {
+        into.append(&mut self.outbox);
+    }
+
+    /// Accepts an attempt: to a ready replica, or (none ready) held or refused with 503.
+    pub(super) fn submit(&mut self, sim: &mut Simulation<Event>, sub: &Submit) -> RequestId {
         let now = sim.now();
-        let id = self.allocate(now, user);
-        self.in_system += 1;
-        self.window.arrivals += 1;
-        self.signals[PENDING].set(now, self.in_system as f64);
-        // Activity: any idle check already scheduled is now stale.
-        self.idle_gen += 1;
-        self.last_activity = now;
-        if self.req(id).measured {
-            self.stats.arrived += 1;
-        }
-        if let Some(t) = self.scenario.client.timeout {
-            sim.schedule_in(t, Event::ClientTimeout(id));
-        }
+        let id = self.arrive(now, sub);
         if let Some(r) = self.choose_replica() {
             self.assign(sim, id, r);
-            return;
+            return id;
         }
         // No replica is ready: start one unless one is on its way, then reject or hold.
         if !self.any_coming() {
@@ -827,9 +943,153 @@ impl<'a> LlmEndpoint<'a> {
                 self.hold.push_back(id);
                 self.hold_live += 1;
                 if let WhenUnavailable::Hold(t) = when {
-                    sim.schedule_in(t, Event::HoldTimeout(id));
+                    sim.schedule_in(t, self.ev(EpEvent::HoldTimeout(id)));
                 }
             }
+        }
+        id
+    }
+
+    /// Counts a new attempt in the system.
+    fn arrive(&mut self, now: SimTime, sub: &Submit) -> RequestId {
+        let id = self.allocate(now, sub);
+        self.in_system += 1;
+        self.window.arrivals += 1;
+        self.signals[PENDING].set(now, self.in_system as f64);
+        // Activity: any idle check already scheduled is now stale.
+        self.idle_gen += 1;
+        self.last_activity = now;
+        if sub.measured {
+            self.stats.arrived += 1;
+        }
+        id
+    }
+
+    /// Wraps one of this endpoint's events.
+    fn ev(&self, e: EpEvent) -> Event {
+        Event::Ep(self.ix, e)
+    }
+
+    /// The most requests a replica pulls from an async queue: what it can run at once.
+    fn pull_capacity(&self) -> u64 {
+        let engine = match self.svc.engine {
+            EngineSpec::Vllm { max_num_seqs, .. } => u64::from(max_num_seqs),
+            EngineSpec::Tgi { max_concurrent, .. } => u64::from(max_concurrent),
+            EngineSpec::Static { max_batch, .. } => u64::from(max_batch),
+        };
+        self.svc
+            .max_concurrent
+            .map_or(engine, |c| engine.min(u64::from(c)))
+    }
+
+    /// The ready replica with the most room for pulled work, if any has room.
+    pub(super) fn pull_target(&self) -> Option<usize> {
+        let cap = self.pull_capacity();
+        (0..self.replicas.len())
+            .filter(|&r| self.replica(r).phase == Phase::Ready)
+            .map(|r| (self.replica(r).assigned, r))
+            .filter(|&(a, _)| a < cap)
+            .min()
+            .map(|(_, r)| r)
+    }
+
+    /// A replica pulls an async job: it is assigned there directly.
+    pub(super) fn pull(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        r: usize,
+        sub: &Submit,
+    ) -> RequestId {
+        let id = self.arrive(sim.now(), sub);
+        self.assign(sim, id, r);
+        id
+    }
+
+    /// Starts a replica if none is ready or starting (work is waiting for one).
+    pub(super) fn ensure_coming(&mut self, sim: &mut Simulation<Event>) {
+        if !self.any_coming() {
+            self.start_replica(sim);
+        }
+    }
+
+    /// When a replica took the attempt, if one has.
+    pub(super) fn connected_at(&self, id: RequestId) -> Option<SimTime> {
+        if self.live(id) {
+            self.req(id).connected
+        } else {
+            None
+        }
+    }
+
+    /// When the attempt's latest token was made, as of `now` (tokens of a decode segment
+    /// under way included).
+    pub(super) fn last_token(&self, id: RequestId, now: SimTime) -> Option<SimTime> {
+        if !self.live(id) {
+            return None;
+        }
+        let r = self.req(id);
+        r.first_token?;
+        let mut last = r.last_tok.max(r.first_token);
+        match r.state {
+            State::Decoding => {
+                let rep = self.replica(r.replica as usize);
+                last = last.max(Some(rep.last_decode_end));
+                if let Busy::Segment {
+                    start,
+                    steps,
+                    alpha,
+                    beta,
+                    c0,
+                    b,
+                } = rep.busy
+                {
+                    let m =
+                        completed_steps(alpha, beta, c0, b, now.saturating_since(start)).min(steps);
+                    if m > 0 {
+                        let t = start + secs(segment_seconds(alpha, beta, c0, b as f64, m));
+                        last = last.max(Some(t));
+                    }
+                }
+            }
+            // Tokens of a static batch flow one step apart once the first exists.
+            State::Batched => last = Some(now),
+            _ => {}
+        }
+        last
+    }
+
+    /// The client hung up on an attempt (a timeout). The server cancels its work if the
+    /// attempt asked for that, else it goes on, for nobody.
+    pub(super) fn disconnect(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        if !self.live(id) {
+            return;
+        }
+        self.req_mut(id).abandoned = true;
+        if self.req(id).replica != UNASSIGNED {
+            self.switch_to(self.req(id).replica as usize);
+        }
+        match self.req(id).state {
+            // A held attempt was never given to a replica: it just leaves.
+            State::Held => {
+                self.hold_live -= 1;
+                self.decide(sim, id, Outcome::ClientTimeout);
+                self.release(sim, id);
+            }
+            _ if !self.req(id).cancel => {}
+            State::Waiting => {
+                self.leave_queue(sim.now(), id);
+                self.decide(sim, id, Outcome::ClientTimeout);
+                self.release(sim, id);
+            }
+            State::Prefilling | State::Decoding => {
+                if !self.req(id).cancelled {
+                    self.req_mut(id).cancelled = true;
+                    self.st.cancel_pending += 1;
+                }
+                self.wake(sim);
+            }
+            // A static batch runs to its end; there is nothing to cancel.
+            State::Batched | State::Free => {}
         }
     }
 
@@ -837,30 +1097,37 @@ impl<'a> LlmEndpoint<'a> {
     fn assign(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
         let now = sim.now();
         self.switch_to(r);
-        self.req_mut(id).replica = r as u32;
-        self.req_mut(id).state = State::Waiting;
+        let was_held = self.req(id).state == State::Held;
+        let req = self.req_mut(id);
+        req.replica = r as u32;
+        req.state = State::Waiting;
+        req.connected = Some(now);
+        let (owner, lane, measured) = (req.owner, req.lane, req.measured);
         self.st.assigned += 1;
-        let over_tgi_cap = match self.svc.engine {
-            EngineSpec::Tgi { max_concurrent, .. } => {
-                let in_server =
-                    self.st.waiting_live + self.st.decoding + self.st.prefilling.len() as u64;
-                in_server >= u64::from(max_concurrent)
-            }
+        if was_held && !self.req(id).abandoned {
+            self.outbox.push(Notice::Connected { owner, attempt: id });
+        }
+        let in_server = self.st.waiting_live + self.st.decoding + self.st.prefilling.len() as u64;
+        let over_cap = match self.svc.engine {
+            EngineSpec::Tgi { max_concurrent, .. } => in_server >= u64::from(max_concurrent),
             _ => false,
-        };
+        } || self
+            .svc
+            .max_concurrent
+            .is_some_and(|c| in_server >= u64::from(c));
         let queue_full = self
             .svc
             .queue_capacity
             .is_some_and(|c| self.st.waiting_live >= c);
-        if over_tgi_cap || queue_full {
+        if over_cap || queue_full {
             self.decide(sim, id, Outcome::Rejected);
             self.release(sim, id);
             return;
         }
-        if self.req(id).measured && !matches!(self.st.busy, Busy::Idle) {
+        if measured && !matches!(self.st.busy, Busy::Idle) {
             self.stats.queued += 1;
         }
-        self.st.waiting.push_back(id);
+        self.st.waiting.push_back(usize::from(lane), id);
         self.st.waiting_live += 1;
         self.total_waiting += 1;
         self.stats.set_waiting(now, self.total_waiting);
@@ -868,18 +1135,28 @@ impl<'a> LlmEndpoint<'a> {
         if let Some(t) = self.svc.queue_timeout {
             // The queue timeout counts from arrival at the endpoint.
             let at = (self.req(id).arrived + t).max(now);
-            sim.schedule_at(at, Event::QueueTimeout(id));
+            sim.schedule_at(at, self.ev(EpEvent::QueueTimeout(id)));
         }
         self.wake(sim);
     }
 
-    /// Ends the run at `end` and returns its statistics.
-    pub fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats) {
-        self.stats.in_flight = self
-            .reqs
-            .iter()
-            .filter(|r| r.state != State::Free && r.measured && r.outcome.is_none())
-            .count() as u64;
+    /// Ends the run at `end` and returns its statistics (request counts are the clients').
+    pub(super) fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats) {
+        // Work still under way for clients that have gone is wasted too.
+        for i in 0..self.reqs.len() {
+            let r = &self.reqs[i];
+            if r.state == State::Free || !r.abandoned || !r.measured {
+                continue;
+            }
+            let (mut share, mut tokens) = (r.share, u64::from(r.generated));
+            if r.state == State::Decoding {
+                let rep = self.replica(r.replica as usize);
+                share += rep.g_dec - r.share_base;
+                tokens += rep.global - r.base_step;
+            }
+            self.stats.record_waste(secs(share));
+            self.serving.wasted_tokens += tokens;
+        }
         // A step under way at the horizon counts as busy up to the horizon, on every replica;
         // replicas still starting or running are billed up to the end.
         for r in 0..self.replicas.len() {
@@ -899,6 +1176,8 @@ impl<'a> LlmEndpoint<'a> {
             .count() as u32;
         self.stats.close(end);
         self.stats.events = events;
+        self.serving.gpu_seconds =
+            self.serving.replica_seconds * f64::from(self.serving.gpus_per_replica);
         (self.stats, self.serving)
     }
 
@@ -923,117 +1202,102 @@ impl<'a> LlmEndpoint<'a> {
     }
 }
 
-impl Model for LlmEndpoint<'_> {
-    type Event = Event;
-
-    fn is_stale(&self, event: &Event) -> bool {
+impl LlmEndpoint<'_> {
+    /// Whether one of this endpoint's events is stale.
+    pub(super) fn is_stale(&self, event: &EpEvent) -> bool {
         match *event {
-            Event::Arrival | Event::UserReady(_) => false,
-            Event::StepDone(r, epoch) => epoch != self.replica(r as usize).epoch,
-            Event::BatchTimer(r, epoch) => {
+            EpEvent::StepDone(r, epoch) => epoch != self.replica(r as usize).epoch,
+            EpEvent::BatchTimer(r, epoch) => {
                 let rep = self.replica(r as usize);
                 epoch != rep.timer_epoch || !matches!(rep.busy, Busy::Idle)
             }
-            Event::QueueTimeout(id) => !self.live(id) || self.req(id).state != State::Waiting,
-            Event::ClientTimeout(id) => !self.live(id) || self.req(id).outcome.is_some(),
-            Event::ReplicaReady(r, life) => {
+            EpEvent::QueueTimeout(id) => !self.live(id) || self.req(id).state != State::Waiting,
+            EpEvent::ReplicaReady(r, life) => {
                 let rep = self.replica(r as usize);
                 rep.life != life || rep.phase != Phase::Starting
             }
-            Event::IdleCheck(generation) => {
+            EpEvent::IdleCheck(generation) => {
                 generation != self.idle_gen || self.in_system > 0 || self.counted_run_done()
             }
-            Event::HoldTimeout(id) => !self.live(id) || self.req(id).state != State::Held,
+            EpEvent::HoldTimeout(id) => !self.live(id) || self.req(id).state != State::Held,
             // Periodic events do not outlive a counted run: it ends with its last answer.
-            Event::ScaleSnapshot(_) | Event::ScaleEval(_) | Event::WindowTick => {
+            EpEvent::ScaleSnapshot(_) | EpEvent::ScaleEval(_) | EpEvent::WindowTick => {
                 self.counted_run_done()
             }
         }
     }
 
-    fn handle(&mut self, sim: &mut Simulation<Event>, event: Event) {
+    /// Handles one of this endpoint's events.
+    pub(super) fn handle(&mut self, sim: &mut Simulation<Event>, event: EpEvent) {
         match event {
-            Event::Arrival => {
-                let measured = sim.now() >= self.stats.window_start;
-                if count_arrival(&mut self.arrivals_left, measured)
-                    && let Load::Open(arrivals) = &self.scenario.load
-                {
-                    let gap = arrivals.next_gap(sim.now(), &mut self.arrival_rng);
-                    sim.schedule_in(gap, Event::Arrival);
-                }
-                self.new_request(sim, None);
-            }
-            Event::UserReady(u) => {
-                let measured = sim.now() >= self.stats.window_start;
-                if user_may_send(&mut self.arrivals_left, measured) {
-                    self.new_request(sim, Some(u));
-                }
-            }
-            Event::StepDone(r, _) => {
+            EpEvent::StepDone(r, _) => {
                 self.switch_to(r as usize);
                 self.on_step_done(sim);
             }
-            Event::BatchTimer(r, _) => {
+            EpEvent::BatchTimer(r, _) => {
                 self.switch_to(r as usize);
                 self.plan(sim);
             }
-            Event::QueueTimeout(id) => {
+            EpEvent::QueueTimeout(id) => {
                 self.switch_to(self.req(id).replica as usize);
                 self.on_queue_timeout(sim, id);
             }
-            Event::ClientTimeout(id) => {
-                if self.req(id).replica != UNASSIGNED {
-                    self.switch_to(self.req(id).replica as usize);
-                }
-                self.on_client_timeout(sim, id);
-            }
-            Event::ReplicaReady(r, _) => self.on_replica_ready(sim, r as usize),
-            Event::IdleCheck(_) => self.on_idle(sim),
-            Event::ScaleSnapshot(up) => self.on_scale_snapshot(sim.now(), up),
-            Event::WindowTick => {
+            EpEvent::ReplicaReady(r, _) => self.on_replica_ready(sim, r as usize),
+            EpEvent::IdleCheck(_) => self.on_idle(sim),
+            EpEvent::ScaleSnapshot(up) => self.on_scale_snapshot(sim.now(), up),
+            EpEvent::WindowTick => {
                 self.close_window(sim.now());
                 // Windows go on while requests may still come or are in the system.
-                if !(self.arrivals_left == Some(0) && self.in_system == 0) {
-                    sim.schedule_in(self.scenario.timeseries_interval, Event::WindowTick);
+                if !self.counted_run_done() {
+                    let tick = self.ev(EpEvent::WindowTick);
+                    sim.schedule_in(self.scenario.timeseries_interval, tick);
                 }
             }
-            Event::ScaleEval(up) => self.on_scale_eval(sim, up),
-            Event::HoldTimeout(id) => {
+            EpEvent::ScaleEval(up) => self.on_scale_eval(sim, up),
+            EpEvent::HoldTimeout(id) => {
                 self.hold_live -= 1;
                 self.decide(sim, id, Outcome::Unavailable);
                 self.release(sim, id);
             }
         }
     }
+
+    /// Schedules what runs from time zero: the first window, autoscaler checks, idle timer.
+    pub(super) fn start(&mut self, sim: &mut Simulation<Event>) {
+        // An endpoint that starts idle starts its idle clock at zero.
+        self.check_idle(sim);
+        let tick = self.ev(EpEvent::WindowTick);
+        sim.schedule_in(self.scenario.timeseries_interval, tick);
+        self.schedule_scaling(sim, true);
+        self.schedule_scaling(sim, false);
+        let running = self.running;
+        self.signals[RUNNING].set(SimTime::ZERO, f64::from(running));
+    }
 }
 
-/// Runs an LLM scenario once with `seed`.
-pub fn simulate_llm(scenario: &Scenario, svc: &LlmService, seed: u64) -> (RunStats, ServingStats) {
-    let streams = RngStreams::new(seed);
-    let mut endpoint = LlmEndpoint::new(scenario, svc, &streams);
-    let mut sim = Simulation::new();
-    let (arrival_rng, think_rng) = (&mut endpoint.arrival_rng, &mut endpoint.think_rng);
-    super::endpoint::start_load(
-        &mut sim,
-        &scenario.load,
-        arrival_rng,
-        think_rng,
-        Event::Arrival,
-        Event::UserReady,
-    );
-    // An endpoint that starts idle starts its idle clock at zero.
-    endpoint.check_idle(&mut sim);
-    sim.schedule_in(scenario.timeseries_interval, Event::WindowTick);
-    endpoint.schedule_scaling(&mut sim, true);
-    endpoint.schedule_scaling(&mut sim, false);
-    let running = endpoint.running;
-    endpoint.signals[RUNNING].set(SimTime::ZERO, f64::from(running));
-    let horizon = match scenario.stop {
-        StopRule::Duration(d) => Some(SimTime::ZERO + d),
-        StopRule::Requests(_) => None,
-    };
-    sim.run(&mut endpoint, horizon);
-    let end = sim.now();
-    let events = sim.events_handled();
-    endpoint.finish_run(end, events)
+/// Steps of a decode segment completed `elapsed` after its start: the largest `m` with
+/// `T(m) ≤ elapsed`, from the quadratic, corrected for rounding.
+fn completed_steps(alpha: f64, beta: f64, c0: f64, b: u64, elapsed: SimDuration) -> u64 {
+    let elapsed = elapsed.as_secs_f64();
+    let (bf, a2) = (b as f64, beta * b as f64 / 2.0);
+    let lin = alpha + beta * c0 - a2;
+    if segment_seconds(alpha, beta, c0, bf, 1) <= 0.0 {
+        // Steps that take no time: all of them are done at once.
+        return u64::MAX;
+    }
+    let mut m = if a2 > 0.0 {
+        ((-lin + (lin * lin + 4.0 * a2 * elapsed).sqrt()) / (2.0 * a2)).floor()
+    } else {
+        (elapsed / lin).floor()
+    }
+    .max(0.0) as u64;
+    while m > 0 && segment_seconds(alpha, beta, c0, bf, m) > elapsed {
+        m -= 1;
+    }
+    while segment_seconds(alpha, beta, c0, bf, m + 1) <= elapsed {
+        m += 1;
+    }
+    m
 }
+
+pub use client::{BreakerState, ClassStats, ClientOutput, simulate_llm};

@@ -18,7 +18,8 @@ impl LlmEndpoint<'_> {
         let busy = self.signals[BUSY].at(now);
         let running = self.signals[RUNNING].at(now);
         if now > self.stats.window_start
-            && let (Some(p99), Some(t)) = (p99_s, self.scenario.client.timeout)
+            && let (Some(p99), Some(t)) =
+                (p99_s, self.scenario.policies.classes[0].policy.read_timeout)
             && p99 > 0.8 * t.as_secs_f64()
         {
             self.serving.alert_windows += 1;

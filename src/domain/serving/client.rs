@@ -1,0 +1,916 @@
+//! The clients in front of the endpoints: requests (what users want) and their attempts (what
+//! an endpoint sees), client and gateway timeouts, retries with backoff and a budget, the
+//! circuit breaker with its fallback endpoint, the async task queue, and client classes.
+//!
+//! A request lives here until it has its one outcome. Each attempt is handed to an endpoint
+//! (`submit`, or `pull` for async jobs); the endpoint reports back through notices. Time limits
+//! are one timer per attempt, re-armed lazily: when it fires it works out the earliest limit
+//! from what is known now (the latest token of a streamed answer moves the idle limits), and
+//! either ends the attempt or sleeps until that limit.
+//!
+//! ```text
+//! request ──► attempt ──► ok ───────────────────────────────► ok (fallback_ok)
+//!    ▲           ├──► 429/503/504/timeout ─► retry? ─ yes ─► backoff ─┐
+//!    │           │                              └─ no ──► that outcome (fallback_failed)
+//!    └───────────┴──────────────────────────────────────────────────────┘
+//! breaker open, no fallback ─► breaker_rejected;   async job not started in time ─► expired
+//! ```
+
+use super::*;
+use crate::domain::policy::{ClientPolicy, JobOrder, Policies, RetryPolicy};
+use crate::domain::stats::LatencyStats;
+
+/// What one client class measured.
+#[derive(Clone, Debug)]
+pub struct ClassStats {
+    /// Class name (`all` for the sum over classes).
+    pub name: String,
+    /// Requests: arrivals, outcomes, in flight, latency of `ok` requests.
+    pub run: RunStats,
+    /// Time to first token of answered requests (from the request's arrival).
+    pub ttft: LatencyStats,
+    /// Sum of time per output token over answered requests with more than one token.
+    pub tpot_sum_s: f64,
+    /// Count for `tpot_sum_s`.
+    pub tpot_count: u64,
+    /// Output tokens of answered requests.
+    pub ok_output_tokens: u64,
+    /// Attempts sent to an endpoint (first tries and retries).
+    pub attempts: u64,
+    /// Attempts by outcome (indexed by [`Outcome::index`]).
+    pub attempt_outcomes: [u64; Outcome::COUNT],
+    /// Attempts without an outcome when the run stopped.
+    pub attempts_in_flight: u64,
+    /// Retries sent.
+    pub retries: u64,
+    /// Retries the budget refused.
+    pub retries_refused: u64,
+    /// Status polls of async jobs.
+    pub polls: u64,
+}
+
+impl ClassStats {
+    fn new(name: &str, window_start: SimTime) -> Self {
+        ClassStats {
+            name: name.to_string(),
+            run: RunStats::new(window_start, 1),
+            ttft: LatencyStats::default(),
+            tpot_sum_s: 0.0,
+            tpot_count: 0,
+            ok_output_tokens: 0,
+            attempts: 0,
+            attempt_outcomes: [0; Outcome::COUNT],
+            attempts_in_flight: 0,
+            retries: 0,
+            retries_refused: 0,
+            polls: 0,
+        }
+    }
+
+    /// Checks `attempts = every attempt outcome + attempts in flight`.
+    pub fn attempts_conserved(&self) -> bool {
+        self.attempts == self.attempt_outcomes.iter().sum::<u64>() + self.attempts_in_flight
+    }
+}
+
+/// The circuit breaker's state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Requests go to the primary endpoint; failures are counted.
+    Closed,
+    /// Requests go to the fallback, or fail at once.
+    Open,
+    /// A few probe requests go to the primary.
+    HalfOpen,
+}
+
+/// What the clients measured beyond their classes.
+#[derive(Clone, Debug, Default)]
+pub struct ClientOutput {
+    /// Per class, in the experiment's order.
+    pub classes: Vec<ClassStats>,
+    /// Times the breaker opened.
+    pub breaker_opens: u64,
+    /// Breaker transitions (at most 10,000), for inspection and tests.
+    pub breaker_log: Vec<(SimTime, BreakerState)>,
+    /// Most async jobs queued at once.
+    pub async_queue_max: u64,
+}
+
+/// One request, from its arrival to its outcome.
+#[derive(Clone, Debug)]
+struct Job {
+    generation: u32,
+    live: bool,
+    class: u16,
+    measured: bool,
+    arrived: SimTime,
+    prompt: u32,
+    output: u32,
+    user: Option<u32>,
+    /// Attempts sent so far.
+    attempts: u32,
+    /// Bumped whenever the attempt timer is re-armed or the attempt ends.
+    seq: u32,
+    /// The attempt under way: endpoint and its id there.
+    cur: Option<(u8, RequestId)>,
+    started: SimTime,
+    connected: Option<SimTime>,
+    probe: bool,
+    /// Key in the async queue while queued.
+    queued: Option<(u32, u64)>,
+    /// An async job's first token, once done and waiting for the client's next poll.
+    first_token: Option<SimTime>,
+}
+
+enum Route {
+    Primary { probe: bool },
+    Fallback,
+    Reject,
+}
+
+/// Clients and the endpoints they call: the whole simulated system.
+pub(super) struct System<'a> {
+    scenario: &'a Scenario,
+    pol: &'a Policies,
+    eps: Vec<LlmEndpoint<'a>>,
+    /// Waiting lane of each class at a replica.
+    lanes: Vec<u8>,
+    arrival_rng: SimRng,
+    class_rng: SimRng,
+    prompt_rng: SimRng,
+    output_rng: SimRng,
+    think_rng: SimRng,
+    retry_rng: SimRng,
+    jobs: Vec<Job>,
+    free: Vec<u32>,
+    live: u64,
+    arrivals_left: Option<u64>,
+    breaker: BreakerState,
+    failures: VecDeque<SimTime>,
+    breaker_epoch: u32,
+    probes_out: u32,
+    probes_ok: u32,
+    budget_firsts: VecDeque<SimTime>,
+    budget_retries: VecDeque<SimTime>,
+    queue: BTreeMap<(u32, u64), RequestId>,
+    queue_seq: u64,
+    classes: Vec<ClassStats>,
+    /// The sum over classes, when there are several.
+    total: Option<ClassStats>,
+    out: ClientOutput,
+    notices: Vec<Notice>,
+    window_start: SimTime,
+}
+
+/// Lanes of the classes: one per distinct priority (strict), one per class (weighted), or one.
+fn lanes(pol: &Policies) -> (Vec<u8>, Vec<f64>) {
+    let n = pol.classes.len();
+    match pol.discipline {
+        Discipline::Fifo => (vec![0; n], vec![1.0]),
+        Discipline::Weighted => (
+            (0..n as u8).collect(),
+            pol.classes.iter().map(|c| c.weight).collect(),
+        ),
+        Discipline::Strict => {
+            let mut prios: Vec<u32> = pol.classes.iter().map(|c| c.priority).collect();
+            prios.sort_unstable();
+            prios.dedup();
+            let lane = |p: u32| prios.iter().position(|&q| q == p).unwrap_or(0) as u8;
+            (
+                pol.classes.iter().map(|c| lane(c.priority)).collect(),
+                vec![1.0; prios.len()],
+            )
+        }
+    }
+}
+
+impl<'a> System<'a> {
+    fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
+        let pol = &scenario.policies;
+        let (lanes, weights) = lanes(pol);
+        let mut eps = vec![LlmEndpoint::new(scenario, svc, streams, 0, weights.clone())];
+        if let Some(fb) = pol.breaker.as_ref().and_then(|b| b.fallback.as_deref()) {
+            eps.push(LlmEndpoint::new(scenario, fb, streams, 1, weights));
+        }
+        let window_start = SimTime::ZERO + scenario.warm_up;
+        let classes: Vec<ClassStats> = pol
+            .classes
+            .iter()
+            .map(|c| ClassStats::new(&c.name, window_start))
+            .collect();
+        System {
+            scenario,
+            pol,
+            eps,
+            lanes,
+            arrival_rng: streams.stream("arrivals"),
+            class_rng: streams.stream("classes"),
+            prompt_rng: streams.stream("prompt-tokens"),
+            output_rng: streams.stream("output-tokens"),
+            think_rng: streams.stream("think-time"),
+            retry_rng: streams.stream("retry-backoff"),
+            jobs: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            arrivals_left: match scenario.stop {
+                StopRule::Requests(n) => Some(n),
+                StopRule::Duration(_) => None,
+            },
+            breaker: BreakerState::Closed,
+            failures: VecDeque::new(),
+            breaker_epoch: 0,
+            probes_out: 0,
+            probes_ok: 0,
+            budget_firsts: VecDeque::new(),
+            budget_retries: VecDeque::new(),
+            queue: BTreeMap::new(),
+            queue_seq: 0,
+            total: (classes.len() > 1).then(|| ClassStats::new("all", window_start)),
+            classes,
+            out: ClientOutput::default(),
+            notices: Vec::new(),
+            window_start,
+        }
+    }
+
+    fn job(&self, id: RequestId) -> &Job {
+        &self.jobs[id.slot as usize]
+    }
+
+    fn job_mut(&mut self, id: RequestId) -> &mut Job {
+        &mut self.jobs[id.slot as usize]
+    }
+
+    fn job_live(&self, id: RequestId) -> bool {
+        let j = self.job(id);
+        j.live && j.generation == id.generation
+    }
+
+    fn policy(&self, id: RequestId) -> &'a ClientPolicy {
+        &self.pol.classes[usize::from(self.job(id).class)].policy
+    }
+
+    /// Applies `f` to the statistics of `class` and to the total.
+    fn count(&mut self, class: u16, f: impl Fn(&mut ClassStats)) {
+        f(&mut self.classes[usize::from(class)]);
+        if let Some(t) = self.total.as_mut() {
+            f(t);
+        }
+    }
+
+    fn sample_tokens(dist: &Dist, rng: &mut SimRng, min: f64) -> u32 {
+        dist.sample(rng).round().max(min).min(f64::from(u32::MAX)) as u32
+    }
+
+    fn new_job(&mut self, sim: &mut Simulation<Event>, user: Option<u32>) {
+        let now = sim.now();
+        let classes = &self.pol.classes;
+        let class = if classes.len() == 1 {
+            0
+        } else {
+            let u: f64 = self.class_rng.random();
+            let mut acc = 0.0;
+            classes
+                .iter()
+                .position(|c| {
+                    acc += c.share;
+                    u < acc
+                })
+                .unwrap_or(classes.len() - 1)
+        };
+        let svc = self.eps[0].svc;
+        let c = &classes[class];
+        let prompt_dist = c.prompt_tokens.as_ref().unwrap_or(&svc.prompt_tokens);
+        let output_dist = c.output_tokens.as_ref().unwrap_or(&svc.output_tokens);
+        let prompt = Self::sample_tokens(prompt_dist, &mut self.prompt_rng, 0.0);
+        let output = Self::sample_tokens(output_dist, &mut self.output_rng, 1.0);
+        let measured = now >= self.window_start;
+        let job = Job {
+            generation: 0,
+            live: true,
+            class: class as u16,
+            measured,
+            arrived: now,
+            prompt,
+            output,
+            user,
+            attempts: 0,
+            seq: 0,
+            cur: None,
+            started: now,
+            connected: None,
+            probe: false,
+            queued: None,
+            first_token: None,
+        };
+        let id = match self.free.pop() {
+            Some(i) => {
+                let generation = self.jobs[i as usize].generation;
+                self.jobs[i as usize] = Job { generation, ..job };
+                RequestId {
+                    slot: i,
+                    generation,
+                }
+            }
+            None => {
+                let i = u32::try_from(self.jobs.len()).expect("more than 4 billion requests");
+                self.jobs.push(job);
+                RequestId {
+                    slot: i,
+                    generation: 0,
+                }
+            }
+        };
+        self.live += 1;
+        if measured {
+            self.count(class as u16, |s| s.run.arrived += 1);
+        }
+        if self.pol.async_queue.is_some() {
+            self.enqueue(sim, id);
+        } else {
+            self.start_attempt(sim, id);
+        }
+    }
+
+    fn submit_for(&self, id: RequestId) -> Submit {
+        let j = self.job(id);
+        Submit {
+            owner: id,
+            prompt: j.prompt,
+            output: j.output,
+            lane: self.lanes[usize::from(j.class)],
+            measured: j.measured,
+            cancel: self.policy(id).cancel_on_disconnect,
+        }
+    }
+
+    /// Counts an attempt about to be sent, for the statistics and the retry budget.
+    fn count_attempt(&mut self, now: SimTime, id: RequestId) {
+        let j = self.job_mut(id);
+        j.attempts += 1;
+        let (first, measured, class) = (j.attempts == 1, j.measured, j.class);
+        if first {
+            self.budget_firsts.push_back(now);
+        } else {
+            self.budget_retries.push_back(now);
+        }
+        if measured {
+            self.count(class, |s| {
+                s.attempts += 1;
+                if !first {
+                    s.retries += 1;
+                }
+            });
+        }
+    }
+
+    /// Sends the request's next attempt where the breaker says.
+    fn start_attempt(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
+        let (ep, probe) = match self.route() {
+            Route::Primary { probe } => (0u8, probe),
+            Route::Fallback => (1, false),
+            Route::Reject => {
+                self.finish(sim, id, Outcome::BreakerRejected, None);
+                return;
+            }
+        };
+        self.count_attempt(now, id);
+        let sub = self.submit_for(id);
+        let attempt = self.eps[usize::from(ep)].submit(sim, &sub);
+        let connected = self.eps[usize::from(ep)].connected_at(attempt);
+        let j = self.job_mut(id);
+        j.cur = Some((ep, attempt));
+        j.started = now;
+        j.connected = connected;
+        j.probe = probe;
+        self.drain(sim);
+        if self.job_live(id) && self.job(id).cur == Some((ep, attempt)) {
+            self.arm(sim, id);
+        }
+    }
+
+    /// Where the next attempt goes.
+    fn route(&mut self) -> Route {
+        let Some(b) = &self.pol.breaker else {
+            return Route::Primary { probe: false };
+        };
+        let away = if b.fallback.is_some() {
+            Route::Fallback
+        } else {
+            Route::Reject
+        };
+        match self.breaker {
+            BreakerState::Closed => Route::Primary { probe: false },
+            BreakerState::Open => away,
+            BreakerState::HalfOpen => {
+                if self.probes_out + self.probes_ok < b.probes {
+                    self.probes_out += 1;
+                    Route::Primary { probe: true }
+                } else {
+                    away
+                }
+            }
+        }
+    }
+
+    fn log_breaker(&mut self, now: SimTime) {
+        if self.out.breaker_log.len() < 10_000 {
+            self.out.breaker_log.push((now, self.breaker));
+        }
+    }
+
+    fn open_breaker(&mut self, sim: &mut Simulation<Event>) {
+        let b = self.pol.breaker.as_ref().expect("a breaker");
+        self.breaker = BreakerState::Open;
+        self.breaker_epoch = self.breaker_epoch.wrapping_add(1);
+        self.failures.clear();
+        if sim.now() >= self.window_start {
+            self.out.breaker_opens += 1;
+        }
+        self.log_breaker(sim.now());
+        sim.schedule_in(b.cool_down, Event::BreakerHalfOpen(self.breaker_epoch));
+    }
+
+    /// The breaker learns how an attempt at the primary ended.
+    fn breaker_sees(&mut self, sim: &mut Simulation<Event>, outcome: Outcome, probe: bool) {
+        let Some(b) = &self.pol.breaker else {
+            return;
+        };
+        let now = sim.now();
+        let failure = b.on.contains(outcome);
+        match self.breaker {
+            BreakerState::Closed if failure => {
+                self.failures.push_back(now);
+                while self.failures.front().is_some_and(|&t| now - t >= b.window) {
+                    self.failures.pop_front();
+                }
+                if self.failures.len() >= b.failures as usize {
+                    self.open_breaker(sim);
+                }
+            }
+            BreakerState::HalfOpen if probe => {
+                self.probes_out -= 1;
+                if failure {
+                    self.open_breaker(sim);
+                } else {
+                    self.probes_ok += 1;
+                    if self.probes_ok >= b.probes {
+                        self.breaker = BreakerState::Closed;
+                        self.log_breaker(now);
+                    }
+                }
+            }
+            // Late answers to attempts sent before it opened, and successes, change nothing.
+            _ => {}
+        }
+    }
+
+    /// The earliest time limit of the request's current attempt, and the outcome it gives.
+    fn next_limit(&self, id: RequestId, now: SimTime) -> Option<(SimTime, Outcome)> {
+        let j = self.job(id);
+        let (ep, attempt) = j.cur?;
+        let p = self.policy(id);
+        let e = &self.eps[usize::from(ep)];
+        let last_token = if p.streaming {
+            e.last_token(attempt, now)
+        } else {
+            None
+        };
+        // A streamed answer with keep-alives more frequent than a limit never looks idle.
+        let kept_alive = |limit: SimDuration| {
+            p.streaming && j.connected.is_some() && self.pol.keep_alive.is_some_and(|k| k < limit)
+        };
+        let mut best: Option<(SimTime, Outcome)> = None;
+        let mut consider = |t: SimTime, o: Outcome| {
+            if best.is_none_or(|(b, _)| t < b) {
+                best = Some((t, o));
+            }
+        };
+        // The gateway is nearer the server: on a tie, its 504 reaches the client first.
+        if let Some(g) = self.pol.gateway_timeout
+            && !kept_alive(g)
+        {
+            consider(
+                j.started.max(last_token.unwrap_or(j.started)) + g,
+                Outcome::GatewayTimeout,
+            );
+        }
+        if let Some(c) = p.connect_timeout
+            && j.connected.is_none()
+        {
+            consider(j.started + c, Outcome::ConnectTimeout);
+        }
+        if let (Some(r), Some(conn)) = (p.read_timeout, j.connected)
+            && !kept_alive(r)
+        {
+            consider(
+                conn.max(last_token.unwrap_or(conn)) + r,
+                Outcome::ClientTimeout,
+            );
+        }
+        if let Some(d) = p.deadline {
+            consider(j.arrived + d, Outcome::ClientTimeout);
+        }
+        best
+    }
+
+    /// (Re-)arms the attempt timer at the earliest limit, or ends the attempt if it is due.
+    fn arm(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
+        let Some((at, outcome)) = self.next_limit(id, now) else {
+            return;
+        };
+        if at <= now {
+            self.give_up(sim, id, outcome);
+            return;
+        }
+        let j = self.job_mut(id);
+        j.seq = j.seq.wrapping_add(1);
+        let seq = j.seq;
+        sim.schedule_at(at, Event::AttemptTimer(id, seq));
+    }
+
+    /// The client (or the gateway) hangs up on the current attempt.
+    fn give_up(&mut self, sim: &mut Simulation<Event>, id: RequestId, outcome: Outcome) {
+        let (ep, attempt) = self.job(id).cur.expect("an attempt under way");
+        let latency = sim.now() - self.job(id).started;
+        let e = &mut self.eps[usize::from(ep)];
+        e.note_outcome(outcome, latency);
+        e.disconnect(sim, attempt);
+        self.attempt_ended(sim, id, outcome, None);
+    }
+
+    /// The current attempt ended with `outcome`: the request ends, or is retried.
+    fn attempt_ended(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        id: RequestId,
+        outcome: Outcome,
+        first_token: Option<SimTime>,
+    ) {
+        let now = sim.now();
+        let j = self.job_mut(id);
+        let (ep, _) = j.cur.take().expect("an attempt under way");
+        j.seq = j.seq.wrapping_add(1);
+        let (measured, class, probe, arrived) = (j.measured, j.class, j.probe, j.arrived);
+        if measured {
+            self.count(class, |s| s.attempt_outcomes[outcome.index()] += 1);
+        }
+        if ep == 0 {
+            self.breaker_sees(sim, outcome, probe);
+        }
+        let fallback = ep == 1;
+        if outcome == Outcome::Ok {
+            if let Some(p) = self.pol.async_queue.as_ref().and_then(|a| a.poll) {
+                // The client learns of it at its next poll.
+                let waited = (now - arrived).as_nanos();
+                let polls = waited.div_ceil(p.as_nanos().max(1));
+                let seen = arrived + SimDuration::from_nanos(polls * p.as_nanos());
+                self.job_mut(id).first_token = first_token;
+                sim.schedule_at(seen.max(now), Event::JobSeen(id));
+                return;
+            }
+            let o = if fallback {
+                Outcome::FallbackOk
+            } else {
+                Outcome::Ok
+            };
+            self.finish(sim, id, o, first_token);
+            return;
+        }
+        if let Some(delay) = self.retry_delay(id, outcome, now) {
+            sim.schedule_in(delay, Event::Retry(id));
+            return;
+        }
+        let o = if fallback {
+            Outcome::FallbackFailed
+        } else {
+            outcome
+        };
+        self.finish(sim, id, o, None);
+    }
+
+    /// The backoff before the next attempt, if the policy retries this outcome now.
+    fn retry_delay(
+        &mut self,
+        id: RequestId,
+        outcome: Outcome,
+        now: SimTime,
+    ) -> Option<SimDuration> {
+        let p = self.policy(id);
+        let r = p.retry.as_ref()?;
+        let j = self.job(id);
+        if !r.on.contains(outcome) || j.attempts >= r.max_attempts {
+            return None;
+        }
+        let (attempts, arrived, measured, class) = (j.attempts, j.arrived, j.measured, j.class);
+        let delay = r.sample_delay(attempts, &mut self.retry_rng);
+        if p.deadline.is_some_and(|d| now + delay >= arrived + d) {
+            return None;
+        }
+        if let Some(b) = r.budget_milli {
+            let w = RetryPolicy::BUDGET_WINDOW;
+            for q in [&mut self.budget_firsts, &mut self.budget_retries] {
+                while q.front().is_some_and(|&t| now - t >= w) {
+                    q.pop_front();
+                }
+            }
+            let allowed = self.budget_firsts.len() as u64 * u64::from(b);
+            if (self.budget_retries.len() as u64 + 1) * 1000 > allowed {
+                if measured {
+                    self.count(class, |s| s.retries_refused += 1);
+                }
+                return None;
+            }
+        }
+        Some(delay)
+    }
+
+    /// The request ends with `outcome`.
+    fn finish(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        id: RequestId,
+        outcome: Outcome,
+        first_token: Option<SimTime>,
+    ) {
+        let now = sim.now();
+        let j = self.job(id).clone();
+        if j.measured {
+            let latency = now - j.arrived;
+            let polls = self.polls(&j, now);
+            self.count(j.class, |s| {
+                s.run.record_outcome(outcome, latency);
+                s.polls += polls;
+                if outcome.is_success() {
+                    if let Some(first) = first_token {
+                        s.ttft.record(first - j.arrived);
+                        if j.output > 1 {
+                            s.tpot_sum_s += (now - first).as_secs_f64() / f64::from(j.output - 1);
+                            s.tpot_count += 1;
+                        }
+                    }
+                    s.ok_output_tokens += u64::from(j.output);
+                }
+            });
+        }
+        if let (Some(u), Load::Closed { think, .. }) = (j.user, &self.scenario.load) {
+            let wait = think.sample_duration(&mut self.think_rng);
+            sim.schedule_in(wait, Event::UserReady(u));
+        }
+        let j = self.job_mut(id);
+        j.live = false;
+        j.generation = j.generation.wrapping_add(1);
+        self.free.push(id.slot);
+        self.live -= 1;
+    }
+
+    /// Status polls an async job's client has made by `now`.
+    fn polls(&self, j: &Job, now: SimTime) -> u64 {
+        match self.pol.async_queue.as_ref().and_then(|a| a.poll) {
+            Some(p) => (now - j.arrived).as_nanos() / p.as_nanos().max(1),
+            None => 0,
+        }
+    }
+
+    /// Puts an async job in the queue (or refuses it when the queue is full).
+    fn enqueue(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let spec = self.pol.async_queue.as_ref().expect("async mode");
+        if spec.max_queue.is_some_and(|m| self.queue.len() as u64 >= m) {
+            self.finish(sim, id, Outcome::Rejected, None);
+            return;
+        }
+        let prio = match spec.order {
+            JobOrder::Fifo => 0,
+            JobOrder::Priority => self.pol.classes[usize::from(self.job(id).class)].priority,
+        };
+        self.queue_seq += 1;
+        let key = (prio, self.queue_seq);
+        self.queue.insert(key, id);
+        self.job_mut(id).queued = Some(key);
+        self.out.async_queue_max = self.out.async_queue_max.max(self.queue.len() as u64);
+        if let Some(ttl) = spec.ttl {
+            sim.schedule_in(ttl, Event::JobExpire(id));
+        }
+        self.dispatch(sim);
+    }
+
+    /// Replicas with room pull queued jobs; with none ready, one is started.
+    fn dispatch(&mut self, sim: &mut Simulation<Event>) {
+        while let Some((&key, &id)) = self.queue.first_key_value() {
+            let Some(r) = self.eps[0].pull_target() else {
+                self.eps[0].ensure_coming(sim);
+                break;
+            };
+            self.queue.remove(&key);
+            self.job_mut(id).queued = None;
+            self.count_attempt(sim.now(), id);
+            let sub = self.submit_for(id);
+            let attempt = self.eps[0].pull(sim, r, &sub);
+            let j = self.job_mut(id);
+            j.cur = Some((0, attempt));
+            j.started = sim.now();
+            j.connected = Some(sim.now());
+            self.drain(sim);
+        }
+    }
+
+    /// Handles what the endpoints reported, until they have nothing more to say.
+    fn drain(&mut self, sim: &mut Simulation<Event>) {
+        loop {
+            let mut notices = std::mem::take(&mut self.notices);
+            for e in &mut self.eps {
+                e.take_notices(&mut notices);
+            }
+            if notices.is_empty() {
+                self.notices = notices;
+                return;
+            }
+            for n in notices.drain(..) {
+                self.on_notice(sim, n);
+            }
+            self.notices = notices;
+        }
+    }
+
+    fn on_notice(&mut self, sim: &mut Simulation<Event>, n: Notice) {
+        let (owner, attempt) = match n {
+            Notice::Done { owner, attempt, .. } | Notice::Connected { owner, attempt } => {
+                (owner, attempt)
+            }
+        };
+        let current = self.job_live(owner)
+            && self
+                .job(owner)
+                .cur
+                .is_some_and(|(_, a)| a.slot == attempt.slot && a.generation == attempt.generation);
+        if !current {
+            return;
+        }
+        match n {
+            Notice::Done {
+                outcome,
+                first_token,
+                ..
+            } => self.attempt_ended(sim, owner, outcome, first_token),
+            Notice::Connected { .. } => {
+                self.job_mut(owner).connected = Some(sim.now());
+                self.arm(sim, owner);
+            }
+        }
+    }
+
+    /// Tells the endpoints whether the clients are done (no more arrivals, nothing pending).
+    fn sync_done(&mut self) {
+        let done = self.arrivals_left == Some(0) && self.live == 0;
+        for e in &mut self.eps {
+            e.client_done = done;
+        }
+    }
+
+    fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats, ClientOutput) {
+        for i in 0..self.jobs.len() {
+            let j = &self.jobs[i];
+            if !(j.live && j.measured) {
+                continue;
+            }
+            let (class, attempt, polls) = (j.class, j.cur.is_some(), self.polls(j, end));
+            self.count(class, |s| {
+                s.run.in_flight += 1;
+                s.attempts_in_flight += u64::from(attempt);
+                s.polls += polls;
+            });
+        }
+        let mut eps = std::mem::take(&mut self.eps).into_iter();
+        let (mut stats, mut serving) = eps.next().expect("a primary").finish_run(end, events);
+        if let Some(fb) = eps.next() {
+            let (fs, fserv) = fb.finish_run(end, events);
+            stats.wasted_ns += fs.wasted_ns;
+            serving.cost_usd = match (serving.cost_usd, fserv.cost_usd) {
+                (Some(a), Some(b)) => Some(a + b),
+                (a, b) => a.or(b),
+            };
+            serving.gpu_seconds += fserv.gpu_seconds;
+            serving.wasted_tokens += fserv.wasted_tokens;
+        }
+        let all = self
+            .total
+            .clone()
+            .unwrap_or_else(|| self.classes[0].clone());
+        stats.arrived = all.run.arrived;
+        stats.outcomes = all.run.outcomes;
+        stats.in_flight = all.run.in_flight;
+        stats.latency = all.run.latency.clone();
+        serving.ttft = Some(all.ttft.clone());
+        serving.tpot_sum_s = all.tpot_sum_s;
+        serving.tpot_count = all.tpot_count;
+        serving.ok_output_tokens = all.ok_output_tokens;
+        let mut out = self.out;
+        out.classes = self.classes;
+        for c in &mut out.classes {
+            c.run.close(end);
+        }
+        if let Some(mut t) = self.total {
+            t.run.close(end);
+            out.classes.insert(0, t);
+        }
+        (stats, serving, out)
+    }
+}
+
+impl Model for System<'_> {
+    type Event = Event;
+
+    fn is_stale(&self, event: &Event) -> bool {
+        match *event {
+            Event::Arrival | Event::UserReady(_) => false,
+            Event::AttemptTimer(id, seq) => !self.job_live(id) || self.job(id).seq != seq,
+            Event::Retry(id) | Event::JobSeen(id) => !self.job_live(id),
+            Event::JobExpire(id) => !self.job_live(id) || self.job(id).queued.is_none(),
+            Event::BreakerHalfOpen(epoch) => {
+                epoch != self.breaker_epoch || self.breaker != BreakerState::Open
+            }
+            Event::Ep(i, e) => self.eps[usize::from(i)].is_stale(&e),
+        }
+    }
+
+    fn handle(&mut self, sim: &mut Simulation<Event>, event: Event) {
+        match event {
+            Event::Arrival => {
+                let measured = sim.now() >= self.window_start;
+                if count_arrival(&mut self.arrivals_left, measured)
+                    && let Load::Open(arrivals) = &self.scenario.load
+                {
+                    let gap = arrivals.next_gap(sim.now(), &mut self.arrival_rng);
+                    sim.schedule_in(gap, Event::Arrival);
+                }
+                self.new_job(sim, None);
+            }
+            Event::UserReady(u) => {
+                let measured = sim.now() >= self.window_start;
+                if user_may_send(&mut self.arrivals_left, measured) {
+                    self.new_job(sim, Some(u));
+                }
+            }
+            Event::AttemptTimer(id, _) => self.arm(sim, id),
+            Event::Retry(id) => self.start_attempt(sim, id),
+            Event::JobSeen(id) => {
+                let first = self.job(id).first_token;
+                self.finish(sim, id, Outcome::Ok, first);
+            }
+            Event::JobExpire(id) => {
+                if let Some(key) = self.job_mut(id).queued.take() {
+                    self.queue.remove(&key);
+                }
+                self.finish(sim, id, Outcome::Expired, None);
+            }
+            Event::BreakerHalfOpen(_) => {
+                self.breaker = BreakerState::HalfOpen;
+                self.probes_out = 0;
+                self.probes_ok = 0;
+                self.log_breaker(sim.now());
+            }
+            Event::Ep(i, e) => {
+                self.eps[usize::from(i)].handle(sim, e);
+                self.drain(sim);
+            }
+        }
+        if !self.queue.is_empty() {
+            self.dispatch(sim);
+        }
+        self.sync_done();
+    }
+}
+
+/// Runs an LLM scenario once with `seed`.
+pub fn simulate_llm(
+    scenario: &Scenario,
+    svc: &LlmService,
+    seed: u64,
+) -> (RunStats, ServingStats, ClientOutput) {
+    let streams = RngStreams::new(seed);
+    let mut system = System::new(scenario, svc, &streams);
+    let mut sim = Simulation::new();
+    let (arrival_rng, think_rng) = (&mut system.arrival_rng, &mut system.think_rng);
+    super::super::endpoint::start_load(
+        &mut sim,
+        &scenario.load,
+        arrival_rng,
+        think_rng,
+        Event::Arrival,
+        Event::UserReady,
+    );
+    for e in &mut system.eps {
+        e.start(&mut sim);
+    }
+    let horizon = match scenario.stop {
+        StopRule::Duration(d) => Some(SimTime::ZERO + d),
+        StopRule::Requests(_) => None,
+    };
+    sim.run(&mut system, horizon);
+    let end = sim.now();
+    let events = sim.events_handled();
+    system.finish_run(end, events)
+}

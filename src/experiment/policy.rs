@@ -1,0 +1,661 @@
+//! Validation of the policy sections: `[client]` (timeouts and `[client.retry]`), `[gateway]`,
+//! `[breaker]` (with `[breaker.fallback]`), `[async]` and `[[classes]]`, and the endpoint keys
+//! they interact with. Contradictions are refused here, where the key can be named.
+
+use super::file::{ClientFile, ExperimentFile, RetryFile};
+use super::validate::{Ctx, unknown_kind};
+use crate::domain::Outcome;
+use crate::domain::policy::{
+    AsyncSpec, BreakerSpec, ClientClass, ClientPolicy, Discipline, Jitter, JobOrder, OutcomeSet,
+    Policies, RetryPolicy,
+};
+use crate::domain::serving::{EngineSpec, LlmService, WhenUnavailable};
+use crate::domain::{Dist, Service};
+use crate::error::ConfigError;
+use crate::sim::SimDuration;
+
+/// Outcomes an attempt can end in, by name, and HTTP-style shorthands for groups of them.
+const ATTEMPT_NAMES: [&str; 11] = [
+    "client_timeout",
+    "connect_timeout",
+    "gateway_timeout",
+    "queue_timeout",
+    "rejected",
+    "unavailable",
+    "timeout",
+    "429",
+    "503",
+    "504",
+    "5xx",
+];
+
+/// The attempt outcomes `word` stands for.
+fn outcomes_named(word: &str) -> Option<Vec<Outcome>> {
+    use Outcome::*;
+    Some(match word {
+        "429" => vec![Rejected],
+        "503" => vec![Unavailable, QueueTimeout],
+        "504" => vec![GatewayTimeout],
+        "5xx" => vec![Unavailable, QueueTimeout, GatewayTimeout],
+        "timeout" => vec![ClientTimeout, ConnectTimeout],
+        other => match Outcome::from_name(other) {
+            Some(
+                o @ (ClientTimeout | ConnectTimeout | GatewayTimeout | QueueTimeout | Rejected
+                | Unavailable),
+            ) => vec![o],
+            _ => return None,
+        },
+    })
+}
+
+/// What the rest of the experiment makes possible: which attempt outcomes can happen.
+struct Possible {
+    gateway: bool,
+    queue_timeout: bool,
+    rejects: bool,
+    unavailable: bool,
+    holds: bool,
+}
+
+impl Possible {
+    fn of(svc: &LlmService, gateway: bool) -> Self {
+        let when = svc.lifecycle.as_ref().map(|l| l.when_unavailable);
+        Possible {
+            gateway,
+            queue_timeout: svc.queue_timeout.is_some(),
+            rejects: svc.queue_capacity.is_some()
+                || svc.max_concurrent.is_some()
+                || matches!(svc.engine, EngineSpec::Tgi { .. }),
+            unavailable: matches!(
+                when,
+                Some(WhenUnavailable::Reject | WhenUnavailable::Hold(_))
+            ),
+            holds: matches!(
+                when,
+                Some(WhenUnavailable::Hold(_) | WhenUnavailable::Queue)
+            ),
+        }
+    }
+
+    /// Why `o` cannot happen for a client with `p`, if it cannot.
+    fn why_not(&self, o: Outcome, p: &ClientPolicy) -> Option<&'static str> {
+        use Outcome::*;
+        match o {
+            ClientTimeout if p.read_timeout.is_none() && p.deadline.is_none() => {
+                Some("the client has no `read-timeout` or `deadline`")
+            }
+            ConnectTimeout if p.connect_timeout.is_none() => {
+                Some("the client has no `connect-timeout`")
+            }
+            ConnectTimeout if !self.holds => Some(
+                "requests are never held unconnected (set endpoint.scaling.when-unavailable = \"hold\" or \"queue\")",
+            ),
+            GatewayTimeout if !self.gateway => Some("there is no `[gateway]` timeout"),
+            QueueTimeout if !self.queue_timeout => Some("the endpoint has no `queue-timeout`"),
+            Rejected if !self.rejects => Some(
+                "nothing refuses requests (no `queue-capacity`, `max-concurrent-requests` or TGI engine)",
+            ),
+            Unavailable if !self.unavailable => Some(
+                "replicas are always ready (no `[endpoint.scaling]` that rejects or holds with a timeout)",
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// A list of outcome names at `key`, each possible for a client with `p` (all classes' policies
+/// are checked by the caller for the breaker).
+fn outcome_set(
+    ctx: &Ctx<'_>,
+    key: &str,
+    words: &[String],
+    possible: &Possible,
+    policies: &[&ClientPolicy],
+) -> Result<OutcomeSet, ConfigError> {
+    if words.is_empty() {
+        return Err(ctx
+            .error(key, "must name at least one outcome")
+            .with_hint(format!(
+                "e.g. [\"429\", \"503\", \"timeout\"]; names: {}",
+                ATTEMPT_NAMES.join(", ")
+            )));
+    }
+    let mut set = OutcomeSet::EMPTY;
+    for (i, w) in words.iter().enumerate() {
+        let item = format!("{key}[{i}]");
+        let Some(os) = outcomes_named(w) else {
+            return Err(unknown_kind(
+                ctx,
+                &item,
+                "attempt outcome",
+                w,
+                &ATTEMPT_NAMES,
+            ));
+        };
+        // A group (e.g. "503") is fine if any of its members can happen for some class.
+        let can = os
+            .iter()
+            .any(|&o| policies.iter().any(|p| possible.why_not(o, p).is_none()));
+        if !can {
+            let reason = possible.why_not(os[0], policies[0]).unwrap_or("");
+            return Err(ctx
+                .error(
+                    &item,
+                    format!("\"{w}\" cannot happen in this experiment: {reason}"),
+                )
+                .with_hint("remove it from the list, or configure what produces it"));
+        }
+        for o in os {
+            set = set.with(o);
+        }
+    }
+    Ok(set)
+}
+
+fn count_in(ctx: &Ctx<'_>, key: &str, v: i64, lo: i64, hi: i64) -> Result<u32, ConfigError> {
+    if (lo..=hi).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(ctx.error(key, format!("must be between {lo} and {hi}, found {v}")))
+    }
+}
+
+fn retry(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: &RetryFile,
+    possible: &Possible,
+    p: &ClientPolicy,
+) -> Result<RetryPolicy, ConfigError> {
+    let max_attempts = match raw.max_attempts {
+        Some(n) => count_in(ctx, &format!("{key}.max-attempts"), n, 1, 100)?,
+        None => 3,
+    };
+    let default_on: Vec<String> = ["429", "503", "504", "timeout"]
+        .iter()
+        .filter(|w| {
+            outcomes_named(w)
+                .unwrap_or_default()
+                .iter()
+                .any(|&o| possible.why_not(o, p).is_none())
+        })
+        .map(|w| w.to_string())
+        .collect();
+    let on = match &raw.on {
+        Some(words) => outcome_set(ctx, &format!("{key}.on"), words, possible, &[p])?,
+        None if default_on.is_empty() => {
+            return Err(ctx
+                .error(key, "no failure this experiment can produce would be retried")
+                .with_hint("configure a timeout, a queue limit or a scale-to-zero endpoint, or remove the retry"));
+        }
+        None => outcome_set(ctx, &format!("{key}.on"), &default_on, possible, &[p])?,
+    };
+    let base = match &raw.backoff {
+        Some(v) => ctx.duration(&format!("{key}.backoff"), v)?,
+        None => SimDuration::from_secs(1),
+    };
+    let multiplier = raw.multiplier.unwrap_or(2.0);
+    if !(1.0..=100.0).contains(&multiplier) {
+        return Err(ctx
+            .error(
+                &format!("{key}.multiplier"),
+                format!("must be between 1 and 100, found {multiplier}"),
+            )
+            .with_hint("2 doubles the delay after every failed attempt; 1 keeps it constant"));
+    }
+    let cap = match &raw.cap {
+        Some(v) => ctx.duration(&format!("{key}.cap"), v)?,
+        None => SimDuration::from_secs(60).max(base),
+    };
+    if cap < base {
+        return Err(ctx
+            .error(
+                &format!("{key}.cap"),
+                format!("the cap ({cap}) is shorter than the first delay ({base})"),
+            )
+            .with_hint("the cap bounds the growing delay; make it at least `backoff`"));
+    }
+    let jitter = match raw.jitter.as_deref() {
+        None | Some("full") => Jitter::Full,
+        Some("equal") => Jitter::Equal,
+        Some("none") => Jitter::None,
+        Some(other) => {
+            return Err(unknown_kind(
+                ctx,
+                &format!("{key}.jitter"),
+                "jitter",
+                other,
+                &["full", "equal", "none"],
+            ));
+        }
+    };
+    let budget_milli = match raw.budget {
+        None => None,
+        Some(b) if b > 0.0 && b <= 1.0 => Some((b * 1000.0).round() as u32),
+        Some(b) => {
+            return Err(ctx
+                .error(
+                    &format!("{key}.budget"),
+                    format!("must be more than 0 and at most 1, found {b}"),
+                )
+                .with_hint(
+                    "0.2 lets retries be at most 20 % of first attempts over the last 10 s",
+                ));
+        }
+    };
+    Ok(RetryPolicy {
+        max_attempts,
+        on,
+        base,
+        multiplier_milli: (multiplier * 1000.0).round() as u32,
+        cap,
+        jitter,
+        budget_milli,
+    })
+}
+
+fn client(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: &ClientFile,
+    possible: &Possible,
+) -> Result<ClientPolicy, ConfigError> {
+    let dur = |k: &str, v: &Option<super::file::Scalar>| {
+        v.as_ref()
+            .map(|v| ctx.positive_duration(&format!("{key}.{k}"), v))
+            .transpose()
+    };
+    if raw.timeout.is_some() && raw.read_timeout.is_some() {
+        return Err(ctx
+            .error(
+                &format!("{key}.timeout"),
+                "give `timeout` or `read-timeout`, not both",
+            )
+            .with_hint("they are the same setting; `read-timeout` is the clearer name"));
+    }
+    if raw.cancel_on_timeout.is_some() && raw.cancel_on_disconnect.is_some() {
+        return Err(ctx
+            .error(
+                &format!("{key}.cancel-on-timeout"),
+                "give `cancel-on-timeout` or `cancel-on-disconnect`, not both",
+            )
+            .with_hint("they are the same setting"));
+    }
+    let read_timeout = match &raw.timeout {
+        Some(_) => dur("timeout", &raw.timeout)?,
+        None => dur("read-timeout", &raw.read_timeout)?,
+    };
+    let connect_timeout = dur("connect-timeout", &raw.connect_timeout)?;
+    let deadline = dur("deadline", &raw.deadline)?;
+    if let (Some(c), Some(d)) = (connect_timeout, deadline)
+        && c > d
+    {
+        return Err(ctx
+            .error(&format!("{key}.connect-timeout"), format!("the connect timeout ({c}) is longer than the total deadline ({d})"))
+            .with_hint("the deadline would always fire first; shorten `connect-timeout` or lengthen `deadline`"));
+    }
+    let cancel = raw.cancel_on_disconnect.or(raw.cancel_on_timeout);
+    let mut p = ClientPolicy {
+        connect_timeout,
+        read_timeout,
+        deadline,
+        streaming: raw.streaming.unwrap_or(false),
+        cancel_on_disconnect: cancel.unwrap_or(false),
+        retry: None,
+    };
+    if cancel.is_some()
+        && read_timeout.is_none()
+        && connect_timeout.is_none()
+        && deadline.is_none()
+        && !possible.gateway
+    {
+        let k = if raw.cancel_on_timeout.is_some() {
+            "cancel-on-timeout"
+        } else {
+            "cancel-on-disconnect"
+        };
+        return Err(ctx
+            .error(&format!("{key}.{k}"), "has no effect without a timeout (`timeout`, `connect-timeout`, `deadline` or a `[gateway]` timeout)")
+            .with_hint(format!("set `timeout = \"30s\"` in [{key}], or remove `{k}`")));
+    }
+    if let Some(r) = &raw.retry {
+        p.retry = Some(retry(ctx, &format!("{key}.retry"), r, possible, &p)?);
+    }
+    Ok(p)
+}
+
+/// Whether any policy key is set (they need an LLM endpoint).
+fn policy_key_set(raw: &ExperimentFile) -> Option<&'static str> {
+    let c = &raw.client;
+    [
+        ("client.read-timeout", c.read_timeout.is_some()),
+        ("client.connect-timeout", c.connect_timeout.is_some()),
+        ("client.deadline", c.deadline.is_some()),
+        ("client.streaming", c.streaming.is_some()),
+        ("client.retry", c.retry.is_some()),
+        ("gateway", raw.gateway.is_some()),
+        ("breaker", raw.breaker.is_some()),
+        ("async", raw.async_queue.is_some()),
+        ("classes", raw.classes.is_some()),
+        (
+            "endpoint.max-concurrent-requests",
+            raw.endpoint.max_concurrent_requests.is_some(),
+        ),
+        ("endpoint.keep-alive", raw.endpoint.keep_alive.is_some()),
+        ("endpoint.scheduling", raw.endpoint.scheduling.is_some()),
+    ]
+    .into_iter()
+    .find(|(_, set)| *set)
+    .map(|(k, _)| k)
+}
+
+/// The policies of `raw`, whose endpoint was validated into `service`; `fallback` builds the
+/// breaker's fallback endpoint from its table.
+pub(crate) fn policies(
+    ctx: &Ctx<'_>,
+    raw: &ExperimentFile,
+    service: &Service,
+    fallback: &dyn Fn(&super::file::EndpointFile) -> Result<Service, ConfigError>,
+    tokens: &dyn Fn(&str, &super::file::DistFile) -> Result<Dist, ConfigError>,
+) -> Result<Policies, ConfigError> {
+    let svc = match service {
+        Service::Llm(svc) => svc,
+        Service::Servers(_) => {
+            if let Some(k) = policy_key_set(raw) {
+                return Err(ctx
+                    .error(
+                        k,
+                        "needs an LLM endpoint (`gpu` and `model`, or a `profile`)",
+                    )
+                    .with_hint(
+                        "a `servers` endpoint models one queue and a client `timeout` only",
+                    ));
+            }
+            let possible = Possible {
+                gateway: false,
+                queue_timeout: false,
+                rejects: false,
+                unavailable: false,
+                holds: false,
+            };
+            return Ok(Policies::single(client(
+                ctx,
+                "client",
+                &raw.client,
+                &possible,
+            )?));
+        }
+    };
+    let gateway_timeout = match raw.gateway.as_ref().and_then(|g| g.timeout.as_ref()) {
+        Some(v) => Some(ctx.positive_duration("gateway.timeout", v)?),
+        None => None,
+    };
+    if raw.gateway.is_some() && gateway_timeout.is_none() {
+        return Err(ctx
+            .error("gateway", "needs a `timeout`")
+            .with_hint("e.g. timeout = \"60s\" (a typical proxy idle timeout; answers HTTP 504)"));
+    }
+    let possible = Possible::of(svc, gateway_timeout.is_some());
+    let is_async = raw.async_queue.is_some();
+
+    // Classes: one from [client], or one per [[classes]] entry with its own overrides.
+    let classes = match &raw.classes {
+        None => vec![ClientClass {
+            name: "default".into(),
+            share: 1.0,
+            prompt_tokens: None,
+            output_tokens: None,
+            policy: client(ctx, "client", &raw.client, &possible)?,
+            priority: 0,
+            weight: 1.0,
+        }],
+        Some(list) => {
+            if list.is_empty() || list.len() > 64 {
+                return Err(ctx.error(
+                    "classes",
+                    format!("needs between 1 and 64 classes, found {}", list.len()),
+                ));
+            }
+            let mut out = Vec::new();
+            for (i, c) in list.iter().enumerate() {
+                let key = format!("classes[{i}]");
+                if c.name.trim().is_empty() || c.name == "all" {
+                    return Err(ctx
+                        .error(
+                            &format!("{key}.name"),
+                            format!("\"{}\" cannot name a class", c.name),
+                        )
+                        .with_hint("\"all\" is the name of the total row; use e.g. \"premium\""));
+                }
+                if list[..i].iter().any(|o| o.name == c.name) {
+                    return Err(ctx.error(
+                        &format!("{key}.name"),
+                        format!("the class name \"{}\" is used twice", c.name),
+                    ));
+                }
+                if !(c.share > 0.0 && c.share <= 1.0) {
+                    return Err(ctx.error(
+                        &format!("{key}.share"),
+                        format!("must be more than 0 and at most 1, found {}", c.share),
+                    ));
+                }
+                let merged = c
+                    .client
+                    .as_ref()
+                    .map_or(raw.client.clone(), |o| o.over(&raw.client));
+                let policy = client(ctx, &format!("{key}.client"), &merged, &possible)?;
+                let weight = c.weight.unwrap_or(1.0);
+                if !(weight.is_finite() && weight > 0.0) {
+                    return Err(ctx.error(
+                        &format!("{key}.weight"),
+                        format!("must be a positive number, found {weight}"),
+                    ));
+                }
+                out.push(ClientClass {
+                    name: c.name.clone(),
+                    share: c.share,
+                    prompt_tokens: c
+                        .prompt_tokens
+                        .as_ref()
+                        .map(|d| tokens(&format!("{key}.prompt-tokens"), d))
+                        .transpose()?,
+                    output_tokens: c
+                        .output_tokens
+                        .as_ref()
+                        .map(|d| tokens(&format!("{key}.output-tokens"), d))
+                        .transpose()?,
+                    policy,
+                    priority: count_in(
+                        ctx,
+                        &format!("{key}.priority"),
+                        c.priority.unwrap_or(0),
+                        0,
+                        1000,
+                    )?,
+                    weight,
+                });
+            }
+            let sum: f64 = out.iter().map(|c| c.share).sum();
+            if (sum - 1.0).abs() > 1e-6 {
+                return Err(ctx
+                    .error("classes", format!("the shares add up to {sum}, not 1"))
+                    .with_hint(
+                        "each class takes its share of the workload's requests; make them sum to 1",
+                    ));
+            }
+            out
+        }
+    };
+    let discipline = match raw.endpoint.scheduling.as_deref() {
+        None | Some("fifo") => Discipline::Fifo,
+        Some("priority") => Discipline::Strict,
+        Some("fair") => Discipline::Weighted,
+        Some(other) => {
+            return Err(unknown_kind(
+                ctx,
+                "endpoint.scheduling",
+                "scheduling",
+                other,
+                &["fifo", "priority", "fair"],
+            ));
+        }
+    };
+    if discipline != Discipline::Fifo && classes.len() < 2 {
+        return Err(ctx
+            .error(
+                "endpoint.scheduling",
+                "orders client classes, but there is only one",
+            )
+            .with_hint("add [[classes]] entries (e.g. premium and free), or remove `scheduling`"));
+    }
+    let keep_alive = match &raw.endpoint.keep_alive {
+        Some(v) => Some(ctx.positive_duration("endpoint.keep-alive", v)?),
+        None => None,
+    };
+    if keep_alive.is_some() && !classes.iter().any(|c| c.policy.streaming) {
+        return Err(ctx
+            .error("endpoint.keep-alive", "has no effect: no client streams")
+            .with_hint("keep-alive comments are sent on streamed (SSE) responses; set `streaming = true` in [client]"));
+    }
+
+    let async_queue = match &raw.async_queue {
+        None => None,
+        Some(a) => {
+            for (i, c) in classes.iter().enumerate() {
+                let p = &c.policy;
+                let key = if raw.classes.is_some() {
+                    format!("classes[{i}].client")
+                } else {
+                    "client".into()
+                };
+                let set = [
+                    ("read-timeout", p.read_timeout.is_some()),
+                    ("connect-timeout", p.connect_timeout.is_some()),
+                    ("deadline", p.deadline.is_some()),
+                    ("streaming", p.streaming),
+                    ("retry", p.retry.is_some()),
+                ];
+                if let Some((k, _)) = set.iter().find(|(_, s)| *s) {
+                    return Err(ctx
+                        .error(&format!("{key}.{k}"), "does not apply to async jobs: submitting returns a job id at once")
+                        .with_hint("use `[async] ttl` to bound how long a job may wait, or remove [async] for synchronous calls"));
+                }
+            }
+            if gateway_timeout.is_some() {
+                return Err(ctx
+                    .error(
+                        "gateway.timeout",
+                        "does not apply to async jobs: submitting returns a job id at once",
+                    )
+                    .with_hint("remove [gateway], or [async] for synchronous calls"));
+            }
+            Some(AsyncSpec {
+                order: match a.order.as_deref() {
+                    None | Some("fifo") => JobOrder::Fifo,
+                    Some("priority") => JobOrder::Priority,
+                    Some(other) => {
+                        return Err(unknown_kind(
+                            ctx,
+                            "async.order",
+                            "job order",
+                            other,
+                            &["fifo", "priority"],
+                        ));
+                    }
+                },
+                ttl: a
+                    .ttl
+                    .as_ref()
+                    .map(|v| ctx.positive_duration("async.ttl", v))
+                    .transpose()?,
+                poll: a
+                    .poll
+                    .as_ref()
+                    .map(|v| ctx.positive_duration("async.poll", v))
+                    .transpose()?,
+                max_queue: match a.max_queue {
+                    None => None,
+                    Some(m) if m >= 0 => Some(m as u64),
+                    Some(m) => {
+                        return Err(ctx.error(
+                            "async.max-queue",
+                            format!("must be zero or more, found {m}"),
+                        ));
+                    }
+                },
+            })
+        }
+    };
+
+    let breaker = match &raw.breaker {
+        None => None,
+        Some(b) => {
+            if is_async {
+                return Err(ctx
+                    .error("breaker", "does not apply to async jobs")
+                    .with_hint(
+                        "a breaker protects synchronous callers; remove [breaker] or [async]",
+                    ));
+            }
+            let policies: Vec<&ClientPolicy> = classes.iter().map(|c| &c.policy).collect();
+            let default_on: Vec<String> = ["429", "5xx", "timeout"]
+                .iter()
+                .filter(|w| {
+                    outcomes_named(w)
+                        .unwrap_or_default()
+                        .iter()
+                        .any(|&o| policies.iter().any(|p| possible.why_not(o, p).is_none()))
+                })
+                .map(|w| w.to_string())
+                .collect();
+            let on = match &b.on {
+                Some(words) => outcome_set(ctx, "breaker.on", words, &possible, &policies)?,
+                None if default_on.is_empty() => {
+                    return Err(ctx
+                        .error("breaker", "no failure this experiment can produce would open it")
+                        .with_hint("configure a timeout, a queue limit or a scale-to-zero endpoint, or remove [breaker]"));
+                }
+                None => outcome_set(ctx, "breaker.on", &default_on, &possible, &policies)?,
+            };
+            let fallback = match &b.fallback {
+                None => None,
+                Some(f) => match fallback(f)? {
+                    Service::Llm(svc) => Some(svc),
+                    Service::Servers(_) => {
+                        return Err(ctx
+                            .error("breaker.fallback", "must be an LLM endpoint (`gpu` and `model`, or a `profile`)")
+                            .with_hint("e.g. gpu = \"t4\", model = \"llama-2-7b\", quantization = \"int4-awq\""));
+                    }
+                },
+            };
+            Some(BreakerSpec {
+                failures: count_in(
+                    ctx,
+                    "breaker.failures",
+                    b.failures.unwrap_or(5),
+                    1,
+                    1_000_000,
+                )?,
+                window: match &b.window {
+                    Some(v) => ctx.positive_duration("breaker.window", v)?,
+                    None => SimDuration::from_secs(30),
+                },
+                cool_down: match &b.cool_down {
+                    Some(v) => ctx.positive_duration("breaker.cool-down", v)?,
+                    None => SimDuration::from_secs(30),
+                },
+                probes: count_in(ctx, "breaker.probes", b.probes.unwrap_or(1), 1, 1000)?,
+                on,
+                fallback,
+            })
+        }
+    };
+    Ok(Policies {
+        classes,
+        gateway_timeout,
+        keep_alive,
+        breaker,
+        async_queue,
+        discipline,
+    })
+}

@@ -1,0 +1,408 @@
+//! Client, gateway and server policies: timeouts with their real semantics, admission, retries,
+//! the circuit breaker and its fallback, the async task queue and priority tiers.
+
+use capsim::domain::serving::BreakerState;
+use capsim::report::Metrics;
+
+use crate::support::{real, run, run_rows, serve_clients};
+
+/// Llama-2-7B int8 on one T4 (about 26 tokens/s alone), 200-token prompts, `output` tokens.
+fn t4(head: &str, workload: &str, output: u32, tail: &str) -> String {
+    format!(
+        r#"
+name = "policies"
+{head}
+[workload]
+{workload}
+prompt-tokens = {{ kind = "deterministic", value = 200 }}
+output-tokens = {{ kind = "deterministic", value = {output} }}
+[endpoint]
+gpu = "t4"
+model = "llama-2-7b"
+quantization = "int8"
+cold-start = {{ jitter = 0 }}
+{tail}
+"#
+    )
+}
+
+const ONE: &str = "arrival = { kind = \"constant\", rate = \"1/s\" }";
+
+/// A scaled-to-zero T4 that answers 503 during its 226 s cold start.
+const COLD: &str = "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\n";
+
+fn secs(m: &Metrics, name: &str) -> f64 {
+    real(m, name)
+}
+
+#[test]
+fn without_retries_attempts_equal_requests() {
+    // Overloaded (5/s of 200-token answers) with a 10 s read timeout and a cap of 24.
+    let src = t4(
+        "requests = 600",
+        "arrival = { kind = \"poisson\", rate = \"5/s\" }",
+        200,
+        "max-concurrent-requests = 24\n[client]\nread-timeout = \"10s\"",
+    );
+    let m = run(&src, 1);
+    assert!(m.client_timeout > 0 && m.rejected > 0, "{m:?}");
+    assert_eq!(m.attempts, Some(m.arrived));
+    assert_eq!(m.retries, Some(0));
+    assert_eq!(real(&m, "attempts_per_request"), 1.0);
+    // The same run with retries sends more attempts than requests.
+    let retried = src.replace(
+        "read-timeout = \"10s\"",
+        "read-timeout = \"10s\"\nretry = { max-attempts = 3, on = [\"429\"], backoff = \"1s\" }",
+    );
+    let r = run(&retried, 1);
+    assert!(r.attempts.unwrap() > r.arrived, "{r:?}");
+    assert_eq!(r.attempts.unwrap(), r.arrived + r.retries.unwrap());
+}
+
+#[test]
+fn retry_times_follow_the_backoff_schedule() {
+    // One request at t = 1 s to an endpoint cold for 226.03 s, retried on 503 with delays
+    // 1, 2, 4, ... s: attempts at 1, 2, 4, 8, ..., 128, 256 s. The one at 256 s is the first
+    // after the replica is ready, so the request is answered 255 s + one service time late.
+    let warm = run(&t4("requests = 1", ONE, 20, ""), 1);
+    let service = secs(&warm, "latency_max_s");
+    let retry = |r: &str| {
+        t4(
+            "requests = 1",
+            ONE,
+            20,
+            &format!(
+                "{COLD}[client.retry]\nmax-attempts = 20\non = [\"503\"]\nbackoff = \"1s\"\njitter = \"none\"\n{r}"
+            ),
+        )
+    };
+    let m = run(&retry("cap = \"1000s\""), 1);
+    assert_eq!((m.ok, m.attempts, m.retries), (1, Some(9), Some(8)));
+    let latency = secs(&m, "latency_max_s");
+    assert!(
+        (latency - (255.0 + service)).abs() < 1e-6,
+        "{latency} vs {service}"
+    );
+    // With a 50 s cap the delays are 1, 2, 4, 8, 16, 32, 50, 50, ...: attempts at 1, 2, 4, 8,
+    // 16, 32, 64, 114, 164, 214 and 264 s.
+    let capped = run(&retry("cap = \"50s\""), 1);
+    assert_eq!(capped.attempts, Some(11));
+    let latency = secs(&capped, "latency_max_s");
+    assert!((latency - (263.0 + service)).abs() < 1e-6, "{latency}");
+    // At most 5 attempts: the last at 16 s, and the request ends 503.
+    let few = run(
+        &retry("").replace("max-attempts = 20", "max-attempts = 5"),
+        1,
+    );
+    // The default cap is 60 s: attempts at 1, 2, 4, ..., 32, 64, 124, 184 and 244 s.
+    let default_cap = run(&retry(""), 1);
+    assert_eq!(default_cap.attempts, Some(10));
+    let latency = secs(&default_cap, "latency_max_s");
+    assert!((latency - (243.0 + service)).abs() < 1e-6, "{latency}");
+    assert_eq!((few.unavailable, few.attempts), (1, Some(5)));
+}
+
+#[test]
+fn a_retry_budget_bounds_the_share_of_retries() {
+    let src = t4(
+        "duration = \"20m\"",
+        "arrival = { kind = \"poisson\", rate = \"3/s\" }",
+        100,
+        "max-concurrent-requests = 8\n[client]\nretry = { max-attempts = 5, on = [\"429\"], backoff = \"100ms\", budget = 0.1 }",
+    );
+    let m = run(&src, 2);
+    let (retries, attempts) = (m.retries.unwrap() as f64, m.attempts.unwrap() as f64);
+    let firsts = attempts - retries;
+    assert!(m.retries_refused.unwrap() > 0, "{m:?}");
+    // Within any 10 s retries are at most 10 % of first attempts (+1 at a window's edge).
+    assert!(
+        retries <= 0.1 * firsts * 1.02 + 1.0,
+        "{retries} retries, {firsts} firsts"
+    );
+    let unbounded = run(&src.replace(", budget = 0.1", ""), 2);
+    assert!(unbounded.retries.unwrap() as f64 > 2.0 * retries);
+}
+
+#[test]
+fn a_breaker_opens_after_exactly_n_failures_in_the_window_and_half_opens_after_the_cool_down() {
+    // Requests every second from t = 1 s, each answered 503 while the replica starts (226 s).
+    let src = t4(
+        "duration = \"300s\"",
+        ONE,
+        20,
+        &format!(
+            "{COLD}[breaker]\nfailures = 5\nwindow = \"30s\"\ncool-down = \"10s\"\non = [\"503\"]"
+        ),
+    );
+    let (_, _, out) = serve_clients(&src, 1);
+    let log: Vec<(f64, BreakerState)> = out
+        .breaker_log
+        .iter()
+        .map(|&(t, s)| (t.as_secs_f64(), s))
+        .collect();
+    // Five failures at 1..=5 s open it at 5 s, not at the fourth.
+    assert_eq!(log[0], (5.0, BreakerState::Open));
+    // After the 10 s cool-down one probe goes through at 15 s, fails, and opens it again.
+    assert_eq!(log[1], (15.0, BreakerState::HalfOpen));
+    assert_eq!(log[2], (15.0, BreakerState::Open));
+    // Probes at 15, 25, ..., 225 s fail; the one at 235 s (replica ready at 227 s) closes it.
+    let closed = log
+        .iter()
+        .find(|(_, s)| *s == BreakerState::Closed)
+        .unwrap();
+    assert!(closed.0 > 235.0 && closed.0 < 240.0, "{log:?}");
+    assert_eq!(out.breaker_opens, 1 + 22);
+    let m = &out.classes[0];
+    let unavailable = m.run.outcomes[capsim::domain::Outcome::Unavailable.index()];
+    assert_eq!(unavailable, 5 + 22);
+
+    // Failures 10 s apart never number 5 within 30 s: it stays closed.
+    let sparse = src.replace("rate = \"1/s\"", "rate = \"0.1/s\"");
+    let (_, _, out) = serve_clients(&sparse, 1);
+    assert_eq!(out.breaker_opens, 0, "{:?}", out.breaker_log);
+}
+
+#[test]
+fn an_open_breaker_sends_requests_to_the_fallback_endpoint() {
+    let fallback =
+        "[breaker.fallback]\ngpu = \"t4\"\nmodel = \"llama-2-7b\"\nquantization = \"int4\"\n";
+    let src = t4(
+        "duration = \"300s\"",
+        ONE,
+        20,
+        &format!("{COLD}[breaker]\nfailures = 5\ncool-down = \"10s\"\non = [\"503\"]\n{fallback}"),
+    );
+    let m = run(&src, 1);
+    // The first five fail at the primary; while it is open the fallback answers.
+    assert_eq!(m.breaker_rejected, 0);
+    assert!(m.fallback_ok > 150, "{m:?}");
+    assert_eq!(m.fallback_failed, 0);
+    assert_eq!(m.unavailable, 5 + 22);
+    assert_eq!(
+        m.arrived,
+        m.ok + m.fallback_ok + m.unavailable + m.in_flight
+    );
+    // Both endpoints are billed: the fallback runs all along.
+    let alone = run(&t4("duration = \"300s\"", ONE, 20, COLD), 1);
+    assert!(m.gpu_hours.unwrap() > alone.gpu_hours.unwrap());
+}
+
+/// One request with a 2,000-token answer (about 77 s on the T4) and a short TTFT.
+fn long_answer(client: &str) -> String {
+    t4("requests = 1", ONE, 2000, client)
+}
+
+#[test]
+fn streaming_survives_a_read_timeout_that_kills_the_same_non_streaming_request() {
+    let plain = run(&long_answer("[client]\nread-timeout = \"30s\""), 1);
+    assert_eq!((plain.ok, plain.client_timeout), (0, 1));
+    let streamed = run(
+        &long_answer("[client]\nread-timeout = \"30s\"\nstreaming = true"),
+        1,
+    );
+    assert_eq!((streamed.ok, streamed.client_timeout), (1, 0));
+    assert!(secs(&streamed, "latency_max_s") > 60.0);
+    // A total deadline still bounds the streamed answer.
+    let deadline = run(
+        &long_answer("[client]\nread-timeout = \"30s\"\nstreaming = true\ndeadline = \"60s\""),
+        1,
+    );
+    assert_eq!((deadline.ok, deadline.client_timeout), (0, 1));
+}
+
+#[test]
+fn a_gateway_idle_timeout_ends_non_streamed_answers_but_not_streamed_ones() {
+    let plain = run(&long_answer("[gateway]\ntimeout = \"60s\""), 1);
+    assert_eq!((plain.ok, plain.gateway_timeout), (0, 1));
+    let streamed = run(
+        &long_answer("[gateway]\ntimeout = \"60s\"\n[client]\nstreaming = true"),
+        1,
+    );
+    assert_eq!((streamed.ok, streamed.gateway_timeout), (1, 0));
+    // The server kept generating for nobody: those tokens are wasted.
+    assert_eq!(plain.wasted_tokens, Some(2000));
+    let cancelled = run(
+        &long_answer("[gateway]\ntimeout = \"60s\"\n[client]\ncancel-on-disconnect = true"),
+        1,
+    );
+    let wasted = cancelled.wasted_tokens.unwrap();
+    assert!(
+        wasted > 1000 && wasted < 2000,
+        "cancelled after 60 s: {wasted}"
+    );
+}
+
+#[test]
+fn keep_alives_reset_the_idle_timeout_before_the_first_token() {
+    // A static batcher waits 60 s for a fuller batch: no token for 60 s.
+    let engine = "engine = { kind = \"static\", max-batch = 8, max-wait = \"60s\" }";
+    let src = |client: &str, keep: &str| {
+        t4(
+            "requests = 1",
+            ONE,
+            20,
+            &format!("{engine}\n{keep}\n[client]\n{client}"),
+        )
+    };
+    let idle = run(&src("read-timeout = \"30s\"\nstreaming = true", ""), 1);
+    assert_eq!(idle.client_timeout, 1);
+    let kept = run(
+        &src(
+            "read-timeout = \"30s\"\nstreaming = true",
+            "keep-alive = \"15s\"",
+        ),
+        1,
+    );
+    assert_eq!(kept.ok, 1);
+}
+
+#[test]
+fn a_connect_timeout_fails_requests_no_replica_takes() {
+    let hold = "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\nwhen-unavailable = \"hold\"\nscale-up-timeout = \"600s\"\n";
+    let src = t4(
+        "requests = 300",
+        ONE,
+        20,
+        &format!("{hold}[client]\nconnect-timeout = \"10s\""),
+    );
+    let m = run(&src, 1);
+    // Held requests that arrive more than 10 s before the replica is ready fail.
+    let ready = 1.0 + 226.03;
+    let expected = (1..=300).filter(|&k| f64::from(k) + 10.0 < ready).count() as u64;
+    assert_eq!(m.connect_timeout, expected, "{m:?}");
+    assert_eq!(m.ok + m.connect_timeout, 300);
+    assert_eq!(m.unavailable, 0);
+}
+
+#[test]
+fn cancelling_on_disconnect_saves_gpu_work() {
+    let src = |cancel: bool| {
+        t4(
+            "duration = \"20m\"",
+            "arrival = { kind = \"poisson\", rate = \"2/s\" }",
+            200,
+            &format!("[client]\nread-timeout = \"15s\"\ncancel-on-disconnect = {cancel}"),
+        )
+    };
+    let kept = run(&src(false), 3);
+    let cancelled = run(&src(true), 3);
+    // Overloaded (about 1.7/s of capacity): without cancellation the GPU serves clients that
+    // have gone, and hardly anyone gets an answer in time.
+    assert!(kept.client_timeout > 1000, "{kept:?}");
+    assert!(
+        kept.wasted_tokens.unwrap() as f64 > 1.5 * cancelled.wasted_tokens.unwrap() as f64,
+        "{:?} vs {:?}",
+        kept.wasted_tokens,
+        cancelled.wasted_tokens
+    );
+    assert!(
+        cancelled.ok > 5 * kept.ok,
+        "{} vs {}",
+        cancelled.ok,
+        kept.ok
+    );
+}
+
+/// Premium (20 %) and free (80 %) clients on an overloaded T4.
+fn tiers(scheduling: &str) -> String {
+    t4(
+        "duration = \"30m\"\nwarm-up = \"5m\"",
+        "arrival = { kind = \"poisson\", rate = \"2.5/s\" }",
+        150,
+        &format!(
+            "scheduling = \"{scheduling}\"\n[client]\nread-timeout = \"60s\"\ncancel-on-disconnect = true\n\
+             [[classes]]\nname = \"premium\"\nshare = 0.2\npriority = 0\nweight = 4\n\
+             [[classes]]\nname = \"free\"\nshare = 0.8\npriority = 1\nweight = 1\n"
+        ),
+    )
+}
+
+fn class<'a>(rows: &'a [capsim::report::RunSummary], name: &str) -> &'a Metrics {
+    &rows.iter().find(|r| r.class == name).unwrap().metrics
+}
+
+#[test]
+fn under_overload_strict_priority_keeps_premium_latency_below_free() {
+    let rows = run_rows(&tiers("priority"), 1);
+    assert_eq!(rows.len(), 3);
+    let (all, premium, free) = (
+        class(&rows, "all"),
+        class(&rows, "premium"),
+        class(&rows, "free"),
+    );
+    assert_eq!(all.arrived, premium.arrived + free.arrived);
+    assert_eq!(all.ok, premium.ok + free.ok);
+    let share = premium.arrived as f64 / all.arrived as f64;
+    assert!((share - 0.2).abs() < 0.03, "premium share {share}");
+    assert!(free.client_timeout > 0, "{free:?}");
+    assert!(
+        secs(premium, "latency_p99_s") <= secs(free, "latency_p99_s"),
+        "premium {} free {}",
+        secs(premium, "latency_p99_s"),
+        secs(free, "latency_p99_s")
+    );
+    assert!(premium.timeout_rate.unwrap() < 0.5 * free.timeout_rate.unwrap());
+    // Without priority both tiers wait in one FIFO queue and fare alike.
+    let fifo = run_rows(&tiers("fifo"), 1);
+    let (p, f) = (class(&fifo, "premium"), class(&fifo, "free"));
+    let ratio = p.timeout_rate.unwrap() / f.timeout_rate.unwrap();
+    assert!((0.7..1.4).contains(&ratio), "fifo ratio {ratio}");
+    // Weighted fair share lands in between.
+    let fair = run_rows(&tiers("fair"), 1);
+    let (p, f) = (class(&fair, "premium"), class(&fair, "free"));
+    assert!(p.timeout_rate.unwrap() < f.timeout_rate.unwrap());
+}
+
+/// A burst: 6 requests/s for 2 minutes against about 2/s of capacity, then a trickle.
+fn burst(tail: &str) -> String {
+    t4(
+        "requests = 800",
+        "arrival = { kind = \"schedule\", rates = [[\"0s\", \"6/s\"], [\"120s\", \"0.2/s\"]] }",
+        150,
+        tail,
+    )
+}
+
+#[test]
+fn async_jobs_see_no_client_timeouts_where_synchronous_calls_do() {
+    let sync = run(&burst("[client]\nread-timeout = \"60s\""), 1);
+    assert!(sync.client_timeout > 50, "{sync:?}");
+    let jobs = run(&burst("[async]\npoll = \"5s\""), 1);
+    assert_eq!(jobs.client_timeout, 0);
+    assert_eq!(jobs.ok, 800);
+    assert!(jobs.async_queue_max.unwrap() > 50, "{jobs:?}");
+    // Completion is seen at a poll: at least one poll per job, and latencies on the 5 s grid.
+    assert!(jobs.polls.unwrap() >= 800);
+    let max = secs(&jobs, "latency_max_s");
+    assert!((max / 5.0 - (max / 5.0).round()).abs() < 1e-9, "max {max}");
+    // Callbacks instead: no polls, and answers a little sooner.
+    let called = run(&burst("[async]"), 1);
+    assert_eq!(called.polls, Some(0));
+    assert!(secs(&called, "latency_mean_s") < secs(&jobs, "latency_mean_s"));
+    // A time to live expires jobs that wait too long.
+    let ttl = run(&burst("[async]\nttl = \"60s\""), 1);
+    assert!(ttl.expired > 0 && ttl.ok + ttl.expired == 800, "{ttl:?}");
+}
+
+#[test]
+fn requests_and_attempts_are_both_conserved_with_every_policy_on() {
+    let src = t4(
+        "duration = \"10m\"",
+        "arrival = { kind = \"poisson\", rate = \"6/s\" }",
+        120,
+        "max-concurrent-requests = 32\nqueue-timeout = \"40s\"\n\
+         [gateway]\ntimeout = \"60s\"\n\
+         [client]\nread-timeout = \"30s\"\nstreaming = true\ncancel-on-disconnect = true\n\
+         retry = { max-attempts = 3, on = [\"429\", \"503\", \"504\", \"timeout\"], backoff = \"2s\", budget = 0.3 }\n\
+         [breaker]\nfailures = 20\nwindow = \"10s\"\ncool-down = \"20s\"\n\
+         [breaker.fallback]\ngpu = \"t4\"\nmodel = \"llama-2-7b\"\nquantization = \"int4\"\n",
+    );
+    for seed in 1..=3 {
+        let (_, _, out) = serve_clients(&src, seed);
+        let c = &out.classes[0];
+        assert!(c.run.is_conserved(), "requests: {:?}", c.run.outcomes);
+        assert!(c.attempts_conserved(), "attempts: {:?}", c.attempt_outcomes);
+        assert!(c.retries > 0);
+        assert!(out.breaker_opens > 0);
+    }
+}
