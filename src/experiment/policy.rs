@@ -130,7 +130,8 @@ fn outcome_set(
                 "attempt outcome",
                 w,
                 &ATTEMPT_NAMES,
-            ));
+            )
+            .with_hint("only the failures of one attempt are retried or counted: timeouts, 429, 503, 504"));
         };
         // A group (e.g. "503") is fine if any of its members can happen for some class.
         let can = os
@@ -478,7 +479,10 @@ pub(crate) fn policies(
             let sum: f64 = out.iter().map(|c| c.share).sum();
             if (sum - 1.0).abs() > 1e-6 {
                 return Err(ctx
-                    .error("classes", format!("the shares add up to {sum}, not 1"))
+                    .error(
+                        "classes",
+                        format!("the shares add up to {}, not 1", (sum * 1e6).round() / 1e6),
+                    )
                     .with_hint(
                         "each class takes its share of the workload's requests; make them sum to 1",
                     ));

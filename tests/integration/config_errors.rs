@@ -482,3 +482,101 @@ fn llm_endpoint_rules_report_their_exact_messages() {
     ];
     check_messages(&cases);
 }
+
+#[test]
+fn policy_rules_report_their_exact_messages() {
+    let llm = |extra: &str| format!("{LLM_BASE}{extra}\n");
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "connect timeout longer than the deadline",
+            llm("[client]\nconnect-timeout = \"2m\"\ndeadline = \"1m\""),
+            "bad.toml:15: `client.connect-timeout`: the connect timeout (2m) is longer than the total deadline (1m)\n  hint: the deadline would always fire first; shorten `connect-timeout` or lengthen `deadline`",
+        ),
+        (
+            "retry on a gateway timeout without a gateway",
+            llm("[client]\nread-timeout = \"30s\"\nretry = { on = [\"504\"] }"),
+            "bad.toml:16: `client.retry.on[0]`: \"504\" cannot happen in this experiment: there is no `[gateway]` timeout\n  hint: remove it from the list, or configure what produces it",
+        ),
+        (
+            "retry on 429 when nothing refuses",
+            llm("[client]\nretry = { on = [\"429\", \"timeout\"] }"),
+            "bad.toml:15: `client.retry.on[0]`: \"429\" cannot happen in this experiment: nothing refuses requests (no `queue-capacity`, `max-concurrent-requests` or TGI engine)\n  hint: remove it from the list, or configure what produces it",
+        ),
+        (
+            "retry on an outcome that is not an attempt's",
+            llm("[client]\nread-timeout = \"30s\"\nretry = { on = [\"expired\"] }"),
+            "bad.toml:16: `client.retry.on[0]`: unknown attempt outcome \"expired\"; expected one of client_timeout, connect_timeout, gateway_timeout, queue_timeout, rejected, unavailable, timeout, 429, 503, 504, 5xx\n  hint: only the failures of one attempt are retried or counted: timeouts, 429, 503, 504",
+        ),
+        (
+            "a retry with nothing to retry",
+            llm("[client.retry]\nmax-attempts = 3"),
+            "bad.toml:14: `client.retry`: no failure this experiment can produce would be retried\n  hint: configure a timeout, a queue limit or a scale-to-zero endpoint, or remove the retry",
+        ),
+        (
+            "backoff cap below the first delay",
+            llm("[client]\nread-timeout = \"30s\"\nretry = { backoff = \"10s\", cap = \"5s\" }"),
+            "bad.toml:16: `client.retry.cap`: the cap (5s) is shorter than the first delay (10s)\n  hint: the cap bounds the growing delay; make it at least `backoff`",
+        ),
+        (
+            "unknown jitter",
+            llm("[client]\nread-timeout = \"30s\"\nretry = { jitter = \"fulll\" }"),
+            "bad.toml:16: `client.retry.jitter`: unknown jitter \"fulll\"; expected one of full, equal, none\n  hint: did you mean \"full\"?",
+        ),
+        (
+            "timeout and read-timeout both",
+            llm("[client]\ntimeout = \"30s\"\nread-timeout = \"30s\""),
+            "bad.toml:15: `client.timeout`: give `timeout` or `read-timeout`, not both\n  hint: they are the same setting; `read-timeout` is the clearer name",
+        ),
+        (
+            "a breaker with async jobs",
+            llm("[async]\n[breaker]\nfailures = 5"),
+            "bad.toml:15: `breaker`: does not apply to async jobs\n  hint: a breaker protects synchronous callers; remove [breaker] or [async]",
+        ),
+        (
+            "a read timeout with async jobs",
+            llm("[client]\nread-timeout = \"30s\"\n[async]\nttl = \"10m\""),
+            "bad.toml:15: `client.read-timeout`: does not apply to async jobs: submitting returns a job id at once\n  hint: use `[async] ttl` to bound how long a job may wait, or remove [async] for synchronous calls",
+        ),
+        (
+            "class shares that do not add up",
+            llm(
+                "[[classes]]\nname = \"premium\"\nshare = 0.2\n[[classes]]\nname = \"free\"\nshare = 0.7",
+            ),
+            "bad.toml:14: `classes`: the shares add up to 0.9, not 1\n  hint: each class takes its share of the workload's requests; make them sum to 1",
+        ),
+        (
+            "priority scheduling with one class",
+            LLM_BASE.replace(
+                "quantization = \"int8\"",
+                "quantization = \"int8\"\nscheduling = \"priority\"",
+            ),
+            "bad.toml:14: `endpoint.scheduling`: orders client classes, but there is only one\n  hint: add [[classes]] entries (e.g. premium and free), or remove `scheduling`",
+        ),
+        (
+            "keep-alive without streaming",
+            LLM_BASE.replace(
+                "quantization = \"int8\"",
+                "quantization = \"int8\"\nkeep-alive = \"15s\"",
+            ),
+            "bad.toml:14: `endpoint.keep-alive`: has no effect: no client streams\n  hint: keep-alive comments are sent on streamed (SSE) responses; set `streaming = true` in [client]",
+        ),
+        (
+            "a fallback that does not fit its GPU",
+            llm(
+                "[client]\nread-timeout = \"30s\"\n[breaker]\n[breaker.fallback]\ngpu = \"t4\"\nmodel = \"llama-2-13b\"\nquantization = \"fp16\"",
+            ),
+            "bad.toml:19: `breaker.fallback.model`: llama-2-13b at fp16 does not fit 1 x t4: it needs 26.0 GB of weights + 1.5 GB runtime + 3.4 GB KV cache for one 4096-token sequence = 30.9 GB, but each GPU offers 12.6 GB (14 GB x memory utilisation 0.9)\n  hint: would fit: int4, nf4 on t4; fp16 on a100-40gb, a100-80gb, h100-pcie, h100-sxm, h200, l40s; tensor-parallel = 4 (4 x t4); or lower engine.max-model-len",
+        ),
+        (
+            "a gateway without a timeout",
+            llm("[gateway]"),
+            "bad.toml:14: `gateway`: needs a `timeout`\n  hint: e.g. timeout = \"60s\" (a typical proxy idle timeout; answers HTTP 504)",
+        ),
+        (
+            "policies on a plain servers endpoint",
+            plus("[client]\nstreaming = true"),
+            "bad.toml:12: `client.streaming`: needs an LLM endpoint (`gpu` and `model`, or a `profile`)\n  hint: a `servers` endpoint models one queue and a client `timeout` only",
+        ),
+    ];
+    check_messages(&cases);
+}
