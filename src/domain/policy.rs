@@ -105,7 +105,7 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// The sliding window over which the retry budget is counted.
-    pub const BUDGET_WINDOW: SimDuration = SimDuration::from_secs(10);
+    pub const BUDGET_WINDOW: SimDuration = SimDuration::from_secs(60);
 
     /// The delay before retry number `retry` (1 for the first), before jitter.
     pub fn delay(&self, retry: u32) -> SimDuration {

@@ -436,7 +436,7 @@ pub struct RetryFile {
     pub cap: Option<Scalar>,
     /// `none`, `full` or `equal`.
     pub jitter: Option<String>,
-    /// Most retries as a share of first attempts over 10 s.
+    /// Most retries as a share of first attempts over the last minute.
     pub budget: Option<f64>,
 }
 

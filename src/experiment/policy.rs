@@ -240,7 +240,7 @@ fn retry(
                     format!("must be more than 0 and at most 1, found {b}"),
                 )
                 .with_hint(
-                    "0.2 lets retries be at most 20 % of first attempts over the last 10 s",
+                    "0.2 lets retries be at most 20 % of first attempts over the last minute",
                 ));
         }
     };

@@ -102,3 +102,53 @@ fn int8_on_a_t4_answers_typical_chat_well_inside_30_s_at_low_load() {
         real(&m, "timeout_rate")
     );
 }
+
+/// Every row of a shipped experiment under `experiments/policies`, run with its own seed.
+fn policy_rows(name: &str) -> Vec<capsim::report::RunSummary> {
+    let exp = experiment::load(&root().join("experiments/policies").join(name)).unwrap();
+    capsim::runner::run(&exp, exp.seed.unwrap()).unwrap().runs
+}
+
+fn policy(name: &str) -> capsim::report::Metrics {
+    policy_rows(name)[0].metrics.clone()
+}
+
+#[test]
+fn the_policy_experiments_show_what_their_comments_claim() {
+    // A 300 s read timeout lets through what a 60 s one kills, with the same traffic.
+    let (short, long) = (
+        policy("read-timeout-60s.toml"),
+        policy("read-timeout-300s.toml"),
+    );
+    assert_eq!(short.arrived, long.arrived);
+    assert!(short.client_timeout > 10 && long.client_timeout == 0);
+    assert!(real(&long, "latency_p99_s") > 60.0);
+
+    // Retries without a budget: several attempts per request, and fewer answers than none.
+    let storm = policy("retry-storm.toml");
+    assert!(real(&storm, "attempts_per_request") > 2.0, "{storm:?}");
+    assert!(storm.ok * 2 < storm.arrived);
+
+    // The breaker sends part of the spike to the fallback, which is billed too.
+    let breaker = policy("breaker-fallback.toml");
+    assert!(breaker.fallback_ok > 50 && breaker.breaker_opens.unwrap() > 0);
+
+    // The same burst: synchronous calls time out, async jobs all finish.
+    let (sync, jobs) = (policy("sync-burst.toml"), policy("async-burst.toml"));
+    assert_eq!(sync.arrived, jobs.arrived);
+    assert!(sync.client_timeout > 100);
+    assert_eq!(jobs.client_timeout, 0);
+    assert!(jobs.ok + jobs.in_flight == jobs.arrived && jobs.polls.unwrap() > jobs.ok);
+
+    // Streaming removes the gateway's 504s.
+    let (plain, sse) = (
+        policy("gateway-non-streaming.toml"),
+        policy("gateway-streaming.toml"),
+    );
+    assert!(plain.gateway_timeout > 0 && sse.gateway_timeout == 0);
+
+    // Strict priority: premium times out far less than free.
+    let rows = policy_rows("tiers.toml");
+    let tier = |n: &str| rows.iter().find(|r| r.class == n).unwrap().metrics.clone();
+    assert!(tier("premium").timeout_rate.unwrap() * 2.0 < tier("free").timeout_rate.unwrap());
+}

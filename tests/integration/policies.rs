@@ -114,7 +114,7 @@ fn a_retry_budget_bounds_the_share_of_retries() {
     let (retries, attempts) = (m.retries.unwrap() as f64, m.attempts.unwrap() as f64);
     let firsts = attempts - retries;
     assert!(m.retries_refused.unwrap() > 0, "{m:?}");
-    // Within any 10 s retries are at most 10 % of first attempts (+1 at a window's edge).
+    // Within any minute retries are at most 10 % of first attempts (+1 at a window edge).
     assert!(
         retries <= 0.1 * firsts * 1.02 + 1.0,
         "{retries} retries, {firsts} firsts"

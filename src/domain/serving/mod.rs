@@ -982,11 +982,12 @@ impl<'a> LlmEndpoint<'a> {
             .map_or(engine, |c| engine.min(u64::from(c)))
     }
 
-    /// The ready replica with the most room for pulled work, if any has room.
+    /// The ready replica with the most room for pulled work, if any has room. A replica pulls
+    /// only what it can start: nothing while a pulled job still waits for admission there.
     pub(super) fn pull_target(&self) -> Option<usize> {
         let cap = self.pull_capacity();
         (0..self.replicas.len())
-            .filter(|&r| self.replica(r).phase == Phase::Ready)
+            .filter(|&r| self.replica(r).phase == Phase::Ready && self.replica(r).waiting_live == 0)
             .map(|r| (self.replica(r).assigned, r))
             .filter(|&(a, _)| a < cap)
             .min()
