@@ -133,5 +133,64 @@ autoscale = { signal = "pending" }
     group.finish();
 }
 
-criterion_group!(benches, mmc, event_queue, serving, diurnal);
+/// One million chat requests on an A100, without policies and with all of them on: two tiers
+/// with strict priority, streaming and non-streaming read timeouts, a gateway, retries with a
+/// budget, a concurrency cap, and a breaker with a fallback endpoint. The ratio of the two is
+/// the cost of the policy layer (the target is at most 2x).
+fn policies(c: &mut Criterion) {
+    let plain = r#"name = "bench 1M chat on A100"
+requests = 1000000
+[workload]
+arrival = { kind = "poisson", rate = "6/s" }
+prompt-tokens = { kind = "lognormal", median = 400, p99 = 2000 }
+output-tokens = { kind = "lognormal", median = 200, p99 = 1000 }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+quantization = "fp16"
+engine = { kind = "vllm" }
+"#;
+    let all = format!(
+        r#"{plain}max-concurrent-requests = 96
+scheduling = "priority"
+[gateway]
+timeout = "60s"
+[client]
+read-timeout = "30s"
+cancel-on-disconnect = true
+retry = {{ max-attempts = 3, on = ["429", "504", "timeout"], backoff = "1s", budget = 0.2 }}
+[breaker]
+failures = 20
+window = "30s"
+cool-down = "30s"
+[breaker.fallback]
+gpu = "t4"
+model = "llama-2-7b"
+quantization = "int4"
+[[classes]]
+name = "premium"
+share = 0.2
+priority = 0
+client = {{ streaming = true }}
+[[classes]]
+name = "free"
+share = 0.8
+priority = 1
+"#
+    );
+    let parse = |src: &str| {
+        experiment::parse(src, Path::new("bench.toml"))
+            .expect("bench experiment is valid")
+            .scenario
+    };
+    let (plain, all) = (parse(plain), parse(&all));
+    let mut group = c.benchmark_group("policies");
+    group.throughput(Throughput::Elements(1_000_000));
+    group.sample_size(10);
+    group.bench_function("none_1m", |b| b.iter(|| simulate(black_box(&plain), 42)));
+    group.bench_function("all_1m", |b| b.iter(|| simulate(black_box(&all), 42)));
+    group.finish();
+}
+
+criterion_group!(benches, mmc, event_queue, serving, diurnal, policies);
 criterion_main!(benches);

@@ -406,3 +406,103 @@ fn requests_and_attempts_are_both_conserved_with_every_policy_on() {
         assert!(out.breaker_opens > 0);
     }
 }
+
+mod conservation {
+    use proptest::prelude::*;
+
+    use crate::support::serve_clients;
+
+    prop_compose! {
+        /// A small LLM endpoint (a 0.5B model on a T4, fast to simulate) with a random mix of
+        /// policies, always a valid file.
+        fn experiment()(
+            tgi in any::<bool>(),
+            cap in proptest::option::of(1u32..12),
+            scale in proptest::option::of(any::<bool>()),
+            read_ms in proptest::option::of(200u32..4000),
+            streaming in any::<bool>(),
+            deadline_ms in proptest::option::of(500u32..8000),
+            gateway_ms in proptest::option::of(300u32..5000),
+            retry in any::<bool>(),
+            breaker in proptest::option::of(any::<bool>()),
+            jobs in proptest::option::of(proptest::option::of(200u32..3000)),
+            tiers in proptest::option::of(0u32..3),
+            cancel in any::<bool>(),
+            rate_deci in 5u32..400,
+            n in 1u32..300,
+        ) -> String {
+            let mut s = format!(
+                "name = \"prop\"\nrequests = {n}\n[workload]\narrival = {{ kind = \"poisson\", rate = \"{}/s\" }}\n\
+                 prompt-tokens = {{ kind = \"uniform\", min = 0, max = 300 }}\n\
+                 output-tokens = {{ kind = \"uniform\", min = 1, max = 60 }}\n[endpoint]\n\
+                 gpu = \"t4\"\nmodel = \"qwen2.5-0.5b\"\n\
+                 cold-start = {{ provisioning = \"3s\", cached-image = true, cached-weights = true, warm-up = \"1s\" }}\n",
+                f64::from(rate_deci) / 10.0
+            );
+            s += if tgi { "engine = { kind = \"tgi\", max-concurrent-requests = 16 }\n" } else { "engine = { kind = \"vllm\", max-num-seqs = 8 }\n" };
+            if let Some(c) = cap { s += &format!("max-concurrent-requests = {c}\n"); }
+            if let Some(t) = tiers { s += ["scheduling = \"fifo\"\n", "scheduling = \"priority\"\n", "scheduling = \"fair\"\n"][t as usize]; }
+            if let Some(hold) = scale {
+                s += "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 2\nidle-timeout = \"5s\"\n";
+                if hold { s += "when-unavailable = \"hold\"\nscale-up-timeout = \"3s\"\n"; }
+            }
+            let sync = jobs.is_none();
+            let mut failures: Vec<&str> = Vec::new();
+            if tgi || cap.is_some() { failures.push("\"429\""); }
+            if scale.is_some() { failures.push("\"503\""); }
+            if let Some(ttl) = jobs {
+                s += "[async]\npoll = \"1s\"\n";
+                if let Some(t) = ttl { s += &format!("ttl = \"{t}ms\"\n"); }
+            } else {
+                if let Some(g) = gateway_ms { s += &format!("[gateway]\ntimeout = \"{g}ms\"\n"); failures.push("\"504\""); }
+                s += "[client]\n";
+                if streaming { s += "streaming = true\n"; }
+                if let Some(r) = read_ms { s += &format!("read-timeout = \"{r}ms\"\n"); }
+                if let Some(d) = deadline_ms { s += &format!("deadline = \"{d}ms\"\n"); }
+                if read_ms.is_some() || deadline_ms.is_some() { failures.push("\"timeout\""); }
+                if read_ms.is_some() || deadline_ms.is_some() || gateway_ms.is_some() {
+                    s += &format!("cancel-on-disconnect = {cancel}\n");
+                }
+                if retry && !failures.is_empty() {
+                    s += &format!("retry = {{ max-attempts = 3, on = [{}], backoff = \"100ms\" }}\n", failures.join(", "));
+                }
+            }
+            if let (Some(fallback), true, false) = (breaker, sync, failures.is_empty()) {
+                s += &format!("[breaker]\nfailures = 3\nwindow = \"5s\"\ncool-down = \"2s\"\non = [{}]\n", failures.join(", "));
+                if fallback {
+                    s += "[breaker.fallback]\nprofile = { batch = [1, 4], step-latency = [\"10ms\", \"30ms\"], prefill-tokens-per-s = 8000, kv-tokens = 2000 }\n";
+                }
+            }
+            if tiers.is_some() {
+                s += "[[classes]]\nname = \"a\"\nshare = 0.3\npriority = 0\nweight = 3\n[[classes]]\nname = \"b\"\nshare = 0.7\npriority = 1\n";
+            }
+            s
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+        #[test]
+        fn requests_and_attempts_balance_for_every_class_under_any_policy_mix(src in experiment(), seed in any::<u64>()) {
+            let (stats, _, out) = serve_clients(&src, seed);
+            prop_assert!(stats.is_conserved(), "{}", src);
+            let total = &out.classes[0];
+            prop_assert_eq!(total.run.in_flight, 0, "a counted run drains: {}", src);
+            for c in &out.classes {
+                prop_assert!(c.run.is_conserved(), "{} requests {:?}\n{}", c.name, c.run.outcomes, src);
+                prop_assert!(c.attempts_conserved(), "{} attempts {:?} + {}\n{}", c.name, c.attempt_outcomes, c.attempts_in_flight, src);
+            }
+            if out.classes.len() > 1 {
+                let sum: u64 = out.classes[1..].iter().map(|c| c.run.arrived).sum();
+                prop_assert_eq!(sum, total.run.arrived);
+                let attempts: u64 = out.classes[1..].iter().map(|c| c.attempts).sum();
+                prop_assert_eq!(attempts, total.attempts);
+            }
+            if !src.contains("retry") {
+                prop_assert_eq!(total.retries, 0);
+                prop_assert!(total.attempts <= total.run.arrived);
+            }
+        }
+    }
+}

@@ -136,6 +136,8 @@ pub(super) struct System<'a> {
     eps: Vec<LlmEndpoint<'a>>,
     /// Waiting lane of each class at a replica.
     lanes: Vec<u8>,
+    /// Whether attempts of each class have any time limit (client or gateway).
+    timed: Vec<bool>,
     arrival_rng: SimRng,
     class_rng: SimRng,
     prompt_rng: SimRng,
@@ -204,6 +206,17 @@ impl<'a> System<'a> {
             pol,
             eps,
             lanes,
+            timed: pol
+                .classes
+                .iter()
+                .map(|c| {
+                    let p = &c.policy;
+                    pol.gateway_timeout.is_some()
+                        || p.connect_timeout.is_some()
+                        || p.read_timeout.is_some()
+                        || p.deadline.is_some()
+                })
+                .collect(),
             arrival_rng: streams.stream("arrivals"),
             class_rng: streams.stream("classes"),
             prompt_rng: streams.stream("prompt-tokens"),
@@ -518,6 +531,9 @@ impl<'a> System<'a> {
 
     /// (Re-)arms the attempt timer at the earliest limit, or ends the attempt if it is due.
     fn arm(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        if !self.timed[usize::from(self.job(id).class)] {
+            return;
+        }
         let now = sim.now();
         let Some((at, outcome)) = self.next_limit(id, now) else {
             return;
@@ -637,26 +653,28 @@ impl<'a> System<'a> {
         first_token: Option<SimTime>,
     ) {
         let now = sim.now();
-        let j = self.job(id).clone();
-        if j.measured {
-            let latency = now - j.arrived;
-            let polls = self.polls(&j, now);
-            self.count(j.class, |s| {
+        let j = self.job(id);
+        let (measured, arrived, class, output, user) =
+            (j.measured, j.arrived, j.class, j.output, j.user);
+        let polls = if measured { self.polls(j, now) } else { 0 };
+        if measured {
+            let latency = now - arrived;
+            self.count(class, |s| {
                 s.run.record_outcome(outcome, latency);
                 s.polls += polls;
                 if outcome.is_success() {
                     if let Some(first) = first_token {
-                        s.ttft.record(first - j.arrived);
-                        if j.output > 1 {
-                            s.tpot_sum_s += (now - first).as_secs_f64() / f64::from(j.output - 1);
+                        s.ttft.record(first - arrived);
+                        if output > 1 {
+                            s.tpot_sum_s += (now - first).as_secs_f64() / f64::from(output - 1);
                             s.tpot_count += 1;
                         }
                     }
-                    s.ok_output_tokens += u64::from(j.output);
+                    s.ok_output_tokens += u64::from(output);
                 }
             });
         }
-        if let (Some(u), Load::Closed { think, .. }) = (j.user, &self.scenario.load) {
+        if let (Some(u), Load::Closed { think, .. }) = (user, &self.scenario.load) {
             let wait = think.sample_duration(&mut self.think_rng);
             sim.schedule_in(wait, Event::UserReady(u));
         }
@@ -720,6 +738,9 @@ impl<'a> System<'a> {
     /// Handles what the endpoints reported, until they have nothing more to say.
     fn drain(&mut self, sim: &mut Simulation<Event>) {
         loop {
+            if self.eps.iter().all(|e| e.outbox.is_empty()) {
+                return;
+            }
             let mut notices = std::mem::take(&mut self.notices);
             for e in &mut self.eps {
                 e.take_notices(&mut notices);
@@ -765,8 +786,10 @@ impl<'a> System<'a> {
     /// Tells the endpoints whether the clients are done (no more arrivals, nothing pending).
     fn sync_done(&mut self) {
         let done = self.arrivals_left == Some(0) && self.live == 0;
-        for e in &mut self.eps {
-            e.client_done = done;
+        if done != self.eps[0].client_done {
+            for e in &mut self.eps {
+                e.client_done = done;
+            }
         }
     }
 
