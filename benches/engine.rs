@@ -70,12 +70,8 @@ fn event_queue(c: &mut Criterion) {
     group.finish();
 }
 
-/// One hour of Poisson chat traffic on one A100-80GB replica of Llama-2-7B fp16 (vLLM-like) at
-/// 6 requests/s, about 80 % of the 7.5-8 req/s at which its queue starts to grow without bound.
-fn serving(c: &mut Criterion) {
-    let src = r#"name = "bench chat on A100"
-duration = "1h"
-[workload]
+/// Chat traffic at 6 requests/s on one A100-80GB replica of Llama-2-7B fp16 (vLLM-like).
+const CHAT_ON_A100: &str = r#"[workload]
 arrival = { kind = "poisson", rate = "6/s" }
 prompt-tokens = { kind = "lognormal", median = 400, p99 = 2000 }
 output-tokens = { kind = "lognormal", median = 200, p99 = 1000 }
@@ -85,7 +81,12 @@ model = "llama-2-7b"
 quantization = "fp16"
 engine = { kind = "vllm" }
 "#;
-    let scenario = experiment::parse(src, Path::new("bench.toml"))
+
+/// One hour of Poisson chat traffic on one A100-80GB replica of Llama-2-7B fp16 (vLLM-like) at
+/// 6 requests/s, about 80 % of the 7.5-8 req/s at which its queue starts to grow without bound.
+fn serving(c: &mut Criterion) {
+    let src = format!("name = \"bench chat on A100\"\nduration = \"1h\"\n{CHAT_ON_A100}");
+    let scenario = experiment::parse(&src, Path::new("bench.toml"))
         .expect("bench experiment is valid")
         .scenario;
     let requests = simulate(&scenario, 42).stats.arrived;
@@ -138,18 +139,7 @@ autoscale = { signal = "pending" }
 /// budget, a concurrency cap, and a breaker with a fallback endpoint. The ratio of the two is
 /// the cost of the policy layer (the target is at most 2x).
 fn policies(c: &mut Criterion) {
-    let plain = r#"name = "bench 1M chat on A100"
-requests = 1000000
-[workload]
-arrival = { kind = "poisson", rate = "6/s" }
-prompt-tokens = { kind = "lognormal", median = 400, p99 = 2000 }
-output-tokens = { kind = "lognormal", median = 200, p99 = 1000 }
-[endpoint]
-gpu = "a100-80gb"
-model = "llama-2-7b"
-quantization = "fp16"
-engine = { kind = "vllm" }
-"#;
+    let plain = format!("name = \"bench 1M chat on A100\"\nrequests = 1000000\n{CHAT_ON_A100}");
     let all = format!(
         r#"{plain}max-concurrent-requests = 96
 scheduling = "priority"
@@ -183,7 +173,7 @@ priority = 1
             .expect("bench experiment is valid")
             .scenario
     };
-    let (plain, all) = (parse(plain), parse(&all));
+    let (plain, all) = (parse(&plain), parse(&all));
     let mut group = c.benchmark_group("policies");
     group.throughput(Throughput::Elements(1_000_000));
     group.sample_size(10);

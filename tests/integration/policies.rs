@@ -506,3 +506,45 @@ mod conservation {
         }
     }
 }
+
+#[test]
+fn a_concurrency_cap_refuses_at_once_what_exceeds_it() {
+    // Five requests 1 ms apart, each generating for over a minute; the replica takes 2.
+    let src = t4(
+        "requests = 5",
+        "arrival = { kind = \"constant\", rate = \"1000/s\" }",
+        2000,
+        "max-concurrent-requests = 2",
+    );
+    let m = run(&src, 1);
+    assert_eq!((m.ok, m.rejected), (2, 3));
+    // A refusal is immediate: the client is told in no time, so retries on 429 come back
+    // exactly one backoff later, still refused while both slots are busy.
+    let retried = run(
+        &src.replace(
+            "max-concurrent-requests = 2",
+            "max-concurrent-requests = 2\n[client.retry]\nmax-attempts = 4\non = [\"429\"]\nbackoff = \"1s\"\njitter = \"none\"",
+        ),
+        1,
+    );
+    assert_eq!((retried.rejected, retried.attempts), (3, Some(2 + 3 * 4)));
+}
+
+#[test]
+fn an_async_queue_by_priority_serves_premium_jobs_first() {
+    let src = |order: &str| {
+        burst(&format!(
+            "[async]\norder = \"{order}\"\n\
+             [[classes]]\nname = \"premium\"\nshare = 0.2\npriority = 0\n\
+             [[classes]]\nname = \"free\"\nshare = 0.8\npriority = 1\n"
+        ))
+    };
+    let mean =
+        |rows: &[capsim::report::RunSummary], n: &str| secs(class(rows, n), "latency_mean_s");
+    let fifo = run_rows(&src("fifo"), 1);
+    let prio = run_rows(&src("priority"), 1);
+    assert!(mean(&prio, "premium") < 0.5 * mean(&prio, "free"));
+    assert!(mean(&prio, "premium") < 0.5 * mean(&fifo, "premium"));
+    let ratio = mean(&fifo, "premium") / mean(&fifo, "free");
+    assert!((0.8..1.25).contains(&ratio), "fifo ratio {ratio}");
+}
