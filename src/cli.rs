@@ -41,6 +41,10 @@ pub enum Command {
         /// Also write DIR/timeseries/RUN.csv (LLM endpoints; windows of timeseries-interval).
         #[arg(long)]
         timeseries: bool,
+        /// Threads for running a sweep's runs in parallel [default: one per core]. Outputs are
+        /// the same whatever the number.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        threads: Option<u32>,
     },
     /// Check experiment files without running them.
     Validate {
@@ -176,6 +180,12 @@ fn run_command(
     let csv_path = dir.join("summary.csv");
     write_file(&json_path, &report::to_json(&summary)?)?;
     write_file(&csv_path, &report::to_csv(&summary)?)?;
+    if !summary.aggregates.is_empty() {
+        write_file(
+            &dir.join("aggregate.csv"),
+            &report::aggregate_csv(&summary)?,
+        )?;
+    }
     if timeseries {
         let ts_dir = dir.join("timeseries");
         std::fs::create_dir_all(&ts_dir).map_err(|source| RunError::Write {
@@ -343,7 +353,22 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             seed,
             quiet,
             timeseries,
-        } => run_command(&file, out, seed, quiet, timeseries),
+            threads,
+        } => match threads {
+            None => run_command(&file, out, seed, quiet, timeseries),
+            Some(n) => {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(n as usize)
+                    .build()
+                    .map_err(|e| {
+                        Failure::Run(RunError::Invariant {
+                            run: 0,
+                            message: format!("cannot start {n} threads: {e}"),
+                        })
+                    })?;
+                pool.install(|| run_command(&file, out, seed, quiet, timeseries))
+            }
+        },
         Command::Validate { files } => validate_command(&files),
         Command::List { what } => list_command(what),
         Command::Explain { file } => {

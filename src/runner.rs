@@ -16,6 +16,10 @@ use crate::report::{FORMAT_VERSION, Metrics, RunSummary, Summary};
 pub struct RunPlan {
     /// Position in the plan.
     pub index: usize,
+    /// Which configuration of the sweep.
+    pub config: usize,
+    /// Which replication of that configuration.
+    pub replication: u32,
     /// Seed of this run.
     pub seed: u64,
     /// What distinguishes this run from the others (sweep axes).
@@ -24,16 +28,35 @@ pub struct RunPlan {
     pub scenario: Scenario,
 }
 
-/// The runs of `experiment` under master seed `seed`. One run for now; sweeps and replications
-/// add more, each with a seed derived from its replication index so that configurations share
-/// random numbers.
+/// The runs of `experiment` under master seed `seed`: every configuration × replication, the
+/// first configuration's replications first. Replication `r` has the same seed in every
+/// configuration (the master seed for `r = 0`), so configurations are compared on common
+/// random numbers: the same arrivals and request sizes.
 pub fn plan(experiment: &Experiment, seed: u64) -> Vec<RunPlan> {
-    vec![RunPlan {
-        index: 0,
-        seed,
-        params: BTreeMap::new(),
-        scenario: experiment.scenario.clone(),
-    }]
+    let reps = experiment.replications.max(1);
+    let mut plans = Vec::new();
+    for (c, config) in experiment.configs.iter().enumerate() {
+        for r in 0..reps {
+            plans.push(RunPlan {
+                index: plans.len(),
+                config: c,
+                replication: r,
+                seed: replication_seed(seed, r),
+                params: config.params.clone(),
+                scenario: config.scenario.clone(),
+            });
+        }
+    }
+    plans
+}
+
+/// The seed of replication `r`: the master seed itself for the first.
+pub fn replication_seed(seed: u64, r: u32) -> u64 {
+    if r == 0 {
+        seed
+    } else {
+        crate::sim::rng::derive_seed(seed, u64::from(r))
+    }
 }
 
 fn ratio(num: u64, den: u64) -> Option<f64> {
@@ -178,6 +201,8 @@ pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
     }
     let row = |class: &str, metrics: Metrics| RunSummary {
         index: plan.index,
+        config: plan.config,
+        replication: plan.replication,
         class: class.to_string(),
         seed: plan.seed,
         params: plan.params.clone(),
@@ -238,13 +263,19 @@ pub fn run_with_timeseries(
         .collect::<Result<Vec<_>, _>>()?;
     let (runs, series): (Vec<_>, Vec<_>) =
         results.into_iter().map(|r| (r.rows, r.timeseries)).unzip();
-    let runs = runs.into_iter().flatten().collect();
+    let runs: Vec<RunSummary> = runs.into_iter().flatten().collect();
+    let aggregates = if experiment.replications > 1 {
+        crate::report::aggregate(&runs)
+    } else {
+        Vec::new()
+    };
     let summary = Summary {
         version: FORMAT_VERSION,
         capsim: env!("CARGO_PKG_VERSION").to_string(),
         experiment: experiment.name.clone(),
         seed,
         runs,
+        aggregates,
     };
     Ok((summary, series))
 }

@@ -86,6 +86,9 @@ pub struct ExperimentFile {
     pub async_queue: Option<AsyncFile>,
     /// `[[classes]]`: client classes (tiers).
     pub classes: Option<Vec<ClassFile>>,
+    /// `[sweep]`: read separately (`experiment::sweep`); accepted here so the file's own
+    /// values can be checked with their lines.
+    pub sweep: Option<toml::Table>,
 }
 
 /// `[workload]`.

@@ -9,6 +9,7 @@ pub mod file;
 pub mod locate;
 mod policy;
 mod serving;
+pub mod sweep;
 pub mod units;
 mod validate;
 
@@ -30,7 +31,21 @@ pub struct Experiment {
     pub seed: Option<u64>,
     /// The file it came from.
     pub source: PathBuf,
-    /// What to simulate.
+    /// What to simulate (the first configuration of a sweep).
+    pub scenario: Scenario,
+    /// Every configuration of the sweep, in order (one, without a `[sweep]`): the axis values
+    /// by key path, and the scenario.
+    pub configs: Vec<Config>,
+    /// Runs per configuration, each with its own seed.
+    pub replications: u32,
+}
+
+/// One configuration of a sweep.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The axis values that make it, by key path (empty without a sweep).
+    pub params: std::collections::BTreeMap<String, serde_json::Value>,
+    /// What it simulates.
     pub scenario: Scenario,
 }
 
@@ -71,6 +86,70 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
 /// assert_eq!(err.line, Some(6)); // the `arrival` line
 /// ```
 pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
+    let mut exp = parse_one(src, path)?;
+    // A sweep writes each configuration's axis values into the file and validates the result
+    // like any file; the file as written (first values aside) is already valid here.
+    let Some(toml::Value::Table(table)) = toml::from_str::<toml::Table>(src)
+        .ok()
+        .and_then(|mut doc| doc.remove("sweep"))
+    else {
+        return Ok(exp);
+    };
+    let spec = sweep::parse(path, src, &table)?;
+    let mut doc: toml::Table = toml::from_str(src).map_err(|e| toml_error(src, path, None, &e))?;
+    doc.remove("sweep");
+    let mut configs = Vec::new();
+    for values in spec.configurations() {
+        let mut d = doc.clone();
+        for (k, v) in &values {
+            sweep::set(&mut d, k, v.clone()).map_err(|m| {
+                let e = ConfigError::new(path, format!("cannot sweep `{k}`: {m}"))
+                    .at_key(format!("sweep.{k}"));
+                match locate::locate(src, &format!("sweep.{k}")) {
+                    Some((line, _)) => e.at_line(line, None),
+                    None => e,
+                }
+            })?;
+        }
+        let text = toml::to_string(&d).map_err(|e| {
+            ConfigError::new(path, format!("cannot write a sweep configuration: {e}"))
+        })?;
+        let one = parse_one(&text, path).map_err(|e| {
+            let desc: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let mut out = ConfigError::new(
+                path,
+                format!(
+                    "in the sweep configuration {}: {}",
+                    desc.join(", "),
+                    e.message
+                ),
+            );
+            if let Some(k) = e.key {
+                out = out.at_key(k);
+            }
+            if let Some((k, _)) = values.first()
+                && let Some((line, _)) = locate::locate(src, &format!("sweep.{k}"))
+            {
+                out = out.at_line(line, None);
+            }
+            match e.hint {
+                Some(h) => out.with_hint(h),
+                None => out,
+            }
+        })?;
+        configs.push(Config {
+            params: sweep::params(&values),
+            scenario: one.scenario,
+        });
+    }
+    exp.scenario = configs[0].scenario.clone();
+    exp.configs = configs;
+    exp.replications = spec.replications;
+    Ok(exp)
+}
+
+/// Validates one configuration: the file without its sweep.
+fn parse_one(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
     let deserializer =
         toml::Deserializer::parse(src).map_err(|e| toml_error(src, path, None, &e))?;
     let raw: file::ExperimentFile =

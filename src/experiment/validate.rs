@@ -662,6 +662,11 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         description: raw.description,
         seed: raw.seed,
         source: ctx.file.to_path_buf(),
+        configs: vec![super::Config {
+            params: Default::default(),
+            scenario: scenario.clone(),
+        }],
+        replications: 1,
         scenario,
     })
 }

@@ -1,12 +1,14 @@
 //! Output: pure functions from a [`Summary`] to bytes. Writing files is the caller's job.
 
+pub mod aggregate;
 pub mod catalog;
 pub mod explain;
 pub mod summary;
 pub mod table;
 
 use crate::error::RunError;
-pub use summary::{FORMAT_VERSION, MetricValue, Metrics, RunSummary, Summary};
+pub use aggregate::aggregate;
+pub use summary::{Aggregate, Estimate, FORMAT_VERSION, MetricValue, Metrics, RunSummary, Summary};
 
 /// `summary.json`: `{"version", "capsim", "experiment", "seed", "runs": [...]}`, pretty-printed,
 /// ending in a newline.
@@ -40,13 +42,21 @@ pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
     params.sort();
     params.dedup();
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = vec!["run".into(), "class".into(), "seed".into()];
+    let mut header: Vec<String> = vec![
+        "run".into(),
+        "config".into(),
+        "replication".into(),
+        "class".into(),
+        "seed".into(),
+    ];
     header.extend(params.iter().map(|p| p.to_string()));
     header.extend(Metrics::DOCS.iter().map(|(n, _)| n.to_string()));
     w.write_record(&header).map_err(encode)?;
     for run in &summary.runs {
         let mut row: Vec<String> = vec![
             run.index.to_string(),
+            run.config.to_string(),
+            run.replication.to_string(),
             run.class.clone(),
             run.seed.to_string(),
         ];
@@ -62,6 +72,52 @@ pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
                 MetricValue::Count(c) => c.to_string(),
                 MetricValue::Real(r) => csv_real(r),
             });
+        }
+        w.write_record(&row).map_err(encode)?;
+    }
+    w.into_inner().map_err(|e| RunError::Encode {
+        format: "CSV",
+        message: e.to_string(),
+    })
+}
+
+/// `aggregate.csv` (with replications): one row per configuration and class; columns
+/// `config`, `class`, the parameters, `replications`, then for every metric its mean and the
+/// half-width of its 95 % confidence interval (`<metric>_ci95`).
+pub fn aggregate_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
+    let encode = |e: csv::Error| RunError::Encode {
+        format: "CSV",
+        message: e.to_string(),
+    };
+    let mut params: Vec<&String> = summary
+        .aggregates
+        .iter()
+        .flat_map(|r| r.params.keys())
+        .collect();
+    params.sort();
+    params.dedup();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = vec!["config".into(), "class".into()];
+    header.extend(params.iter().map(|p| p.to_string()));
+    header.push("replications".into());
+    for (n, _) in Metrics::DOCS {
+        header.push(n.to_string());
+        header.push(format!("{n}_ci95"));
+    }
+    w.write_record(&header).map_err(encode)?;
+    for a in &summary.aggregates {
+        let mut row = vec![a.config.to_string(), a.class.clone()];
+        for p in &params {
+            row.push(match a.params.get(*p) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            });
+        }
+        row.push(a.replications.to_string());
+        for (_, e) in &a.metrics {
+            row.push(csv_real(e.mean));
+            row.push(csv_real(e.ci95));
         }
         w.write_record(&row).map_err(encode)?;
     }

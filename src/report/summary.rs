@@ -20,8 +20,51 @@ pub struct Summary {
     pub experiment: String,
     /// Master seed of the invocation.
     pub seed: u64,
-    /// One entry per run, in run order.
+    /// One entry per run and class, in run order.
     pub runs: Vec<RunSummary>,
+    /// With replications: per configuration and class, each metric's mean and 95 % confidence
+    /// interval over the replications.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aggregates: Vec<Aggregate>,
+}
+
+/// A metric over the replications of one configuration.
+#[derive(Copy, Clone, Debug, PartialEq, Serialize)]
+pub struct Estimate {
+    /// Mean over the replications where it is defined.
+    pub mean: Option<f64>,
+    /// Half-width of the 95 % confidence interval (Student t); `None` with fewer than two
+    /// values.
+    pub ci95: Option<f64>,
+    /// Replications where it is defined.
+    pub n: u32,
+}
+
+/// One configuration and class, summarised over its replications.
+#[derive(Clone, Debug, Serialize)]
+pub struct Aggregate {
+    /// Which configuration of the sweep.
+    pub config: usize,
+    /// `all` or a class name.
+    pub class: String,
+    /// The axis values of the configuration.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// Replications summarised.
+    pub replications: u32,
+    /// Every metric, in [`Metrics::entries`] order.
+    #[serde(serialize_with = "estimates_in_order")]
+    pub metrics: Vec<(&'static str, Estimate)>,
+}
+
+fn estimates_in_order<S: Serializer>(
+    v: &[(&'static str, Estimate)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(Some(v.len()))?;
+    for (name, e) in v {
+        map.serialize_entry(name, e)?;
+    }
+    map.end()
 }
 
 /// One run: its identity, the parameters that distinguish it, and what it measured.
@@ -29,6 +72,10 @@ pub struct Summary {
 pub struct RunSummary {
     /// Position in the run plan, from 0.
     pub index: usize,
+    /// Which configuration of the sweep (0 without one).
+    pub config: usize,
+    /// Which replication of that configuration (0 without replications).
+    pub replication: u32,
     /// The client class these metrics cover: `all` for the whole run, else a class name.
     pub class: String,
     /// Seed this run used.

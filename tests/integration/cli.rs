@@ -68,7 +68,7 @@ fn run_prints_a_table_with_the_seed_and_writes_json_and_csv() {
     let csv = std::fs::read_to_string(out_dir.join("summary.csv")).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("run,class,seed,arrived,ok,client_timeout,connect_timeout,gateway_timeout,queue_timeout,rejected,unavailable,fallback_ok,fallback_failed,breaker_rejected,expired,in_flight,timeout_rate,error_rate,latency_mean_s,latency_p50_s,latency_p95_s,latency_p99_s"), "{header}");
+    assert!(header.starts_with("run,config,replication,class,seed,arrived,ok,client_timeout,connect_timeout,gateway_timeout,queue_timeout,rejected,unavailable,fallback_ok,fallback_failed,breaker_rejected,expired,in_flight,timeout_rate,error_rate,latency_mean_s,latency_p50_s,latency_p95_s,latency_p99_s"), "{header}");
     for name in [
         "wait_mean_s",
         "wait_prob",
@@ -81,7 +81,12 @@ fn run_prints_a_table_with_the_seed_and_writes_json_and_csv() {
             "{name} missing from {header}"
         );
     }
-    assert!(lines.next().unwrap().starts_with("0,all,7,20000,20000,"));
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("0,0,0,all,7,20000,20000,")
+    );
     assert_eq!(lines.next(), None);
 }
 

@@ -13,3 +13,4 @@ mod policies;
 mod queueing_theory;
 mod serving;
 mod support;
+mod sweeps;

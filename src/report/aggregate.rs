@@ -1,0 +1,96 @@
+//! Replications: each metric's mean and 95 % confidence interval per configuration and class.
+
+use std::collections::BTreeMap;
+
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use super::summary::{Aggregate, Estimate, MetricValue, Metrics, RunSummary};
+
+/// The mean and Student-t 95 % half-width of `xs`.
+pub fn estimate(xs: &[f64]) -> Estimate {
+    let n = xs.len();
+    if n == 0 {
+        return Estimate {
+            mean: None,
+            ci95: None,
+            n: 0,
+        };
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    let ci95 = (n > 1).then(|| {
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+            .map(|d| d.inverse_cdf(0.975))
+            .unwrap_or(f64::NAN);
+        t * (var / n as f64).sqrt()
+    });
+    Estimate {
+        mean: Some(mean),
+        ci95,
+        n: n as u32,
+    }
+}
+
+/// One [`Aggregate`] per configuration and class, in run order.
+pub fn aggregate(runs: &[RunSummary]) -> Vec<Aggregate> {
+    let mut groups: BTreeMap<(usize, usize), Vec<&RunSummary>> = BTreeMap::new();
+    let mut class_order: Vec<&str> = Vec::new();
+    for r in runs {
+        let k = match class_order.iter().position(|c| *c == r.class) {
+            Some(k) => k,
+            None => {
+                class_order.push(&r.class);
+                class_order.len() - 1
+            }
+        };
+        groups.entry((r.config, k)).or_default().push(r);
+    }
+    groups
+        .into_values()
+        .map(|group| {
+            let first = group[0];
+            let names = Metrics::DOCS.map(|(n, _)| n);
+            let metrics = names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let xs: Vec<f64> = group
+                        .iter()
+                        .filter_map(|r| match r.metrics.entries()[i].1 {
+                            MetricValue::Count(c) => Some(c as f64),
+                            MetricValue::Real(x) => x.filter(|x| x.is_finite()),
+                        })
+                        .collect();
+                    (*name, estimate(&xs))
+                })
+                .collect();
+            Aggregate {
+                config: first.config,
+                class: first.class.clone(),
+                params: first.params.clone(),
+                replications: group.len() as u32,
+                metrics,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_interval_uses_student_t() {
+        // n = 4, sd 1: t(0.975, 3) = 3.182, half-width 3.182 / 2.
+        let e = estimate(&[1.0, 2.0, 3.0, 2.0 + 2f64.sqrt() / 2.0 * 0.0]);
+        assert_eq!(e.n, 4);
+        let xs = [10.0, 12.0, 9.0, 11.0];
+        let e = estimate(&xs);
+        let sd = (((10.0f64 - 10.5).powi(2) + 1.5f64.powi(2) + 1.5f64.powi(2) + 0.25) / 3.0).sqrt();
+        assert!(
+            (e.ci95.unwrap() - 3.182_446 * sd / 2.0).abs() < 1e-4,
+            "{e:?}"
+        );
+        assert_eq!(estimate(&[5.0]).ci95, None);
+    }
+}
