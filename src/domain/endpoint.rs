@@ -21,6 +21,7 @@ use super::request::{Outcome, RequestId};
 use super::scenario::{EndpointSpec, Load, Scenario, Service, StopRule};
 use super::serving::{ClientOutput, ServingStats, simulate_llm};
 use super::stats::RunStats;
+use super::workload::ArrivalState;
 use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
 
 /// The events of the queueing endpoint.
@@ -67,6 +68,7 @@ pub struct QueueEndpoint<'a> {
     scenario: &'a Scenario,
     spec: &'a EndpointSpec,
     arrival_rng: SimRng,
+    arrival_state: ArrivalState,
     service_rng: SimRng,
     think_rng: SimRng,
     slots: Vec<Slot>,
@@ -87,6 +89,7 @@ impl<'a> QueueEndpoint<'a> {
             scenario,
             spec,
             arrival_rng: streams.stream("arrivals"),
+            arrival_state: ArrivalState::default(),
             service_rng: streams.stream("service"),
             think_rng: streams.stream("think-time"),
             slots: Vec::new(),
@@ -234,7 +237,7 @@ impl<'a> QueueEndpoint<'a> {
         if count_arrival(&mut self.arrivals_left, measured)
             && let Load::Open(arrivals) = &self.scenario.load
         {
-            let gap = arrivals.next_gap(sim.now(), &mut self.arrival_rng);
+            let gap = arrivals.next_gap(sim.now(), &mut self.arrival_rng, &mut self.arrival_state);
             sim.schedule_in(gap, Event::Arrival);
         }
         self.new_request(sim, None);
@@ -423,13 +426,14 @@ pub(crate) fn start_load<E>(
     sim: &mut Simulation<E>,
     load: &Load,
     arrival_rng: &mut SimRng,
+    arrival_state: &mut ArrivalState,
     think_rng: &mut SimRng,
     arrival: E,
     user: impl Fn(u32) -> E,
 ) {
     match load {
         Load::Open(arrivals) => {
-            let first = arrivals.next_gap(SimTime::ZERO, arrival_rng);
+            let first = arrivals.next_gap(SimTime::ZERO, arrival_rng, arrival_state);
             sim.schedule_in(first, arrival);
         }
         Load::Closed { users, think } => {
@@ -462,6 +466,7 @@ pub fn simulate(scenario: &Scenario, seed: u64) -> RunOutput {
         &mut sim,
         &scenario.load,
         &mut endpoint.arrival_rng,
+        &mut endpoint.arrival_state,
         &mut endpoint.think_rng,
         Event::Arrival,
         Event::UserReady,

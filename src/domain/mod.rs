@@ -25,4 +25,4 @@ pub use policy::{ClientPolicy, Policies};
 pub use request::Outcome;
 pub use scenario::{EndpointSpec, Load, Scenario, Service, StopRule};
 pub use stats::RunStats;
-pub use workload::Arrivals;
+pub use workload::{ArrivalState, Arrivals, Trace};

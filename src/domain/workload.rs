@@ -1,7 +1,44 @@
 //! Arrival processes: when requests reach the endpoint.
 
+use std::sync::Arc;
+
 use crate::sim::{SimDuration, SimRng, SimTime};
-use rand_distr::{Distribution, Exp};
+use rand::RngExt;
+use rand_distr::{Distribution, Exp, Gamma};
+
+/// A request trace: arrival offsets from its first row, and each request's tokens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trace {
+    /// Where it was read from (for messages).
+    pub source: String,
+    /// Rows in time order: offset from the first row, prompt tokens, output tokens.
+    pub rows: Vec<(SimDuration, u32, u32)>,
+}
+
+impl Trace {
+    /// Mean arrival rate over the trace, per second (rows − 1 over its span).
+    pub fn mean_rate_per_s(&self) -> f64 {
+        let span = self.rows.last().map_or(0.0, |r| r.0.as_secs_f64());
+        if span > 0.0 {
+            (self.rows.len() - 1) as f64 / span
+        } else {
+            0.0
+        }
+    }
+}
+
+/// What an arrival process remembers between arrivals: the on/off phase, the position in a
+/// trace, and the tokens of the next request when the trace gives them.
+#[derive(Clone, Debug, Default)]
+pub struct ArrivalState {
+    started: bool,
+    on: bool,
+    phase_end: SimTime,
+    cursor: usize,
+    lap_start: SimTime,
+    /// Prompt and output tokens of the arrival just scheduled (trace replay).
+    pub next_sizes: Option<(u32, u32)>,
+}
 
 /// An open-loop arrival process, started at time zero.
 #[derive(Clone, Debug)]
@@ -20,6 +57,50 @@ pub enum Arrivals {
         pieces: Vec<(SimDuration, f64)>,
         /// Repeat the schedule with this period; `None`: the last rate holds for ever.
         period: Option<SimDuration>,
+    },
+    /// A renewal process with Gamma gaps: mean `1 / rate`, coefficient of variation `cv` (1 is
+    /// Poisson, more is burstier, less is more regular).
+    Gamma {
+        /// Mean arrivals per second.
+        rate_per_s: f64,
+        /// Coefficient of variation of the gaps.
+        cv: f64,
+        /// Gap sampler, in seconds.
+        gap: Gamma<f64>,
+    },
+    /// On/off bursts (a two-state Markov-modulated Poisson process): Poisson at `on_rate` during
+    /// on phases and `off_rate` during off phases, whose lengths are exponential. Starts off.
+    OnOff {
+        /// Rate while on, per second.
+        on_rate: f64,
+        /// Rate while off, per second (may be zero).
+        off_rate: f64,
+        /// Mean length of an on phase, seconds.
+        on_mean_s: f64,
+        /// Mean length of an off phase, seconds.
+        off_mean_s: f64,
+    },
+    /// A daily (or any period) cycle: Poisson with rate `mean × (1 + amplitude × cos(2π (t −
+    /// peak) / period))`, sampled by thinning.
+    Diurnal {
+        /// Mean rate over a period, per second.
+        mean_rate: f64,
+        /// Relative swing, 0 to 1.
+        amplitude: f64,
+        /// Length of a cycle.
+        period: SimDuration,
+        /// Time of the highest rate within a cycle.
+        peak: SimDuration,
+    },
+    /// Replay of a recorded trace: its arrival times (gaps multiplied by `scale`) and, unless
+    /// the workload sets token distributions, its tokens; `looped` starts it again when it ends.
+    Replay {
+        /// The recorded requests.
+        trace: Arc<Trace>,
+        /// Gap multiplier: 0.5 replays twice as fast.
+        scale: f64,
+        /// Whether the trace starts again after its last row.
+        looped: bool,
     },
     /// Evenly spaced arrivals, one every `1 / rate`.
     Constant {
@@ -82,13 +163,39 @@ impl Arrivals {
         Ok(Arrivals::Schedule { pieces, period })
     }
 
+    /// Gamma renewal arrivals at `rate_per_s` with gap coefficient of variation `cv`.
+    pub fn gamma(rate_per_s: f64, cv: f64) -> Result<Self, String> {
+        if !(rate_per_s.is_finite() && rate_per_s > 0.0) {
+            return Err(format!("the rate must be positive, found {rate_per_s}"));
+        }
+        if !(cv.is_finite() && (0.05..=20.0).contains(&cv)) {
+            return Err(format!("cv must be between 0.05 and 20, found {cv}"));
+        }
+        let shape = 1.0 / (cv * cv);
+        let scale = 1.0 / rate_per_s / shape;
+        let gap = Gamma::new(shape, scale).map_err(|e| e.to_string())?;
+        Ok(Arrivals::Gamma {
+            rate_per_s,
+            cv,
+            gap,
+        })
+    }
+
     /// The long-run mean arrival rate, per second (time-weighted over one period of a schedule,
     /// or the last rate of a schedule that does not repeat).
     pub fn mean_rate_per_s(&self) -> f64 {
         match self {
-            Arrivals::Poisson { rate_per_s, .. } | Arrivals::Constant { rate_per_s, .. } => {
-                *rate_per_s
-            }
+            Arrivals::Poisson { rate_per_s, .. }
+            | Arrivals::Constant { rate_per_s, .. }
+            | Arrivals::Gamma { rate_per_s, .. } => *rate_per_s,
+            Arrivals::OnOff {
+                on_rate,
+                off_rate,
+                on_mean_s,
+                off_mean_s,
+            } => (on_rate * on_mean_s + off_rate * off_mean_s) / (on_mean_s + off_mean_s),
+            Arrivals::Diurnal { mean_rate, .. } => *mean_rate,
+            Arrivals::Replay { trace, scale, .. } => trace.mean_rate_per_s() / scale,
             Arrivals::Schedule { pieces, period } => match period {
                 None => pieces.last().map_or(0.0, |p| p.1),
                 Some(per) => {
@@ -127,11 +234,92 @@ impl Arrivals {
         (pieces[i].1, end)
     }
 
-    /// The time from one arrival at `now` to the next.
-    pub fn next_gap(&self, now: SimTime, rng: &mut SimRng) -> SimDuration {
+    /// The time from one arrival at `now` to the next (`SimDuration::MAX`: there is none).
+    pub fn next_gap(&self, now: SimTime, rng: &mut SimRng, st: &mut ArrivalState) -> SimDuration {
         match self {
             Arrivals::Poisson { gap, .. } => SimDuration::from_secs_f64_saturating(gap.sample(rng)),
             Arrivals::Constant { gap, .. } => *gap,
+            Arrivals::Gamma { gap, .. } => SimDuration::from_secs_f64_saturating(gap.sample(rng)),
+            Arrivals::OnOff {
+                on_rate,
+                off_rate,
+                on_mean_s,
+                off_mean_s,
+            } => {
+                let phase = |on: bool, rng: &mut SimRng| {
+                    let e: f64 = rand_distr::Exp1.sample(rng);
+                    SimDuration::from_secs_f64_saturating(
+                        e * if on { on_mean_s } else { off_mean_s },
+                    )
+                };
+                if !st.started {
+                    st.started = true;
+                    st.on = false;
+                    st.phase_end = SimTime::ZERO + phase(false, rng);
+                }
+                let mut t = now;
+                loop {
+                    let rate = if st.on { *on_rate } else { *off_rate };
+                    if rate > 0.0 {
+                        let e: f64 = rand_distr::Exp1.sample(rng);
+                        let g = SimDuration::from_secs_f64_saturating(e / rate);
+                        if t + g < st.phase_end {
+                            return (t + g) - now;
+                        }
+                    }
+                    // Memorylessness: the gap restarts at the phase change.
+                    t = st.phase_end;
+                    st.on = !st.on;
+                    st.phase_end = t + phase(st.on, rng);
+                }
+            }
+            Arrivals::Diurnal {
+                mean_rate,
+                amplitude,
+                period,
+                peak,
+            } => {
+                let max = mean_rate * (1.0 + amplitude);
+                let per = period.as_secs_f64();
+                let mut t = now;
+                loop {
+                    let e: f64 = rand_distr::Exp1.sample(rng);
+                    t += SimDuration::from_secs_f64_saturating(e / max);
+                    let phase = (t.as_secs_f64() - peak.as_secs_f64()) / per;
+                    let rate =
+                        mean_rate * (1.0 + amplitude * (std::f64::consts::TAU * phase).cos());
+                    let u: f64 = rng.random();
+                    if u * max < rate {
+                        return t - now;
+                    }
+                }
+            }
+            Arrivals::Replay {
+                trace,
+                scale,
+                looped,
+            } => {
+                let rows = &trace.rows;
+                if st.cursor >= rows.len() {
+                    if !looped || rows.is_empty() {
+                        st.next_sizes = None;
+                        return SimDuration::MAX;
+                    }
+                    // The next lap starts one mean gap after the last row.
+                    let span = rows.last().map_or(SimDuration::ZERO, |r| r.0);
+                    let mean_gap = span.as_secs_f64() / (rows.len().max(2) - 1) as f64;
+                    st.lap_start += SimDuration::from_secs_f64_saturating(
+                        (span.as_secs_f64() + mean_gap) * scale,
+                    );
+                    st.cursor = 0;
+                }
+                let (offset, prompt, output) = rows[st.cursor];
+                st.cursor += 1;
+                st.next_sizes = Some((prompt, output));
+                let at = st.lap_start
+                    + SimDuration::from_secs_f64_saturating(offset.as_secs_f64() * scale);
+                at.saturating_since(now)
+            }
             Arrivals::Schedule { pieces, period } => {
                 // Memorylessness: a gap that crosses a piece boundary restarts there at the new rate.
                 let mut t = now;
@@ -160,6 +348,10 @@ impl Arrivals {
             Arrivals::Poisson { .. } => "poisson",
             Arrivals::Schedule { .. } => "schedule",
             Arrivals::Constant { .. } => "constant",
+            Arrivals::Gamma { .. } => "gamma",
+            Arrivals::OnOff { .. } => "on-off",
+            Arrivals::Diurnal { .. } => "diurnal",
+            Arrivals::Replay { .. } => "trace",
         }
     }
 }
@@ -182,9 +374,10 @@ mod tests {
         .unwrap();
         assert!((a.mean_rate_per_s() - 5.5).abs() < 1e-12);
         let mut rng = RngStreams::new(1).stream("a");
+        let mut st = ArrivalState::default();
         let (mut t, mut low, mut high) = (SimTime::ZERO, 0u64, 0u64);
         while t < SimTime::ZERO + SimDuration::from_secs(200_000) {
-            t += a.next_gap(t, &mut rng);
+            t += a.next_gap(t, &mut rng, &mut st);
             if (t.as_nanos() / 1_000_000_000) % 2000 < 1000 {
                 low += 1
             } else {
@@ -212,6 +405,108 @@ mod tests {
                 Some(SimDuration::from_secs(50))
             )
             .is_err()
+        );
+    }
+
+    /// Arrivals over `secs` seconds and the squared coefficient of variation of their gaps.
+    fn sample(a: &Arrivals, secs: u64) -> (u64, f64) {
+        let mut rng = RngStreams::new(7).stream("a");
+        let mut st = ArrivalState::default();
+        let (mut t, mut n, mut sum, mut sum2) = (SimTime::ZERO, 0u64, 0.0, 0.0);
+        let end = SimTime::ZERO + SimDuration::from_secs(secs);
+        loop {
+            let g = a.next_gap(t, &mut rng, &mut st);
+            if t + g >= end || g == SimDuration::MAX {
+                break;
+            }
+            t += g;
+            n += 1;
+            let x = g.as_secs_f64();
+            sum += x;
+            sum2 += x * x;
+        }
+        let mean = sum / n as f64;
+        (n, (sum2 / n as f64 - mean * mean) / (mean * mean))
+    }
+
+    #[test]
+    fn gamma_gaps_have_the_mean_and_burstiness_asked_for() {
+        let (n, cv2) = sample(&Arrivals::gamma(2.0, 3.0).unwrap(), 200_000);
+        assert!((n as f64 / 400_000.0 - 1.0).abs() < 0.03, "{n}");
+        assert!((cv2 / 9.0 - 1.0).abs() < 0.1, "cv² {cv2}");
+        let (_, regular) = sample(&Arrivals::gamma(2.0, 0.5).unwrap(), 50_000);
+        assert!((regular - 0.25).abs() < 0.02, "cv² {regular}");
+    }
+
+    #[test]
+    fn on_off_bursts_average_their_two_rates_by_time() {
+        // On 10/s for 60 s on average, off 0.5/s for 240 s: mean 2.4/s, and burstier than Poisson.
+        let a = Arrivals::OnOff {
+            on_rate: 10.0,
+            off_rate: 0.5,
+            on_mean_s: 60.0,
+            off_mean_s: 240.0,
+        };
+        assert!((a.mean_rate_per_s() - 2.4).abs() < 1e-12);
+        let (n, cv2) = sample(&a, 1_000_000);
+        assert!((n as f64 / 2_400_000.0 - 1.0).abs() < 0.05, "{n}");
+        assert!(cv2 > 2.0, "cv² {cv2}");
+    }
+
+    #[test]
+    fn a_diurnal_cycle_peaks_when_asked_and_keeps_its_mean() {
+        let a = Arrivals::Diurnal {
+            mean_rate: 1.0,
+            amplitude: 0.8,
+            period: SimDuration::from_secs(86_400),
+            peak: SimDuration::from_secs(14 * 3600),
+        };
+        let mut rng = RngStreams::new(3).stream("a");
+        let mut st = ArrivalState::default();
+        let (mut t, mut by_hour) = (SimTime::ZERO, [0u64; 24]);
+        let end = SimTime::ZERO + SimDuration::from_secs(20 * 86_400);
+        while t < end {
+            t += a.next_gap(t, &mut rng, &mut st);
+            by_hour[((t.as_secs_f64() / 3600.0) as usize) % 24] += 1;
+        }
+        let total: u64 = by_hour.iter().sum();
+        assert!(
+            (total as f64 / (20.0 * 86_400.0) - 1.0).abs() < 0.02,
+            "{total}"
+        );
+        let peak = (0..24).max_by_key(|&h| by_hour[h]).unwrap();
+        assert!((13..=14).contains(&peak), "peak hour {peak}");
+        // Hour 2 (opposite the peak) runs at about 1 − 0.8 of the mean.
+        assert!(by_hour[2] * 5 < by_hour[14], "{by_hour:?}");
+    }
+
+    #[test]
+    fn a_trace_replays_its_rows_scaled_and_looped() {
+        let trace = Arc::new(Trace {
+            source: "t".into(),
+            rows: vec![
+                (SimDuration::ZERO, 10, 1),
+                (SimDuration::from_secs(2), 20, 2),
+                (SimDuration::from_secs(4), 30, 3),
+            ],
+        });
+        let a = Arrivals::Replay {
+            trace,
+            scale: 0.5,
+            looped: true,
+        };
+        let mut rng = RngStreams::new(1).stream("a");
+        let mut st = ArrivalState::default();
+        let mut t = SimTime::ZERO;
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            t += a.next_gap(t, &mut rng, &mut st);
+            seen.push((t.as_secs_f64(), st.next_sizes.unwrap().0));
+        }
+        // Twice as fast: 0, 1, 2 s; the next lap starts one mean gap (2 s, halved) after.
+        assert_eq!(
+            seen,
+            [(0.0, 10), (1.0, 20), (2.0, 30), (3.0, 10), (4.0, 20)]
         );
     }
 }

@@ -226,8 +226,27 @@ pub struct ArrivalFile {
     pub rate: Option<Scalar>,
     /// `schedule`: `[["0s", "1/s"], ["8h", "5/s"], ...]`, start time and rate of each piece.
     pub rates: Option<Vec<Vec<Scalar>>>,
-    /// `schedule`: repeat with this period (e.g. `"24h"`).
+    /// `schedule`: repeat with this period (e.g. `"24h"`); `diurnal`: the cycle (default 24h).
     pub period: Option<Scalar>,
+    /// `gamma`: coefficient of variation of the gaps.
+    pub cv: Option<Scalar>,
+    /// `on-off`: the rate while off (`rate` is the rate while on).
+    pub off_rate: Option<Scalar>,
+    /// `on-off`: mean length of an on phase.
+    pub on: Option<Scalar>,
+    /// `on-off`: mean length of an off phase.
+    pub off: Option<Scalar>,
+    /// `diurnal`: relative swing of the rate, 0 to 1.
+    pub amplitude: Option<Scalar>,
+    /// `diurnal`: time of the peak within the cycle (default 14h).
+    pub peak: Option<Scalar>,
+    /// `trace`: the CSV file to replay.
+    pub file: Option<String>,
+    /// `trace`: replay this many times faster (instead of `rate`).
+    pub speed: Option<Scalar>,
+    /// `trace`: start again after the last row.
+    #[serde(rename = "loop")]
+    pub looped: Option<bool>,
 }
 
 /// `[endpoint]`: either `servers` and `service-time`, or an LLM (`gpu` and `model`, and/or a

@@ -12,6 +12,9 @@ mod serving;
 pub mod sweep;
 pub mod units;
 mod validate;
+mod workload;
+
+pub use workload::read_trace;
 
 use std::path::{Path, PathBuf};
 

@@ -343,7 +343,18 @@ pub fn set(doc: &mut Table, key: &str, value: Value) -> Result<(), String> {
         };
         match index {
             None if last => {
-                table.insert(name.to_string(), value);
+                // A table value sets several keys at once (e.g. a GPU with its quantization),
+                // leaving the table's other keys as written.
+                match (value, table.get_mut(name)) {
+                    (Value::Table(values), Some(Value::Table(target))) => {
+                        for (k, v) in values {
+                            set(target, &k, v)?;
+                        }
+                    }
+                    (value, _) => {
+                        table.insert(name.to_string(), value);
+                    }
+                }
                 return Ok(());
             }
             None => {
@@ -389,6 +400,13 @@ pub fn params(config: &[(String, Value)]) -> BTreeMap<String, serde_json::Value>
                 Value::Integer(i) => serde_json::Value::from(*i),
                 Value::Float(f) => serde_json::Value::from(*f),
                 Value::Boolean(b) => serde_json::Value::Bool(*b),
+                // A table of several keys reads as its values joined, e.g. "t4 int8".
+                Value::Table(t) => serde_json::Value::String(
+                    t.values()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
                 other => serde_json::Value::String(other.to_string()),
             };
             (k.clone(), j)
@@ -481,5 +499,12 @@ mod tests {
             "{text}"
         );
         assert!(set(&mut doc, "classes[3].share", Value::Float(0.1)).is_err());
+        let both: Table = toml::from_str("rate = \"5/s\"\nkind = \"constant\"").unwrap();
+        set(&mut doc, "workload.arrival", Value::Table(both)).unwrap();
+        let text = toml::to_string(&doc).unwrap();
+        assert!(
+            text.contains("kind = \"constant\"") && text.contains("rate = \"5/s\""),
+            "{text}"
+        );
     }
 }

@@ -371,83 +371,48 @@ fn read_seconds_file(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<f64>, 
     read_numbers_file(ctx, key, path, "a number of seconds")
 }
 
-fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
-    const KINDS: [&str; 3] = ["poisson", "constant", "schedule"];
+/// `workload.arrival` with kind = "schedule".
+pub(crate) fn schedule(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
     let key = "workload.arrival";
-    if !KINDS.contains(&raw.kind.as_str()) {
-        return Err(unknown_kind(
-            ctx,
-            &format!("{key}.kind"),
-            "arrival kind",
-            &raw.kind,
-            &KINDS,
+    if raw.rate.is_some() {
+        return Err(ctx.error(
+            &format!("{key}.rate"),
+            "a schedule takes `rates`, a list of [start, rate] pieces",
         ));
     }
-    if raw.kind == "schedule" {
-        if raw.rate.is_some() {
-            return Err(ctx.error(
-                &format!("{key}.rate"),
-                "a schedule takes `rates`, a list of [start, rate] pieces",
-            ));
-        }
-        let Some(rows) = &raw.rates else {
-            return Err(ctx
+    let Some(rows) = &raw.rates else {
+        return Err(ctx
                 .error(key, "schedule arrivals need `rates`")
                 .with_hint("e.g. rates = [[\"0s\", \"1/s\"], [\"8h\", \"5/s\"], [\"20h\", \"1/s\"]], period = \"24h\""));
-        };
-        let mut pieces = Vec::new();
-        for (i, row) in rows.iter().enumerate() {
-            let k = format!("{key}.rates[{i}]");
-            let [start, rate] = row.as_slice() else {
-                return Err(ctx.error(
-                    &k,
-                    format!("each piece is [start, rate], found {} values", row.len()),
-                ));
-            };
-            let start = ctx.duration(&format!("{k}[0]"), start)?;
-            let rate = match rate {
-                Scalar::Text(t) => super::units::parse_rate(t)
-                    .map_err(|e| ctx.error(&format!("{k}[1]"), e.to_string()))?,
-                Scalar::Number(n) => {
-                    return Err(ctx.error(
-                        &format!("{k}[1]"),
-                        format!("a rate needs a unit, found the bare number {n}"),
-                    ));
-                }
-            };
-            pieces.push((start, rate));
-        }
-        let period = raw
-            .period
-            .as_ref()
-            .map(|p| ctx.positive_duration(&format!("{key}.period"), p))
-            .transpose()?;
-        return Arrivals::schedule(pieces, period)
-            .map_err(|m| ctx.error(&format!("{key}.rates"), m));
-    }
-    for (k, set) in [
-        ("rates", raw.rates.is_some()),
-        ("period", raw.period.is_some()),
-    ] {
-        if set {
+    };
+    let mut pieces = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let k = format!("{key}.rates[{i}]");
+        let [start, rate] = row.as_slice() else {
             return Err(ctx.error(
-                &format!("{key}.{k}"),
-                format!("applies only to kind = \"schedule\", not {}", raw.kind),
+                &k,
+                format!("each piece is [start, rate], found {} values", row.len()),
             ));
-        }
+        };
+        let start = ctx.duration(&format!("{k}[0]"), start)?;
+        let rate = match rate {
+            Scalar::Text(t) => super::units::parse_rate(t)
+                .map_err(|e| ctx.error(&format!("{k}[1]"), e.to_string()))?,
+            Scalar::Number(n) => {
+                return Err(ctx.error(
+                    &format!("{k}[1]"),
+                    format!("a rate needs a unit, found the bare number {n}"),
+                ));
+            }
+        };
+        pieces.push((start, rate));
     }
-    let Some(rate) = &raw.rate else {
-        return Err(ctx
-            .error(key, format!("{} arrivals need a `rate`", raw.kind))
-            .with_hint("e.g. rate = \"3/s\""));
-    };
-    let rate_key = format!("{key}.rate");
-    let rate = ctx.rate(&rate_key, rate)?;
-    let built = match raw.kind.as_str() {
-        "poisson" => Arrivals::poisson(rate),
-        _ => Arrivals::constant(rate),
-    };
-    built.map_err(|m| ctx.error(&rate_key, m))
+    let period = raw
+        .period
+        .as_ref()
+        .map(|p| ctx.positive_duration(&format!("{key}.period"), p))
+        .transpose()?;
+    return Arrivals::schedule(pieces, period).map_err(|m| ctx.error(&format!("{key}.rates"), m));
 }
 
 fn queue_limits(
@@ -555,15 +520,22 @@ fn service_of(
             .error("endpoint", "says neither what serves the requests nor how fast")
             .with_hint("give `servers` and `service-time`, or `gpu` and `model` (an LLM), or a measured `profile`"));
     }
-    let (prompt, output) =
-        super::serving::token_dists(ctx, &workload.prompt_tokens, &workload.output_tokens)?;
+    let (prompt, output) = if sizes_from_trace(workload) {
+        // Each request takes its tokens from its trace row; these are never drawn.
+        (
+            Dist::Deterministic { value: 0.0 },
+            Dist::Deterministic { value: 1.0 },
+        )
+    } else {
+        super::serving::token_dists(ctx, &workload.prompt_tokens, &workload.output_tokens)?
+    };
     let (queue_capacity, queue_timeout) = queue_limits(ctx, raw)?;
     super::serving::llm_service(ctx, raw, prompt, output, queue_capacity, queue_timeout)
 }
 
 fn load(ctx: &Ctx<'_>, raw: &WorkloadFile) -> Result<Load, ConfigError> {
     match (&raw.arrival, &raw.users) {
-        (Some(a), None) => Ok(Load::Open(arrivals(ctx, a)?)),
+        (Some(a), None) => Ok(Load::Open(super::workload::arrivals(ctx, a)?)),
         (None, Some(u)) => {
             if !(1..=1_000_000).contains(&u.count) {
                 return Err(ctx.error("workload.users.count", format!("must be between 1 and 1000000, found {}", u.count)));
@@ -588,6 +560,14 @@ fn load(ctx: &Ctx<'_>, raw: &WorkloadFile) -> Result<Load, ConfigError> {
             .error("workload", "needs `arrival` or `users`")
             .with_hint("e.g. arrival = { kind = \"poisson\", rate = \"3/s\" }")),
     }
+}
+
+/// Whether requests take their tokens from a replayed trace: a trace workload that sets no
+/// token distributions (setting one means both are drawn).
+fn sizes_from_trace(w: &WorkloadFile) -> bool {
+    w.arrival.as_ref().is_some_and(|a| a.kind == "trace")
+        && w.prompt_tokens.is_none()
+        && w.output_tokens.is_none()
 }
 
 /// Validates a parsed file into an [`Experiment`].
@@ -656,6 +636,7 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
             None => SimDuration::from_secs(10),
         },
         keep_timeseries: false,
+        sizes_from_trace: sizes_from_trace(&raw.workload),
     };
     Ok(Experiment {
         name: raw.name,

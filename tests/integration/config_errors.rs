@@ -170,7 +170,7 @@ fn each_rule_reports_file_line_key_and_exact_message() {
         (
             "unknown arrival kind",
             with(r#"kind = "poisson""#, r#"kind = "poison""#),
-            "bad.toml:6: `workload.arrival.kind`: unknown arrival kind \"poison\"; expected one of poisson, constant, schedule\n  hint: did you mean \"poisson\"?",
+            "bad.toml:6: `workload.arrival.kind`: unknown arrival kind \"poison\"; expected one of poisson, constant, gamma, on-off, diurnal, schedule, trace\n  hint: did you mean \"poisson\"?",
         ),
         (
             "unknown distribution kind",

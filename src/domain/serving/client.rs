@@ -139,6 +139,7 @@ pub(super) struct System<'a> {
     /// Whether attempts of each class have any time limit (client or gateway).
     timed: Vec<bool>,
     arrival_rng: SimRng,
+    arrival_state: ArrivalState,
     class_rng: SimRng,
     prompt_rng: SimRng,
     output_rng: SimRng,
@@ -218,6 +219,7 @@ impl<'a> System<'a> {
                 })
                 .collect(),
             arrival_rng: streams.stream("arrivals"),
+            arrival_state: ArrivalState::default(),
             class_rng: streams.stream("classes"),
             prompt_rng: streams.stream("prompt-tokens"),
             output_rng: streams.stream("output-tokens"),
@@ -276,7 +278,12 @@ impl<'a> System<'a> {
         dist.sample(rng).round().max(min).min(f64::from(u32::MAX)) as u32
     }
 
-    fn new_job(&mut self, sim: &mut Simulation<Event>, user: Option<u32>) {
+    fn new_job(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        user: Option<u32>,
+        sizes: Option<(u32, u32)>,
+    ) {
         let now = sim.now();
         let classes = &self.pol.classes;
         let class = if classes.len() == 1 {
@@ -296,8 +303,16 @@ impl<'a> System<'a> {
         let c = &classes[class];
         let prompt_dist = c.prompt_tokens.as_ref().unwrap_or(&svc.prompt_tokens);
         let output_dist = c.output_tokens.as_ref().unwrap_or(&svc.output_tokens);
-        let prompt = Self::sample_tokens(prompt_dist, &mut self.prompt_rng, 0.0);
-        let output = Self::sample_tokens(output_dist, &mut self.output_rng, 1.0);
+        let (prompt, output) = match sizes {
+            // The trace's own tokens, unless the class or the workload sets distributions.
+            Some((p, o)) if self.scenario.sizes_from_trace && c.prompt_tokens.is_none() => {
+                (p, o.max(1))
+            }
+            _ => (
+                Self::sample_tokens(prompt_dist, &mut self.prompt_rng, 0.0),
+                Self::sample_tokens(output_dist, &mut self.output_rng, 1.0),
+            ),
+        };
         let measured = now >= self.window_start;
         let job = Job {
             generation: 0,
@@ -863,18 +878,24 @@ impl Model for System<'_> {
         match event {
             Event::Arrival => {
                 let measured = sim.now() >= self.window_start;
+                // A replayed trace gives this arrival's tokens; take them before the next.
+                let sizes = self.arrival_state.next_sizes.take();
                 if count_arrival(&mut self.arrivals_left, measured)
                     && let Load::Open(arrivals) = &self.scenario.load
                 {
-                    let gap = arrivals.next_gap(sim.now(), &mut self.arrival_rng);
+                    let gap = arrivals.next_gap(
+                        sim.now(),
+                        &mut self.arrival_rng,
+                        &mut self.arrival_state,
+                    );
                     sim.schedule_in(gap, Event::Arrival);
                 }
-                self.new_job(sim, None);
+                self.new_job(sim, None, sizes);
             }
             Event::UserReady(u) => {
                 let measured = sim.now() >= self.window_start;
                 if user_may_send(&mut self.arrivals_left, measured) {
-                    self.new_job(sim, Some(u));
+                    self.new_job(sim, Some(u), None);
                 }
             }
             Event::AttemptTimer(id, _) => self.arm(sim, id),
@@ -916,11 +937,16 @@ pub fn simulate_llm(
     let streams = RngStreams::new(seed);
     let mut system = System::new(scenario, svc, &streams);
     let mut sim = Simulation::new();
-    let (arrival_rng, think_rng) = (&mut system.arrival_rng, &mut system.think_rng);
+    let (arrival_rng, arrival_state, think_rng) = (
+        &mut system.arrival_rng,
+        &mut system.arrival_state,
+        &mut system.think_rng,
+    );
     super::super::endpoint::start_load(
         &mut sim,
         &scenario.load,
         arrival_rng,
+        arrival_state,
         think_rng,
         Event::Arrival,
         Event::UserReady,

@@ -44,6 +44,7 @@ use super::profile::Profile;
 use super::request::{Outcome, RequestId};
 use super::scenario::{Load, Scenario, StopRule};
 use super::stats::RunStats;
+use super::workload::ArrivalState;
 use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
 use rand::RngExt;
 
