@@ -580,3 +580,53 @@ fn policy_rules_report_their_exact_messages() {
     ];
     check_messages(&cases);
 }
+
+#[test]
+fn malformed_trace_rows_are_reported_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = |rows: &str| {
+        let p = write(
+            dir.path(),
+            "t.csv",
+            &format!("TIMESTAMP,ContextTokens,GeneratedTokens\n{rows}"),
+        );
+        capsim::experiment::read_trace(&p).unwrap_err().to_string()
+    };
+    let path = dir.path().join("t.csv");
+    let p = path.display();
+    assert_eq!(
+        trace("2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:50.99,396\n"),
+        format!(
+            "{p}:3: expected 3 fields, found 2\n  hint: each row: a time, prompt tokens and output tokens, as in the header"
+        )
+    );
+    assert_eq!(
+        trace("2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:50.99,396,-1\n"),
+        format!(
+            "{p}:3: expected output tokens (a whole number), found \"-1\"\n  hint: each row: a time, prompt tokens and output tokens, as in the header"
+        )
+    );
+    assert_eq!(
+        trace("2023-11-16 18:15:46.68,374,44\n2023-11-16 18:15:40.00,396,5\n"),
+        format!(
+            "{p}:3: the time goes backwards; rows must be in time order\n  hint: each row: a time, prompt tokens and output tokens, as in the header"
+        )
+    );
+    assert_eq!(
+        trace("16/11/2023,374,44\n"),
+        format!(
+            "{p}:2: cannot read the time \"16/11/2023\"\n  hint: each row: a time, prompt tokens and output tokens, as in the header"
+        )
+    );
+    // Through an experiment file, the trace's own line is named.
+    let exp = format!(
+        "name = \"t\"\nseed = 1\nduration = \"1h\"\n[workload]\narrival = {{ kind = \"trace\", file = \"t.csv\" }}\n[endpoint]\nservers = 1\nservice-time = {{ kind = \"exponential\", mean = \"1s\" }}\n"
+    );
+    let f = write(dir.path(), "e.toml", &exp);
+    trace("x,1,1\n");
+    let err = experiment::load(&f).unwrap_err().to_string();
+    assert!(
+        err.starts_with(&format!("{p}:2: cannot read the time")),
+        "{err}"
+    );
+}

@@ -152,3 +152,58 @@ fn the_policy_experiments_show_what_their_comments_claim() {
     let tier = |n: &str| rows.iter().find(|r| r.class == n).unwrap().metrics.clone();
     assert!(tier("premium").timeout_rate.unwrap() * 2.0 < tier("free").timeout_rate.unwrap());
 }
+
+#[test]
+fn the_azure_chat_trace_replays_every_row_with_its_own_tokens() {
+    let exp = experiment::load(&root().join("experiments/traces/azure-conv-replay.toml")).unwrap();
+    let trace = capsim::experiment::read_trace(&root().join("data/traces/azure-llm-2023-conv.csv"))
+        .unwrap();
+    assert_eq!(trace.rows.len(), 19_366);
+    let in_hour = trace
+        .rows
+        .iter()
+        .filter(|r| r.0.as_secs_f64() < 3600.0)
+        .count() as u64;
+    let m = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap().runs[0]
+        .metrics
+        .clone();
+    assert_eq!(m.arrived, in_hour);
+    // Requests carry the trace's tokens: 1,155 prompt and 211 output tokens on average.
+    let mean_out: f64 =
+        trace.rows.iter().map(|r| f64::from(r.2)).sum::<f64>() / trace.rows.len() as f64;
+    assert!((mean_out - 211.1).abs() < 0.1, "{mean_out}");
+    let ok_tokens = real(&m, "tokens_per_s") * m.window_s;
+    let per_ok = ok_tokens / m.ok as f64;
+    assert!(per_ok > 100.0 && per_ok < 400.0, "{per_ok}");
+}
+
+#[test]
+fn the_t4_vs_a100_study_sweeps_gpus_loads_and_timeouts() {
+    let exp = experiment::load(&root().join("experiments/t4-vs-a100.toml")).unwrap();
+    assert_eq!(exp.configs.len(), 3 * 40 * 2);
+    let summary = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap();
+    let rate = |gpu: &str, load: &str, timeout: &str| {
+        summary
+            .runs
+            .iter()
+            .find(|r| {
+                r.params["endpoint"] == gpu
+                    && r.params["workload.arrival.rate"] == load
+                    && r.params["client.read-timeout"] == timeout
+            })
+            .unwrap()
+            .metrics
+            .timeout_rate
+            .unwrap()
+    };
+    // Each GPU is fine at 0.5/s; the T4 breaks first, then the A10G, and the A100 last.
+    for gpu in ["t4 int8", "a10g fp16", "a100-80gb fp16"] {
+        assert!(rate(gpu, "0.5/s", "60s") < 0.01, "{gpu}");
+    }
+    assert!(rate("t4 int8", "2/s", "60s") > 0.5);
+    assert!(rate("a10g fp16", "2/s", "60s") > rate("a100-80gb fp16", "2/s", "60s"));
+    assert!(rate("a100-80gb fp16", "5/s", "60s") < 0.01);
+    assert!(rate("a100-80gb fp16", "20/s", "60s") > 0.5);
+    // A longer read timeout never times out more.
+    assert!(rate("t4 int8", "1/s", "300s") <= rate("t4 int8", "1/s", "60s"));
+}
