@@ -374,12 +374,6 @@ fn read_seconds_file(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<Vec<f64>, 
 /// `workload.arrival` with kind = "schedule".
 pub(crate) fn schedule(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
     let key = "workload.arrival";
-    if raw.rate.is_some() {
-        return Err(ctx.error(
-            &format!("{key}.rate"),
-            "a schedule takes `rates`, a list of [start, rate] pieces",
-        ));
-    }
     let Some(rows) = &raw.rates else {
         return Err(ctx
                 .error(key, "schedule arrivals need `rates`")
@@ -412,7 +406,7 @@ pub(crate) fn schedule(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, Con
         .as_ref()
         .map(|p| ctx.positive_duration(&format!("{key}.period"), p))
         .transpose()?;
-    return Arrivals::schedule(pieces, period).map_err(|m| ctx.error(&format!("{key}.rates"), m));
+    Arrivals::schedule(pieces, period).map_err(|m| ctx.error(&format!("{key}.rates"), m))
 }
 
 fn queue_limits(

@@ -619,10 +619,8 @@ fn malformed_trace_rows_are_reported_with_their_line() {
         )
     );
     // Through an experiment file, the trace's own line is named.
-    let exp = format!(
-        "name = \"t\"\nseed = 1\nduration = \"1h\"\n[workload]\narrival = {{ kind = \"trace\", file = \"t.csv\" }}\n[endpoint]\nservers = 1\nservice-time = {{ kind = \"exponential\", mean = \"1s\" }}\n"
-    );
-    let f = write(dir.path(), "e.toml", &exp);
+    let exp = "name = \"t\"\nseed = 1\nduration = \"1h\"\n[workload]\narrival = { kind = \"trace\", file = \"t.csv\" }\n[endpoint]\nservers = 1\nservice-time = { kind = \"exponential\", mean = \"1s\" }\n";
+    let f = write(dir.path(), "e.toml", exp);
     trace("x,1,1\n");
     let err = experiment::load(&f).unwrap_err().to_string();
     assert!(
