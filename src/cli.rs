@@ -45,6 +45,19 @@ pub enum Command {
         /// the same whatever the number.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
         threads: Option<u32>,
+        /// Run only shard K of N (runs whose index is K−1 modulo N), for a job array; put the
+        /// shards together with `capsim merge`.
+        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+    },
+    /// Merge the result folders of `run --shard K/N` into the results of one whole run.
+    Merge {
+        /// The shards' result folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Folder for the merged results.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Check experiment files without running them.
     Validate {
@@ -155,12 +168,91 @@ fn default_out_dir(file: &Path) -> PathBuf {
     Path::new("results").join(stem)
 }
 
+/// `K/N` with 1 ≤ K ≤ N.
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("expected K/N such as 2/8, found \"{s}\""))?;
+    let (k, n): (usize, usize) = (
+        k.trim()
+            .parse()
+            .map_err(|_| format!("K in \"{s}\" is not a whole number"))?,
+        n.trim()
+            .parse()
+            .map_err(|_| format!("N in \"{s}\" is not a whole number"))?,
+    );
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("expected 1 <= K <= N, found {k}/{n}"));
+    }
+    Ok((k, n))
+}
+
+/// Writes summary.json, summary.csv and, with replications, aggregate.csv into `dir`.
+fn write_summary(dir: &Path, summary: &report::Summary) -> Result<(PathBuf, PathBuf), RunError> {
+    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let json_path = dir.join("summary.json");
+    let csv_path = dir.join("summary.csv");
+    write_file(&json_path, &report::to_json(summary)?)?;
+    write_file(&csv_path, &report::to_csv(summary)?)?;
+    if !summary.aggregates.is_empty() {
+        write_file(&dir.join("aggregate.csv"), &report::aggregate_csv(summary)?)?;
+    }
+    Ok((json_path, csv_path))
+}
+
+fn merge_command(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
+    let mut shards = Vec::new();
+    for d in dirs {
+        let path = d.join("summary.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            Failure::from(
+                ConfigError::new(&path, format!("cannot read a shard's summary: {e}"))
+                    .with_hint("give the folders that `capsim run --shard K/N --out DIR` wrote"),
+            )
+        })?;
+        let summary: report::Summary = serde_json::from_str(&text).map_err(|e| {
+            Failure::from(ConfigError::new(
+                &path,
+                format!("not a capsim summary: {e}"),
+            ))
+        })?;
+        shards.push(summary);
+    }
+    let merged = report::merge(shards).map_err(|m| {
+        Failure::from(
+            ConfigError::new(&dirs[0], m).with_hint("give every shard of one sweep, each once"),
+        )
+    })?;
+    write_summary(out, &merged)?;
+    // Time series files are named by run index, so they are copied as they are.
+    for d in dirs {
+        let ts = d.join("timeseries");
+        if let Ok(entries) = std::fs::read_dir(&ts) {
+            let target = out.join("timeseries");
+            std::fs::create_dir_all(&target).map_err(|source| RunError::Write {
+                path: target.clone(),
+                source,
+            })?;
+            for e in entries.flatten() {
+                let to = target.join(e.file_name());
+                std::fs::copy(e.path(), &to)
+                    .map_err(|source| RunError::Write { path: to, source })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn run_command(
     file: &Path,
     out: Option<PathBuf>,
     seed: Option<u64>,
     quiet: bool,
     timeseries: bool,
+    shard: Option<(usize, usize)>,
 ) -> Result<(), Failure> {
     let exp = experiment::load(file)?;
     let seed = seed.or(exp.seed).ok_or_else(|| {
@@ -168,24 +260,11 @@ fn run_command(
             .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed")
     })?;
     let started = Instant::now();
-    let (summary, series) = runner::run_with_timeseries(&exp, seed, timeseries)?;
+    let (summary, series) = runner::run_shard(&exp, seed, timeseries, shard)?;
     let elapsed = started.elapsed();
 
     let dir = out.unwrap_or_else(|| default_out_dir(file));
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
-        path: dir.clone(),
-        source,
-    })?;
-    let json_path = dir.join("summary.json");
-    let csv_path = dir.join("summary.csv");
-    write_file(&json_path, &report::to_json(&summary)?)?;
-    write_file(&csv_path, &report::to_csv(&summary)?)?;
-    if !summary.aggregates.is_empty() {
-        write_file(
-            &dir.join("aggregate.csv"),
-            &report::aggregate_csv(&summary)?,
-        )?;
-    }
+    let (json_path, csv_path) = write_summary(&dir, &summary)?;
     if timeseries {
         let ts_dir = dir.join("timeseries");
         std::fs::create_dir_all(&ts_dir).map_err(|source| RunError::Write {
@@ -354,8 +433,9 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             quiet,
             timeseries,
             threads,
+            shard,
         } => match threads {
-            None => run_command(&file, out, seed, quiet, timeseries),
+            None => run_command(&file, out, seed, quiet, timeseries, shard),
             Some(n) => {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(n as usize)
@@ -366,9 +446,10 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                             message: format!("cannot start {n} threads: {e}"),
                         })
                     })?;
-                pool.install(|| run_command(&file, out, seed, quiet, timeseries))
+                pool.install(|| run_command(&file, out, seed, quiet, timeseries, shard))
             }
         },
+        Command::Merge { dirs, out } => merge_command(&dirs, &out),
         Command::Validate { files } => validate_command(&files),
         Command::List { what } => list_command(what),
         Command::Explain { file } => {

@@ -253,7 +253,23 @@ pub fn run_with_timeseries(
     seed: u64,
     timeseries: bool,
 ) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
+    run_shard(experiment, seed, timeseries, None)
+}
+
+/// Like [`run_with_timeseries`], running only shard `k` of `n` when `shard` is `Some((k, n))`:
+/// the runs whose index is `k − 1` modulo `n`. [`crate::report::merge`] puts shards together
+/// into exactly the summary of a whole run.
+pub fn run_shard(
+    experiment: &Experiment,
+    seed: u64,
+    timeseries: bool,
+    shard: Option<(usize, usize)>,
+) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
     let mut plans = plan(experiment, seed);
+    let total = plans.len();
+    if let Some((k, n)) = shard {
+        plans.retain(|p| p.index % n == k - 1);
+    }
     for p in &mut plans {
         p.scenario.keep_timeseries = timeseries;
     }
@@ -264,7 +280,7 @@ pub fn run_with_timeseries(
     let (runs, series): (Vec<_>, Vec<_>) =
         results.into_iter().map(|r| (r.rows, r.timeseries)).unzip();
     let runs: Vec<RunSummary> = runs.into_iter().flatten().collect();
-    let aggregates = if experiment.replications > 1 {
+    let aggregates = if experiment.replications > 1 && shard.is_none() {
         crate::report::aggregate(&runs)
     } else {
         Vec::new()
@@ -274,6 +290,12 @@ pub fn run_with_timeseries(
         capsim: env!("CARGO_PKG_VERSION").to_string(),
         experiment: experiment.name.clone(),
         seed,
+        shard: shard.map(|(k, n)| crate::report::Shard {
+            k,
+            n,
+            runs: total,
+            replications: experiment.replications,
+        }),
         runs,
         aggregates,
     };

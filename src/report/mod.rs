@@ -8,7 +8,9 @@ pub mod table;
 
 use crate::error::RunError;
 pub use aggregate::aggregate;
-pub use summary::{Aggregate, Estimate, FORMAT_VERSION, MetricValue, Metrics, RunSummary, Summary};
+pub use summary::{
+    Aggregate, Estimate, FORMAT_VERSION, MetricValue, Metrics, RunSummary, Shard, Summary,
+};
 
 /// `summary.json`: `{"version", "capsim", "experiment", "seed", "runs": [...]}`, pretty-printed,
 /// ending in a newline.
@@ -165,5 +167,78 @@ pub fn timeseries_csv(rows: &[crate::domain::serving::WindowRow]) -> Result<Vec<
     w.into_inner().map_err(|e| RunError::Encode {
         format: "CSV",
         message: e.to_string(),
+    })
+}
+
+/// Puts the shards of one sweep (`capsim run --shard K/N`) back together: the result is the
+/// summary a whole run writes, byte for byte once exported.
+pub fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
+    let Some(first) = shards.first() else {
+        return Err("nothing to merge".into());
+    };
+    let Some(plan) = first.shard else {
+        return Err(
+            "the first folder holds a whole run, not a shard (written without --shard)".into(),
+        );
+    };
+    let same = |s: &Summary| {
+        s.version == first.version
+            && s.capsim == first.capsim
+            && s.experiment == first.experiment
+            && s.seed == first.seed
+    };
+    let mut seen = vec![false; plan.n];
+    for s in &shards {
+        if !same(s) {
+            return Err(format!(
+                "shards of different runs: \"{}\" seed {} (capsim {}) and \"{}\" seed {} (capsim {})",
+                first.experiment, first.seed, first.capsim, s.experiment, s.seed, s.capsim
+            ));
+        }
+        let Some(sh) = s.shard else {
+            return Err("a folder holds a whole run, not a shard".into());
+        };
+        if sh.n != plan.n || sh.runs != plan.runs || sh.replications != plan.replications {
+            return Err(format!(
+                "shards split differently: {}/{} and {}/{}",
+                plan.k, plan.n, sh.k, sh.n
+            ));
+        }
+        if std::mem::replace(&mut seen[sh.k - 1], true) {
+            return Err(format!("shard {}/{} is given twice", sh.k, sh.n));
+        }
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        return Err(format!("shard {}/{} is missing", missing + 1, plan.n));
+    }
+    let mut runs: Vec<RunSummary> = shards
+        .iter_mut()
+        .flat_map(|s| std::mem::take(&mut s.runs))
+        .collect();
+    // Stable: the rows of one run (all, then its classes) keep their order.
+    runs.sort_by_key(|r| r.index);
+    let mut indices: Vec<usize> = runs.iter().map(|r| r.index).collect();
+    indices.dedup();
+    if indices != (0..plan.runs).collect::<Vec<_>>() {
+        return Err(format!(
+            "the shards hold {} of the plan's {} runs",
+            indices.len(),
+            plan.runs
+        ));
+    }
+    let aggregates = if plan.replications > 1 {
+        aggregate(&runs)
+    } else {
+        Vec::new()
+    };
+    let first = &shards[0];
+    Ok(Summary {
+        version: first.version,
+        capsim: first.capsim.clone(),
+        experiment: first.experiment.clone(),
+        seed: first.seed,
+        shard: None,
+        runs,
+        aggregates,
     })
 }

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 
 /// Version of the output format; bumped when a column changes meaning or is removed.
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Everything one invocation of `capsim run` produced.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     /// Output format version ([`FORMAT_VERSION`]).
     pub version: u32,
@@ -20,12 +20,28 @@ pub struct Summary {
     pub experiment: String,
     /// Master seed of the invocation.
     pub seed: u64,
+    /// Which part of the plan this is, when run with `--shard K/N` (absent for a whole run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
     /// One entry per run and class, in run order.
     pub runs: Vec<RunSummary>,
     /// With replications: per configuration and class, each metric's mean and 95 % confidence
     /// interval over the replications.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", skip_deserializing)]
     pub aggregates: Vec<Aggregate>,
+}
+
+/// Which runs a shard holds: those whose index is `k − 1` modulo `n`, of `runs` in all.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, from 1.
+    pub k: usize,
+    /// Shards in all.
+    pub n: usize,
+    /// Runs in the whole plan.
+    pub runs: usize,
+    /// Replications per configuration in the whole plan.
+    pub replications: u32,
 }
 
 /// A metric over the replications of one configuration.
@@ -68,7 +84,7 @@ fn estimates_in_order<S: Serializer>(
 }
 
 /// One run: its identity, the parameters that distinguish it, and what it measured.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunSummary {
     /// Position in the run plan, from 0.
     pub index: usize,
@@ -97,7 +113,8 @@ pub enum MetricValue {
 }
 
 /// The measured metrics of one run. Names are stable: scripts depend on them.
-#[derive(Clone, Debug, Default, PartialEq)]
+// Deserialised from the map `Serialize` writes: field names are the metric names.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[allow(missing_docs)] // Each field is documented in `Metrics::DOCS` and in the README.
 pub struct Metrics {
     pub arrived: u64,

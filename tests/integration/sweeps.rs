@@ -120,3 +120,54 @@ fn a_bad_swept_value_names_its_configuration() {
         "{err}"
     );
 }
+
+#[test]
+fn shards_merge_into_exactly_the_bytes_of_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = format!(
+        "{MM1}[sweep]\nreplications = 3\nendpoint.servers = [1, 2]\nworkload.arrival.rate = [\"0.4/s\", \"0.8/s\", \"0.9/s\"]\n"
+    );
+    let file = write(dir.path(), "s.toml", &src);
+    let run = |out: &str, extra: &[&str]| {
+        capsim()
+            .args(["run", "--quiet", "--out"])
+            .arg(dir.path().join(out))
+            .args(extra)
+            .arg(&file)
+            .assert()
+            .success();
+    };
+    run("whole", &[]);
+    for k in 1..=3 {
+        run(&format!("part{k}"), &["--shard", &format!("{k}/3")]);
+    }
+    // Any order of the shard folders.
+    capsim()
+        .args(["merge", "--out"])
+        .arg(dir.path().join("merged"))
+        .arg(dir.path().join("part3"))
+        .arg(dir.path().join("part1"))
+        .arg(dir.path().join("part2"))
+        .assert()
+        .success();
+    for f in ["summary.json", "summary.csv", "aggregate.csv"] {
+        let a = std::fs::read(dir.path().join("whole").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("merged").join(f)).unwrap();
+        assert!(a == b, "{f} differs after merging");
+    }
+    // A missing shard is refused, with exit code 2.
+    let out = capsim()
+        .args(["merge", "--out"])
+        .arg(dir.path().join("bad"))
+        .arg(dir.path().join("part1"))
+        .arg(dir.path().join("part2"))
+        .assert()
+        .code(2);
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(err.contains("shard 3/3 is missing"), "{err}");
+    capsim()
+        .args(["run", "--quiet", "--shard", "4/3"])
+        .arg(&file)
+        .assert()
+        .code(2);
+}
