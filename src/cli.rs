@@ -50,6 +50,11 @@ pub enum Command {
         #[arg(long, value_name = "K/N", value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
     },
+    /// Redraw the charts and report.md of a results folder from its summary.json.
+    Chart {
+        /// The results folder.
+        dir: PathBuf,
+    },
     /// Merge the result folders of `run --shard K/N` into the results of one whole run.
     Merge {
         /// The shards' result folders.
@@ -203,23 +208,39 @@ fn write_summary(dir: &Path, summary: &report::Summary) -> Result<(PathBuf, Path
     Ok((json_path, csv_path))
 }
 
+/// Reads a summary.json back; replication intervals are recomputed from its runs.
+fn read_summary(path: &Path) -> Result<report::Summary, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::from(
+            ConfigError::new(path, format!("cannot read the summary: {e}"))
+                .with_hint("give a folder that `capsim run` wrote"),
+        )
+    })?;
+    let mut summary: report::Summary = serde_json::from_str(&text)
+        .map_err(|e| Failure::from(ConfigError::new(path, format!("not a capsim summary: {e}"))))?;
+    if summary.shard.is_none() && summary.runs.iter().any(|r| r.replication > 0) {
+        summary.aggregates = report::aggregate(&summary.runs);
+    }
+    Ok(summary)
+}
+
+/// Draws the charts of a sweep and writes report.md next to them.
+fn write_charts(
+    dir: &Path,
+    summary: &report::Summary,
+) -> Result<Vec<report::charts::Chart>, RunError> {
+    let charts = report::charts::render(summary, dir)?;
+    write_file(
+        &dir.join("report.md"),
+        report::report_md(summary, &charts).as_bytes(),
+    )?;
+    Ok(charts)
+}
+
 fn merge_command(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
     let mut shards = Vec::new();
     for d in dirs {
-        let path = d.join("summary.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            Failure::from(
-                ConfigError::new(&path, format!("cannot read a shard's summary: {e}"))
-                    .with_hint("give the folders that `capsim run --shard K/N --out DIR` wrote"),
-            )
-        })?;
-        let summary: report::Summary = serde_json::from_str(&text).map_err(|e| {
-            Failure::from(ConfigError::new(
-                &path,
-                format!("not a capsim summary: {e}"),
-            ))
-        })?;
-        shards.push(summary);
+        shards.push(read_summary(&d.join("summary.json"))?);
     }
     let merged = report::merge(shards).map_err(|m| {
         Failure::from(
@@ -227,6 +248,7 @@ fn merge_command(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
         )
     })?;
     write_summary(out, &merged)?;
+    write_charts(out, &merged)?;
     // Time series files are named by run index, so they are copied as they are.
     for d in dirs {
         let ts = d.join("timeseries");
@@ -265,6 +287,9 @@ fn run_command(
 
     let dir = out.unwrap_or_else(|| default_out_dir(file));
     let (json_path, csv_path) = write_summary(&dir, &summary)?;
+    if shard.is_none() {
+        write_charts(&dir, &summary)?;
+    }
     if timeseries {
         let ts_dir = dir.join("timeseries");
         std::fs::create_dir_all(&ts_dir).map_err(|source| RunError::Write {
@@ -450,6 +475,15 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             }
         },
         Command::Merge { dirs, out } => merge_command(&dirs, &out),
+        Command::Chart { dir } => {
+            let path = dir.join("summary.json");
+            let summary = read_summary(&path)?;
+            let charts = write_charts(&dir, &summary)?;
+            for c in charts {
+                println!("{}", dir.join(c.file).display());
+            }
+            Ok(())
+        }
         Command::Validate { files } => validate_command(&files),
         Command::List { what } => list_command(what),
         Command::Explain { file } => {

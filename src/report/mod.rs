@@ -2,6 +2,7 @@
 
 pub mod aggregate;
 pub mod catalog;
+pub mod charts;
 pub mod explain;
 pub mod summary;
 pub mod table;
@@ -241,4 +242,65 @@ pub fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
         runs,
         aggregates,
     })
+}
+
+/// `report.md`: the experiment, one row per run (its parameters and the headline metrics) and
+/// the charts, readable on GitHub.
+pub fn report_md(summary: &Summary, charts: &[charts::Chart]) -> String {
+    let mut s = format!(
+        "# {}\n\ncapsim {} · seed {} · {} runs\n\n",
+        summary.experiment,
+        summary.capsim,
+        summary.seed,
+        summary.runs.iter().filter(|r| r.class == "all").count()
+    );
+    for c in charts {
+        s += &format!("![{}]({})\n\n", c.title, c.file);
+    }
+    let mut params: Vec<&String> = summary.runs.iter().flat_map(|r| r.params.keys()).collect();
+    params.sort();
+    params.dedup();
+    let cols = [
+        "arrived",
+        "timeout_rate",
+        "error_rate",
+        "latency_p50_s",
+        "latency_p99_s",
+        "ttft_p99_s",
+        "cost_per_1k_ok_usd",
+    ];
+    s += "| run | class |";
+    for p in &params {
+        s += &format!(" {p} |");
+    }
+    for c in cols {
+        s += &format!(" {c} |");
+    }
+    s += "\n|";
+    s += &" --- |".repeat(2 + params.len() + cols.len());
+    s += "\n";
+    for r in &summary.runs {
+        s += &format!("| {} | {} |", r.index, r.class);
+        for p in &params {
+            let v = match r.params.get(*p) {
+                Some(serde_json::Value::String(t)) => t.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            };
+            s += &format!(" {v} |");
+        }
+        for c in cols {
+            let v = match r.metrics.get(c) {
+                Some(MetricValue::Count(n)) => n.to_string(),
+                Some(MetricValue::Real(Some(x))) if c.ends_with("rate") => {
+                    format!("{:.2} %", x * 100.0)
+                }
+                Some(MetricValue::Real(Some(x))) => format!("{x:.3}"),
+                _ => "–".into(),
+            };
+            s += &format!(" {v} |");
+        }
+        s += "\n";
+    }
+    s
 }

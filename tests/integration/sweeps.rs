@@ -171,3 +171,37 @@ fn shards_merge_into_exactly_the_bytes_of_one_run() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn a_sweep_writes_charts_and_a_report_that_chart_redraws_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = format!(
+        "{MM1}[sweep]\nendpoint.servers = [1, 2]\nworkload.arrival.rate = [\"0.4/s\", \"0.8/s\", \"1.6/s\"]\n"
+    );
+    let file = write(dir.path(), "s.toml", &src);
+    let out = dir.path().join("out");
+    capsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .success();
+    let png = |name: &str| std::fs::read(out.join(name)).unwrap();
+    let first = png("timeout_rate.png");
+    assert_eq!(&first[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(first.len() > 10_000);
+    let _ = png("latency.png");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("![M/M/1 sweep: timeouts vs load](timeout_rate.png)"),
+        "{report}"
+    );
+    assert!(report.contains("| 5 | all | 2 | 1.6/s |"), "{report}");
+    std::fs::remove_file(out.join("timeout_rate.png")).unwrap();
+    capsim().arg("chart").arg(&out).assert().success();
+    assert_eq!(
+        png("timeout_rate.png"),
+        first,
+        "redrawn from summary.json, byte for byte"
+    );
+}

@@ -1,0 +1,520 @@
+//! PNG charts of a sweep, drawn from its summary alone (so `capsim chart DIR` can redraw them):
+//! timeout rate vs load, latency percentiles vs load, cost vs timeout rate with its Pareto
+//! front, and a run's time series. Text is drawn with a bundled font (DejaVu Sans), so charts
+//! look the same on any machine.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::summary::{MetricValue, Metrics, Summary};
+use crate::error::RunError;
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// Tableau 10: distinguishable, and readable by most colour-blind readers.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+const SIZE: (u32, u32) = (1000, 620);
+
+fn font() -> Result<(), RunError> {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
+    });
+    ok.then_some(())
+        .ok_or_else(|| chart_error("the bundled font cannot be loaded"))
+}
+
+fn chart_error(message: impl std::fmt::Display) -> RunError {
+    RunError::Encode {
+        format: "PNG",
+        message: message.to_string(),
+    }
+}
+
+/// One chart written: its file name and what it shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chart {
+    /// File name inside the results folder.
+    pub file: String,
+    /// Its title.
+    pub title: String,
+}
+
+/// A number with an optional unit, as a swept value is written (`"2.5/s"`, `"60s"`, `4`).
+fn numeric(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => {
+            let end = s
+                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+                .unwrap_or(s.len());
+            s[..end].parse().ok()
+        }
+        _ => None,
+    }
+}
+
+fn value(m: &Metrics, name: &str) -> Option<f64> {
+    match m.get(name)? {
+        MetricValue::Count(c) => Some(c as f64),
+        MetricValue::Real(x) => x.filter(|x| x.is_finite()),
+    }
+}
+
+/// The points of a sweep: per configuration its parameters and (mean) metrics.
+struct Point<'a> {
+    params: &'a BTreeMap<String, serde_json::Value>,
+    metrics: Metrics,
+}
+
+fn points(summary: &Summary) -> Vec<Point<'_>> {
+    let mut out: Vec<Point<'_>> = Vec::new();
+    for r in summary.runs.iter().filter(|r| r.class == "all") {
+        if r.replication == 0 {
+            out.push(Point {
+                params: &r.params,
+                metrics: r.metrics.clone(),
+            });
+        }
+    }
+    // With replications, use each configuration's means.
+    for a in summary.aggregates.iter().filter(|a| a.class == "all") {
+        if let Some(p) = out.get_mut(a.config) {
+            for (name, e) in &a.metrics {
+                set_mean(&mut p.metrics, name, e.mean);
+            }
+        }
+    }
+    out
+}
+
+/// Puts a replication mean into the metric fields the charts read.
+fn set_mean(m: &mut Metrics, name: &str, mean: Option<f64>) {
+    match name {
+        "timeout_rate" => m.timeout_rate = mean,
+        "error_rate" => m.error_rate = mean,
+        "latency_p50_s" => m.latency_p50_s = mean,
+        "latency_p95_s" => m.latency_p95_s = mean,
+        "latency_p99_s" => m.latency_p99_s = mean,
+        "cost_per_1k_ok_usd" => m.cost_per_1k_ok_usd = mean,
+        _ => {}
+    }
+}
+
+/// The swept parameter that is the load (a rate, speed or number of users), if any.
+fn load_axis(points: &[Point<'_>]) -> Option<String> {
+    let keys: Vec<&String> = points.first()?.params.keys().collect();
+    let numeric_axis = |k: &str| {
+        points
+            .iter()
+            .all(|p| p.params.get(k).and_then(numeric).is_some())
+    };
+    ["rate", "speed", "count", "users"]
+        .iter()
+        .find_map(|suffix| {
+            keys.iter()
+                .find(|k| k.ends_with(suffix) && numeric_axis(k))
+                .map(|k| k.to_string())
+        })
+}
+
+/// A label for the other parameters of a point: its scenario.
+fn scenario(p: &Point<'_>, load: &str) -> String {
+    // What serves the requests first, then the other settings.
+    let mut params: Vec<(&String, &serde_json::Value)> = p.params.iter().collect();
+    params.sort_by_key(|(k, _)| !k.starts_with("endpoint"));
+    let parts: Vec<String> = params
+        .into_iter()
+        .filter(|(k, _)| k.as_str() != load)
+        .map(|(k, v)| {
+            let short = k.rsplit('.').next().unwrap_or(k);
+            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+            if short == "endpoint" {
+                v
+            } else {
+                format!("{short} {v}")
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        "all runs".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+type Series = Vec<(String, Vec<(f64, f64)>)>;
+
+/// Per scenario, the (load, metric) points in load order.
+fn series(points: &[Point<'_>], load: &str, metric: impl Fn(&Metrics) -> Option<f64>) -> Series {
+    let mut out: Series = Vec::new();
+    for p in points {
+        let name = scenario(p, load);
+        let Some(x) = p.params.get(load).and_then(numeric) else {
+            continue;
+        };
+        let idx = match out.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                out.push((name, Vec::new()));
+                out.len() - 1
+            }
+        };
+        if let Some(y) = metric(&p.metrics) {
+            out[idx].1.push((x, y));
+        }
+    }
+    for (_, pts) in &mut out {
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+fn bounds(s: &Series) -> (f64, f64, f64, f64) {
+    let all = s.iter().flat_map(|(_, p)| p.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in all {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        return (0.0, 1.0, 0.0, 1.0);
+    }
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    (x0, x1, y0, y1)
+}
+
+fn draw_err<E: std::fmt::Debug>(e: E) -> RunError {
+    chart_error(format!("{e:?}"))
+}
+
+/// Timeout rate (%) against load, one line per scenario.
+fn timeout_chart(path: &Path, title: &str, load: &str, s: &Series) -> Result<(), RunError> {
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let (x0, x1, _, _) = bounds(s);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x0..x1, 0.0..100.0)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(load_desc(load))
+        .y_desc("requests timing out (%)")
+        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", 15))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(draw_err)?;
+    for (i, (name, pts)) in s.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let style = color.stroke_width(3);
+        chart
+            .draw_series(LineSeries::new(
+                pts.iter().map(|&(x, y)| (x, y * 100.0)),
+                style,
+            ))
+            .map_err(draw_err)?
+            .label(name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|&(x, y)| Circle::new((x, y * 100.0), 4, color.filled())),
+            )
+            .map_err(draw_err)?;
+    }
+    legend(&mut chart)?;
+    root.present().map_err(draw_err)
+}
+
+fn load_desc(load: &str) -> String {
+    if load.ends_with("rate") {
+        "offered load (requests/s)".into()
+    } else {
+        load.to_string()
+    }
+}
+
+fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(draw_err)
+}
+
+/// p50 and p99 latency (log scale) against load, with the client timeouts as dashed lines.
+fn latency_chart(
+    path: &Path,
+    title: &str,
+    load: &str,
+    p50: &Series,
+    p99: &Series,
+    timeouts: &[f64],
+) -> Result<(), RunError> {
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let (x0, x1, _, _) = bounds(p99);
+    let (_, _, lo, hi) = bounds(&p50.iter().chain(p99).cloned().collect());
+    let lo = (lo.max(1e-3) / 2.0).min(0.1);
+    let hi = (hi * 2.0)
+        .max(timeouts.iter().cloned().fold(0.0, f64::max) * 1.5)
+        .max(1.0);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(72)
+        .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(load_desc(load))
+        .y_desc("latency of answered requests (s, log): p99 solid, p50 dashed")
+        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", 15))
+        .y_label_formatter(&|v| {
+            if *v >= 1.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            }
+        })
+        .draw()
+        .map_err(draw_err)?;
+    for (i, ((name, lows), (_, highs))) in p50.iter().zip(p99).enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                highs.iter().cloned(),
+                color.stroke_width(3),
+            ))
+            .map_err(draw_err)?
+            .label(name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+        chart
+            .draw_series(DashedLineSeries::new(
+                lows.iter().cloned(),
+                6,
+                4,
+                color.stroke_width(2),
+            ))
+            .map_err(draw_err)?;
+    }
+    for &t in timeouts {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x0, t), (x1, t)],
+                10,
+                6,
+                BLACK.stroke_width(2),
+            ))
+            .map_err(draw_err)?
+            .label(format!("client timeout {t:.0} s"))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
+    }
+    legend(&mut chart)?;
+    root.present().map_err(draw_err)
+}
+
+/// Cost per 1,000 answered requests against the timeout rate, every configuration a point,
+/// with the Pareto front (no other point is both cheaper and fails less) as a line.
+fn cost_chart(path: &Path, title: &str, pts: &[(String, f64, f64)]) -> Result<(), RunError> {
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for &(_, _, c) in pts {
+        lo = lo.min(c);
+        hi = hi.max(c);
+    }
+    if lo > hi {
+        return Ok(());
+    }
+    let (lo, hi) = (lo / 1.5, hi * 1.5);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0.0..100.0, (lo..hi).log_scale())
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("requests timing out (%)")
+        .y_desc("cost per 1,000 answered requests (US$, log scale)")
+        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", 15))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .draw()
+        .map_err(draw_err)?;
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _, _) in pts {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    for (i, name) in names.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let mine: Vec<(f64, f64)> = pts
+            .iter()
+            .filter(|(n, _, _)| n == name)
+            .map(|&(_, t, c)| (t * 100.0, c))
+            .collect();
+        chart
+            .draw_series(mine.iter().map(|&p| Circle::new(p, 5, color.filled())))
+            .map_err(draw_err)?
+            .label(*name)
+            .legend(move |(x, y)| Circle::new((x + 12, y), 5, color.filled()));
+    }
+    let front = pareto(pts.iter().map(|&(_, t, c)| (t * 100.0, c)).collect());
+    chart
+        .draw_series(LineSeries::new(front.clone(), BLACK.stroke_width(2)))
+        .map_err(draw_err)?;
+    // Ringed, so that a front of one point (one configuration beats all) still shows.
+    chart
+        .draw_series(
+            front
+                .iter()
+                .map(|&p| Circle::new(p, 10, BLACK.stroke_width(2))),
+        )
+        .map_err(draw_err)?
+        .label("Pareto front (ringed)")
+        .legend(|(x, y)| Circle::new((x + 12, y), 8, BLACK.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 15))
+        .draw()
+        .map_err(draw_err)?;
+    root.present().map_err(draw_err)
+}
+
+/// The points no other point beats on both axes (lower is better on each), by x.
+pub fn pareto(mut pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut front: Vec<(f64, f64)> = Vec::new();
+    for p in pts {
+        if front.last().is_none_or(|l| p.1 < l.1) {
+            front.push(p);
+        }
+    }
+    front
+}
+
+/// Draws every chart the summary supports into `dir`; returns what was written.
+pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
+    font()?;
+    let pts = points(summary);
+    let mut out = Vec::new();
+    let Some(load) = load_axis(&pts) else {
+        return Ok(out);
+    };
+    let file = |name: &str| -> PathBuf { dir.join(name) };
+    let timeouts = series(&pts, &load, |m| m.timeout_rate);
+    let title = format!("{}: timeouts vs load", summary.experiment);
+    timeout_chart(&file("timeout_rate.png"), &title, &load, &timeouts)?;
+    out.push(Chart {
+        file: "timeout_rate.png".into(),
+        title,
+    });
+    let p50 = series(&pts, &load, |m| m.latency_p50_s);
+    let p99 = series(&pts, &load, |m| m.latency_p99_s);
+    let mut limits: Vec<f64> = pts
+        .iter()
+        .flat_map(|p| p.params.iter())
+        .filter(|(k, _)| k.ends_with("timeout"))
+        .filter_map(|(_, v)| {
+            v.as_str()
+                .and_then(|s| crate::experiment::units::parse_duration(s).ok())
+        })
+        .map(|d| d.as_secs_f64())
+        .collect();
+    limits.sort_by(f64::total_cmp);
+    limits.dedup();
+    let title = format!("{}: latency vs load", summary.experiment);
+    latency_chart(&file("latency.png"), &title, &load, &p50, &p99, &limits)?;
+    out.push(Chart {
+        file: "latency.png".into(),
+        title,
+    });
+    let costs: Vec<(String, f64, f64)> = pts
+        .iter()
+        .filter_map(|p| {
+            let c = value(&p.metrics, "cost_per_1k_ok_usd")?;
+            let t = p.metrics.timeout_rate?;
+            Some((scenario(p, &load), t, c))
+        })
+        .collect();
+    if !costs.is_empty() {
+        let title = format!("{}: cost vs timeouts", summary.experiment);
+        cost_chart(&file("cost.png"), &title, &costs)?;
+        out.push(Chart {
+            file: "cost.png".into(),
+            title,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pareto_front_keeps_only_undominated_points() {
+        let front = pareto(vec![
+            (0.0, 5.0),
+            (1.0, 3.0),
+            (2.0, 4.0),
+            (3.0, 1.0),
+            (0.5, 6.0),
+        ]);
+        assert_eq!(front, [(0.0, 5.0), (1.0, 3.0), (3.0, 1.0)]);
+    }
+
+    #[test]
+    fn swept_values_read_as_numbers_with_their_units_dropped() {
+        assert_eq!(numeric(&serde_json::json!("2.5/s")), Some(2.5));
+        assert_eq!(numeric(&serde_json::json!(4)), Some(4.0));
+        assert_eq!(numeric(&serde_json::json!("t4 int8")), None);
+    }
+}
