@@ -282,11 +282,53 @@ fn run_command(
             .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed")
     })?;
     let started = Instant::now();
-    let (summary, series) = runner::run_shard(&exp, seed, timeseries, shard)?;
+    let dir = out.unwrap_or_else(|| default_out_dir(file));
+    std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
+        path: dir.clone(),
+        source,
+    })?;
+    let total = runner::plan(&exp, seed)
+        .iter()
+        .filter(|p| shard.is_none_or(|(k, n)| p.index % n == k - 1))
+        .count();
+    // indicatif draws only on a terminal, so logs and CI output stay clean.
+    let bar = if quiet || total < 2 {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} (eta {eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    // Each finished run is appended to partial.jsonl at once, so an interrupted sweep keeps
+    // what it has done; the file is removed once the summaries are written.
+    let partial_path = dir.join("partial.jsonl");
+    let partial =
+        std::sync::Mutex::new(std::fs::File::create(&partial_path).map_err(|source| {
+            RunError::Write {
+                path: partial_path.clone(),
+                source,
+            }
+        })?);
+    let done = |rows: &[report::RunSummary]| {
+        if let Ok(mut f) = partial.lock() {
+            for r in rows {
+                if let Ok(line) = serde_json::to_string(r) {
+                    // A failed write only loses the partial record; the run goes on.
+                    let _ = writeln!(f, "{line}");
+                }
+            }
+        }
+        bar.inc(1);
+    };
+    let (summary, series) = runner::run_watched(&exp, seed, timeseries, shard, &done)?;
+    bar.finish_and_clear();
     let elapsed = started.elapsed();
 
-    let dir = out.unwrap_or_else(|| default_out_dir(file));
     let (json_path, csv_path) = write_summary(&dir, &summary)?;
+    drop(partial);
+    let _ = std::fs::remove_file(&partial_path);
     if shard.is_none() {
         write_charts(&dir, &summary)?;
     }

@@ -265,6 +265,18 @@ pub fn run_shard(
     timeseries: bool,
     shard: Option<(usize, usize)>,
 ) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
+    run_watched(experiment, seed, timeseries, shard, &|_| {})
+}
+
+/// Like [`run_shard`], calling `done` with each run's rows as soon as it finishes (in whatever
+/// order runs finish), e.g. to save them or move a progress bar.
+pub fn run_watched(
+    experiment: &Experiment,
+    seed: u64,
+    timeseries: bool,
+    shard: Option<(usize, usize)>,
+    done: &(dyn Fn(&[RunSummary]) + Sync),
+) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
     let mut plans = plan(experiment, seed);
     let total = plans.len();
     if let Some((k, n)) = shard {
@@ -275,8 +287,12 @@ pub fn run_shard(
     }
     let results = plans
         .par_iter()
-        .map(run_one_full)
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|p| {
+            let r = run_one_full(p)?;
+            done(&r.rows);
+            Ok(r)
+        })
+        .collect::<Result<Vec<_>, RunError>>()?;
     let (runs, series): (Vec<_>, Vec<_>) =
         results.into_iter().map(|r| (r.rows, r.timeseries)).unzip();
     let runs: Vec<RunSummary> = runs.into_iter().flatten().collect();

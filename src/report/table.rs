@@ -50,6 +50,43 @@ pub fn layout(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Runs beyond which the table turns: one line per run with the headline metrics.
+const WIDE: usize = 6;
+
+/// One line per run and class: its parameters and the metrics most read.
+fn long(summary: &Summary) -> String {
+    let mut params: Vec<&String> = summary.runs.iter().flat_map(|r| r.params.keys()).collect();
+    params.sort();
+    params.dedup();
+    let cols = [
+        "arrived",
+        "timeout_rate",
+        "error_rate",
+        "latency_p50_s",
+        "latency_p99_s",
+        "cost_per_1k_ok_usd",
+    ];
+    let mut head: Vec<String> = vec!["run".into(), "class".into()];
+    head.extend(params.iter().map(|p| p.to_string()));
+    head.extend(cols.iter().map(|c| c.to_string()));
+    let mut rows = vec![head];
+    for r in &summary.runs {
+        let mut row = vec![r.index.to_string(), r.class.clone()];
+        row.extend(params.iter().map(|p| match r.params.get(*p) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => "-".to_string(),
+        }));
+        row.extend(cols.iter().map(|c| {
+            r.metrics
+                .get(c)
+                .map_or_else(|| "-".to_string(), |v| human(c, v))
+        }));
+        rows.push(row);
+    }
+    layout(&rows)
+}
+
 /// Renders the table as text.
 pub fn render(summary: &Summary) -> String {
     let runs = summary.runs.iter().filter(|r| r.class == "all").count();
@@ -61,6 +98,10 @@ pub fn render(summary: &Summary) -> String {
         runs,
         if runs == 1 { "" } else { "s" }
     );
+    if summary.runs.len() > WIDE {
+        out.push_str(&long(summary));
+        return out;
+    }
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut head = vec!["metric".to_string()];
     head.extend(summary.runs.iter().map(|r| {
