@@ -41,6 +41,9 @@ pub enum Command {
         /// Also write DIR/timeseries/RUN.csv (LLM endpoints; windows of timeseries-interval).
         #[arg(long)]
         timeseries: bool,
+        /// Also write DIR/requests/RUN.csv, one row per request (LLM endpoints).
+        #[arg(long)]
+        requests: bool,
         /// Threads for running a sweep's runs in parallel [default: one per core]. Outputs are
         /// the same whatever the number.
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
@@ -274,6 +277,7 @@ fn run_command(
     seed: Option<u64>,
     quiet: bool,
     timeseries: bool,
+    requests: bool,
     shard: Option<(usize, usize)>,
 ) -> Result<(), Failure> {
     let exp = experiment::load(file)?;
@@ -322,7 +326,11 @@ fn run_command(
         }
         bar.inc(1);
     };
-    let (summary, series) = runner::run_watched(&exp, seed, timeseries, shard, &done)?;
+    let keep = runner::Keep {
+        timeseries,
+        requests,
+    };
+    let (summary, details) = runner::run_watched(&exp, seed, keep, shard, &done)?;
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 
@@ -339,10 +347,24 @@ fn run_command(
             source,
         })?;
         let totals = summary.runs.iter().filter(|r| r.class == "all");
-        for (run, rows) in totals.zip(&series) {
+        for (run, d) in totals.zip(&details) {
             write_file(
                 &ts_dir.join(format!("{}.csv", run.index)),
-                &report::timeseries_csv(rows)?,
+                &report::timeseries_csv(&d.timeseries)?,
+            )?;
+        }
+    }
+    if requests {
+        let req_dir = dir.join("requests");
+        std::fs::create_dir_all(&req_dir).map_err(|source| RunError::Write {
+            path: req_dir.clone(),
+            source,
+        })?;
+        let totals = summary.runs.iter().filter(|r| r.class == "all");
+        for (run, d) in totals.zip(&details) {
+            write_file(
+                &req_dir.join(format!("{}.csv", run.index)),
+                &report::requests_csv(&d.requests, &d.class_names)?,
             )?;
         }
     }
@@ -499,10 +521,11 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             seed,
             quiet,
             timeseries,
+            requests,
             threads,
             shard,
         } => match threads {
-            None => run_command(&file, out, seed, quiet, timeseries, shard),
+            None => run_command(&file, out, seed, quiet, timeseries, requests, shard),
             Some(n) => {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(n as usize)
@@ -513,7 +536,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
                             message: format!("cannot start {n} threads: {e}"),
                         })
                     })?;
-                pool.install(|| run_command(&file, out, seed, quiet, timeseries, shard))
+                pool.install(|| run_command(&file, out, seed, quiet, timeseries, requests, shard))
             }
         },
         Command::Merge { dirs, out } => merge_command(&dirs, &out),

@@ -184,6 +184,19 @@ pub struct RunResult {
     pub rows: Vec<RunSummary>,
     /// Time-series windows (empty unless kept).
     pub timeseries: Vec<crate::domain::serving::WindowRow>,
+    /// One record per request (empty unless kept).
+    pub requests: Vec<crate::domain::serving::RequestRecord>,
+    /// Class names, by class index of the records.
+    pub class_names: Vec<String>,
+}
+
+/// What a run keeps besides its summary.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Keep {
+    /// Time-series windows.
+    pub timeseries: bool,
+    /// Per-request records.
+    pub requests: bool,
 }
 
 /// Simulates one planned run, keeping its time series if the scenario asks for it.
@@ -235,8 +248,20 @@ pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
             );
         }
     }
+    let (requests, class_names) = match out.clients {
+        Some(c) => {
+            // Record class indices count from the first class; the `all` entry comes first
+            // when there are several.
+            let skip = usize::from(c.classes.len() > 1);
+            let names = c.classes[skip..].iter().map(|k| k.name.clone()).collect();
+            (c.requests, names)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
     Ok(RunResult {
         rows,
+        requests,
+        class_names,
         timeseries: out.serving.map(|s| s.timeseries).unwrap_or_default(),
     })
 }
@@ -265,7 +290,12 @@ pub fn run_shard(
     timeseries: bool,
     shard: Option<(usize, usize)>,
 ) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
-    run_watched(experiment, seed, timeseries, shard, &|_| {})
+    let keep = Keep {
+        timeseries,
+        requests: false,
+    };
+    let (summary, details) = run_watched(experiment, seed, keep, shard, &|_| {})?;
+    Ok((summary, details.into_iter().map(|d| d.timeseries).collect()))
 }
 
 /// Like [`run_shard`], calling `done` with each run's rows as soon as it finishes (in whatever
@@ -273,17 +303,18 @@ pub fn run_shard(
 pub fn run_watched(
     experiment: &Experiment,
     seed: u64,
-    timeseries: bool,
+    keep: Keep,
     shard: Option<(usize, usize)>,
     done: &(dyn Fn(&[RunSummary]) + Sync),
-) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
+) -> Result<(Summary, Vec<RunResult>), RunError> {
     let mut plans = plan(experiment, seed);
     let total = plans.len();
     if let Some((k, n)) = shard {
         plans.retain(|p| p.index % n == k - 1);
     }
     for p in &mut plans {
-        p.scenario.keep_timeseries = timeseries;
+        p.scenario.keep_timeseries = keep.timeseries;
+        p.scenario.keep_requests = keep.requests;
     }
     let results = plans
         .par_iter()
@@ -293,9 +324,11 @@ pub fn run_watched(
             Ok(r)
         })
         .collect::<Result<Vec<_>, RunError>>()?;
-    let (runs, series): (Vec<_>, Vec<_>) =
-        results.into_iter().map(|r| (r.rows, r.timeseries)).unzip();
-    let runs: Vec<RunSummary> = runs.into_iter().flatten().collect();
+    let mut results = results;
+    let runs: Vec<RunSummary> = results
+        .iter_mut()
+        .flat_map(|r| std::mem::take(&mut r.rows))
+        .collect();
     let aggregates = if experiment.replications > 1 && shard.is_none() {
         crate::report::aggregate(&runs)
     } else {
@@ -315,5 +348,5 @@ pub fn run_watched(
         runs,
         aggregates,
     };
-    Ok((summary, series))
+    Ok((summary, results))
 }

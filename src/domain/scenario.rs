@@ -71,6 +71,8 @@ pub struct Scenario {
     pub timeseries_interval: SimDuration,
     /// Whether to keep the time-series rows (they are always summarised into `alert_windows`).
     pub keep_timeseries: bool,
+    /// Whether to keep one record per request (LLM endpoints; memory grows with requests).
+    pub keep_requests: bool,
     /// Whether requests take their tokens from a replayed trace (the workload gives no token
     /// distributions).
     pub sizes_from_trace: bool,

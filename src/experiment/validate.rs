@@ -630,6 +630,7 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
             None => SimDuration::from_secs(10),
         },
         keep_timeseries: false,
+        keep_requests: false,
         sizes_from_trace: sizes_from_trace(&raw.workload),
     };
     Ok(Experiment {

@@ -304,3 +304,47 @@ pub fn report_md(summary: &Summary, charts: &[charts::Chart]) -> String {
     }
     s
 }
+
+/// `requests/<run>.csv`: one row per counted request, in the order they ended: arrival time,
+/// class, outcome, attempts, latency, time to first token (answered requests), tokens.
+pub fn requests_csv(
+    rows: &[crate::domain::serving::RequestRecord],
+    classes: &[String],
+) -> Result<Vec<u8>, RunError> {
+    let encode = |e: csv::Error| RunError::Encode {
+        format: "CSV",
+        message: e.to_string(),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "arrived_s",
+        "class",
+        "outcome",
+        "attempts",
+        "latency_s",
+        "ttft_s",
+        "prompt_tokens",
+        "output_tokens",
+    ])
+    .map_err(encode)?;
+    for r in rows {
+        w.write_record([
+            csv_real(Some(r.arrived_s)),
+            classes
+                .get(usize::from(r.class))
+                .cloned()
+                .unwrap_or_default(),
+            r.outcome.name().to_string(),
+            r.attempts.to_string(),
+            csv_real(Some(r.latency_s)),
+            csv_real(r.ttft_s),
+            r.prompt.to_string(),
+            r.output.to_string(),
+        ])
+        .map_err(encode)?;
+    }
+    w.into_inner().map_err(|e| RunError::Encode {
+        format: "CSV",
+        message: e.to_string(),
+    })
+}

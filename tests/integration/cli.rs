@@ -347,3 +347,41 @@ fn the_timeseries_flag_writes_one_csv_per_run() {
     // 8 hours of 10 s windows plus the header.
     assert_eq!(text.lines().count(), 8 * 360 + 1);
 }
+
+#[test]
+fn per_request_records_add_up_to_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    capsim()
+        .args(["run", "--quiet", "--requests", "--out"])
+        .arg(&out)
+        .arg(crate::support::root().join("experiments/policies/tiers.toml"))
+        .assert()
+        .success();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let m = &summary["runs"][0]["metrics"];
+    let csv = std::fs::read_to_string(out.join("requests/0.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let count = |field: usize, value: &str| {
+        rows.iter()
+            .filter(|r| r.split(',').nth(field) == Some(value))
+            .count() as u64
+    };
+    let ended = m["arrived"].as_u64().unwrap() - m["in_flight"].as_u64().unwrap();
+    assert_eq!(rows.len() as u64, ended);
+    assert_eq!(count(2, "ok"), m["ok"].as_u64().unwrap());
+    assert_eq!(
+        count(2, "client_timeout"),
+        m["client_timeout"].as_u64().unwrap()
+    );
+    assert_eq!(
+        count(1, "premium"),
+        summary["runs"][1]["metrics"]["arrived"].as_u64().unwrap()
+            - summary["runs"][1]["metrics"]["in_flight"].as_u64().unwrap()
+    );
+    assert!(
+        !out.join("partial.jsonl").exists(),
+        "the partial record goes once the summary is written"
+    );
+}

@@ -84,6 +84,27 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// One request, as `--requests` writes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestRecord {
+    /// Arrival time, seconds.
+    pub arrived_s: f64,
+    /// Class index.
+    pub class: u16,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Attempts sent.
+    pub attempts: u32,
+    /// From arrival to outcome, seconds.
+    pub latency_s: f64,
+    /// Time to first token, seconds, when answered.
+    pub ttft_s: Option<f64>,
+    /// Prompt tokens.
+    pub prompt: u32,
+    /// Output tokens.
+    pub output: u32,
+}
+
 /// What the clients measured beyond their classes.
 #[derive(Clone, Debug, Default)]
 pub struct ClientOutput {
@@ -95,6 +116,8 @@ pub struct ClientOutput {
     pub breaker_log: Vec<(SimTime, BreakerState)>,
     /// Most async jobs queued at once.
     pub async_queue_max: u64,
+    /// One record per counted request that ended, in the order they ended (when asked for).
+    pub requests: Vec<RequestRecord>,
 }
 
 /// One request, from its arrival to its outcome.
@@ -671,7 +694,23 @@ impl<'a> System<'a> {
         let j = self.job(id);
         let (measured, arrived, class, output, user) =
             (j.measured, j.arrived, j.class, j.output, j.user);
+        let (attempts, prompt) = (j.attempts, j.prompt);
         let polls = if measured { self.polls(j, now) } else { 0 };
+        if measured && self.scenario.keep_requests {
+            let record = RequestRecord {
+                arrived_s: arrived.as_secs_f64(),
+                class,
+                outcome,
+                attempts,
+                latency_s: (now - arrived).as_secs_f64(),
+                ttft_s: first_token
+                    .filter(|_| outcome.is_success())
+                    .map(|f| (f - arrived).as_secs_f64()),
+                prompt,
+                output,
+            };
+            self.out.requests.push(record);
+        }
         if measured {
             let latency = now - arrived;
             self.count(class, |s| {

@@ -1302,4 +1302,4 @@ fn completed_steps(alpha: f64, beta: f64, c0: f64, b: u64, elapsed: SimDuration)
     m
 }
 
-pub use client::{BreakerState, ClassStats, ClientOutput, simulate_llm};
+pub use client::{BreakerState, ClassStats, ClientOutput, RequestRecord, simulate_llm};
