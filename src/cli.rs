@@ -353,6 +353,15 @@ fn run_command(
                 &report::timeseries_csv(&d.timeseries)?,
             )?;
         }
+        // The first run's series as a chart.
+        if let (Some(d), Some(run)) = (details.first(), summary.runs.first()) {
+            report::charts::timeseries_chart(
+                &dir.join("timeseries.png"),
+                &format!("{}: run {} over time", summary.experiment, run.index),
+                &d.timeseries,
+                exp.scenario.timeseries_interval.as_secs_f64(),
+            )?;
+        }
     }
     if requests {
         let req_dir = dir.join("requests");

@@ -212,7 +212,13 @@ pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
             ),
         });
     }
-    let row = |class: &str, metrics: Metrics| RunSummary {
+    let cdf = |l: &crate::domain::stats::LatencyStats| -> Vec<f64> {
+        crate::report::summary::LATENCY_CDF_QUANTILES
+            .iter()
+            .filter_map(|&q| l.quantile_s(q))
+            .collect()
+    };
+    let row = |class: &str, metrics: Metrics, latency_cdf: Vec<f64>| RunSummary {
         index: plan.index,
         config: plan.config,
         replication: plan.replication,
@@ -220,8 +226,9 @@ pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
         seed: plan.seed,
         params: plan.params.clone(),
         metrics,
+        latency_cdf,
     };
-    let mut rows = vec![row("all", metrics(&out))];
+    let mut rows = vec![row("all", metrics(&out), cdf(&out.stats.latency))];
     if let Some(c) = &out.clients {
         for class in &c.classes {
             if !(class.run.is_conserved() && class.attempts_conserved()) {
@@ -244,7 +251,7 @@ pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
             rows.extend(
                 c.classes[1..]
                     .iter()
-                    .map(|k| row(&k.name, class_metrics(k))),
+                    .map(|k| row(&k.name, class_metrics(k), cdf(&k.run.latency))),
             );
         }
     }

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use plotters::prelude::*;
 use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::summary::{MetricValue, Metrics, Summary};
 use crate::error::RunError;
@@ -81,6 +82,7 @@ fn value(m: &Metrics, name: &str) -> Option<f64> {
 struct Point<'a> {
     params: &'a BTreeMap<String, serde_json::Value>,
     metrics: Metrics,
+    cdf: &'a [f64],
 }
 
 fn points(summary: &Summary) -> Vec<Point<'_>> {
@@ -90,6 +92,7 @@ fn points(summary: &Summary) -> Vec<Point<'_>> {
             out.push(Point {
                 params: &r.params,
                 metrics: r.metrics.clone(),
+                cdf: &r.latency_cdf,
             });
         }
     }
@@ -440,12 +443,299 @@ pub fn pareto(mut pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
     front
 }
 
+/// Latency CDFs, one line per (label, quantile values) on a log time axis.
+fn cdf_chart(path: &Path, title: &str, lines: &[(String, &[f64])]) -> Result<(), RunError> {
+    let q = super::summary::LATENCY_CDF_QUANTILES;
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for (_, v) in lines {
+        for &x in v.iter() {
+            lo = lo.min(x);
+            hi = hi.max(x);
+        }
+    }
+    if lo > hi {
+        return Ok(());
+    }
+    let (lo, hi) = ((lo / 1.5).max(1e-6), hi * 1.5);
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(72)
+        .build_cartesian_2d((lo..hi).log_scale(), 0.0..100.0)
+        .map_err(draw_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("latency of answered requests (s, log scale)")
+        .y_desc("share of answered requests at most this fast (%)")
+        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", 15))
+        .x_label_formatter(&|v| {
+            if *v >= 1.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            }
+        })
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(draw_err)?;
+    for (i, (name, v)) in lines.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = v.iter().zip(q).map(|(&x, q)| (x, q * 100.0)).collect();
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(3)))
+            .map_err(draw_err)?
+            .label(name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(3))
+            });
+    }
+    legend(&mut chart)?;
+    root.present().map_err(draw_err)
+}
+
+/// A heatmap of `metric` over two numeric axes (x, y), each cell labelled with its value.
+fn heatmap(
+    path: &Path,
+    title: &str,
+    axes: (&str, &str),
+    cells: &[(f64, f64, f64)],
+) -> Result<(), RunError> {
+    let mut xs: Vec<f64> = cells.iter().map(|c| c.0).collect();
+    let mut ys: Vec<f64> = cells.iter().map(|c| c.1).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    ys.sort_by(f64::total_cmp);
+    ys.dedup();
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 26))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(72)
+        .build_cartesian_2d(
+            (0..xs.len()).into_segmented(),
+            (0..ys.len()).into_segmented(),
+        )
+        .map_err(draw_err)?;
+    // Labels sit at the centre of their cells.
+    let label = |values: &[f64], v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) => values.get(*i).map_or(String::new(), |x| format!("{x}")),
+        _ => String::new(),
+    };
+    let (xv, yv) = (xs.clone(), ys.clone());
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(axes.0)
+        .y_desc(axes.1)
+        .axis_desc_style(("sans-serif", 18))
+        .label_style(("sans-serif", 15))
+        .x_labels(xs.len() + 1)
+        .y_labels(ys.len() + 1)
+        .x_label_formatter(&|v| label(&xv, v))
+        .y_label_formatter(&|v| label(&yv, v))
+        .draw()
+        .map_err(draw_err)?;
+    for &(x, y, v) in cells {
+        let (Some(i), Some(j)) = (
+            xs.iter().position(|&a| a == x),
+            ys.iter().position(|&b| b == y),
+        ) else {
+            continue;
+        };
+        // White (no timeouts) to red (all time out).
+        let t = v.clamp(0.0, 1.0);
+        let color = RGBColor(255, (255.0 * (1.0 - t)) as u8, (255.0 * (1.0 - t)) as u8);
+        let corners = [
+            (SegmentValue::Exact(i), SegmentValue::Exact(j)),
+            (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
+        ];
+        chart
+            .draw_series(std::iter::once(Rectangle::new(corners, color.filled())))
+            .map_err(draw_err)?;
+        if xs.len() <= 12 && ys.len() <= 12 {
+            let style = TextStyle::from(("sans-serif", 15).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Center));
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{:.0}%", v * 100.0),
+                    (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
+                    style,
+                )))
+                .map_err(draw_err)?;
+        }
+    }
+    root.present().map_err(draw_err)
+}
+
+/// The time series of one run: arrivals and failures per second, queue depth, replicas.
+pub fn timeseries_chart(
+    path: &Path,
+    title: &str,
+    rows: &[crate::domain::serving::WindowRow],
+    window_s: f64,
+) -> Result<(), RunError> {
+    font()?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let root = BitMapBackend::new(path, (1000, 900)).into_drawing_area();
+    root.fill(&WHITE).map_err(draw_err)?;
+    let root = root.titled(title, ("sans-serif", 26)).map_err(draw_err)?;
+    let panels = root.split_evenly((3, 1));
+    let t_end = rows.last().map_or(1.0, |r| r.start_s + window_s) / 60.0;
+    let failures = |r: &crate::domain::serving::WindowRow| {
+        r.outcomes.iter().sum::<u64>() - r.outcomes[crate::domain::Outcome::Ok.index()]
+    };
+    let per_s = |n: u64| n as f64 / window_s;
+    let top = rows
+        .iter()
+        .map(|r| per_s(r.arrivals).max(per_s(failures(r))))
+        .fold(0.1, f64::max);
+    let lines: [(&str, RGBColor, Vec<(f64, f64)>); 2] = [
+        (
+            "arrivals/s",
+            PALETTE[0],
+            rows.iter()
+                .map(|r| (r.start_s / 60.0, per_s(r.arrivals)))
+                .collect(),
+        ),
+        (
+            "failures/s (every outcome but ok)",
+            PALETTE[3],
+            rows.iter()
+                .map(|r| (r.start_s / 60.0, per_s(failures(r))))
+                .collect(),
+        ),
+    ];
+    let queue: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| (r.start_s / 60.0, r.queue_depth as f64))
+        .collect();
+    let qmax = queue.iter().map(|p| p.1).fold(1.0, f64::max);
+    let reps: [(&str, RGBColor, Vec<(f64, f64)>); 2] = [
+        (
+            "replicas ready",
+            PALETTE[2],
+            rows.iter()
+                .map(|r| (r.start_s / 60.0, f64::from(r.replicas[1])))
+                .collect(),
+        ),
+        (
+            "replicas starting",
+            PALETTE[1],
+            rows.iter()
+                .map(|r| (r.start_s / 60.0, f64::from(r.replicas[0])))
+                .collect(),
+        ),
+    ];
+    let rmax = rows
+        .iter()
+        .map(|r| f64::from(r.replicas[0] + r.replicas[1]))
+        .fold(1.0, f64::max);
+    let specs: [(&str, f64, Vec<(&str, RGBColor, Vec<(f64, f64)>)>); 3] = [
+        (
+            "requests per second",
+            top * 1.1,
+            lines.into_iter().collect(),
+        ),
+        (
+            "requests waiting",
+            qmax * 1.1,
+            vec![("queue depth", PALETTE[4], queue)],
+        ),
+        ("replicas", rmax + 1.0, reps.into_iter().collect()),
+    ];
+    for (area, (y_desc, y_max, series)) in panels.iter().zip(specs) {
+        let mut chart = ChartBuilder::on(area)
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(72)
+            .build_cartesian_2d(0.0..t_end, 0.0..y_max)
+            .map_err(draw_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("time (minutes)")
+            .y_desc(y_desc)
+            .axis_desc_style(("sans-serif", 16))
+            .label_style(("sans-serif", 13))
+            .draw()
+            .map_err(draw_err)?;
+        for (name, color, pts) in series {
+            chart
+                .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+                .map_err(draw_err)?
+                .label(name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(draw_err)?;
+    }
+    root.present().map_err(draw_err)
+}
+
 /// Draws every chart the summary supports into `dir`; returns what was written.
 pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     font()?;
     let pts = points(summary);
     let mut out = Vec::new();
+    // Two numeric axes and nothing else swept: a heatmap of the timeout rate.
+    let keys: Vec<&String> = pts
+        .first()
+        .map_or(Vec::new(), |p| p.params.keys().collect());
+    if keys.len() == 2
+        && pts.len() > 1
+        && keys.iter().all(|k| {
+            pts.iter()
+                .all(|p| p.params.get(*k).and_then(numeric).is_some())
+        })
+    {
+        let cells: Vec<(f64, f64, f64)> = pts
+            .iter()
+            .filter_map(|p| {
+                Some((
+                    numeric(p.params.get(keys[0])?)?,
+                    numeric(p.params.get(keys[1])?)?,
+                    p.metrics.timeout_rate?,
+                ))
+            })
+            .collect();
+        let title = format!("{}: share timing out", summary.experiment);
+        heatmap(&dir.join("heatmap.png"), &title, (keys[0], keys[1]), &cells)?;
+        out.push(Chart {
+            file: "heatmap.png".into(),
+            title,
+        });
+    }
     let Some(load) = load_axis(&pts) else {
+        // Without a load axis, each configuration is a scenario of its own.
+        let lines: Vec<(String, &[f64])> = pts
+            .iter()
+            .filter(|p| !p.cdf.is_empty())
+            .take(PALETTE.len())
+            .map(|p| (scenario(p, ""), p.cdf))
+            .collect();
+        if pts.len() > 1 && !lines.is_empty() {
+            let title = format!("{}: latency CDF", summary.experiment);
+            cdf_chart(&dir.join("latency_cdf.png"), &title, &lines)?;
+            out.push(Chart {
+                file: "latency_cdf.png".into(),
+                title,
+            });
+        }
         return Ok(out);
     };
     let file = |name: &str| -> PathBuf { dir.join(name) };
@@ -484,6 +774,42 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
             Some((scenario(p, &load), t, c))
         })
         .collect();
+    // Each scenario's CDF near its capacity: at the most load it carries with at most 1 %
+    // timing out (the legend says which load).
+    let mut best: Vec<(String, f64, &[f64])> = Vec::new();
+    for p in &pts {
+        let (Some(x), Some(t)) = (
+            p.params.get(&load).and_then(numeric),
+            p.metrics.timeout_rate,
+        ) else {
+            continue;
+        };
+        if t > 0.01 || p.cdf.is_empty() {
+            continue;
+        }
+        let name = scenario(p, &load);
+        match best.iter_mut().find(|b| b.0 == name) {
+            Some(b) if b.1 < x => {
+                b.1 = x;
+                b.2 = p.cdf;
+            }
+            Some(_) => {}
+            None => best.push((name, x, p.cdf)),
+        }
+    }
+    if !best.is_empty() {
+        let unit = if load.ends_with("rate") { "/s" } else { "" };
+        let lines: Vec<(String, &[f64])> = best
+            .iter()
+            .map(|(n, x, c)| (format!("{n} at {x}{unit}"), *c))
+            .collect();
+        let title = format!("{}: latency CDF near capacity", summary.experiment);
+        cdf_chart(&file("latency_cdf.png"), &title, &lines)?;
+        out.push(Chart {
+            file: "latency_cdf.png".into(),
+            title,
+        });
+    }
     if !costs.is_empty() {
         let title = format!("{}: cost vs timeouts", summary.experiment);
         cost_chart(&file("cost.png"), &title, &costs)?;

@@ -100,7 +100,24 @@ pub struct RunSummary {
     pub params: BTreeMap<String, serde_json::Value>,
     /// What was measured.
     pub metrics: Metrics,
+    /// Latency of ok requests at the quantiles [`LATENCY_CDF_QUANTILES`], seconds (for the
+    /// CDF chart; empty without answers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub latency_cdf: Vec<f64>,
 }
+
+/// The quantiles `latency_cdf` holds: 1 % to 99 % by 1 %, then 99.9 % and the maximum.
+pub const LATENCY_CDF_QUANTILES: [f64; 101] = {
+    let mut q = [0.0; 101];
+    let mut i = 0;
+    while i < 99 {
+        q[i] = (i + 1) as f64 / 100.0;
+        i += 1;
+    }
+    q[99] = 0.999;
+    q[100] = 1.0;
+    q
+};
 
 /// A metric value: a count, or a real number that may be undefined (e.g. a percentile of no
 /// requests), written as `null` in JSON and an empty cell in CSV.

@@ -190,7 +190,9 @@ fn a_sweep_writes_charts_and_a_report_that_chart_redraws_identically() {
     let first = png("timeout_rate.png");
     assert_eq!(&first[..8], b"\x89PNG\r\n\x1a\n");
     assert!(first.len() > 10_000);
-    let _ = png("latency.png");
+    for f in ["latency.png", "latency_cdf.png", "heatmap.png"] {
+        assert_eq!(&png(f)[..4], b"\x89PNG", "{f}");
+    }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         report.contains("![M/M/1 sweep: timeouts vs load](timeout_rate.png)"),
