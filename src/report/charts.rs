@@ -573,6 +573,9 @@ fn heatmap(
     root.present().map_err(draw_err)
 }
 
+/// A named, coloured line of a time-series panel.
+type Line<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
 /// The time series of one run: arrivals and failures per second, queue depth, replicas.
 pub fn timeseries_chart(
     path: &Path,
@@ -597,7 +600,7 @@ pub fn timeseries_chart(
         .iter()
         .map(|r| per_s(r.arrivals).max(per_s(failures(r))))
         .fold(0.1, f64::max);
-    let lines: [(&str, RGBColor, Vec<(f64, f64)>); 2] = [
+    let lines: [Line<'_>; 2] = [
         (
             "arrivals/s",
             PALETTE[0],
@@ -618,7 +621,7 @@ pub fn timeseries_chart(
         .map(|r| (r.start_s / 60.0, r.queue_depth as f64))
         .collect();
     let qmax = queue.iter().map(|p| p.1).fold(1.0, f64::max);
-    let reps: [(&str, RGBColor, Vec<(f64, f64)>); 2] = [
+    let reps: [Line<'_>; 2] = [
         (
             "replicas ready",
             PALETTE[2],
@@ -638,7 +641,7 @@ pub fn timeseries_chart(
         .iter()
         .map(|r| f64::from(r.replicas[0] + r.replicas[1]))
         .fold(1.0, f64::max);
-    let specs: [(&str, f64, Vec<(&str, RGBColor, Vec<(f64, f64)>)>); 3] = [
+    let specs: [(&str, f64, Vec<Line<'_>>); 3] = [
         (
             "requests per second",
             top * 1.1,
