@@ -321,6 +321,9 @@ pub struct DistFile {
     pub values: Option<Vec<Scalar>>,
     /// File of observed values, one per line (empirical).
     pub file: Option<String>,
+    /// With `file`: read this column of a CSV with a header instead (e.g. a trace's
+    /// `ContextTokens`).
+    pub column: Option<String>,
 }
 
 /// `[endpoint.cold-start]`; every key overrides a default from `models/lifecycle.toml`.

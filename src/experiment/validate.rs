@@ -185,7 +185,7 @@ fn dist_params(kind: &str) -> Option<&'static [&'static str]> {
         "uniform" => &["min", "max"],
         "lognormal" => &["median", "sigma", "p99"],
         "gamma" => &["mean", "cv"],
-        "empirical" => &["values", "file"],
+        "empirical" => &["values", "file", "column"],
         _ => return None,
     })
 }
@@ -226,7 +226,7 @@ pub(crate) fn dist(
             &DIST_KINDS,
         ));
     };
-    let present: [(&str, bool); 10] = [
+    let present: [(&str, bool); 11] = [
         ("mean", raw.mean.is_some()),
         ("value", raw.value.is_some()),
         ("min", raw.min.is_some()),
@@ -237,6 +237,7 @@ pub(crate) fn dist(
         ("cv", raw.cv.is_some()),
         ("values", raw.values.is_some()),
         ("file", raw.file.is_some()),
+        ("column", raw.column.is_some()),
     ];
     if let Some((extra, _)) = present
         .iter()
@@ -313,7 +314,10 @@ pub(crate) fn dist(
                     .enumerate()
                     .map(|(i, v)| quantity(&format!("{key}.values[{i}]"), v))
                     .collect::<Result<Vec<_>, _>>()?,
-                (None, Some(f)) => read_file(&format!("{key}.file"), &ctx.resolve(f))?,
+                (None, Some(f)) => match &raw.column {
+                    Some(c) => read_csv_column(ctx, &format!("{key}.column"), &ctx.resolve(f), c)?,
+                    None => read_file(&format!("{key}.file"), &ctx.resolve(f))?,
+                },
                 _ => {
                     return Err(ctx
                         .error(
@@ -330,6 +334,52 @@ pub(crate) fn dist(
         _ => unreachable!("dist_params accepted the kind"),
     };
     built.map_err(|message| ctx.error(key, format!("{message} ({unit})")))
+}
+
+/// Reads column `column` of a CSV file with a header: non-negative numbers, one per row.
+fn read_csv_column(
+    ctx: &Ctx<'_>,
+    key: &str,
+    path: &Path,
+    column: &str,
+) -> Result<Vec<f64>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ctx.error(key, format!("cannot read `{}`: {e}", path.display()))
+            .with_hint("paths are relative to the experiment file's folder")
+    })?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let header: Vec<&str> = lines
+        .next()
+        .map(|(_, h)| h.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let Some(at) = header.iter().position(|h| *h == column) else {
+        return Err(ctx
+            .error(
+                key,
+                format!("`{}` has no column \"{column}\"", path.display()),
+            )
+            .with_hint(format!("its columns: {}", header.join(", "))));
+    };
+    let mut values = Vec::new();
+    for (i, line) in lines {
+        let field = line.split(',').nth(at).map(str::trim).unwrap_or("");
+        match field.parse::<f64>() {
+            Ok(v) if v.is_finite() && v >= 0.0 => values.push(v),
+            _ => {
+                return Err(ConfigError::new(
+                    path,
+                    format!(
+                        "expected a number zero or more in column \"{column}\", found \"{field}\""
+                    ),
+                )
+                .at_line(i + 1, None));
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// Reads a file of non-negative numbers, one per line (`#` comments and blank lines skipped);

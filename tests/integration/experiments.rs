@@ -207,3 +207,37 @@ fn the_t4_vs_a100_study_sweeps_gpus_loads_and_timeouts() {
     // A longer read timeout never times out more.
     assert!(rate("t4 int8", "1/s", "300s") <= rate("t4 int8", "1/s", "60s"));
 }
+
+#[test]
+fn token_lengths_can_be_drawn_from_a_trace_column() {
+    let src = r#"
+name = "code sizes"
+seed = 1
+duration = "10m"
+[workload]
+arrival = { kind = "poisson", rate = "1/s" }
+prompt-tokens = { kind = "empirical", file = "data/traces/azure-llm-2023-code.csv", column = "ContextTokens" }
+output-tokens = { kind = "empirical", file = "data/traces/azure-llm-2023-code.csv", column = "GeneratedTokens" }
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+"#;
+    let exp = crate::support::parse(src);
+    let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
+        panic!()
+    };
+    let capsim::domain::Dist::Empirical { values } = &svc.prompt_tokens else {
+        panic!("{:?}", svc.prompt_tokens)
+    };
+    assert_eq!(values.len(), 8_819);
+    let bad = src.replace("column = \"ContextTokens\"", "column = \"Tokens\"");
+    let err = capsim::experiment::parse(&bad, &root().join("t.toml")).unwrap_err();
+    assert!(
+        err.to_string().contains("has no column \"Tokens\""),
+        "{err}"
+    );
+    assert_eq!(
+        err.hint.as_deref(),
+        Some("its columns: TIMESTAMP, ContextTokens, GeneratedTokens")
+    );
+}
