@@ -89,6 +89,7 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
 /// assert_eq!(err.line, Some(6)); // the `arrival` line
 /// ```
 pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
+    workload::forget_traces();
     let mut exp = parse_one(src, path)?;
     // A sweep writes each configuration's axis values into the file and validates the result
     // like any file; the file as written (first values aside) is already valid here.

@@ -136,6 +136,28 @@ pub fn read_trace(path: &Path) -> Result<Trace, ConfigError> {
     })
 }
 
+thread_local! {
+    /// Traces read while validating one file: a sweep validates its file once per
+    /// configuration, and a trace of 20,000 rows takes milliseconds to read.
+    static TRACES: std::cell::RefCell<std::collections::HashMap<std::path::PathBuf, Arc<Trace>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Forgets the traces read so far (at the start of reading an experiment file, so that an
+/// edited trace is read again).
+pub fn forget_traces() {
+    TRACES.with(|t| t.borrow_mut().clear());
+}
+
+fn cached_trace(path: &Path) -> Result<Arc<Trace>, ConfigError> {
+    if let Some(t) = TRACES.with(|t| t.borrow().get(path).cloned()) {
+        return Ok(t);
+    }
+    let t = Arc::new(read_trace(path)?);
+    TRACES.with(|m| m.borrow_mut().insert(path.to_path_buf(), Arc::clone(&t)));
+    Ok(t)
+}
+
 fn number(ctx: &Ctx<'_>, key: &str, v: &Scalar, lo: f64, hi: f64) -> Result<f64, ConfigError> {
     match v {
         Scalar::Number(n) if *n >= lo && *n <= hi => Ok(*n),
@@ -274,7 +296,7 @@ pub fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigErro
                     .error(key, "trace arrivals need a `file`")
                     .with_hint("e.g. file = \"../../data/traces/azure-llm-2023-conv.csv\""));
             };
-            let trace = read_trace(&ctx.resolve(file))?;
+            let trace = cached_trace(&ctx.resolve(file))?;
             let mean = trace.mean_rate_per_s();
             let scale = match (&raw.rate, &raw.speed) {
                 (Some(_), Some(_)) => {
@@ -295,7 +317,7 @@ pub fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigErro
                 (None, None) => 1.0,
             };
             Ok(Arrivals::Replay {
-                trace: Arc::new(trace),
+                trace,
                 scale,
                 looped: raw.looped.unwrap_or(false),
             })

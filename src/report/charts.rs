@@ -286,6 +286,7 @@ fn latency_chart(
     title: &str,
     load: &str,
     p50: &Series,
+    p95: &Series,
     p99: &Series,
     timeouts: &[f64],
 ) -> Result<(), RunError> {
@@ -307,7 +308,7 @@ fn latency_chart(
     chart
         .configure_mesh()
         .x_desc(load_desc(load))
-        .y_desc("latency of answered requests (s, log): p99 solid, p50 dashed")
+        .y_desc("latency (s, log): p99 solid, p95 long dashes, p50 short")
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
         .y_label_formatter(&|v| {
@@ -319,7 +320,7 @@ fn latency_chart(
         })
         .draw()
         .map_err(draw_err)?;
-    for (i, ((name, lows), (_, highs))) in p50.iter().zip(p99).enumerate() {
+    for (i, (((name, lows), (_, mids)), (_, highs))) in p50.iter().zip(p95).zip(p99).enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         chart
             .draw_series(LineSeries::new(
@@ -333,8 +334,16 @@ fn latency_chart(
             });
         chart
             .draw_series(DashedLineSeries::new(
-                lows.iter().cloned(),
+                mids.iter().cloned(),
+                14,
                 6,
+                color.stroke_width(2),
+            ))
+            .map_err(draw_err)?;
+        chart
+            .draw_series(DashedLineSeries::new(
+                lows.iter().cloned(),
+                4,
                 4,
                 color.stroke_width(2),
             ))
@@ -716,7 +725,7 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
                 ))
             })
             .collect();
-        let title = format!("{}: share timing out", summary.experiment);
+        let title = format!("{}: requests timing out (%)", summary.experiment);
         heatmap(&dir.join("heatmap.png"), &title, (keys[0], keys[1]), &cells)?;
         out.push(Chart {
             file: "heatmap.png".into(),
@@ -750,6 +759,7 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
         title,
     });
     let p50 = series(&pts, &load, |m| m.latency_p50_s);
+    let p95 = series(&pts, &load, |m| m.latency_p95_s);
     let p99 = series(&pts, &load, |m| m.latency_p99_s);
     let mut limits: Vec<f64> = pts
         .iter()
@@ -764,7 +774,15 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     limits.sort_by(f64::total_cmp);
     limits.dedup();
     let title = format!("{}: latency vs load", summary.experiment);
-    latency_chart(&file("latency.png"), &title, &load, &p50, &p99, &limits)?;
+    latency_chart(
+        &file("latency.png"),
+        &title,
+        &load,
+        &p50,
+        &p95,
+        &p99,
+        &limits,
+    )?;
     out.push(Chart {
         file: "latency.png".into(),
         title,

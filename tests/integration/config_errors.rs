@@ -628,3 +628,18 @@ fn malformed_trace_rows_are_reported_with_their_line() {
         "{err}"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, ..Default::default() })]
+
+    #[test]
+    fn no_trace_file_makes_the_reader_panic(body in "(TIMESTAMP,ContextTokens,GeneratedTokens\n)?[0-9 :.,\n-]{0,200}") {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "t.csv", &body);
+        // Either a trace or an error naming the file; never a panic.
+        match capsim::experiment::read_trace(&p) {
+            Ok(t) => proptest::prop_assert!(!t.rows.is_empty()),
+            Err(e) => proptest::prop_assert!(e.to_string().starts_with(&p.display().to_string())),
+        }
+    }
+}

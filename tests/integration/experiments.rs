@@ -241,3 +241,31 @@ model = "llama-2-7b"
         Some("its columns: TIMESTAMP, ContextTokens, GeneratedTokens")
     );
 }
+
+#[test]
+fn every_shipped_experiment_runs_briefly() {
+    // Each file, cut to its first two simulated minutes (or 2,000 requests), every
+    // configuration of its sweep once.
+    for f in shipped() {
+        let mut exp = experiment::load(&f).unwrap();
+        exp.replications = 1;
+        for c in &mut exp.configs {
+            c.scenario.warm_up = capsim::sim::SimDuration::ZERO;
+            c.scenario.stop = match c.scenario.stop {
+                capsim::domain::StopRule::Duration(_) => {
+                    capsim::domain::StopRule::Duration(capsim::sim::SimDuration::from_secs(120))
+                }
+                capsim::domain::StopRule::Requests(n) => {
+                    capsim::domain::StopRule::Requests(n.min(2_000))
+                }
+            };
+        }
+        let summary = capsim::runner::run(&exp, exp.seed.unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        assert!(
+            summary.runs.iter().all(|r| r.metrics.window_s > 0.0),
+            "{} measured nothing",
+            f.display()
+        );
+    }
+}
