@@ -270,9 +270,19 @@ fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
 where
     DB::ErrorType: 'static,
 {
+    legend_at(chart, SeriesLabelPosition::LowerRight)
+}
+
+fn legend_at<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    at: SeriesLabelPosition,
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(at)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 15))
@@ -429,14 +439,7 @@ fn cost_chart(path: &Path, title: &str, pts: &[(String, f64, f64)]) -> Result<()
         .map_err(draw_err)?
         .label("Pareto front (ringed)")
         .legend(|(x, y)| Circle::new((x + 12, y), 8, BLACK.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 15))
-        .draw()
-        .map_err(draw_err)?;
+    legend_at(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(draw_err)
 }
 
@@ -687,14 +690,7 @@ pub fn timeseries_chart(
                     PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(draw_err)?;
+        legend_at(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     root.present().map_err(draw_err)
 }

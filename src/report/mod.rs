@@ -41,9 +41,7 @@ pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
         format: "CSV",
         message: e.to_string(),
     };
-    let mut params: Vec<&String> = summary.runs.iter().flat_map(|r| r.params.keys()).collect();
-    params.sort();
-    params.dedup();
+    let params = param_names(summary.runs.iter().map(|r| &r.params));
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = vec![
         "run".into(),
@@ -64,11 +62,7 @@ pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
             run.seed.to_string(),
         ];
         for p in &params {
-            row.push(match run.params.get(*p) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-                None => String::new(),
-            });
+            row.push(param_text(run.params.get(*p)));
         }
         for (_, value) in run.metrics.entries() {
             row.push(match value {
@@ -92,13 +86,7 @@ pub fn aggregate_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
         format: "CSV",
         message: e.to_string(),
     };
-    let mut params: Vec<&String> = summary
-        .aggregates
-        .iter()
-        .flat_map(|r| r.params.keys())
-        .collect();
-    params.sort();
-    params.dedup();
+    let params = param_names(summary.aggregates.iter().map(|a| &a.params));
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = vec!["config".into(), "class".into()];
     header.extend(params.iter().map(|p| p.to_string()));
@@ -111,11 +99,7 @@ pub fn aggregate_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
     for a in &summary.aggregates {
         let mut row = vec![a.config.to_string(), a.class.clone()];
         for p in &params {
-            row.push(match a.params.get(*p) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-                None => String::new(),
-            });
+            row.push(param_text(a.params.get(*p)));
         }
         row.push(a.replications.to_string());
         for (_, e) in &a.metrics {
@@ -257,9 +241,7 @@ pub fn report_md(summary: &Summary, charts: &[charts::Chart]) -> String {
     for c in charts {
         s += &format!("![{}]({})\n\n", c.title, c.file);
     }
-    let mut params: Vec<&String> = summary.runs.iter().flat_map(|r| r.params.keys()).collect();
-    params.sort();
-    params.dedup();
+    let params = param_names(summary.runs.iter().map(|r| &r.params));
     let cols = [
         "arrived",
         "timeout_rate",
@@ -282,11 +264,7 @@ pub fn report_md(summary: &Summary, charts: &[charts::Chart]) -> String {
     for r in &summary.runs {
         s += &format!("| {} | {} |", r.index, r.class);
         for p in &params {
-            let v = match r.params.get(*p) {
-                Some(serde_json::Value::String(t)) => t.clone(),
-                Some(v) => v.to_string(),
-                None => String::new(),
-            };
+            let v = param_text(r.params.get(*p));
             s += &format!(" {v} |");
         }
         for c in cols {
@@ -347,4 +325,24 @@ pub fn requests_csv(
         format: "CSV",
         message: e.to_string(),
     })
+}
+
+/// Every parameter key of the given runs, sorted, once each.
+pub(crate) fn param_names<'a>(
+    params: impl Iterator<Item = &'a std::collections::BTreeMap<String, serde_json::Value>>,
+) -> Vec<&'a String> {
+    let mut names: Vec<&String> = params.flat_map(|p| p.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A parameter's value as a table cell: strings as written, other values as JSON; empty when
+/// the run does not have it.
+pub(crate) fn param_text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => String::new(),
+    }
 }

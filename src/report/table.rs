@@ -50,14 +50,17 @@ pub fn layout(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A parameter's cell: its value, or `-` for a run without it.
+fn cell(v: Option<&serde_json::Value>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| super::param_text(Some(v)))
+}
+
 /// Runs beyond which the table turns: one line per run with the headline metrics.
 const WIDE: usize = 6;
 
 /// One line per run and class: its parameters and the metrics most read.
 fn long(summary: &Summary) -> String {
-    let mut params: Vec<&String> = summary.runs.iter().flat_map(|r| r.params.keys()).collect();
-    params.sort();
-    params.dedup();
+    let params = super::param_names(summary.runs.iter().map(|r| &r.params));
     let cols = [
         "arrived",
         "timeout_rate",
@@ -72,11 +75,7 @@ fn long(summary: &Summary) -> String {
     let mut rows = vec![head];
     for r in &summary.runs {
         let mut row = vec![r.index.to_string(), r.class.clone()];
-        row.extend(params.iter().map(|p| match r.params.get(*p) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(v) => v.to_string(),
-            None => "-".to_string(),
-        }));
+        row.extend(params.iter().map(|p| cell(r.params.get(*p))));
         row.extend(cols.iter().map(|c| {
             r.metrics
                 .get(c)
@@ -112,16 +111,9 @@ pub fn render(summary: &Summary) -> String {
         }
     }));
     rows.push(head);
-    let mut param_names: Vec<&String> = summary.runs.iter().flat_map(|r| r.params.keys()).collect();
-    param_names.sort();
-    param_names.dedup();
-    for p in param_names {
+    for p in super::param_names(summary.runs.iter().map(|r| &r.params)) {
         let mut row = vec![p.clone()];
-        row.extend(summary.runs.iter().map(|r| match r.params.get(p) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(v) => v.to_string(),
-            None => "-".to_string(),
-        }));
+        row.extend(summary.runs.iter().map(|r| cell(r.params.get(p))));
         rows.push(row);
     }
     if let Some(first) = summary.runs.first() {
