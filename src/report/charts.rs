@@ -256,6 +256,15 @@ fn timeout_chart(path: &Path, title: &str, load: &str, s: &Series) -> Result<(),
     root.present().map_err(draw_err)
 }
 
+/// A tick label in seconds on a log axis: whole seconds, or two decimals below one.
+fn seconds_label(v: f64) -> String {
+    if v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 fn load_desc(load: &str) -> String {
     if load.ends_with("rate") {
         "offered load (requests/s)".into()
@@ -321,13 +330,7 @@ fn latency_chart(
         .y_desc("latency (s, log): p99 solid, p95 long dashes, p50 short")
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
-        .y_label_formatter(&|v| {
-            if *v >= 1.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.2}")
-            }
-        })
+        .y_label_formatter(&|v| seconds_label(*v))
         .draw()
         .map_err(draw_err)?;
     for (i, (((name, lows), (_, mids)), (_, highs))) in p50.iter().zip(p95).zip(p99).enumerate() {
@@ -484,13 +487,7 @@ fn cdf_chart(path: &Path, title: &str, lines: &[(String, &[f64])]) -> Result<(),
         .y_desc("share of answered requests at most this fast (%)")
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
-        .x_label_formatter(&|v| {
-            if *v >= 1.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.2}")
-            }
-        })
+        .x_label_formatter(&|v| seconds_label(*v))
         .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()
         .map_err(draw_err)?;
