@@ -7,16 +7,21 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use crate::domain::hardware::{Arch, Gpu, Interconnect, Precision, Price};
+use crate::domain::hardware::{
+    AllReducePoint, Arch, Gpu, Instance, Interconnect, LinkKind, Precision, Price,
+};
 use crate::domain::llm::{Experts, LlmSpec};
 use crate::domain::memory::MemoryPlan;
-use crate::domain::perf::{EfficiencyClass, PerfModel};
-use crate::domain::quant::Quantization;
+use crate::domain::perf::{ApiCost, EngineClass, HostCost, KernelCost, PerfInputs, PerfModel};
+use crate::domain::quant::{Kernel, Quantization};
 use crate::error::ConfigError;
 
 include!(concat!(env!("OUT_DIR"), "/model_files.rs"));
 
 const GB: f64 = 1e9;
+/// GPU memory is labelled in GiB (an "80 GB" A100 has 80 × 2^30 bytes).
+const GIB: f64 = 1_073_741_824.0;
+const MIB: f64 = 1_048_576.0;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -24,15 +29,14 @@ struct GpuFile {
     id: String,
     name: String,
     architecture: String,
-    memory_gb: f64,
-    visible_memory_gb: Option<f64>,
+    memory_gib: f64,
+    usable_memory_mib: Option<f64>,
     memory_source: String,
     bandwidth_gb_s: f64,
     bandwidth_source: String,
     tflops: BTreeMap<String, f64>,
     tflops_source: String,
     interconnect: InterconnectFile,
-    interconnect_source: String,
     #[serde(default)]
     price: Vec<PriceFile>,
 }
@@ -41,8 +45,30 @@ struct GpuFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct InterconnectFile {
     kind: String,
-    bandwidth_gb_s: f64,
+    all_reduce: Vec<AllReduceFile>,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AllReduceFile {
+    gpus: u32,
+    bus_gb_s: f64,
     latency_us: f64,
+}
+
+/// `models/instances/*.toml`: a multi-GPU machine whose GPU file alone does not say how its
+/// GPUs are linked or what it costs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct InstanceFile {
+    id: String,
+    name: String,
+    gpu: String,
+    gpus: u32,
+    interconnect: InterconnectFile,
+    #[serde(default)]
+    price: Vec<PriceFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -117,6 +143,10 @@ fn one() -> u32 {
     1
 }
 
+fn yes() -> bool {
+    true
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct QuantFile {
@@ -143,7 +173,6 @@ struct QuantFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct EnginesFile {
     model: ModelSection,
-    class: Vec<ClassFile>,
     vllm: VllmDefaults,
     tgi: TgiDefaults,
     #[serde(rename = "static")]
@@ -161,12 +190,73 @@ struct ModelSection {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct ClassFile {
     id: String,
+    family: String,
+    scheduler: String,
+    versions: Vec<String>,
+    #[serde(default)]
+    current: bool,
     description: String,
     mbu: f64,
     mfu: f64,
-    step_overhead_ms: f64,
-    runtime_overhead_gb: f64,
-    reasoning: String,
+    runtime_overhead_gib: f64,
+    cuda_graph_max_batch: u64,
+    overlapped: bool,
+    #[serde(default = "yes")]
+    chunked_prefill: bool,
+    all_reduces_per_layer: f64,
+    host: HostFile,
+    kernels: KernelCostFile,
+    api: ApiFile,
+    #[serde(default)]
+    quantized_kernels: BTreeMap<String, Vec<String>>,
+    sources: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct HostFile {
+    per_step_us: f64,
+    per_seq_us: f64,
+    per_prefill_token_us: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct KernelCostFile {
+    per_layer: f64,
+    launch_us: f64,
+    graph_launch_us: f64,
+    non_gemm_per_layer: f64,
+    floor_us: f64,
+    activation_passes: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ApiFile {
+    per_request_ms: f64,
+    per_prompt_token_us: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KernelsFile {
+    kernel: Vec<KernelFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct KernelFile {
+    id: String,
+    name: String,
+    runs_on: Vec<String>,
+    bandwidth_efficiency: f64,
+    compute_overhead: f64,
+    #[serde(default)]
+    rows_per_read: u32,
+    #[serde(default)]
+    reconstruct_above: u32,
+    source: String,
 }
 
 /// vLLM scheduler defaults (figures.md §2.3).
@@ -274,8 +364,12 @@ pub struct Catalog {
     pub llms: BTreeMap<String, LlmSpec>,
     /// Quantization schemes by id.
     pub quantizations: BTreeMap<String, Quantization>,
-    /// Engine efficiency classes by id.
-    pub classes: BTreeMap<String, EfficiencyClass>,
+    /// Engine classes by id.
+    pub classes: BTreeMap<String, EngineClass>,
+    /// Quantized kernel families by id.
+    pub kernels: BTreeMap<String, Kernel>,
+    /// Multi-GPU instances by id.
+    pub instances: BTreeMap<String, Instance>,
     /// The smooth-roofline exponent.
     pub overlap_exponent: f64,
     /// Why it has that value.
@@ -327,16 +421,48 @@ fn gpu_from(rel: &str, f: GpuFile) -> Result<Gpu, ConfigError> {
         })?;
         peak.insert(p, positive(&path, &format!("tflops.{k}"), *v)? * 1e12);
     }
-    let memory = positive(&path, "memory-gb", f.memory_gb)? * GB;
-    let visible = match f.visible_memory_gb {
-        Some(v) => positive(&path, "visible-memory-gb", v)? * GB,
+    let memory = positive(&path, "memory-gib", f.memory_gib)? * GIB;
+    let visible = match f.usable_memory_mib {
+        Some(v) => positive(&path, "usable-memory-mib", v)? * MIB,
         None => memory,
     };
-    let prices = f
-        .price
+    if visible > memory {
+        return Err(ConfigError::new(
+            &path,
+            format!(
+                "usable memory ({:.1} GiB) exceeds the labelled {:.0} GiB",
+                visible / GIB,
+                memory / GIB
+            ),
+        )
+        .at_key("usable-memory-mib"));
+    }
+    let prices = prices_from(&path, f.price)?;
+    let (interconnect, interconnect_source) = interconnect_from(&path, f.interconnect)?;
+    Ok(Gpu {
+        id: f.id,
+        name: f.name,
+        arch,
+        memory,
+        visible_memory: visible,
+        bandwidth: positive(&path, "bandwidth-gb-s", f.bandwidth_gb_s)? * GB,
+        peak,
+        interconnect,
+        prices,
+        sources: vec![
+            ("memory".into(), f.memory_source),
+            ("bandwidth".into(), f.bandwidth_source),
+            ("tflops".into(), f.tflops_source),
+            ("interconnect".into(), interconnect_source),
+        ],
+    })
+}
+
+fn prices_from(path: &Path, files: Vec<PriceFile>) -> Result<Vec<Price>, ConfigError> {
+    files
         .into_iter()
         .map(|p| {
-            positive(&path, "price.usd-per-hour", p.usd_per_hour)?;
+            positive(path, "price.usd-per-hour", p.usd_per_hour)?;
             Ok(Price {
                 provider: p.provider,
                 instance: p.instance,
@@ -347,32 +473,38 @@ fn gpu_from(rel: &str, f: GpuFile) -> Result<Gpu, ConfigError> {
                 source: p.source,
             })
         })
-        .collect::<Result<Vec<_>, ConfigError>>()?;
-    Ok(Gpu {
-        id: f.id,
-        name: f.name,
-        arch,
-        memory,
-        visible_memory: visible,
-        bandwidth: positive(&path, "bandwidth-gb-s", f.bandwidth_gb_s)? * GB,
-        peak,
-        interconnect: Interconnect {
-            kind: f.interconnect.kind,
-            bandwidth: positive(
-                &path,
-                "interconnect.bandwidth-gb-s",
-                f.interconnect.bandwidth_gb_s,
-            )? * GB,
-            latency_s: f.interconnect.latency_us * 1e-6,
-        },
-        prices,
-        sources: vec![
-            ("memory".into(), f.memory_source),
-            ("bandwidth".into(), f.bandwidth_source),
-            ("tflops".into(), f.tflops_source),
-            ("interconnect".into(), f.interconnect_source),
-        ],
-    })
+        .collect()
+}
+
+fn interconnect_from(
+    path: &Path,
+    f: InterconnectFile,
+) -> Result<(Interconnect, String), ConfigError> {
+    let kind = LinkKind::parse(&f.kind).ok_or_else(|| {
+        ConfigError::new(path, format!("unknown interconnect kind \"{}\"", f.kind))
+            .at_key("interconnect.kind")
+            .with_hint(format!("one of: {}", LinkKind::NAMES.join(", ")))
+    })?;
+    let mut points: Vec<AllReducePoint> = Vec::new();
+    for p in &f.all_reduce {
+        if p.gpus < 2 || points.last().is_some_and(|q| q.gpus >= p.gpus) {
+            return Err(ConfigError::new(
+                path,
+                "all-reduce points need gpus of at least 2, in increasing order",
+            )
+            .at_key("interconnect.all-reduce"));
+        }
+        points.push(AllReducePoint {
+            gpus: p.gpus,
+            bus_bandwidth: positive(path, "interconnect.all-reduce.bus-gb-s", p.bus_gb_s)? * GB,
+            latency_s: positive(path, "interconnect.all-reduce.latency-us", p.latency_us)? * 1e-6,
+        });
+    }
+    if points.is_empty() {
+        return Err(ConfigError::new(path, "needs at least one measured point")
+            .at_key("interconnect.all-reduce"));
+    }
+    Ok((Interconnect { kind, points }, f.source))
 }
 
 /// Checks an LLM description and builds the domain type. `path` names the file for errors and
@@ -491,7 +623,152 @@ fn quant_from(f: QuantFile) -> Result<Quantization, ConfigError> {
     })
 }
 
+fn kernel_from(path: &Path, f: KernelFile) -> Result<Kernel, ConfigError> {
+    let key = format!("kernel.{}", f.id);
+    Ok(Kernel {
+        runs_on: arch_list(path, &key, &f.runs_on)?,
+        bandwidth_efficiency: positive(path, &key, f.bandwidth_efficiency)?,
+        compute_overhead: positive(path, &key, f.compute_overhead)?,
+        rows_per_read: f.rows_per_read,
+        reconstruct_above: f.reconstruct_above,
+        id: f.id,
+        name: f.name,
+        source: f.source,
+    })
+}
+
+fn non_negative(path: &Path, key: &str, v: f64) -> Result<f64, ConfigError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(ConfigError::new(path, format!("must be zero or more, found {v}")).at_key(key))
+    }
+}
+
+/// Schedulers an engine class can run.
+pub const SCHEDULERS: [&str; 3] = ["vllm", "tgi", "static"];
+
+fn class_from(
+    path: &Path,
+    c: ClassFile,
+    kernels: &BTreeMap<String, Kernel>,
+) -> Result<EngineClass, ConfigError> {
+    if !SCHEDULERS.contains(&c.scheduler.as_str()) {
+        return Err(
+            ConfigError::new(path, format!("unknown scheduler \"{}\"", c.scheduler))
+                .at_key("scheduler")
+                .with_hint(format!("one of: {}", SCHEDULERS.join(", "))),
+        );
+    }
+    let mut quant_kernels = Vec::new();
+    for (q, ids) in c.quantized_kernels {
+        let mut list = Vec::new();
+        for id in ids {
+            let k = kernels.get(&id).ok_or_else(|| {
+                ConfigError::new(path, format!("unknown kernel \"{id}\""))
+                    .at_key(format!("quantized-kernels.{q}"))
+                    .with_hint("kernels are listed in models/kernels.toml")
+            })?;
+            list.push(k.clone());
+        }
+        quant_kernels.push((q, list));
+    }
+    let us = |key: &str, v: f64| non_negative(path, key, v).map(|v| v * 1e-6);
+    for key in ["mbu", "host", "kernels", "api"] {
+        if !c.sources.contains_key(key) {
+            return Err(ConfigError::new(path, "every figure needs a source")
+                .at_key(format!("sources.{key}")));
+        }
+    }
+    Ok(EngineClass {
+        mbu: positive(path, "mbu", c.mbu)?,
+        mfu: positive(path, "mfu", c.mfu)?,
+        runtime_overhead: non_negative(path, "runtime-overhead-gib", c.runtime_overhead_gib)? * GIB,
+        cuda_graph_max_batch: c.cuda_graph_max_batch,
+        overlapped: c.overlapped,
+        chunked_prefill: c.chunked_prefill,
+        all_reduces_per_layer: non_negative(
+            path,
+            "all-reduces-per-layer",
+            c.all_reduces_per_layer,
+        )?,
+        host: HostCost {
+            per_step_s: us("host.per-step-us", c.host.per_step_us)?,
+            per_seq_s: us("host.per-seq-us", c.host.per_seq_us)?,
+            per_prefill_token_s: us("host.per-prefill-token-us", c.host.per_prefill_token_us)?,
+        },
+        kernels: KernelCost {
+            kernels_per_layer: non_negative(path, "kernels.per-layer", c.kernels.per_layer)?,
+            launch_s: us("kernels.launch-us", c.kernels.launch_us)?,
+            graph_launch_s: us("kernels.graph-launch-us", c.kernels.graph_launch_us)?,
+            non_gemm_per_layer: non_negative(
+                path,
+                "kernels.non-gemm-per-layer",
+                c.kernels.non_gemm_per_layer,
+            )?,
+            kernel_floor_s: us("kernels.floor-us", c.kernels.floor_us)?,
+            activation_passes: non_negative(
+                path,
+                "kernels.activation-passes",
+                c.kernels.activation_passes,
+            )?,
+        },
+        api: ApiCost {
+            per_request_s: non_negative(path, "api.per-request-ms", c.api.per_request_ms)? * 1e-3,
+            per_prompt_token_s: us("api.per-prompt-token-us", c.api.per_prompt_token_us)?,
+        },
+        quant_kernels,
+        sources: c.sources.into_iter().collect(),
+        id: c.id,
+        family: c.family,
+        scheduler: c.scheduler,
+        versions: c.versions,
+        current: c.current,
+        description: c.description,
+    })
+}
+
 impl Catalog {
+    /// The engine class an experiment means by `family` and an optional `version` (the
+    /// family's current class without one), or why there is none.
+    pub fn engine_class(
+        &self,
+        family: &str,
+        version: Option<&str>,
+    ) -> Result<&EngineClass, String> {
+        let of_family: Vec<&EngineClass> = self
+            .classes
+            .values()
+            .filter(|c| c.family == family)
+            .collect();
+        if of_family.is_empty() {
+            return Err(format!("no engine family \"{family}\""));
+        }
+        let found = match version {
+            None => of_family.iter().find(|c| c.current),
+            Some(v) => of_family.iter().find(|c| c.covers(v)),
+        };
+        found.copied().ok_or_else(|| {
+            let known: Vec<String> = of_family
+                .iter()
+                .map(|c| format!("{} ({})", c.id, c.versions.join(", ")))
+                .collect();
+            format!(
+                "no {family} class covers version {}; known: {}",
+                version.unwrap_or("(current)"),
+                known.join("; ")
+            )
+        })
+    }
+
+    /// Engine families, each once, in id order.
+    pub fn families(&self) -> Vec<&str> {
+        let mut f: Vec<&str> = self.classes.values().map(|c| c.family.as_str()).collect();
+        f.sort_unstable();
+        f.dedup();
+        f
+    }
+
     /// Parses the catalog files given as (path under `models/`, contents).
     pub fn parse(files: &[(&str, &str)]) -> Result<Catalog, ConfigError> {
         let mut gpus = BTreeMap::new();
@@ -499,6 +776,9 @@ impl Catalog {
         let mut quantizations = BTreeMap::new();
         let mut engines: Option<EnginesFile> = None;
         let mut lifecycle: Option<LifecycleFile> = None;
+        let mut kernels = BTreeMap::new();
+        let mut class_files = Vec::new();
+        let mut instances = BTreeMap::new();
         for (rel, text) in files {
             let path = Path::new("models").join(rel);
             let stem = Path::new(rel)
@@ -529,6 +809,29 @@ impl Catalog {
                     let q = quant_from(q)?;
                     quantizations.insert(q.id.clone(), q);
                 }
+            } else if rel.starts_with("engines/") {
+                let c = parse_file::<ClassFile>(rel, text)?;
+                check_id(&c.id)?;
+                class_files.push((path.clone(), c));
+            } else if rel.starts_with("instances/") {
+                let f = parse_file::<InstanceFile>(rel, text)?;
+                check_id(&f.id)?;
+                let (interconnect, interconnect_source) = interconnect_from(&path, f.interconnect)?;
+                let i = Instance {
+                    prices: prices_from(&path, f.price)?,
+                    id: f.id,
+                    name: f.name,
+                    gpu: f.gpu,
+                    gpus: f.gpus,
+                    interconnect,
+                    interconnect_source,
+                };
+                instances.insert(i.id.clone(), i);
+            } else if *rel == "kernels.toml" {
+                for k in parse_file::<KernelsFile>(rel, text)?.kernel {
+                    let k = kernel_from(&path, k)?;
+                    kernels.insert(k.id.clone(), k);
+                }
             } else if *rel == "engines.toml" {
                 engines = Some(parse_file(rel, text)?);
             } else if *rel == "lifecycle.toml" {
@@ -539,27 +842,37 @@ impl Catalog {
             engines.ok_or_else(|| ConfigError::new(Path::new("models/engines.toml"), "missing"))?;
         let lifecycle = lifecycle
             .ok_or_else(|| ConfigError::new(Path::new("models/lifecycle.toml"), "missing"))?;
-        let classes = engines
-            .class
-            .into_iter()
-            .map(|c| {
-                let class = EfficiencyClass {
-                    mbu: c.mbu,
-                    mfu: c.mfu,
-                    step_overhead_s: c.step_overhead_ms / 1e3,
-                    runtime_overhead: c.runtime_overhead_gb * GB,
-                    description: c.description,
-                    reasoning: c.reasoning,
-                    id: c.id,
-                };
-                (class.id.clone(), class)
-            })
-            .collect();
+        let mut classes = BTreeMap::new();
+        for (path, c) in class_files {
+            let class = class_from(&path, c, &kernels)?;
+            classes.insert(class.id.clone(), class);
+        }
+        for i in instances.values() {
+            let Some(g) = gpus.get(&i.gpu) else {
+                return Err(ConfigError::new(
+                    &Path::new("models/instances").join(format!("{}.toml", i.id)),
+                    format!("unknown GPU \"{}\"", i.gpu),
+                )
+                .at_key("gpu"));
+            };
+            if i.gpus < 2 || i.interconnect.points.iter().all(|p| p.gpus < i.gpus) {
+                return Err(ConfigError::new(
+                    &Path::new("models/instances").join(format!("{}.toml", i.id)),
+                    format!(
+                        "an instance of {} x {} needs an all-reduce point for {} GPUs",
+                        i.gpus, g.id, i.gpus
+                    ),
+                )
+                .at_key("interconnect.all-reduce"));
+            }
+        }
         Ok(Catalog {
             gpus,
             llms,
             quantizations,
             classes,
+            kernels,
+            instances,
             overlap_exponent: engines.model.overlap_exponent,
             overlap_reasoning: engines.model.overlap_reasoning,
             vllm: engines.vllm,
@@ -595,8 +908,12 @@ pub struct Deployment {
     pub quant: Quantization,
     /// GPUs per replica (tensor parallelism).
     pub tp: u32,
-    /// Engine efficiency class.
-    pub class: EfficiencyClass,
+    /// How the replica's GPUs are linked (the GPU's usual instance, or a named instance).
+    pub interconnect: Interconnect,
+    /// The named instance, if the experiment gave one.
+    pub instance: Option<String>,
+    /// Engine class.
+    pub class: EngineClass,
     /// Share of GPU memory the engine may use.
     pub memory_utilization: f64,
     /// KV-cache bytes per element.
@@ -621,15 +938,16 @@ impl Deployment {
 
     /// The step-time model; fails if the GPU cannot run the quantization.
     pub fn perf(&self) -> Result<PerfModel, String> {
-        PerfModel::new(
-            &self.gpu,
-            &self.llm,
-            &self.quant,
-            self.tp,
-            &self.class,
-            self.kv_bytes,
-            self.overlap_exponent,
-        )
+        PerfModel::new(&PerfInputs {
+            gpu: &self.gpu,
+            interconnect: &self.interconnect,
+            llm: &self.llm,
+            quant: &self.quant,
+            tp: self.tp,
+            class: &self.class,
+            kv_bytes: self.kv_bytes,
+            exponent: self.overlap_exponent,
+        })
     }
 
     fn with(&self, gpu: &Gpu, quant: &Quantization, tp: u32) -> Deployment {
@@ -641,26 +959,29 @@ impl Deployment {
             } else {
                 quant.kv_bytes
             },
+            interconnect: gpu.interconnect.clone(),
             tp,
             ..self.clone()
         }
     }
 
     fn fits(&self, tokens: u64) -> bool {
-        self.quant.on(self.gpu.arch).is_some() && self.memory().fits(tokens)
+        self.perf().is_ok() && self.memory().fits(tokens)
     }
 
     /// Checks that one sequence of `tokens` fits; otherwise says why with the numbers, and
     /// suggests quantizations, GPUs and tensor-parallel sizes from `catalog` that would fit.
     pub fn check_fit(&self, catalog: &Catalog, tokens: u64) -> Result<(), (String, String)> {
-        if let Some(problem) = self.quant.on(self.gpu.arch).is_none().then(|| {
-            format!(
+        if self.quant.on(self.gpu.arch).is_none() {
+            let problem = format!(
                 "{} cannot run {} ({} architecture)",
                 self.gpu.name,
                 self.quant.name,
                 self.gpu.arch.name()
-            )
-        }) {
+            );
+            return Err((problem, self.suggestions(catalog, tokens)));
+        }
+        if let Err(problem) = self.perf() {
             return Err((problem, self.suggestions(catalog, tokens)));
         }
         let m = self.memory();
@@ -670,17 +991,17 @@ impl Deployment {
         let kv = tokens as f64 * m.kv_bytes_per_token / f64::from(m.tp);
         let per = if self.tp > 1 { " per GPU" } else { "" };
         let problem = format!(
-            "{} at {} does not fit {} x {}: it needs {:.1} GB of weights + {:.1} GB runtime + {:.1} GB KV cache for one {tokens}-token sequence = {:.1} GB{per}, but each GPU offers {:.1} GB ({:.0} GB x memory utilisation {})",
+            "{} at {} does not fit {} x {}: it needs {:.1} GiB of weights + {:.1} GiB runtime + {:.1} GiB KV cache for one {tokens}-token sequence = {:.1} GiB{per}, but each GPU offers {:.1} GiB ({:.1} GiB x memory utilisation {})",
             self.llm.id,
             self.quant.id,
             self.tp,
             self.gpu.id,
-            m.weights_per_gpu / 1e9,
-            m.overhead_per_gpu / 1e9,
-            kv / 1e9,
-            m.needed_per_gpu(tokens) / 1e9,
-            m.usable_per_gpu / 1e9,
-            self.gpu.visible_memory / 1e9,
+            m.weights_per_gpu / GIB,
+            m.overhead_per_gpu / GIB,
+            kv / GIB,
+            m.needed_per_gpu(tokens) / GIB,
+            m.usable_per_gpu / GIB,
+            self.gpu.visible_memory / GIB,
             self.memory_utilization
         );
         Err((problem, self.suggestions(catalog, tokens)))
@@ -765,7 +1086,19 @@ mod tests {
         ] {
             assert!(c.quantizations.contains_key(q), "{q}");
         }
-        assert!(c.classes.contains_key("optimized") && c.classes.contains_key("eager"));
+        for e in [
+            "tgi-1",
+            "tgi-2",
+            "tgi-3",
+            "vllm-v0",
+            "vllm-v0.6",
+            "vllm-v1",
+            "sglang",
+            "tensorrt-llm",
+            "transformers",
+        ] {
+            assert!(c.classes.contains_key(e), "{e}");
+        }
     }
 
     #[test]
@@ -794,7 +1127,9 @@ mod tests {
             llm: c.llms[llm].clone(),
             quant: c.quantizations[quant].clone(),
             tp: 1,
-            class: c.classes["optimized"].clone(),
+            interconnect: c.gpus[gpu].interconnect.clone(),
+            instance: None,
+            class: c.classes["vllm-v1"].clone(),
             memory_utilization: c.vllm.gpu_memory_utilization,
             kv_bytes: c.quantizations[quant].kv_bytes,
             overlap_exponent: c.overlap_exponent,
@@ -809,7 +1144,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             problem,
-            "llama-2-7b at fp16 does not fit 1 x t4: it needs 13.5 GB of weights + 1.5 GB runtime + 2.1 GB KV cache for one 4096-token sequence = 17.1 GB, but each GPU offers 12.6 GB (14 GB x memory utilisation 0.9)"
+            "llama-2-7b at fp16 does not fit 1 x t4: it needs 12.6 GiB of weights + 1.5 GiB runtime + 2.0 GiB KV cache for one 4096-token sequence = 16.1 GiB, but each GPU offers 13.5 GiB (15.0 GiB x memory utilisation 0.9)"
         );
         assert_eq!(
             hint,

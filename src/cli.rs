@@ -98,9 +98,12 @@ pub enum Command {
         /// GPUs per replica (tensor parallelism).
         #[arg(long, default_value_t = 1)]
         tp: u32,
-        /// Engine efficiency class (see `capsim list engines`).
-        #[arg(long, default_value = "optimized")]
+        /// Engine class (see `capsim list engines`).
+        #[arg(long, default_value = "vllm-v1")]
         class: String,
+        /// Multi-GPU instance whose interconnect applies (see `capsim list gpus`).
+        #[arg(long)]
+        instance: Option<String>,
         /// Share of GPU memory the engine may use.
         #[arg(long, default_value_t = 0.9)]
         gpu_memory_utilization: f64,
@@ -116,7 +119,7 @@ pub enum ListWhat {
     Models,
     /// Quantization schemes.
     Quantizations,
-    /// Engine efficiency classes and scheduler defaults.
+    /// Engine classes, quantized kernels and scheduler defaults.
     Engines,
 }
 
@@ -467,6 +470,7 @@ fn curve_command(
     quant: &str,
     tp: u32,
     class: &str,
+    instance: Option<&str>,
     utilization: f64,
 ) -> Result<(), Failure> {
     let c = Catalog::builtin()?;
@@ -485,8 +489,22 @@ fn curve_command(
         ));
     }
     let quant = lookup(&c.quantizations, "--quant", quant, "quantizations")?;
+    let mut gpu = lookup(&c.gpus, "--gpu", gpu, "gpus")?.clone();
+    if let Some(id) = instance {
+        let i = lookup(&c.instances, "--instance", id, "gpus")?;
+        if i.gpu != gpu.id {
+            return Err(arg_error(
+                "--instance",
+                format!("{} has {} GPUs, not {}", i.id, i.gpu, gpu.id),
+                format!("use --gpu {}", i.gpu),
+            ));
+        }
+        gpu.interconnect = i.interconnect.clone();
+    }
     let d = Deployment {
-        gpu: lookup(&c.gpus, "--gpu", gpu, "gpus")?.clone(),
+        interconnect: gpu.interconnect.clone(),
+        instance: instance.map(str::to_string),
+        gpu,
         llm: lookup(&c.llms, "--model", model, "models")?.clone(),
         quant: quant.clone(),
         tp,
@@ -571,8 +589,17 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             quant,
             tp,
             class,
+            instance,
             gpu_memory_utilization,
-        } => curve_command(&gpu, &model, &quant, tp, &class, gpu_memory_utilization),
+        } => curve_command(
+            &gpu,
+            &model,
+            &quant,
+            tp,
+            &class,
+            instance.as_deref(),
+            gpu_memory_utilization,
+        ),
     }
 }
 

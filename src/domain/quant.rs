@@ -80,3 +80,41 @@ impl Quantization {
         }
     }
 }
+
+/// A quantized matmul kernel family (GPTQ Triton, exllama, Marlin, AWQ GEMM, ...): how fast it
+/// runs relative to the fp16 kernels of the same engine. Which family runs is the engine
+/// class's choice, per quantization and GPU architecture.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kernel {
+    /// Catalog id, e.g. `marlin`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Architectures it runs on.
+    pub runs_on: Vec<Arch>,
+    /// Achieved bandwidth relative to fp16 kernels when memory-bound (small batches).
+    pub bandwidth_efficiency: f64,
+    /// Factor on matmul time when compute-bound (dequantisation, CUDA-core arithmetic).
+    pub compute_overhead: f64,
+    /// Token rows that share one read of the quantized weights (GEMV-style kernels read the
+    /// weights again for every block of rows); 0: one read serves any batch.
+    pub rows_per_read: u32,
+    /// Above this many tokens in a step the kernel dequantizes the weights to fp16 and runs a
+    /// dense GEMM (reads the quantized weights, writes and reads fp16 ones); 0: never.
+    pub reconstruct_above: u32,
+    /// Evidence.
+    pub source: String,
+}
+
+impl Kernel {
+    /// How `quant` runs on `arch` with this kernel: the scheme's precision, this kernel's
+    /// speed. `None` if the kernel does not run there.
+    pub fn apply(&self, quant: &Quantization, arch: Arch) -> Option<QuantOnGpu> {
+        let base = quant.on(arch)?;
+        self.runs_on.contains(&arch).then_some(QuantOnGpu {
+            bandwidth_efficiency: self.bandwidth_efficiency,
+            compute_overhead: self.compute_overhead,
+            ..base
+        })
+    }
+}

@@ -151,9 +151,11 @@ impl<'de> Deserialize<'de> for ModelRef {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EngineFile {
-    /// `vllm`, `tgi` or `static`.
+    /// Engine family (`vllm`, `tgi`, `sglang`, `tensorrt-llm`, `transformers`) or `static`.
     pub kind: String,
-    /// Efficiency class (`optimized`, `eager`).
+    /// Engine version (`"1.0"`, `"0.6.3"`): picks the family's engine class covering it.
+    pub version: Option<String>,
+    /// Engine class id (`tgi-1`, `vllm-v1`, ...), instead of a version.
     pub class: Option<String>,
     /// vllm.
     pub max_num_seqs: Option<i64>,
@@ -260,6 +262,8 @@ pub struct EndpointFile {
     pub service_time: Option<DistFile>,
     /// GPU id.
     pub gpu: Option<String>,
+    /// Multi-GPU instance id (`g5.12xlarge`): its GPU, interconnect and prices.
+    pub instance: Option<String>,
     /// Model id or inline model.
     pub model: Option<ModelRef>,
     /// Quantization id.

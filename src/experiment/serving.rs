@@ -20,9 +20,10 @@ use crate::error::ConfigError;
 use crate::sim::SimDuration;
 
 /// Which keys each engine kind takes.
-fn engine_keys(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
+fn engine_keys(scheduler: &str) -> Option<&'static [&'static str]> {
+    Some(match scheduler {
         "vllm" => &[
+            "version",
             "class",
             "max-num-seqs",
             "max-num-batched-tokens",
@@ -33,6 +34,7 @@ fn engine_keys(kind: &str) -> Option<&'static [&'static str]> {
             "max-model-len",
         ],
         "tgi" => &[
+            "version",
             "class",
             "max-concurrent-requests",
             "max-batch-prefill-tokens",
@@ -44,6 +46,7 @@ fn engine_keys(kind: &str) -> Option<&'static [&'static str]> {
             "max-model-len",
         ],
         "static" => &[
+            "version",
             "class",
             "max-batch",
             "max-wait",
@@ -55,8 +58,9 @@ fn engine_keys(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn present(e: &EngineFile) -> [(&'static str, bool); 15] {
+fn present(e: &EngineFile) -> [(&'static str, bool); 16] {
     [
+        ("version", e.version.is_some()),
         ("class", e.class.is_some()),
         ("max-num-seqs", e.max_num_seqs.is_some()),
         ("max-num-batched-tokens", e.max_num_batched_tokens.is_some()),
@@ -279,6 +283,60 @@ fn read_profile_csv(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<ProfileTabl
 }
 
 /// Builds an LLM service from `[endpoint]`.
+/// The engine class an `[endpoint.engine]` table means: `kind` names a family (`static` is
+/// transformers' static batching), `version` picks the family's class that covers it, `class`
+/// names one outright; without either, the family's current class.
+fn engine_class<'c>(
+    ctx: &Ctx<'_>,
+    catalog: &'c Catalog,
+    engine: &EngineFile,
+) -> Result<&'c crate::domain::perf::EngineClass, ConfigError> {
+    let family = if engine.kind == "static" {
+        "transformers"
+    } else {
+        engine.kind.as_str()
+    };
+    let families = catalog.families();
+    if !families.contains(&family) {
+        let mut kinds: Vec<&str> = families.clone();
+        kinds.push("static");
+        return Err(unknown_kind(
+            ctx,
+            "endpoint.engine.kind",
+            "engine",
+            &engine.kind,
+            &kinds,
+        ));
+    }
+    match (&engine.class, &engine.version) {
+        (Some(_), Some(_)) => Err(ctx
+            .error(
+                "endpoint.engine.class",
+                "give either `class` or `version`, not both",
+            )
+            .with_hint("a version picks its class")),
+        (Some(id), None) => {
+            let ids: Vec<&str> = catalog
+                .classes
+                .values()
+                .filter(|c| c.family == family)
+                .map(|c| c.id.as_str())
+                .collect();
+            catalog
+                .classes
+                .get(id)
+                .filter(|c| c.family == family)
+                .ok_or_else(|| unknown_kind(ctx, "endpoint.engine.class", "engine class", id, &ids))
+        }
+        (None, version) => catalog
+            .engine_class(family, version.as_deref())
+            .map_err(|m| {
+                ctx.error("endpoint.engine.version", m)
+                    .with_hint("`capsim list engines` shows each class and the versions it covers")
+            }),
+    }
+}
+
 pub(crate) fn llm_service(
     ctx: &Ctx<'_>,
     raw: &EndpointFile,
@@ -293,14 +351,9 @@ pub(crate) fn llm_service(
         ..EngineFile::default()
     };
     let engine = raw.engine.as_ref().unwrap_or(&default_engine);
-    let Some(allowed) = engine_keys(&engine.kind) else {
-        return Err(unknown_kind(
-            ctx,
-            "endpoint.engine.kind",
-            "engine",
-            &engine.kind,
-            &["vllm", "tgi", "static"],
-        ));
+    let class = engine_class(ctx, catalog, engine)?;
+    let Some(allowed) = engine_keys(&class.scheduler) else {
+        unreachable!("the catalog checks every class's scheduler");
     };
     if let Some((extra, _)) = present(engine)
         .iter()
@@ -318,25 +371,45 @@ pub(crate) fn llm_service(
             )));
     }
     let ek = |k: &str| format!("endpoint.engine.{k}");
-    let default_class = if engine.kind == "static" {
-        "eager"
-    } else {
-        "optimized"
-    };
-    let class_id = engine.class.as_deref().unwrap_or(default_class);
-    let class = catalog.classes.get(class_id).ok_or_else(|| {
-        let ids: Vec<&str> = catalog.classes.keys().map(String::as_str).collect();
-        unknown_kind(ctx, &ek("class"), "engine class", class_id, &ids)
-    })?;
+    // From here on the engine is known by the scheduler it runs.
+    let scheduler = class.scheduler.as_str();
 
     // The hardware and model, when given: they decide the KV capacity and the derived curve.
-    let deployment = match (&raw.gpu, &raw.model) {
+    let instance = match &raw.instance {
+        None => None,
+        Some(id) => {
+            let ids: Vec<&str> = catalog.instances.keys().map(String::as_str).collect();
+            let i = catalog
+                .instances
+                .get(id)
+                .ok_or_else(|| unknown_kind(ctx, "endpoint.instance", "instance", id, &ids))?;
+            if let Some(g) = &raw.gpu
+                && *g != i.gpu
+            {
+                return Err(ctx
+                    .error(
+                        "endpoint.gpu",
+                        format!("instance {} has {} GPUs, not {g}", i.id, i.gpu),
+                    )
+                    .with_hint("give either `gpu` or `instance`"));
+            }
+            Some(i)
+        }
+    };
+    let gpu_id = raw.gpu.clone().or_else(|| instance.map(|i| i.gpu.clone()));
+    let deployment = match (&gpu_id, &raw.model) {
         (Some(gpu), Some(model)) => {
             let gpu_ids: Vec<&str> = catalog.gpus.keys().map(String::as_str).collect();
-            let gpu = catalog
+            let mut gpu = catalog
                 .gpus
                 .get(gpu)
-                .ok_or_else(|| unknown_kind(ctx, "endpoint.gpu", "GPU", gpu, &gpu_ids))?;
+                .ok_or_else(|| unknown_kind(ctx, "endpoint.gpu", "GPU", gpu, &gpu_ids))?
+                .clone();
+            if let Some(i) = instance {
+                // The instance's own link and prices replace the GPU file's.
+                gpu.interconnect = i.interconnect.clone();
+                gpu.prices = i.prices.clone();
+            }
             let llm = match model {
                 ModelRef::Id(id) => {
                     let ids: Vec<&str> = catalog.llms.keys().map(String::as_str).collect();
@@ -382,13 +455,14 @@ pub(crate) fn llm_service(
                     1 << 20,
                 )? as u32;
             }
+            let max_tp = instance.map_or(64, |i| i64::from(i.gpus));
             let tp = count(
                 ctx,
                 "endpoint.tensor-parallel",
                 raw.tensor_parallel,
+                instance.map_or(1, |i| u64::from(i.gpus)),
                 1,
-                1,
-                64,
+                max_tp,
             )? as u32;
             if !llm.heads.is_multiple_of(tp) {
                 return Err(ctx.error(
@@ -413,7 +487,7 @@ pub(crate) fn llm_service(
                     ));
                 }
             };
-            let utilization = match engine.kind.as_str() {
+            let utilization = match scheduler {
                 "tgi" => {
                     fraction(
                         ctx,
@@ -436,7 +510,9 @@ pub(crate) fn llm_service(
                 )?,
             };
             Some(Deployment {
-                gpu: gpu.clone(),
+                interconnect: gpu.interconnect.clone(),
+                instance: instance.map(|i| i.id.clone()),
+                gpu,
                 llm,
                 quant,
                 tp,
@@ -501,7 +577,7 @@ pub(crate) fn llm_service(
             }
             let step = match p {
                 Some(p) => StepModel::Profile(profile(ctx, p)?),
-                None => StepModel::Derived(perf),
+                None => StepModel::Derived(Box::new(perf)),
             };
             if let Some(p) = p
                 && p.kv_tokens.is_some()
@@ -538,7 +614,7 @@ pub(crate) fn llm_service(
     let large_gpu = deployment.as_ref().is_some_and(|d| {
         d.gpu.visible_memory >= 70.0 * 1024f64.powi(3) && !d.gpu.id.starts_with("a100")
     });
-    let engine_spec = match engine.kind.as_str() {
+    let engine_spec = match scheduler {
         "vllm" => {
             let (seqs, toks) = if large_gpu {
                 (
@@ -551,7 +627,7 @@ pub(crate) fn llm_service(
                     catalog.vllm.max_num_batched_tokens,
                 )
             };
-            let chunked = engine.chunked_prefill.unwrap_or(true);
+            let chunked = engine.chunked_prefill.unwrap_or(class.chunked_prefill);
             let max_batched_tokens = count(
                 ctx,
                 &ek("max-num-batched-tokens"),
@@ -641,7 +717,7 @@ pub(crate) fn llm_service(
             },
         },
     };
-    let block_size = match engine.kind.as_str() {
+    let block_size = match scheduler {
         "tgi" => catalog.tgi.block_size,
         _ => catalog.vllm.block_size,
     };

@@ -526,6 +526,7 @@ fn service_of(
     let server_mode = raw.servers.is_some() || raw.service_time.is_some();
     let llm_keys = [
         ("gpu", raw.gpu.is_some()),
+        ("instance", raw.instance.is_some()),
         ("model", raw.model.is_some()),
         ("quantization", raw.quantization.is_some()),
         (
@@ -559,7 +560,7 @@ fn service_of(
         }
         return Ok(Service::Servers(servers(ctx, raw)?));
     }
-    if raw.gpu.is_none() && raw.model.is_none() && raw.profile.is_none() {
+    if raw.gpu.is_none() && raw.instance.is_none() && raw.model.is_none() && raw.profile.is_none() {
         return Err(ctx
             .error("endpoint", "says neither what serves the requests nor how fast")
             .with_hint("give `servers` and `service-time`, or `gpu` and `model` (an LLM), or a measured `profile`"));

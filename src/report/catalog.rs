@@ -4,13 +4,15 @@ use crate::catalog::Catalog;
 use crate::domain::hardware::{Gpu, Precision};
 use crate::domain::llm::LlmSpec;
 use crate::domain::memory::MemoryPlan;
-use crate::domain::perf::{EfficiencyClass, PerfModel, StepShape};
+use crate::domain::perf::{EngineClass, PerfModel, StepShape};
 use crate::domain::quant::Quantization;
 
 use super::table::layout as table;
 
-fn gb(bytes: f64) -> String {
-    format!("{:.1} GB", bytes / 1e9)
+const GIB: f64 = 1_073_741_824.0;
+
+fn gib(bytes: f64) -> String {
+    format!("{:.1} GiB", bytes / GIB)
 }
 
 fn tflops(g: &Gpu, p: Precision) -> String {
@@ -28,7 +30,7 @@ pub fn gpus(c: &Catalog) -> String {
         "fp16 TF".into(),
         "fp8 TF".into(),
         "int8 TOPS".into(),
-        "link GB/s".into(),
+        "link (busbw GB/s, latency us at 8 GPUs)".into(),
         "1-GPU price".into(),
     ]];
     for g in c.gpus.values() {
@@ -40,15 +42,12 @@ pub fn gpus(c: &Catalog) -> String {
             .map_or("-".into(), |p| {
                 format!("${:.2}/h {} ({})", p.usd_per_hour, p.provider, p.as_of)
             });
-        let memory = if g.visible_memory < g.memory {
-            format!(
-                "{:.0} GB ({:.0} visible)",
-                g.memory / 1e9,
-                g.visible_memory / 1e9
-            )
-        } else {
-            format!("{:.0} GB", g.memory / 1e9)
-        };
+        let memory = format!(
+            "{:.0} GiB label, {:.2} GiB = {:.1} GB usable",
+            g.memory / GIB,
+            g.visible_memory / GIB,
+            g.visible_memory / 1e9
+        );
         rows.push(vec![
             g.id.clone(),
             g.name.clone(),
@@ -58,12 +57,57 @@ pub fn gpus(c: &Catalog) -> String {
             tflops(g, Precision::Fp16),
             tflops(g, Precision::Fp8),
             tflops(g, Precision::Int8),
-            format!("{:.0}", g.interconnect.bandwidth / 1e9),
+            {
+                let p = g.interconnect.point(8);
+                format!(
+                    "{} ({:.0}, {:.0})",
+                    g.interconnect.kind.name(),
+                    p.bus_bandwidth / 1e9,
+                    p.latency_s * 1e6
+                )
+            },
             price,
         ]);
     }
     let mut out = table(&rows);
+    if !c.instances.is_empty() {
+        out.push_str("\nInstances (their own interconnect and prices):\n");
+        let mut rows = vec![vec![
+            "id".into(),
+            "name".into(),
+            "GPUs".into(),
+            "link".into(),
+            "prices".into(),
+        ]];
+        for i in c.instances.values() {
+            let prices: Vec<String> = i
+                .prices
+                .iter()
+                .map(|p| format!("${:.2}/h {} ({})", p.usd_per_hour, p.provider, p.as_of))
+                .collect();
+            rows.push(vec![
+                i.id.clone(),
+                i.name.clone(),
+                format!("{} x {}", i.gpus, i.gpu),
+                i.interconnect.kind.name().into(),
+                prices.join("; "),
+            ]);
+        }
+        out.push_str(&table(&rows));
+    }
     out.push_str("\nSources:\n");
+    for i in c.instances.values() {
+        out.push_str(&format!(
+            "  {} interconnect: {}\n",
+            i.id, i.interconnect_source
+        ));
+        for p in &i.prices {
+            out.push_str(&format!(
+                "  {} price {} {}: ${:.2}/h as of {} ({})\n",
+                i.id, p.provider, p.instance, p.usd_per_hour, p.as_of, p.source
+            ));
+        }
+    }
     for g in c.gpus.values() {
         for (field, src) in &g.sources {
             out.push_str(&format!("  {} {field}: {src}\n", g.id));
@@ -151,30 +195,93 @@ pub fn quantizations(c: &Catalog) -> String {
 /// `capsim list engines`.
 pub fn engines(c: &Catalog) -> String {
     let mut out = String::from(
-        "Efficiency classes (vllm and tgi use `optimized`, static uses `eager` unless set):\n\n",
+        "Engine classes (an experiment names a family as `kind` and optionally a `version`; without one the family's current class):\n\n",
     );
     let mut rows = vec![vec![
         "class".into(),
+        "versions".into(),
+        "scheduler".into(),
         "MBU".into(),
         "MFU".into(),
-        "step overhead".into(),
-        "runtime memory".into(),
+        "CUDA graphs".into(),
+        "host/step".into(),
+        "host/seq".into(),
+        "launch floor/layer".into(),
+        "overlap".into(),
+        "int4 kernels".into(),
     ]];
     for k in c.classes.values() {
+        let int4 = k.kernels_for("int4").map_or("-".to_string(), |ks| {
+            ks.iter()
+                .map(|k| k.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
         rows.push(vec![
-            k.id.clone(),
+            format!("{}{}", k.id, if k.current { " *" } else { "" }),
+            k.versions.join(" "),
+            k.scheduler.clone(),
             format!("{:.2}", k.mbu),
             format!("{:.2}", k.mfu),
-            format!("{:.1} ms", k.step_overhead_s * 1e3),
-            gb(k.runtime_overhead),
+            if k.cuda_graph_max_batch > 0 {
+                format!("<= {}", k.cuda_graph_max_batch)
+            } else {
+                "no".into()
+            },
+            format!("{:.2} ms", k.host.per_step_s * 1e3),
+            format!("{:.0} us", k.host.per_seq_s * 1e6),
+            format!(
+                "{:.0} us",
+                k.kernels.kernels_per_layer * k.kernels.launch_s * 1e6
+            ),
+            if k.overlapped { "yes" } else { "no" }.into(),
+            int4,
         ]);
     }
     out.push_str(&table(&rows));
+    out.push_str("* current release of its family\n");
     for k in c.classes.values() {
         out.push_str(&format!(
-            "\n{} ({}): {}\n",
-            k.id, k.description, k.reasoning
+            "\n{} ({}), runtime memory {}:\n",
+            k.id,
+            k.description,
+            gib(k.runtime_overhead)
         ));
+        for (field, src) in &k.sources {
+            out.push_str(&format!("  {field}: {src}\n"));
+        }
+    }
+    out.push_str("\nQuantized kernels (speed relative to the engine's fp16 kernels):\n");
+    let mut rows = vec![vec![
+        "kernel".into(),
+        "runs on".into(),
+        "bw eff".into(),
+        "compute x".into(),
+        "rows per weight read".into(),
+        "fp16 reconstruct above".into(),
+    ]];
+    for k in c.kernels.values() {
+        let on: Vec<&str> = k.runs_on.iter().map(|a| a.name()).collect();
+        rows.push(vec![
+            k.id.clone(),
+            on.join(","),
+            format!("{:.2}", k.bandwidth_efficiency),
+            format!("{:.2}", k.compute_overhead),
+            if k.rows_per_read == 0 {
+                "all".into()
+            } else {
+                k.rows_per_read.to_string()
+            },
+            if k.reconstruct_above == 0 {
+                "never".into()
+            } else {
+                format!("{} tokens", k.reconstruct_above)
+            },
+        ]);
+    }
+    out.push_str(&table(&rows));
+    for k in c.kernels.values() {
+        out.push_str(&format!("  {}: {}\n", k.id, k.source));
     }
     out.push_str(&format!(
         "\nOverlap exponent p = {}: {}\n",
@@ -212,7 +319,7 @@ pub struct CurveInput<'a> {
     /// GPUs per replica.
     pub tp: u32,
     /// Engine class.
-    pub class: &'a EfficiencyClass,
+    pub class: &'a EngineClass,
     /// Memory plan.
     pub memory: &'a MemoryPlan,
     /// Step-time model.
@@ -226,24 +333,28 @@ pub struct CurveInput<'a> {
 pub fn curve(i: &CurveInput<'_>) -> String {
     let m = i.memory;
     let mut out = format!(
-        "{} {} on {} x {} ({}), engine class {} (MBU {:.2}, MFU {:.2})\n",
+        "{} {} on {} x {} ({}, {} link), engine class {} (MBU {:.2}, MFU {:.2}{})\n",
         i.llm.name,
         i.quant.id,
         i.tp,
         i.gpu.name,
         i.gpu.arch.name(),
+        i.gpu.interconnect.kind.name(),
         i.class.id,
         i.class.mbu,
-        i.class.mfu
+        i.class.mfu,
+        i.perf
+            .kernel()
+            .map_or(String::new(), |k| format!(", {k} kernel"))
     );
     out.push_str(&format!(
-        "memory per GPU: usable {} ({:.0} GB x {}) = weights {} + runtime {} + KV cache {}\n",
-        gb(m.usable_per_gpu),
-        i.gpu.visible_memory / 1e9,
+        "memory per GPU: usable {} ({:.2} GiB x {}) = weights {} + runtime {} + KV cache {}\n",
+        gib(m.usable_per_gpu),
+        i.gpu.visible_memory / GIB,
         i.memory_utilization,
-        gb(m.weights_per_gpu),
-        gb(m.overhead_per_gpu),
-        gb(m.kv_per_gpu.max(0.0)),
+        gib(m.weights_per_gpu),
+        gib(m.overhead_per_gpu),
+        gib(m.kv_per_gpu.max(0.0)),
     ));
     let kv_tokens = m.kv_tokens();
     out.push_str(&format!(
@@ -268,7 +379,10 @@ pub fn curve(i: &CurveInput<'_>) -> String {
                 if p > kv_tokens {
                     "no KV".into()
                 } else {
-                    format!("{:.1}", i.perf.step_seconds(&StepShape::prefill(p)) * 1e3)
+                    format!(
+                        "{:.1}",
+                        (i.perf.api_seconds(p) + i.perf.step_seconds(&StepShape::prefill(p))) * 1e3
+                    )
                 }
             }))
             .collect(),
@@ -313,5 +427,57 @@ pub fn curve(i: &CurveInput<'_>) -> String {
     }
     out.push_str(&table(&rows));
     out.push_str("\n\"no KV\": the batch does not fit the KV cache.\n");
+
+    // Where a decode step's time goes, so that floors and communication are visible.
+    let ctx = contexts.iter().copied().find(|&c| c >= 512).unwrap_or(128);
+    out.push_str(&format!(
+        "\nDecode step at context {ctx}, where the time goes (ms; the step is GPU work or the launch floor, whichever is larger, {} the host work):\n",
+        if i.class.overlapped { "overlapped with" } else { "plus" }
+    ));
+    let mut rows = vec![
+        [
+            "batch",
+            "linear",
+            "attention",
+            "non-GEMM",
+            "all-reduce",
+            "GPU",
+            "launch floor",
+            "host",
+            "step",
+        ]
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>(),
+    ];
+    for batch in [1u64, 8, 32, 128] {
+        if batch * ctx > kv_tokens {
+            continue;
+        }
+        let b = i.perf.breakdown(&StepShape::decode(batch, ctx));
+        rows.push(
+            std::iter::once(batch.to_string())
+                .chain(
+                    [
+                        b.linear,
+                        b.attention,
+                        b.non_gemm,
+                        b.comm,
+                        b.gpu(),
+                        b.launch_floor,
+                        b.host,
+                        b.total,
+                    ]
+                    .iter()
+                    .map(|t| format!("{:.2}", t * 1e3)),
+                )
+                .collect(),
+        );
+    }
+    out.push_str(&table(&rows));
+    out.push_str(&format!(
+        "API server per request: {:.2} ms + tokenisation (in time to first token and end-to-end latency)\n",
+        i.perf.api_seconds(0) * 1e3
+    ));
     out
 }

@@ -1,6 +1,8 @@
 //! `capsim explain`: what an experiment's endpoint is made of, with the numbers the simulation
 //! uses: memory plan, step speeds, cold-start breakdown and price.
 
+const GIB: f64 = 1_073_741_824.0;
+
 use crate::domain::perf::StepShape;
 use crate::domain::serving::StepModel;
 use crate::domain::{Load, Service};
@@ -69,11 +71,11 @@ pub fn render(exp: &Experiment) -> String {
                     d.class.id
                 ));
                 out.push_str(&format!(
-                    "Memory per GPU: usable {:.1} GB = weights {:.1} GB + runtime {:.1} GB + KV cache {:.1} GB ({} tokens in all)\n",
-                    m.usable_per_gpu / 1e9,
-                    m.weights_per_gpu / 1e9,
-                    m.overhead_per_gpu / 1e9,
-                    m.kv_per_gpu / 1e9,
+                    "Memory per GPU: usable {:.1} GiB = weights {:.1} GiB + runtime {:.1} GiB + KV cache {:.1} GiB ({} tokens in all)\n",
+                    m.usable_per_gpu / GIB,
+                    m.weights_per_gpu / GIB,
+                    m.overhead_per_gpu / GIB,
+                    m.kv_per_gpu / GIB,
                     svc.kv_tokens
                 ));
             } else {

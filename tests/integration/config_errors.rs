@@ -105,12 +105,12 @@ fn each_rule_reports_file_line_key_and_exact_message() {
         (
             "unknown key",
             with("servers = 4", "servrs = 4"),
-            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`, `max-concurrent-requests`, `keep-alive`, `scheduling`\n  hint: did you mean `servers`?",
+            "bad.toml:9:1: `endpoint.servrs`: unknown field `servrs`, expected one of `servers`, `service-time`, `gpu`, `instance`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`, `max-concurrent-requests`, `keep-alive`, `scheduling`\n  hint: did you mean `servers`?",
         ),
         (
             "snake_case key",
             plus(r#"queue_timeout = "1s""#),
-            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`, `max-concurrent-requests`, `keep-alive`, `scheduling`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
+            "bad.toml:11:1: `endpoint.queue_timeout`: unknown field `queue_timeout`, expected one of `servers`, `service-time`, `gpu`, `instance`, `model`, `quantization`, `quantization-group-size`, `tensor-parallel`, `replicas`, `load-balancer`, `engine`, `profile`, `cold-start`, `billing`, `scaling`, `queue-capacity`, `queue-timeout`, `max-concurrent-requests`, `keep-alive`, `scheduling`\n  hint: keys are kebab-case: write `queue-timeout`, not `queue_timeout`",
         ),
         (
             "unknown key in [client]",
@@ -385,7 +385,7 @@ fn llm_endpoint_rules_report_their_exact_messages() {
         (
             "a model that does not fit the GPU",
             with(r#"quantization = "int8""#, r#"quantization = "fp16""#),
-            "bad.toml:12: `endpoint.model`: llama-2-7b at fp16 does not fit 1 x t4: it needs 13.5 GB of weights + 1.5 GB runtime + 2.1 GB KV cache for one 4096-token sequence = 17.1 GB, but each GPU offers 12.6 GB (14 GB x memory utilisation 0.9)\n  hint: would fit: bnb-int8, int8, int4, nf4 on t4; fp16 on a100-40gb, a100-80gb, a10g, h100-pcie, h100-sxm, h200, l4, l40s; tensor-parallel = 2 (2 x t4); or lower engine.max-model-len",
+            "bad.toml:12: `endpoint.model`: llama-2-7b at fp16 does not fit 1 x t4: it needs 12.6 GiB of weights + 1.5 GiB runtime + 2.0 GiB KV cache for one 4096-token sequence = 16.1 GiB, but each GPU offers 13.5 GiB (15.0 GiB x memory utilisation 0.9)\n  hint: would fit: bnb-int8, int8, int4, nf4 on t4; fp16 on a100-40gb, a100-80gb, a10g, h100-pcie, h100-sxm, h200, l4, l40s; tensor-parallel = 2 (2 x t4); or lower engine.max-model-len",
         ),
         (
             "unknown GPU",
@@ -403,7 +403,7 @@ fn llm_endpoint_rules_report_their_exact_messages() {
                 r#"quantization = "int8""#,
                 "quantization = \"int8\"\nengine = { kind = \"vllm\", max-batch = 4 }",
             ),
-            "bad.toml:14: `endpoint.engine.max-batch`: `max-batch` is not a setting of the vllm engine\n  hint: the vllm engine takes: class, max-num-seqs, max-num-batched-tokens, chunked-prefill, gpu-memory-utilization, block-size, kv-cache-dtype, max-model-len",
+            "bad.toml:14: `endpoint.engine.max-batch`: `max-batch` is not a setting of the vllm engine\n  hint: the vllm engine takes: version, class, max-num-seqs, max-num-batched-tokens, chunked-prefill, gpu-memory-utilization, block-size, kv-cache-dtype, max-model-len",
         ),
         (
             "a token count written as text",
@@ -565,7 +565,7 @@ fn policy_rules_report_their_exact_messages() {
             llm(
                 "[client]\nread-timeout = \"30s\"\n[breaker]\n[breaker.fallback]\ngpu = \"t4\"\nmodel = \"llama-2-13b\"\nquantization = \"fp16\"",
             ),
-            "bad.toml:19: `breaker.fallback.model`: llama-2-13b at fp16 does not fit 1 x t4: it needs 26.0 GB of weights + 1.5 GB runtime + 3.4 GB KV cache for one 4096-token sequence = 30.9 GB, but each GPU offers 12.6 GB (14 GB x memory utilisation 0.9)\n  hint: would fit: int4, nf4 on t4; fp16 on a100-40gb, a100-80gb, h100-pcie, h100-sxm, h200, l40s; tensor-parallel = 4 (4 x t4); or lower engine.max-model-len",
+            "bad.toml:19: `breaker.fallback.model`: llama-2-13b at fp16 does not fit 1 x t4: it needs 24.2 GiB of weights + 1.5 GiB runtime + 3.1 GiB KV cache for one 4096-token sequence = 28.9 GiB, but each GPU offers 13.5 GiB (15.0 GiB x memory utilisation 0.9)\n  hint: would fit: int4, nf4 on t4; fp16 on a100-40gb, a100-80gb, h100-pcie, h100-sxm, h200, l40s; tensor-parallel = 4 (4 x t4); or lower engine.max-model-len",
         ),
         (
             "a gateway without a timeout",

@@ -1,7 +1,6 @@
 //! capsim's integration tests: one binary, one module per behaviour (see matklad's "delete cargo
 //! integration tests": one binary links once and runs its tests in parallel).
 
-mod calibration;
 mod cli;
 mod config_errors;
 mod conservation;
@@ -14,3 +13,4 @@ mod queueing_theory;
 mod serving;
 mod support;
 mod sweeps;
+mod validation;

@@ -106,7 +106,7 @@ fn retry_times_follow_the_backoff_schedule() {
 fn a_retry_budget_bounds_the_share_of_retries() {
     let src = t4(
         "duration = \"20m\"",
-        "arrival = { kind = \"poisson\", rate = \"3/s\" }",
+        "arrival = { kind = \"poisson\", rate = \"2/s\" }",
         100,
         "max-concurrent-requests = 8\n[client]\nretry = { max-attempts = 5, on = [\"429\"], backoff = \"100ms\", budget = 0.1 }",
     );
@@ -296,7 +296,9 @@ fn cancelling_on_disconnect_saves_gpu_work() {
         cancelled.wasted_tokens
     );
     assert!(
-        cancelled.ok > 5 * kept.ok,
+        // 1,250 against 469 answers since GPU memory is counted in GiB: the T4's KV cache is
+        // 42 % larger than it was, batches are wider and fewer clients give up (it was 10x).
+        cancelled.ok > 2 * kept.ok,
         "{} vs {}",
         cancelled.ok,
         kept.ok
@@ -307,7 +309,7 @@ fn cancelling_on_disconnect_saves_gpu_work() {
 fn tiers(scheduling: &str) -> String {
     t4(
         "duration = \"30m\"\nwarm-up = \"5m\"",
-        "arrival = { kind = \"poisson\", rate = \"2.5/s\" }",
+        "arrival = { kind = \"poisson\", rate = \"3.5/s\" }",
         150,
         &format!(
             "scheduling = \"{scheduling}\"\n[client]\nread-timeout = \"60s\"\ncancel-on-disconnect = true\n\

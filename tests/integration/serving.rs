@@ -1,7 +1,7 @@
 //! The LLM serving model: engines, KV limits, preemption, closed loops, profiles.
 
 use capsim::catalog::Catalog;
-use capsim::domain::perf::{PerfModel, StepShape};
+use capsim::domain::perf::{PerfInputs, PerfModel, StepShape};
 use capsim::experiment;
 use proptest::prelude::*;
 
@@ -57,15 +57,16 @@ model = "llama-2-7b"
     let m = run(src, 1);
     let c = Catalog::builtin().unwrap();
     let q = &c.quantizations["fp16"];
-    let perf = PerfModel::new(
-        &c.gpus["a100-80gb"],
-        &c.llms["llama-2-7b"],
-        q,
-        1,
-        &c.classes["optimized"],
-        2.0,
-        c.overlap_exponent,
-    )
+    let perf = PerfModel::new(&PerfInputs {
+        gpu: &c.gpus["a100-80gb"],
+        interconnect: &c.gpus["a100-80gb"].interconnect,
+        llm: &c.llms["llama-2-7b"],
+        quant: q,
+        tp: 1,
+        class: &c.classes["vllm-v1"],
+        kv_bytes: 2.0,
+        exponent: c.overlap_exponent,
+    })
     .unwrap();
     let prefill = perf.step_seconds(&StepShape::prefill(128));
     // The prefill step yields token 1; 19 decode steps follow at contexts 129, 130, ...

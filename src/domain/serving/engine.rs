@@ -382,6 +382,7 @@ impl LlmEndpoint<'_> {
         self.st.reserved = b * (max_p + max_o);
         let prefill_s = self.svc.step.step_seconds(&StepShape {
             prefill_tokens: b * max_p,
+            prefill_seqs: b,
             prefill_pairs: b * max_p * (max_p + 1) / 2,
             ..StepShape::default()
         });
@@ -422,6 +423,7 @@ impl LlmEndpoint<'_> {
             let r = self.req(id);
             let (done, c) = (u64::from(r.prefilled), u64::from(c));
             shape.prefill_tokens += c;
+            shape.prefill_seqs += 1;
             shape.prefill_kv_read += done;
             // Pairs of positions done+1 ..= done+c with everything before them.
             shape.prefill_pairs += c * done + c * (c + 1) / 2;

@@ -52,7 +52,7 @@ use rand::RngExt;
 #[derive(Clone, Debug)]
 pub enum StepModel {
     /// Derived from hardware and model architecture.
-    Derived(PerfModel),
+    Derived(Box<PerfModel>),
     /// A measured curve.
     Profile(Profile),
 }
@@ -80,10 +80,7 @@ impl StepModel {
     /// `α + β·Σcontext` seconds, for the next `steps` steps at least.
     pub fn decode_line(&self, seqs: u64, ctx_sum: u64) -> (f64, f64, u64) {
         match self {
-            StepModel::Derived(p) => {
-                let (a, b) = p.decode_line(seqs);
-                (a, b, u64::MAX)
-            }
+            StepModel::Derived(p) => p.decode_line(seqs, ctx_sum),
             StepModel::Profile(p) => p.decode_line(seqs, ctx_sum),
         }
     }
