@@ -346,7 +346,8 @@ fn serve_with_trace(
 ) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("day.csv"), trace).unwrap();
-    let exp = experiment::parse(src, &dir.path().join("day.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let exp =
+        experiment::parse(src, &dir.path().join("day.toml")).unwrap_or_else(|e| panic!("{e}"));
     let Service::Llm(svc) = &exp.scenario.service else {
         panic!("not an LLM endpoint")
     };
@@ -418,7 +419,8 @@ fn the_autoscaler_never_decides_fewer_than_one_replica_while_requests_keep_comin
     // min-replicas = 0 under a load that is quiet (one request every 20 s), then busy, then
     // quiet again: every decision leaves at least one replica, and no cold start other than the
     // scale-ups happens while traffic flows (nothing is idle for the 1-hour default timeout).
-    let src = autoscaled(r#"{ signal = "pending" }"#).replace("min-replicas = 1", "min-replicas = 0");
+    let src =
+        autoscaled(r#"{ signal = "pending" }"#).replace("min-replicas = 1", "min-replicas = 0");
     let (stats, serving) = serve(&src, 4);
     let log: Vec<u32> = serving.scaling_log.iter().map(|e| e.1).collect();
     assert!(log.iter().all(|&n| n >= 1), "{log:?}");

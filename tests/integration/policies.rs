@@ -258,7 +258,8 @@ fn keep_alives_reset_the_idle_timeout_before_the_first_token() {
 
 #[test]
 fn a_connect_timeout_fails_requests_no_replica_takes() {
-    let hold = "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\nwhen-unavailable = \"hold\"\nscale-up-timeout = \"600s\"\n";
+    // A bare server scaled to zero: nothing listens until the replica is ready.
+    let hold = "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\nwhen-unavailable = \"queue\"\ncold-connections = \"unanswered\"\n";
     let src = t4(
         "requests = 300",
         ONE,
@@ -272,6 +273,89 @@ fn a_connect_timeout_fails_requests_no_replica_takes() {
     assert_eq!(m.connect_timeout, expected, "{m:?}");
     assert_eq!(m.ok + m.connect_timeout, 300);
     assert_eq!(m.unavailable, 0);
+}
+
+/// The one record of a `requests = 1` run of `src`.
+fn only_request(src: &str) -> capsim::domain::serving::RequestRecord {
+    let mut exp = capsim::experiment::parse(src, std::path::Path::new("one.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{src}"));
+    exp.scenario.keep_requests = true;
+    let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
+        panic!("not an LLM endpoint")
+    };
+    let (_, _, out) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 1);
+    assert_eq!(out.requests.len(), 1, "{:?}", out.requests);
+    out.requests[0].clone()
+}
+
+#[test]
+fn a_read_timeout_runs_from_arrival_while_a_proxy_holds_the_request_for_a_cold_endpoint() {
+    // One request at t = 1 s to a scaled-to-zero T4 whose cold start takes 226 s. The proxy in
+    // front (the default) accepts the connection at once and holds the request, so the
+    // client's 60 s read timeout runs from its arrival and fires at exactly t = 61 s.
+    let cold = "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\n";
+    let src = |scaling: &str, client: &str| {
+        t4(
+            "requests = 1",
+            ONE,
+            20,
+            &format!("{cold}{scaling}\n[client]\nread-timeout = \"60s\"\n{client}"),
+        )
+    };
+    let held = "when-unavailable = \"hold\"\nscale-up-timeout = \"600s\"";
+    let r = only_request(&src(held, ""));
+    assert_eq!(r.outcome, capsim::domain::Outcome::ClientTimeout, "{r:?}");
+    assert_eq!((r.arrived_s, r.latency_s, r.attempts), (1.0, 60.0, 1));
+    // The same with "queue" (no scale-up timeout), and streamed with keep-alives: the proxy
+    // sends none while it holds the request, so nothing resets the read timeout.
+    let queued = "when-unavailable = \"queue\"";
+    let r = only_request(&src(queued, ""));
+    assert_eq!(
+        (r.outcome, r.latency_s),
+        (capsim::domain::Outcome::ClientTimeout, 60.0)
+    );
+    let streamed = src(queued, "streaming = true").replace(
+        "cold-start = { jitter = 0 }",
+        "cold-start = { jitter = 0 }\nkeep-alive = \"15s\"",
+    );
+    let r = only_request(&streamed);
+    assert_eq!(
+        (r.outcome, r.latency_s),
+        (capsim::domain::Outcome::ClientTimeout, 60.0)
+    );
+    // A bare server with nothing listening: the request is not connected until the replica is
+    // ready, so the read timeout only starts then and the answer comes after the cold start.
+    let r = only_request(&src(
+        &format!("{queued}\ncold-connections = \"unanswered\""),
+        "",
+    ));
+    assert_eq!(r.outcome, capsim::domain::Outcome::Ok, "{r:?}");
+    assert!(r.latency_s > 226.03 && r.latency_s < 230.0, "{r:?}");
+}
+
+#[test]
+fn a_connect_timeout_behind_a_proxy_that_accepts_connections_is_refused_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = t4(
+        "requests = 1",
+        ONE,
+        20,
+        "[endpoint.scaling]\nmin-replicas = 0\nwhen-unavailable = \"queue\"\n[client]\nconnect-timeout = \"10s\"",
+    );
+    let path = crate::support::write(dir.path(), "proxy.toml", &src);
+    let out = crate::support::capsim()
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "`client.connect-timeout`: never fires: every connection is accepted at once"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -529,9 +529,11 @@ impl<'a> System<'a> {
         } else {
             None
         };
-        // A streamed answer with keep-alives more frequent than a limit never looks idle.
+        // A streamed answer with keep-alives more frequent than a limit never looks idle, once
+        // a replica (not a proxy holding the request) sends them.
+        let taken = e.taken(attempt);
         let kept_alive = |limit: SimDuration| {
-            p.streaming && j.connected.is_some() && self.pol.keep_alive.is_some_and(|k| k < limit)
+            p.streaming && taken && self.pol.keep_alive.is_some_and(|k| k < limit)
         };
         let mut best: Option<(SimTime, Outcome)> = None;
         let mut consider = |t: SimTime, o: Outcome| {
