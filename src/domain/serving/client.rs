@@ -867,6 +867,8 @@ impl<'a> System<'a> {
         if let Some(fb) = eps.next() {
             let (fs, fserv) = fb.finish_run(end, events);
             stats.wasted_ns += fs.wasted_ns;
+            // Attempts sent to the fallback wait there too; `wait_prob` is over all attempts.
+            stats.queued += fs.queued;
             serving.cost_usd = match (serving.cost_usd, fserv.cost_usd) {
                 (Some(a), Some(b)) => Some(a + b),
                 (a, b) => a.or(b),
