@@ -514,16 +514,6 @@ pub enum ColdConnections {
     Unanswered,
 }
 
-impl ColdConnections {
-    /// The name in experiment files.
-    pub fn name(self) -> &'static str {
-        match self {
-            ColdConnections::Accepted => "accepted",
-            ColdConnections::Unanswered => "unanswered",
-        }
-    }
-}
-
 /// The signal an autoscaler watches, averaged over its window.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub enum ScaleSignal {
