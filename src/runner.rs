@@ -73,6 +73,9 @@ pub fn metrics(out: &RunOutput) -> Metrics {
         client_metrics(&mut m, &c.classes[0]);
         m.breaker_opens = Some(c.breaker_opens);
         m.async_queue_max = Some(c.async_queue_max);
+        // Queueing happens to attempts: with retries one request can wait several times, so
+        // the share is of attempts (waited attempts never outnumber attempts), not requests.
+        m.wait_prob = ratio(out.stats.queued, c.classes[0].attempts);
     }
     m
 }

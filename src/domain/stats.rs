@@ -130,7 +130,8 @@ pub struct RunStats {
     pub outcomes: [u64; Outcome::COUNT],
     /// Counted requests without an outcome when the run stopped.
     pub in_flight: u64,
-    /// Counted requests that found every server busy and joined the queue.
+    /// Counted arrivals at a server (requests; attempts for LLM endpoints, where retries are
+    /// new arrivals) that found every server busy and joined the queue.
     pub queued: u64,
     /// End-to-end latency of requests that ended `ok`.
     pub latency: LatencyStats,

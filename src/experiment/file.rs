@@ -370,6 +370,9 @@ pub struct ScalingFile {
     pub when_unavailable: Option<String>,
     /// With `hold`: how long a request is held.
     pub scale_up_timeout: Option<Scalar>,
+    /// While no replica is ready: `accepted` (a proxy holds the connection) or `unanswered`
+    /// (nothing listens).
+    pub cold_connections: Option<String>,
     /// Scaling on load.
     pub autoscale: Option<AutoscaleFile>,
 }

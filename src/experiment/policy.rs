@@ -9,7 +9,7 @@ use crate::domain::policy::{
     AsyncSpec, BreakerSpec, ClientClass, ClientPolicy, Discipline, Jitter, JobOrder, OutcomeSet,
     Policies, RetryPolicy,
 };
-use crate::domain::serving::{EngineSpec, LlmService, WhenUnavailable};
+use crate::domain::serving::{ColdConnections, EngineSpec, LlmService, WhenUnavailable};
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
@@ -54,11 +54,14 @@ struct Possible {
     queue_timeout: bool,
     rejects: bool,
     unavailable: bool,
-    holds: bool,
+    /// Whether a request can wait unconnected: held while nothing listens.
+    unconnected: bool,
 }
 
 impl Possible {
-    fn of(svc: &LlmService, gateway: bool) -> Self {
+    /// What `svc` makes possible (behind a gateway when `gateway`); `fallback_unconnected`: the
+    /// breaker's fallback endpoint can hold requests unconnected.
+    fn of(svc: &LlmService, gateway: bool, fallback_unconnected: bool) -> Self {
         let when = svc.lifecycle.as_ref().map(|l| l.when_unavailable);
         Possible {
             gateway,
@@ -70,10 +73,7 @@ impl Possible {
                 when,
                 Some(WhenUnavailable::Reject | WhenUnavailable::Hold(_))
             ),
-            holds: matches!(
-                when,
-                Some(WhenUnavailable::Hold(_) | WhenUnavailable::Queue)
-            ),
+            unconnected: fallback_unconnected || unconnected(svc),
         }
     }
 
@@ -87,8 +87,8 @@ impl Possible {
             ConnectTimeout if p.connect_timeout.is_none() => {
                 Some("the client has no `connect-timeout`")
             }
-            ConnectTimeout if !self.holds => Some(
-                "requests are never held unconnected (set endpoint.scaling.when-unavailable = \"hold\" or \"queue\")",
+            ConnectTimeout if !self.unconnected => Some(
+                "requests are never held unconnected (only with endpoint.scaling.cold-connections = \"unanswered\")",
             ),
             GatewayTimeout if !self.gateway => Some("there is no `[gateway]` timeout"),
             QueueTimeout if !self.queue_timeout => Some("the endpoint has no `queue-timeout`"),
@@ -101,6 +101,18 @@ impl Possible {
             _ => None,
         }
     }
+}
+
+/// Whether `svc` can hold a request without a connection: scaled to zero with nothing
+/// listening.
+fn unconnected(svc: &LlmService) -> bool {
+    svc.lifecycle.as_ref().is_some_and(|l| {
+        l.cold_connections == ColdConnections::Unanswered
+            && matches!(
+                l.when_unavailable,
+                WhenUnavailable::Hold(_) | WhenUnavailable::Queue
+            )
+    })
 }
 
 /// A list of outcome names at `key`, each possible for a client with `p` (all classes' policies
@@ -295,6 +307,13 @@ fn client(
             .error(&format!("{key}.connect-timeout"), format!("the connect timeout ({c}) is longer than the total deadline ({d})"))
             .with_hint("the deadline would always fire first; shorten `connect-timeout` or lengthen `deadline`"));
     }
+    // Connections are accepted at once unless nothing listens while the endpoint is cold: a
+    // connect timeout that cannot fire would only hide that the read timeout runs instead.
+    if connect_timeout.is_some() && !possible.unconnected {
+        return Err(ctx
+            .error(&format!("{key}.connect-timeout"), "never fires: every connection is accepted at once, by a replica or, while none is ready, by the proxy in front that holds the request (its read timeout runs from arrival)")
+            .with_hint("for a bare server scaled to zero with nothing listening, set endpoint.scaling.cold-connections = \"unanswered\" and when-unavailable = \"queue\"; otherwise remove `connect-timeout`"));
+    }
     let cancel = raw.cancel_on_disconnect.or(raw.cancel_on_timeout);
     let mut p = ClientPolicy {
         connect_timeout,
@@ -377,7 +396,7 @@ pub(crate) fn policies(
                 queue_timeout: false,
                 rejects: false,
                 unavailable: false,
-                holds: false,
+                unconnected: false,
             };
             return Ok(Policies::single(client(
                 ctx,
@@ -396,7 +415,21 @@ pub(crate) fn policies(
             .error("gateway", "needs a `timeout`")
             .with_hint("e.g. timeout = \"60s\" (a typical proxy idle timeout; answers HTTP 504)"));
     }
-    let possible = Possible::of(svc, gateway_timeout.is_some());
+    if gateway_timeout.is_some() && unconnected(svc) {
+        return Err(ctx
+            .error(
+                "endpoint.scaling.cold-connections",
+                "cannot be \"unanswered\" behind a [gateway]: the gateway accepts the client's connection itself and holds the request",
+            )
+            .with_hint("leave cold-connections at \"accepted\" (the default) with a gateway, or remove [gateway] for a bare server"));
+    }
+    let fallback_unconnected = raw
+        .breaker
+        .as_ref()
+        .and_then(|b| b.fallback.as_ref())
+        .and_then(|f| f.scaling.as_ref())
+        .is_some_and(|s| s.cold_connections.as_deref() == Some("unanswered"));
+    let possible = Possible::of(svc, gateway_timeout.is_some(), fallback_unconnected);
     let is_async = raw.async_queue.is_some();
 
     // Classes: one from [client], or one per [[classes]] entry with its own overrides.

@@ -12,8 +12,8 @@ use crate::domain::lifecycle::ColdStartSpec;
 use crate::domain::memory::stored_weight_bytes;
 use crate::domain::profile::Profile;
 use crate::domain::serving::{
-    Autoscaler, Balancer, EngineSpec, Lifecycle, LlmService, ScaleSignal, StepModel,
-    WhenUnavailable,
+    Autoscaler, Balancer, ColdConnections, EngineSpec, Lifecycle, LlmService, ScaleSignal,
+    StepModel, WhenUnavailable,
 };
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
@@ -894,6 +894,31 @@ fn scaling(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<(u32, Option<Lifecycle>)
             ));
         }
     };
+    let cold_connections = match f.cold_connections.as_deref() {
+        None | Some("accepted") => ColdConnections::Accepted,
+        Some("unanswered") => {
+            // With nothing listening there is no one to answer 503 or to apply a scale-up
+            // timeout: the request waits for a replica or the client's connect timeout.
+            if when != WhenUnavailable::Queue {
+                return Err(ctx
+                    .error(
+                        &k("cold-connections"),
+                        "\"unanswered\" needs when-unavailable = \"queue\": with nothing listening, nothing can answer HTTP 503 or hold a request",
+                    )
+                    .with_hint("requests then wait for a replica (or the client's connect-timeout); \"accepted\" (the default) is a proxy in front that holds them"));
+            }
+            ColdConnections::Unanswered
+        }
+        Some(other) => {
+            return Err(unknown_kind(
+                ctx,
+                &k("cold-connections"),
+                "connection behaviour",
+                other,
+                &["accepted", "unanswered"],
+            ));
+        }
+    };
     let autoscaler = f
         .autoscale
         .as_ref()
@@ -906,6 +931,7 @@ fn scaling(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<(u32, Option<Lifecycle>)
             initial_replicas: initial as u32,
             idle_timeout,
             when_unavailable: when,
+            cold_connections,
             autoscaler,
         }),
     ))

@@ -270,7 +270,7 @@ impl Metrics {
         ),
         (
             "wait_prob",
-            "share of arrivals that found every server busy and had to queue",
+            "share of attempts (one per request without retries) that found every server busy and had to queue, between 0 and 1",
         ),
         (
             "queue_mean",

@@ -493,6 +493,30 @@ fn policy_rules_report_their_exact_messages() {
             "bad.toml:15: `client.connect-timeout`: the connect timeout (2m) is longer than the total deadline (1m)\n  hint: the deadline would always fire first; shorten `connect-timeout` or lengthen `deadline`",
         ),
         (
+            "a connect timeout that cannot fire: a proxy accepts connections while cold",
+            llm(
+                "[endpoint.scaling]\nmin-replicas = 0\nwhen-unavailable = \"queue\"\n[client]\nconnect-timeout = \"10s\"",
+            ),
+            "bad.toml:18: `client.connect-timeout`: never fires: every connection is accepted at once, by a replica or, while none is ready, by the proxy in front that holds the request (its read timeout runs from arrival)\n  hint: for a bare server scaled to zero with nothing listening, set endpoint.scaling.cold-connections = \"unanswered\" and when-unavailable = \"queue\"; otherwise remove `connect-timeout`",
+        ),
+        (
+            "nothing listening, yet requests are answered 503",
+            llm("[endpoint.scaling]\nmin-replicas = 0\ncold-connections = \"unanswered\""),
+            "bad.toml:16: `endpoint.scaling.cold-connections`: \"unanswered\" needs when-unavailable = \"queue\": with nothing listening, nothing can answer HTTP 503 or hold a request\n  hint: requests then wait for a replica (or the client's connect-timeout); \"accepted\" (the default) is a proxy in front that holds them",
+        ),
+        (
+            "nothing listening behind a gateway",
+            llm(
+                "[endpoint.scaling]\nmin-replicas = 0\nwhen-unavailable = \"queue\"\ncold-connections = \"unanswered\"\n[gateway]\ntimeout = \"60s\"",
+            ),
+            "bad.toml:17: `endpoint.scaling.cold-connections`: cannot be \"unanswered\" behind a [gateway]: the gateway accepts the client's connection itself and holds the request\n  hint: leave cold-connections at \"accepted\" (the default) with a gateway, or remove [gateway] for a bare server",
+        ),
+        (
+            "unknown cold-connections behaviour",
+            llm("[endpoint.scaling]\nmin-replicas = 0\ncold-connections = \"accept\""),
+            "bad.toml:16: `endpoint.scaling.cold-connections`: unknown connection behaviour \"accept\"; expected one of accepted, unanswered\n  hint: did you mean \"accepted\"?",
+        ),
+        (
             "retry on a gateway timeout without a gateway",
             llm("[client]\nread-timeout = \"30s\"\nretry = { on = [\"504\"] }"),
             "bad.toml:16: `client.retry.on[0]`: \"504\" cannot happen in this experiment: there is no `[gateway]` timeout\n  hint: remove it from the list, or configure what produces it",

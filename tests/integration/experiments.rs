@@ -128,6 +128,9 @@ fn the_policy_experiments_show_what_their_comments_claim() {
     let storm = policy("retry-storm.toml");
     assert!(real(&storm, "attempts_per_request") > 2.0, "{storm:?}");
     assert!(storm.ok * 2 < storm.arrived);
+    // Attempts that had to queue are a share of attempts, not of requests (once 4.9).
+    let waited = real(&storm, "wait_prob");
+    assert!((0.0..=1.0).contains(&waited), "wait_prob {waited}");
 
     // The breaker sends part of the spike to the fallback, which is billed too.
     let breaker = policy("breaker-fallback.toml");
@@ -149,6 +152,8 @@ fn the_policy_experiments_show_what_their_comments_claim() {
 
     // Strict priority: premium times out far less than free.
     let rows = policy_rows("tiers.toml");
+    let waited = rows[0].metrics.wait_prob.unwrap();
+    assert!((0.0..=1.0).contains(&waited), "wait_prob {waited}");
     let tier = |n: &str| rows.iter().find(|r| r.class == n).unwrap().metrics.clone();
     assert!(tier("premium").timeout_rate.unwrap() * 2.0 < tier("free").timeout_rate.unwrap());
 }

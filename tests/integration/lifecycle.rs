@@ -334,3 +334,101 @@ fn lifecycle_runs_are_deterministic_and_seed_dependent() {
     assert_ne!(a, c);
     assert!(a.cold_starts.unwrap() >= 1);
 }
+
+/// Runs `src` (written as `day.toml` next to `trace`, a CSV of `timestamp,prompt_tokens,
+/// output_tokens`) through the serving model.
+fn serve_with_trace(
+    src: &str,
+    trace: &str,
+) -> (
+    capsim::domain::RunStats,
+    capsim::domain::serving::ServingStats,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("day.csv"), trace).unwrap();
+    let exp =
+        experiment::parse(src, &dir.path().join("day.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let Service::Llm(svc) = &exp.scenario.service else {
+        panic!("not an LLM endpoint")
+    };
+    let (stats, serving, _) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 1);
+    (stats, serving)
+}
+
+#[test]
+fn an_autoscaled_endpoint_with_min_zero_scales_to_zero_only_after_the_idle_timeout() {
+    // A constructed day: seven sessions of requests. Inside a session requests come 5 or 14
+    // minutes apart (less than the 15-minute idle timeout, so the replica stays up); between
+    // sessions there are at least 20 minutes without a request, so it stops. Each session's
+    // first request therefore begins a cold start (held for its 226 s), and nothing else does:
+    // exactly seven. (The autoscaler, with min-replicas = 0, used to decide zero replicas after
+    // one quiet 20 s window and stop the replica minutes after each answer.) In the last
+    // session a second request is held during the cold start: the autoscaler sees 2 pending
+    // requests per replica, above its 1.5 target, but adds no replica for them while the first
+    // is still cold.
+    let sessions: Vec<Vec<u64>> = vec![
+        vec![0, 300, 600],
+        vec![1800, 2640, 3480],
+        vec![5280, 5580],
+        (0..=44).map(|k| 30_000 + 300 * k).collect(),
+        (0..=48).map(|k| 44_400 + 300 * k).collect(),
+        vec![65_000, 65_840, 66_680],
+        vec![80_000, 80_100, 80_400],
+    ];
+    let mut trace = String::from("timestamp,prompt_tokens,output_tokens\n");
+    for t in sessions.iter().flatten() {
+        trace += &format!("{t},200,20\n");
+    }
+    let scaling = "[endpoint.scaling]\nmin-replicas = 0\nmax-replicas = 3\ninitial-replicas = 0\n\
+                   idle-timeout = \"15m\"\nwhen-unavailable = \"hold\"\nscale-up-timeout = \"600s\"\n\
+                   autoscale = { signal = \"pending\" }\n";
+    let src = t4(
+        "duration = \"24h\"",
+        "arrival = { kind = \"trace\", file = \"day.csv\" }",
+    ) + scaling;
+    let (stats, serving) = serve_with_trace(&src, &trace);
+    let requests: u64 = sessions.iter().map(|s| s.len() as u64).sum();
+    assert_eq!(stats.arrived, requests);
+    assert_eq!(stats.outcome(capsim::domain::Outcome::Ok), requests);
+    assert_eq!(serving.cold_starts, sessions.len() as u64);
+    assert_eq!(serving.replicas_max, 1);
+    assert!(serving.scaling_log.is_empty(), "{:?}", serving.scaling_log);
+    // The replica runs from each session's first arrival (its cold start) until 15 minutes
+    // after the answer to the session's last request, which finds it warm and takes `s`.
+    let alone = run(
+        &t4(
+            "requests = 1",
+            "arrival = { kind = \"constant\", rate = \"1/s\" }",
+        ),
+        1,
+    );
+    let s = real(&alone, "latency_p50_s");
+    let expected: f64 = sessions
+        .iter()
+        .map(|v| (v[v.len() - 1] - v[0]) as f64 + s + 900.0)
+        .sum();
+    assert!(
+        (serving.replica_seconds - expected).abs() < 1e-3,
+        "replica seconds {} expected {expected}",
+        serving.replica_seconds
+    );
+}
+
+#[test]
+fn the_autoscaler_never_decides_fewer_than_one_replica_while_requests_keep_coming() {
+    // min-replicas = 0 under a load that is quiet (one request every 20 s), then busy, then
+    // quiet again: every decision leaves at least one replica, and no cold start other than the
+    // scale-ups happens while traffic flows (nothing is idle for the 1-hour default timeout).
+    let src =
+        autoscaled(r#"{ signal = "pending" }"#).replace("min-replicas = 1", "min-replicas = 0");
+    let (stats, serving) = serve(&src, 4);
+    let log: Vec<u32> = serving.scaling_log.iter().map(|e| e.1).collect();
+    assert!(log.iter().all(|&n| n >= 1), "{log:?}");
+    let ups = log
+        .iter()
+        .zip(std::iter::once(&1).chain(log.iter()))
+        .map(|(now, before)| now.saturating_sub(*before))
+        .sum::<u32>();
+    assert_eq!(serving.cold_starts, u64::from(ups), "{log:?}");
+    assert_eq!(stats.outcome(capsim::domain::Outcome::Unavailable), 0);
+}

@@ -60,6 +60,30 @@ fn without_retries_attempts_equal_requests() {
 }
 
 #[test]
+fn wait_prob_is_the_share_of_attempts_that_queued_so_retries_keep_it_within_one() {
+    // Overloaded with 3 attempts per request on a 10 s read timeout: most attempts queue, and
+    // a request can queue once per attempt, so per request the share would pass 1.
+    let src = t4(
+        "requests = 600",
+        "arrival = { kind = \"poisson\", rate = \"5/s\" }",
+        200,
+        "[client]\nread-timeout = \"10s\"\nretry = { max-attempts = 3, on = [\"timeout\"], backoff = \"1s\" }",
+    );
+    let exp = crate::support::parse(&src);
+    let out = capsim::domain::simulate(&exp.scenario, 1);
+    let m = capsim::runner::metrics(&out);
+    let attempts = m.attempts.unwrap();
+    let queued = out.stats.queued;
+    assert!(
+        queued > m.arrived,
+        "{queued} queued attempts, {} requests",
+        m.arrived
+    );
+    assert_eq!(m.wait_prob, Some(queued as f64 / attempts as f64));
+    assert!(m.wait_prob.unwrap() <= 1.0);
+}
+
+#[test]
 fn retry_times_follow_the_backoff_schedule() {
     // One request at t = 1 s to an endpoint cold for 226.03 s, retried on 503 with delays
     // 1, 2, 4, ... s: attempts at 1, 2, 4, 8, ..., 128, 256 s. The one at 256 s is the first
@@ -258,7 +282,8 @@ fn keep_alives_reset_the_idle_timeout_before_the_first_token() {
 
 #[test]
 fn a_connect_timeout_fails_requests_no_replica_takes() {
-    let hold = "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\nwhen-unavailable = \"hold\"\nscale-up-timeout = \"600s\"\n";
+    // A bare server scaled to zero: nothing listens until the replica is ready.
+    let hold = "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\nwhen-unavailable = \"queue\"\ncold-connections = \"unanswered\"\n";
     let src = t4(
         "requests = 300",
         ONE,
@@ -272,6 +297,89 @@ fn a_connect_timeout_fails_requests_no_replica_takes() {
     assert_eq!(m.connect_timeout, expected, "{m:?}");
     assert_eq!(m.ok + m.connect_timeout, 300);
     assert_eq!(m.unavailable, 0);
+}
+
+/// The one record of a `requests = 1` run of `src`.
+fn only_request(src: &str) -> capsim::domain::serving::RequestRecord {
+    let mut exp = capsim::experiment::parse(src, std::path::Path::new("one.toml"))
+        .unwrap_or_else(|e| panic!("{e}\n{src}"));
+    exp.scenario.keep_requests = true;
+    let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
+        panic!("not an LLM endpoint")
+    };
+    let (_, _, out) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 1);
+    assert_eq!(out.requests.len(), 1, "{:?}", out.requests);
+    out.requests[0].clone()
+}
+
+#[test]
+fn a_read_timeout_runs_from_arrival_while_a_proxy_holds_the_request_for_a_cold_endpoint() {
+    // One request at t = 1 s to a scaled-to-zero T4 whose cold start takes 226 s. The proxy in
+    // front (the default) accepts the connection at once and holds the request, so the
+    // client's 60 s read timeout runs from its arrival and fires at exactly t = 61 s.
+    let cold = "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 1\n";
+    let src = |scaling: &str, client: &str| {
+        t4(
+            "requests = 1",
+            ONE,
+            20,
+            &format!("{cold}{scaling}\n[client]\nread-timeout = \"60s\"\n{client}"),
+        )
+    };
+    let held = "when-unavailable = \"hold\"\nscale-up-timeout = \"600s\"";
+    let r = only_request(&src(held, ""));
+    assert_eq!(r.outcome, capsim::domain::Outcome::ClientTimeout, "{r:?}");
+    assert_eq!((r.arrived_s, r.latency_s, r.attempts), (1.0, 60.0, 1));
+    // The same with "queue" (no scale-up timeout), and streamed with keep-alives: the proxy
+    // sends none while it holds the request, so nothing resets the read timeout.
+    let queued = "when-unavailable = \"queue\"";
+    let r = only_request(&src(queued, ""));
+    assert_eq!(
+        (r.outcome, r.latency_s),
+        (capsim::domain::Outcome::ClientTimeout, 60.0)
+    );
+    let streamed = src(queued, "streaming = true").replace(
+        "cold-start = { jitter = 0 }",
+        "cold-start = { jitter = 0 }\nkeep-alive = \"15s\"",
+    );
+    let r = only_request(&streamed);
+    assert_eq!(
+        (r.outcome, r.latency_s),
+        (capsim::domain::Outcome::ClientTimeout, 60.0)
+    );
+    // A bare server with nothing listening: the request is not connected until the replica is
+    // ready, so the read timeout only starts then and the answer comes after the cold start.
+    let r = only_request(&src(
+        &format!("{queued}\ncold-connections = \"unanswered\""),
+        "",
+    ));
+    assert_eq!(r.outcome, capsim::domain::Outcome::Ok, "{r:?}");
+    assert!(r.latency_s > 226.03 && r.latency_s < 230.0, "{r:?}");
+}
+
+#[test]
+fn a_connect_timeout_behind_a_proxy_that_accepts_connections_is_refused_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = t4(
+        "requests = 1",
+        ONE,
+        20,
+        "[endpoint.scaling]\nmin-replicas = 0\nwhen-unavailable = \"queue\"\n[client]\nconnect-timeout = \"10s\"",
+    );
+    let path = crate::support::write(dir.path(), "proxy.toml", &src);
+    let out = crate::support::capsim()
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "`client.connect-timeout`: never fires: every connection is accepted at once"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -412,15 +520,14 @@ fn requests_and_attempts_are_both_conserved_with_every_policy_on() {
 mod conservation {
     use proptest::prelude::*;
 
-    use crate::support::serve_clients;
-
     prop_compose! {
         /// A small LLM endpoint (a 0.5B model on a T4, fast to simulate) with a random mix of
         /// policies, always a valid file.
         fn experiment()(
             tgi in any::<bool>(),
             cap in proptest::option::of(1u32..12),
-            scale in proptest::option::of(any::<bool>()),
+            scale in proptest::option::of(0u32..3),
+            connect_ms in proptest::option::of(200u32..3000),
             read_ms in proptest::option::of(200u32..4000),
             streaming in any::<bool>(),
             deadline_ms in proptest::option::of(500u32..8000),
@@ -444,24 +551,31 @@ mod conservation {
             s += if tgi { "engine = { kind = \"tgi\", max-concurrent-requests = 16 }\n" } else { "engine = { kind = \"vllm\", max-num-seqs = 8 }\n" };
             if let Some(c) = cap { s += &format!("max-concurrent-requests = {c}\n"); }
             if let Some(t) = tiers { s += ["scheduling = \"fifo\"\n", "scheduling = \"priority\"\n", "scheduling = \"fair\"\n"][t as usize]; }
-            if let Some(hold) = scale {
+            // 0: reject, 1: a proxy holds requests, 2: a bare server with nothing listening.
+            if let Some(how) = scale {
                 s += "[endpoint.scaling]\nmin-replicas = 0\ninitial-replicas = 0\nmax-replicas = 2\nidle-timeout = \"5s\"\n";
-                if hold { s += "when-unavailable = \"hold\"\nscale-up-timeout = \"3s\"\n"; }
+                s += ["", "when-unavailable = \"hold\"\nscale-up-timeout = \"3s\"\n", "when-unavailable = \"queue\"\ncold-connections = \"unanswered\"\n"][how as usize];
             }
+            let bare = scale == Some(2);
             let sync = jobs.is_none();
             let mut failures: Vec<&str> = Vec::new();
             if tgi || cap.is_some() { failures.push("\"429\""); }
-            if scale.is_some() { failures.push("\"503\""); }
+            if matches!(scale, Some(0 | 1)) { failures.push("\"503\""); }
             if let Some(ttl) = jobs {
                 s += "[async]\npoll = \"1s\"\n";
                 if let Some(t) = ttl { s += &format!("ttl = \"{t}ms\"\n"); }
             } else {
+                // A gateway accepts connections itself: there is no bare server behind one.
+                let gateway_ms = gateway_ms.filter(|_| !bare);
                 if let Some(g) = gateway_ms { s += &format!("[gateway]\ntimeout = \"{g}ms\"\n"); failures.push("\"504\""); }
                 s += "[client]\n";
                 if streaming { s += "streaming = true\n"; }
                 if let Some(r) = read_ms { s += &format!("read-timeout = \"{r}ms\"\n"); }
                 if let Some(d) = deadline_ms { s += &format!("deadline = \"{d}ms\"\n"); }
-                if read_ms.is_some() || deadline_ms.is_some() { failures.push("\"timeout\""); }
+                // A connect timeout fires only at a bare server, and not after the deadline.
+                let connect_ms = connect_ms.filter(|_| bare).map(|c| c.min(deadline_ms.unwrap_or(c)));
+                if let Some(c) = connect_ms { s += &format!("connect-timeout = \"{c}ms\"\n"); }
+                if read_ms.is_some() || deadline_ms.is_some() || connect_ms.is_some() { failures.push("\"timeout\""); }
                 if read_ms.is_some() || deadline_ms.is_some() || gateway_ms.is_some() {
                     s += &format!("cancel-on-disconnect = {cancel}\n");
                 }
@@ -487,7 +601,13 @@ mod conservation {
 
         #[test]
         fn requests_and_attempts_balance_for_every_class_under_any_policy_mix(src in experiment(), seed in any::<u64>()) {
-            let (stats, _, out) = serve_clients(&src, seed);
+            let exp = capsim::experiment::parse(&src, std::path::Path::new("prop.toml"))
+                .unwrap_or_else(|e| panic!("{e}\n{src}"));
+            let run = capsim::domain::simulate(&exp.scenario, seed);
+            // Every row's wait_prob is a probability: a share of attempts, however many retries.
+            let all = capsim::runner::metrics(&run);
+            prop_assert!(all.wait_prob.is_none_or(|w| (0.0..=1.0).contains(&w)), "wait_prob {:?}\n{}", all.wait_prob, src);
+            let (stats, out) = (run.stats, run.clients.expect("an LLM endpoint has clients"));
             prop_assert!(stats.is_conserved(), "{}", src);
             let total = &out.classes[0];
             prop_assert_eq!(total.run.in_flight, 0, "a counted run drains: {}", src);

@@ -529,9 +529,11 @@ impl<'a> System<'a> {
         } else {
             None
         };
-        // A streamed answer with keep-alives more frequent than a limit never looks idle.
+        // A streamed answer with keep-alives more frequent than a limit never looks idle, once
+        // a replica (not a proxy holding the request) sends them.
+        let taken = e.taken(attempt);
         let kept_alive = |limit: SimDuration| {
-            p.streaming && j.connected.is_some() && self.pol.keep_alive.is_some_and(|k| k < limit)
+            p.streaming && taken && self.pol.keep_alive.is_some_and(|k| k < limit)
         };
         let mut best: Option<(SimTime, Outcome)> = None;
         let mut consider = |t: SimTime, o: Outcome| {
@@ -865,6 +867,8 @@ impl<'a> System<'a> {
         if let Some(fb) = eps.next() {
             let (fs, fserv) = fb.finish_run(end, events);
             stats.wasted_ns += fs.wasted_ns;
+            // Attempts sent to the fallback wait there too; `wait_prob` is over all attempts.
+            stats.queued += fs.queued;
             serving.cost_usd = match (serving.cost_usd, fserv.cost_usd) {
                 (Some(a), Some(b)) => Some(a + b),
                 (a, b) => a.or(b),

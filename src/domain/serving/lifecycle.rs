@@ -170,7 +170,10 @@ impl LlmEndpoint<'_> {
     pub(super) fn signal_value(&self, now: SimTime, a: &Autoscaler, up: bool) -> f64 {
         let snap = self.snapshots[usize::from(!up)];
         let avg = |i: usize| (self.signals[i].at(now) - snap[i]) / a.window.as_secs_f64();
-        let running = avg(RUNNING).max(1e-9);
+        // Replicas still starting count (they are in RUNNING), and a window that began with no
+        // replica at all counts as one: dividing by a count near zero would turn a single
+        // request into a demand for every replica there may be.
+        let running = avg(RUNNING).max(1.0);
         match a.signal {
             ScaleSignal::Pending(_) => avg(PENDING) / running,
             ScaleSignal::GpuUtilization(_) => avg(BUSY) / running,
@@ -194,13 +197,21 @@ impl LlmEndpoint<'_> {
             | ScaleSignal::QueueDepth(t)
             | ScaleSignal::Concurrency(t) => t,
         };
+        // The current count: replicas starting (cold), ready or draining. Counting the ones
+        // still starting keeps a scale-up from being asked for again while they start.
         let running = self.running;
         let max = self.replicas.len() as u32;
-        // Replicas the signal asks for, as a horizontal pod autoscaler computes it.
+        // Replicas the signal asks for, as a horizontal pod autoscaler computes it, never fewer
+        // than one: stopping the last replica is the idle timeout's decision alone (no request
+        // for that long), not the autoscaler's after one quiet window while traffic flows.
         let desired = ((f64::from(running.max(1)) * value / target).ceil() as u32)
-            .clamp(life.min_replicas, max);
+            .clamp(life.min_replicas.max(1), max);
+        // While no replica is ready, every request is held for the ones already starting: a
+        // replica started now could take none of them sooner, so scaling up waits until one is
+        // ready and the load per serving replica shows.
+        let any_ready = (0..self.replicas.len()).any(|r| self.replica(r).phase == Phase::Ready);
         if up {
-            if value > target && running < max {
+            if value > target && running < max && any_ready {
                 let add = desired
                     .saturating_sub(running)
                     .clamp(1, a.max_step)

@@ -241,7 +241,7 @@ pub(super) enum Notice {
         /// When its first token was made.
         first_token: Option<SimTime>,
     },
-    /// A held attempt was given to a replica: it is connected.
+    /// An attempt held unconnected (nothing listening) was given to a replica: it is connected.
     Connected {
         /// The client's request.
         owner: RequestId,
@@ -294,7 +294,8 @@ struct Req {
     /// Waiting lane at the replica.
     lane: u8,
     arrived: SimTime,
-    /// When a replica took it (the connection was accepted).
+    /// When the connection was accepted: by a replica, or by the proxy that holds the request
+    /// while none is ready.
     connected: Option<SimTime>,
     /// Its last token before it left decoding (a preemption), for idle timers.
     last_tok: Option<SimTime>,
@@ -496,6 +497,20 @@ pub enum WhenUnavailable {
     Queue,
 }
 
+/// Whether a connection is accepted while no replica is ready (the endpoint is cold or scaled
+/// to zero), which decides which client timeout runs for a held request.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ColdConnections {
+    /// A proxy in front accepts the connection at once and holds the request: HF Inference
+    /// Endpoints, SageMaker, and any gateway or load balancer that terminates TCP. The client
+    /// is connected from its arrival, so its read timeout runs from then.
+    Accepted,
+    /// Nothing listens until a replica is ready (a bare server scaled to zero, e.g. self-hosted
+    /// vLLM scaled by KEDA with no proxy holding): the client's connect timeout runs until a
+    /// replica takes the request.
+    Unanswered,
+}
+
 /// The signal an autoscaler watches, averaged over its window.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub enum ScaleSignal {
@@ -538,6 +553,9 @@ pub struct Lifecycle {
     pub idle_timeout: Option<SimDuration>,
     /// What happens to requests while no replica is ready.
     pub when_unavailable: WhenUnavailable,
+    /// Whether held requests are connected (a proxy accepted them) or wait for a replica to
+    /// accept the connection.
+    pub cold_connections: ColdConnections,
     /// Scaling on load, if any.
     pub autoscaler: Option<Autoscaler>,
 }
@@ -937,6 +955,16 @@ impl<'a> LlmEndpoint<'a> {
                 self.release(sim, id);
             }
             WhenUnavailable::Hold(_) | WhenUnavailable::Queue => {
+                let accepted = self
+                    .svc
+                    .lifecycle
+                    .as_ref()
+                    .is_none_or(|l| l.cold_connections == ColdConnections::Accepted);
+                if accepted {
+                    // The proxy in front has accepted the connection: the client is connected
+                    // now, and its read timeout runs while the request is held.
+                    self.req_mut(id).connected = Some(now);
+                }
                 self.req_mut(id).state = State::Held;
                 self.hold.push_back(id);
                 self.hold_live += 1;
@@ -1020,6 +1048,12 @@ impl<'a> LlmEndpoint<'a> {
         }
     }
 
+    /// Whether a replica has taken the attempt: only a replica sends keep-alives, not the proxy
+    /// holding a request while none is ready.
+    pub(super) fn taken(&self, id: RequestId) -> bool {
+        self.live(id) && self.req(id).replica != UNASSIGNED
+    }
+
     /// When the attempt's latest token was made, as of `now` (tokens of a decode segment
     /// under way included).
     pub(super) fn last_token(&self, id: RequestId, now: SimTime) -> Option<SimTime> {
@@ -1100,10 +1134,12 @@ impl<'a> LlmEndpoint<'a> {
         let req = self.req_mut(id);
         req.replica = r as u32;
         req.state = State::Waiting;
-        req.connected = Some(now);
+        // A request a proxy held is connected already; the client hears only of a new one.
+        let newly_connected = req.connected.is_none();
+        req.connected.get_or_insert(now);
         let (owner, lane, measured) = (req.owner, req.lane, req.measured);
         self.st.assigned += 1;
-        if was_held && !self.req(id).abandoned {
+        if was_held && newly_connected && !self.req(id).abandoned {
             self.outbox.push(Notice::Connected { owner, attempt: id });
         }
         let in_server = self.st.waiting_live + self.st.decoding + self.st.prefilling.len() as u64;
