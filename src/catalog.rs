@@ -203,6 +203,9 @@ struct ClassFile {
     overlapped: bool,
     #[serde(default = "yes")]
     chunked_prefill: bool,
+    waiting_served_ratio: Option<f64>,
+    attention_bandwidth: f64,
+    attention_overhead_tokens: f64,
     all_reduces_per_layer: f64,
     host: HostFile,
     kernels: KernelCostFile,
@@ -674,7 +677,7 @@ fn class_from(
         quant_kernels.push((q, list));
     }
     let us = |key: &str, v: f64| non_negative(path, key, v).map(|v| v * 1e-6);
-    for key in ["mbu", "host", "kernels", "api"] {
+    for key in ["mbu", "attention", "host", "kernels", "api"] {
         if !c.sources.contains_key(key) {
             return Err(ConfigError::new(path, "every figure needs a source")
                 .at_key(format!("sources.{key}")));
@@ -687,6 +690,13 @@ fn class_from(
         cuda_graph_max_batch: c.cuda_graph_max_batch,
         overlapped: c.overlapped,
         chunked_prefill: c.chunked_prefill,
+        waiting_served_ratio: c.waiting_served_ratio,
+        attention_bandwidth: positive(path, "attention-bandwidth", c.attention_bandwidth)?,
+        attention_overhead_tokens: non_negative(
+            path,
+            "attention-overhead-tokens",
+            c.attention_overhead_tokens,
+        )?,
         all_reduces_per_layer: non_negative(
             path,
             "all-reduces-per-layer",

@@ -95,6 +95,13 @@ pub struct EngineClass {
     pub overlapped: bool,
     /// Whether a vLLM-like scheduler chunks prompts by default.
     pub chunked_prefill: bool,
+    /// TGI's waiting-served ratio in this version, where it differs from the scheduler default.
+    pub waiting_served_ratio: Option<f64>,
+    /// Share of spec bandwidth the decode-attention kernel reaches on long contexts.
+    pub attention_bandwidth: f64,
+    /// Fixed cost of attention per sequence, in KV tokens' worth of reading: short contexts
+    /// reach a smaller share of the bandwidth (work partitioning, launch, tail effects).
+    pub attention_overhead_tokens: f64,
     /// Host work per step.
     pub host: HostCost,
     /// Launch and small-kernel costs.
@@ -202,6 +209,7 @@ pub struct PerfModel {
     linear_flops_rate: f64,
     kv_bytes_per_token: f64,
     kv_bandwidth: f64,
+    attention_overhead_tokens: f64,
     attention_flops_per_pair: f64,
     attention_flops_rate: f64,
     exponent: f64,
@@ -331,7 +339,8 @@ impl PerfModel {
             linear_flops_per_token: 2.0 * llm.active_linear_params() as f64 / tpf,
             linear_flops_rate: peak * class.mfu / on.compute_overhead,
             kv_bytes_per_token: llm.kv_bytes_per_token(i.kv_bytes) / tpf,
-            kv_bandwidth: gpu.bandwidth * class.mbu,
+            kv_bandwidth: gpu.bandwidth * class.attention_bandwidth,
+            attention_overhead_tokens: class.attention_overhead_tokens,
             attention_flops_per_pair: llm.attention_flops_per_pair() / tpf,
             attention_flops_rate: attention_peak * class.mfu,
             exponent: i.exponent,
@@ -409,6 +418,15 @@ impl PerfModel {
                 .all_reduce_seconds(tokens * self.activation_bytes_per_token, self.tp)
     }
 
+    /// Decode attention of `seqs` sequences whose contexts sum to `ctx`: each reads its
+    /// context plus the kernel's fixed cost per sequence.
+    fn decode_attention(&self, seqs: u64, ctx: u64) -> f64 {
+        if seqs == 0 {
+            return 0.0;
+        }
+        (ctx as f64 + seqs as f64 * self.attention_overhead_tokens) * self.attention_per_token()
+    }
+
     /// Seconds per KV token of attention (memory or compute, smoothly maxed).
     fn attention_per_token(&self) -> f64 {
         smax(
@@ -458,7 +476,7 @@ impl PerfModel {
         let seqs = s.decode_seqs + s.prefill_seqs;
         let mut b = StepBreakdown {
             linear: self.linear(tokens),
-            attention: s.decode_ctx as f64 * self.attention_per_token() + prefill_attention,
+            attention: self.decode_attention(s.decode_seqs, s.decode_ctx) + prefill_attention,
             non_gemm: self.non_gemm(tokens),
             comm: self.comm(tokens),
             launch_floor: self.launch_floor(s.prefill_tokens == 0, seqs),
@@ -483,8 +501,11 @@ impl PerfModel {
             return (0.0, 0.0, u64::MAX);
         }
         let n = seqs as f64;
-        let a = self.linear(n) + self.non_gemm(n) + self.comm(n);
         let b = self.attention_per_token();
+        let a = self.linear(n)
+            + self.non_gemm(n)
+            + self.comm(n)
+            + n * self.attention_overhead_tokens * b;
         let floor = self.launch_floor(true, seqs);
         let host = self.host_seconds(seqs, 0);
         let (flat, serial) = if self.overlapped {

@@ -659,6 +659,7 @@ pub(crate) fn llm_service(
             let default_prefill = u64::from(max_model_len - 1 + t.max_batch_prefill_tokens_margin);
             let ratio = engine
                 .waiting_served_ratio
+                .or(class.waiting_served_ratio)
                 .unwrap_or(t.waiting_served_ratio);
             if !(ratio.is_finite() && ratio >= 0.0) {
                 return Err(ctx.error(

@@ -404,9 +404,10 @@ fn cancelling_on_disconnect_saves_gpu_work() {
         cancelled.wasted_tokens
     );
     assert!(
-        // 1,250 against 469 answers since GPU memory is counted in GiB: the T4's KV cache is
-        // 42 % larger than it was, batches are wider and fewer clients give up (it was 10x).
-        cancelled.ok > 2 * kept.ok,
+        // It also answers more: 1,657 against 1,164 with the current step model. The margin
+        // depends on how far past capacity the load is (10x with the 14 GB T4 of earlier
+        // versions, whose KV cache was 30 % smaller), so only the direction is asserted.
+        cancelled.ok > kept.ok,
         "{} vs {}",
         cancelled.ok,
         kept.ok

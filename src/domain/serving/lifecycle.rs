@@ -267,7 +267,7 @@ impl LlmEndpoint<'_> {
             let Some(target) = self.choose_replica() else {
                 break;
             };
-            self.assign(sim, id, target);
+            self.forward(sim, id, target);
         }
         self.check_idle(sim);
     }

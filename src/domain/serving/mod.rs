@@ -76,6 +76,15 @@ impl StepModel {
         }
     }
 
+    /// Seconds a request of `prompt_tokens` spends in the API server before the engine sees
+    /// it (0 for a measured profile, whose figures are the engine's own).
+    pub fn api_seconds(&self, prompt_tokens: u64) -> f64 {
+        match self {
+            StepModel::Derived(p) => p.api_seconds(prompt_tokens),
+            StepModel::Profile(_) => 0.0,
+        }
+    }
+
     /// `(α, β, steps)`: a decode step of `seqs` sequences whose contexts sum to `ctx_sum` takes
     /// `α + β·Σcontext` seconds, for the next `steps` steps at least.
     pub fn decode_line(&self, seqs: u64, ctx_sum: u64) -> (f64, f64, u64) {
@@ -219,6 +228,8 @@ pub enum EpEvent {
     IdleCheck(u64),
     /// A held request reaches the scale-up timeout.
     HoldTimeout(RequestId),
+    /// A request leaves the API server for the engine (stale if it was dropped meanwhile).
+    ApiDone(RequestId),
     /// The current time-series window ends.
     WindowTick,
     /// Start of an autoscaler window (`true`: scale-up, `false`: scale-down).
@@ -270,6 +281,8 @@ pub(super) struct Submit {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum State {
     Free,
+    /// In the API server (HTTP handling, tokenisation) before it reaches the engine.
+    Api,
     /// Held at the endpoint while no replica is ready.
     Held,
     Waiting,
@@ -306,6 +319,8 @@ struct Req {
     /// their KV is reserved from admission.
     prefill_target: u32,
     prefilled: u32,
+    /// Whether the request has been through the API server.
+    api_done: bool,
     /// Tokens generated when the request (re)joined decoding; add `global − base_step`.
     generated: u32,
     base_step: u64,
@@ -831,6 +846,7 @@ impl<'a> LlmEndpoint<'a> {
             prefilled: 0,
             generated: 0,
             base_step: 0,
+            api_done: false,
             admit_order: 0,
             share: 0.0,
             share_base: 0.0,
@@ -936,9 +952,16 @@ impl<'a> LlmEndpoint<'a> {
     pub(super) fn submit(&mut self, sim: &mut Simulation<Event>, sub: &Submit) -> RequestId {
         let now = sim.now();
         let id = self.arrive(now, sub);
+        self.route(sim, id);
+        id
+    }
+
+    /// Gives a request to a ready replica, or holds or refuses it.
+    fn route(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
         if let Some(r) = self.choose_replica() {
-            self.assign(sim, id, r);
-            return id;
+            self.forward(sim, id, r);
+            return;
         }
         // No replica is ready: start one unless one is on its way, then reject or hold.
         if !self.any_coming() {
@@ -973,7 +996,31 @@ impl<'a> LlmEndpoint<'a> {
                 }
             }
         }
-        id
+    }
+
+    /// Sends a request to replica `r`: first through the replica's API server (HTTP handling,
+    /// tokenisation), which takes its time before the engine sees the request, then to the
+    /// engine's queue. A request that finishes the API step is routed again, since replicas may
+    /// have changed meanwhile.
+    pub(super) fn forward(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
+        let api = self.svc.step.api_seconds(u64::from(self.req(id).prompt));
+        if api <= 0.0 || self.req(id).api_done {
+            self.assign(sim, id, r);
+            return;
+        }
+        let now = sim.now();
+        let req = self.req_mut(id);
+        req.api_done = true;
+        let was_held = req.state == State::Held;
+        req.state = State::Api;
+        // The API server has accepted the connection.
+        let newly_connected = req.connected.is_none();
+        req.connected.get_or_insert(now);
+        let (owner, abandoned) = (req.owner, req.abandoned);
+        if was_held && newly_connected && !abandoned {
+            self.outbox.push(Notice::Connected { owner, attempt: id });
+        }
+        sim.schedule_in(secs(api), self.ev(EpEvent::ApiDone(id)));
     }
 
     /// Counts a new attempt in the system.
@@ -1105,6 +1152,11 @@ impl<'a> LlmEndpoint<'a> {
             // A held attempt was never given to a replica: it just leaves.
             State::Held => {
                 self.hold_live -= 1;
+                self.decide(sim, id, Outcome::ClientTimeout);
+                self.release(sim, id);
+            }
+            // Still in the API server: it never reaches the engine.
+            State::Api => {
                 self.decide(sim, id, Outcome::ClientTimeout);
                 self.release(sim, id);
             }
@@ -1255,6 +1307,7 @@ impl LlmEndpoint<'_> {
                 generation != self.idle_gen || self.in_system > 0 || self.counted_run_done()
             }
             EpEvent::HoldTimeout(id) => !self.live(id) || self.req(id).state != State::Held,
+            EpEvent::ApiDone(id) => !self.live(id) || self.req(id).state != State::Api,
             // Periodic events do not outlive a counted run: it ends with its last answer.
             EpEvent::ScaleSnapshot(_) | EpEvent::ScaleEval(_) | EpEvent::WindowTick => {
                 self.counted_run_done()
@@ -1289,6 +1342,7 @@ impl LlmEndpoint<'_> {
                 }
             }
             EpEvent::ScaleEval(up) => self.on_scale_eval(sim, up),
+            EpEvent::ApiDone(id) => self.route(sim, id),
             EpEvent::HoldTimeout(id) => {
                 self.hold_live -= 1;
                 self.decide(sim, id, Outcome::Unavailable);
