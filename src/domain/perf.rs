@@ -236,7 +236,16 @@ pub struct PerfModel {
     fp16_flops_rate: f64,
     /// Bandwidth of the fp16 path.
     fp16_bandwidth: f64,
+    /// Seconds per KV token of attention, computed once (it takes powers, and decode lines
+    /// are on the hot path).
+    attention_s_per_token: f64,
+    /// The constant part of a decode step of `n` sequences for `n` below its length, computed
+    /// once for the same reason.
+    decode_constant: Vec<f64>,
 }
+
+/// Decode batches up to this size have their constant step part precomputed.
+const DECODE_TABLE: usize = 1024;
 
 /// Smooth maximum `(a^p + b^p)^(1/p)`.
 pub fn smax(a: f64, b: f64, p: f64) -> f64 {
@@ -327,7 +336,7 @@ impl PerfModel {
         // Activations are 16-bit; norms and activations run on the full hidden state on every
         // GPU of the group (it is replicated after each all-reduce).
         let activation_bytes = f64::from(llm.hidden) * 2.0;
-        Ok(PerfModel {
+        let mut m = PerfModel {
             // The output head of a tied model is the embedding table, kept at 16 bits.
             dense_weight_bytes: ((dense_linear - tied) * bpw + tied * quant.embedding_bytes())
                 / tpf,
@@ -364,7 +373,26 @@ impl PerfModel {
             fp16_linear_bytes: 2.0 * (dense_linear - tied) / tpf,
             fp16_flops_rate: gpu.peak(Precision::Fp16).unwrap_or(peak) * class.mfu,
             fp16_bandwidth: gpu.bandwidth * class.mbu,
-        })
+            attention_s_per_token: 0.0,
+            decode_constant: Vec::new(),
+        };
+        m.attention_s_per_token = smax(
+            m.kv_bytes_per_token / m.kv_bandwidth,
+            m.attention_flops_per_pair / m.attention_flops_rate,
+            m.exponent,
+        );
+        m.decode_constant = (0..DECODE_TABLE)
+            .map(|n| m.decode_constant_of(n as f64))
+            .collect();
+        Ok(m)
+    }
+
+    /// The part of a decode step of `n` sequences that does not grow with their context.
+    fn decode_constant_of(&self, n: f64) -> f64 {
+        self.linear(n)
+            + self.non_gemm(n)
+            + self.comm(n)
+            + n * self.attention_overhead_tokens * self.attention_s_per_token
     }
 
     fn weight_bytes(&self, tokens: f64) -> f64 {
@@ -429,11 +457,7 @@ impl PerfModel {
 
     /// Seconds per KV token of attention (memory or compute, smoothly maxed).
     fn attention_per_token(&self) -> f64 {
-        smax(
-            self.kv_bytes_per_token / self.kv_bandwidth,
-            self.attention_flops_per_pair / self.attention_flops_rate,
-            self.exponent,
-        )
+        self.attention_s_per_token
     }
 
     /// The launch floor of a step: one graph launch when a CUDA graph covers it (decode-only
@@ -502,10 +526,10 @@ impl PerfModel {
         }
         let n = seqs as f64;
         let b = self.attention_per_token();
-        let a = self.linear(n)
-            + self.non_gemm(n)
-            + self.comm(n)
-            + n * self.attention_overhead_tokens * b;
+        let a = match self.decode_constant.get(seqs as usize) {
+            Some(&a) => a,
+            None => self.decode_constant_of(n),
+        };
         let floor = self.launch_floor(true, seqs);
         let host = self.host_seconds(seqs, 0);
         let (flat, serial) = if self.overlapped {
