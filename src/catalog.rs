@@ -1127,6 +1127,24 @@ pub(crate) fn check_instance(
     Ok(())
 }
 
+/// The provider whose prices a run bills when `[endpoint.billing]` names none: HF Inference
+/// Endpoints on AWS, the prices in `models/gpus/*.toml`.
+pub const DEFAULT_PROVIDER: &str = "aws";
+
+/// The price a replica of `tp` GPUs bills when `[endpoint.billing]` names none: on a GPU, its
+/// [`DEFAULT_PROVIDER`] price of size `x{tp}`; on an instance (`instance` true, `prices` the
+/// instance's), the first price of the instance file, for the whole machine. `capsim list gpus`
+/// shows the same.
+pub fn default_price(prices: &[Price], tp: u32, instance: bool) -> Option<&Price> {
+    if instance {
+        return prices.first();
+    }
+    let size = format!("x{tp}");
+    prices
+        .iter()
+        .find(|p| p.provider == DEFAULT_PROVIDER && p.size == size && p.gpus >= tp)
+}
+
 /// One replica's hardware and model, resolved from the catalog.
 #[derive(Clone, Debug)]
 pub struct Deployment {

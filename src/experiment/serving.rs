@@ -10,7 +10,8 @@ use super::file::{
 use super::validate::{Ctx, dist, read_numbers_file, unknown_kind};
 
 use crate::catalog::{
-    Catalog, Deployment, check_instance, class_from, gpu_from, instance_from, llm_from,
+    Catalog, DEFAULT_PROVIDER, Deployment, check_instance, class_from, default_price, gpu_from,
+    instance_from, llm_from,
 };
 use crate::domain::lifecycle::ColdStartSpec;
 use crate::domain::memory::stored_weight_bytes;
@@ -1163,7 +1164,8 @@ fn cold_start(
 }
 
 /// The hourly price of one replica: explicit, or the catalog's price for the provider and size
-/// (default: AWS, one GPU per tensor-parallel rank).
+/// (by default [`default_price`]: the GPU's `aws` price of size `x{tp}`, or an instance's first
+/// price).
 fn price(
     ctx: &Ctx<'_>,
     raw: &EndpointFile,
@@ -1185,17 +1187,33 @@ fn price(
         }
         return Ok(Some((usd, "set in the experiment file".to_string())));
     }
-    let provider = b
-        .and_then(|b| b.provider.clone())
-        .unwrap_or_else(|| "aws".to_string());
-    let size = b
-        .and_then(|b| b.size.clone())
-        .unwrap_or_else(|| format!("x{}", d.tp));
-    let found = d
-        .gpu
-        .prices
-        .iter()
-        .find(|p| p.provider == provider && p.size == size && p.gpus >= d.tp);
+    let provider = b.and_then(|b| b.provider.clone());
+    let size = b.and_then(|b| b.size.clone());
+    let on_instance = d.instance.is_some();
+    let found = match (&provider, &size) {
+        (None, None) => default_price(&d.gpu.prices, d.tp, on_instance),
+        // An instance is billed whole, whatever its tensor-parallel size.
+        _ if on_instance => d.gpu.prices.iter().find(|p| {
+            provider.as_ref().is_none_or(|x| p.provider == *x)
+                && size.as_ref().is_none_or(|x| p.size == *x)
+        }),
+        _ => {
+            let provider = provider.as_deref().unwrap_or(DEFAULT_PROVIDER);
+            let size = size.clone().unwrap_or_else(|| format!("x{}", d.tp));
+            d.gpu
+                .prices
+                .iter()
+                .find(|p| p.provider == provider && p.size == size && p.gpus >= d.tp)
+        }
+    };
+    let provider = provider.unwrap_or_else(|| {
+        if on_instance {
+            "any provider".to_string()
+        } else {
+            DEFAULT_PROVIDER.to_string()
+        }
+    });
+    let size = size.unwrap_or_else(|| format!("x{}", d.tp));
     match found {
         Some(p) => Ok(Some((
             p.usd_per_hour,
