@@ -434,3 +434,61 @@ fn the_price_list_gpus_shows_is_the_one_a_default_run_bills() {
         "{m}"
     );
 }
+
+#[test]
+fn a_sweep_over_user_catalog_gpus_gives_the_same_files_sharded_and_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = dir.path().join("catalog");
+    put(&cat, "gpus/my-t4.toml", &my_gpu("my-t4", 0.42));
+    let file = write(
+        dir.path(),
+        "sweep.toml",
+        &format!(
+            "{}\n[sweep]\nendpoint.gpu = [\"t4\", \"my-t4\"]\n",
+            experiment("gpu = \"t4\"\nmodel = \"llama-2-7b\"\nquantization = \"int8\"")
+        ),
+    );
+    let run = |out: &str, extra: &[&str]| {
+        let status = capsim()
+            .arg("run")
+            .arg(&file)
+            .args(["--quiet", "--catalog"])
+            .arg(&cat)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    };
+    run("whole", &[]);
+    run("s1", &["--shard", "1/2"]);
+    run("s2", &["--shard", "2/2"]);
+    let merged = capsim()
+        .arg("merge")
+        .arg(dir.path().join("s1"))
+        .arg(dir.path().join("s2"))
+        .arg("--out")
+        .arg(dir.path().join("merged"))
+        .output()
+        .unwrap();
+    assert!(merged.status.success());
+    for f in ["summary.json", "summary.csv"] {
+        let a = std::fs::read(dir.path().join("whole").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("merged").join(f)).unwrap();
+        assert_eq!(a, b, "{f}");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("whole/summary.json")).unwrap(),
+    )
+    .unwrap();
+    let rate = |i: usize| {
+        let m = &json["runs"][i]["metrics"];
+        number(m, "cost_usd") / number(m, "gpu_hours")
+    };
+    assert!((rate(0) - 0.50).abs() < 1e-9 && (rate(1) - 0.42).abs() < 1e-9);
+}
