@@ -86,7 +86,9 @@ pub fn gpus(c: &Catalog) -> String {
     );
     out.push_str(&table(&rows));
     if !c.instances.is_empty() {
-        out.push_str("\nInstances (their own interconnect and prices; the first is billed by default):\n");
+        out.push_str(
+            "\nInstances (their own interconnect and prices; the first is billed by default):\n",
+        );
         let mut rows = vec![vec![
             "id".into(),
             "name".into(),
