@@ -2,8 +2,8 @@
 //! under `models/`, embedded in the binary at build time and parsed once.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::OnceLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
@@ -23,9 +23,11 @@ const GB: f64 = 1e9;
 const GIB: f64 = 1_073_741_824.0;
 const MIB: f64 = 1_048_576.0;
 
-#[derive(Debug, Deserialize)]
+/// The TOML shape of a GPU, in `models/gpus/*.toml`, a user's catalog folder or inline in an
+/// experiment file.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct GpuFile {
+pub struct GpuFile {
     id: String,
     name: String,
     architecture: String,
@@ -41,7 +43,7 @@ struct GpuFile {
     price: Vec<PriceFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct InterconnectFile {
     kind: String,
@@ -49,7 +51,7 @@ struct InterconnectFile {
     source: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct AllReduceFile {
     gpus: u32,
@@ -57,11 +59,11 @@ struct AllReduceFile {
     latency_us: f64,
 }
 
-/// `models/instances/*.toml`: a multi-GPU machine whose GPU file alone does not say how its
+/// `models/instances/*.toml` (or a user's catalog folder, or inline): a multi-GPU machine whose GPU file alone does not say how its
 /// GPUs are linked or what it costs.
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct InstanceFile {
+pub struct InstanceFile {
     id: String,
     name: String,
     gpu: String,
@@ -71,7 +73,7 @@ struct InstanceFile {
     price: Vec<PriceFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct PriceFile {
     provider: String,
@@ -133,7 +135,7 @@ pub struct ExpertsFile {
     pub active: u32,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct QuantizationsFile {
     quantization: Vec<QuantFile>,
@@ -147,7 +149,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct QuantFile {
     id: String,
@@ -169,7 +171,7 @@ struct QuantFile {
     source: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct EnginesFile {
     model: ModelSection,
@@ -179,16 +181,18 @@ struct EnginesFile {
     static_batching: StaticDefaults,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct ModelSection {
     overlap_exponent: f64,
     overlap_reasoning: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// The TOML shape of an engine class, in `models/engines/*.toml`, a user's catalog folder or
+/// inline in an experiment file (`endpoint.engine.class = { ... }`).
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct ClassFile {
+pub struct ClassFile {
     id: String,
     family: String,
     scheduler: String,
@@ -215,7 +219,7 @@ struct ClassFile {
     sources: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct HostFile {
     per_step_us: f64,
@@ -223,7 +227,7 @@ struct HostFile {
     per_prefill_token_us: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct KernelCostFile {
     per_layer: f64,
@@ -234,20 +238,20 @@ struct KernelCostFile {
     activation_passes: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct ApiFile {
     per_request_ms: f64,
     per_prompt_token_us: f64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KernelsFile {
     kernel: Vec<KernelFile>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct KernelFile {
     id: String,
@@ -318,7 +322,7 @@ pub struct StaticDefaults {
     pub source: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct LifecycleFile {
     cold_start: ColdStartDefaults,
@@ -387,15 +391,57 @@ pub struct Catalog {
     pub cold_start: ColdStartDefaults,
 }
 
-fn parse_file<T: serde::de::DeserializeOwned>(rel: &str, text: &str) -> Result<T, ConfigError> {
-    let path = Path::new("models").join(rel);
-    toml::from_str(text).map_err(|e| {
-        let mut err = ConfigError::new(&path, e.message().to_string());
+/// Reads one catalog file's TOML into its serde shape; errors name the file, the key path and
+/// the line.
+fn parse_file<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    let located = |e: &toml::de::Error, key: Option<String>| {
+        let message = e.message().trim_end().to_string();
+        let mut err = ConfigError::new(path, message.clone());
+        // A missing field has no span of its own: name it, at its table.
+        let key = match (key, message.strip_prefix("missing field `")) {
+            (k, Some(rest)) => {
+                let field = rest.split('`').next().unwrap_or_default();
+                Some(match k {
+                    Some(k) if !k.is_empty() => format!("{k}.{field}"),
+                    _ => field.to_string(),
+                })
+            }
+            (k, None) => k.filter(|k| !k.is_empty()),
+        };
         if let Some(span) = e.span() {
             let (line, col) = crate::experiment::locate::line_col(text, span.start);
             err = err.at_line(line, Some(col));
+        } else if let Some((line, col)) = key
+            .as_deref()
+            .and_then(|k| crate::experiment::locate::locate(text, k))
+        {
+            err = err.at_line(line, Some(col));
+        }
+        if let Some(k) = key {
+            if message.starts_with("unknown field") {
+                let written = k.rsplit('.').next().unwrap_or(&k).to_string();
+                let options: Vec<&str> = message
+                    .split_once("expected one of")
+                    .map(|(_, l)| {
+                        l.split(',')
+                            .map(|s| s.trim().trim_matches('`'))
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(s) = crate::experiment::did_you_mean(&written, &options) {
+                    err = err.with_hint(format!("did you mean `{s}`?"));
+                }
+            }
+            err = err.at_key(k);
         }
         err
+    };
+    let de = toml::Deserializer::parse(text).map_err(|e| located(&e, None))?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        let key = (key != ".").then_some(key);
+        located(e.inner(), key)
     })
 }
 
@@ -407,8 +453,10 @@ fn positive(path: &Path, key: &str, v: f64) -> Result<f64, ConfigError> {
     }
 }
 
-fn gpu_from(rel: &str, f: GpuFile) -> Result<Gpu, ConfigError> {
-    let path = Path::new("models").join(rel);
+/// Checks a GPU description and builds the domain type; errors name `path` and keys relative
+/// to the GPU table.
+pub(crate) fn gpu_from(path: &Path, f: GpuFile) -> Result<Gpu, ConfigError> {
+    let path = path.to_path_buf();
     let arch = Arch::parse(&f.architecture).ok_or_else(|| {
         ConfigError::new(
             &path,
@@ -464,8 +512,13 @@ fn gpu_from(rel: &str, f: GpuFile) -> Result<Gpu, ConfigError> {
 fn prices_from(path: &Path, files: Vec<PriceFile>) -> Result<Vec<Price>, ConfigError> {
     files
         .into_iter()
-        .map(|p| {
-            positive(path, "price.usd-per-hour", p.usd_per_hour)?;
+        .enumerate()
+        .map(|(i, p)| {
+            positive(path, &format!("price[{i}].usd-per-hour"), p.usd_per_hour)?;
+            if p.gpus == 0 {
+                return Err(ConfigError::new(path, "must be at least 1, found 0")
+                    .at_key(format!("price[{i}].gpus")));
+            }
             Ok(Price {
                 provider: p.provider,
                 instance: p.instance,
@@ -601,9 +654,8 @@ fn arch_list(path: &Path, key: &str, names: &[String]) -> Result<Vec<Arch>, Conf
         .collect()
 }
 
-fn quant_from(f: QuantFile) -> Result<Quantization, ConfigError> {
-    let path = Path::new("models/quantizations.toml");
-    let key = format!("quantization.{}", f.id);
+fn quant_from(path: &Path, index: usize, f: QuantFile) -> Result<Quantization, ConfigError> {
+    let key = format!("quantization[{index}]");
     Ok(Quantization {
         compute: Precision::parse(&f.compute).ok_or_else(|| {
             ConfigError::new(path, format!("unknown precision \"{}\"", f.compute)).at_key(&key)
@@ -626,8 +678,8 @@ fn quant_from(f: QuantFile) -> Result<Quantization, ConfigError> {
     })
 }
 
-fn kernel_from(path: &Path, f: KernelFile) -> Result<Kernel, ConfigError> {
-    let key = format!("kernel.{}", f.id);
+fn kernel_from(path: &Path, index: usize, f: KernelFile) -> Result<Kernel, ConfigError> {
+    let key = format!("kernel[{index}]");
     Ok(Kernel {
         runs_on: arch_list(path, &key, &f.runs_on)?,
         bandwidth_efficiency: positive(path, &key, f.bandwidth_efficiency)?,
@@ -651,7 +703,9 @@ fn non_negative(path: &Path, key: &str, v: f64) -> Result<f64, ConfigError> {
 /// Schedulers an engine class can run.
 pub const SCHEDULERS: [&str; 3] = ["vllm", "tgi", "static"];
 
-fn class_from(
+/// Checks an engine class description against the known quantized kernels and builds the
+/// domain type; errors name `path` and keys relative to the class table.
+pub(crate) fn class_from(
     path: &Path,
     c: ClassFile,
     kernels: &BTreeMap<String, Kernel>,
@@ -670,7 +724,7 @@ fn class_from(
             let k = kernels.get(&id).ok_or_else(|| {
                 ConfigError::new(path, format!("unknown kernel \"{id}\""))
                     .at_key(format!("quantized-kernels.{q}"))
-                    .with_hint("kernels are listed in models/kernels.toml")
+                    .with_hint("kernels are listed in models/kernels.toml (and a --catalog folder's kernels.toml); `capsim list engines` shows them")
             })?;
             list.push(k.clone());
         }
@@ -781,107 +835,252 @@ impl Catalog {
 
     /// Parses the catalog files given as (path under `models/`, contents).
     pub fn parse(files: &[(&str, &str)]) -> Result<Catalog, ConfigError> {
-        let mut gpus = BTreeMap::new();
-        let mut llms = BTreeMap::new();
-        let mut quantizations = BTreeMap::new();
-        let mut engines: Option<EnginesFile> = None;
-        let mut lifecycle: Option<LifecycleFile> = None;
-        let mut kernels = BTreeMap::new();
-        let mut class_files = Vec::new();
-        let mut instances = BTreeMap::new();
+        let mut b = Builder::default();
         for (rel, text) in files {
-            let path = Path::new("models").join(rel);
-            let stem = Path::new(rel)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let check_id = |id: &str| {
-                if id == stem {
-                    Ok(())
-                } else {
-                    Err(ConfigError::new(
-                        &path,
-                        format!("id \"{id}\" differs from the file name \"{stem}\""),
-                    )
-                    .at_key("id"))
-                }
-            };
-            if rel.starts_with("gpus/") {
-                let g = gpu_from(rel, parse_file::<GpuFile>(rel, text)?)?;
+            b.add(Path::new("models"), rel, text)?;
+        }
+        b.finish()
+    }
+
+    /// The catalog shipped in `models/`, parsed on first use.
+    pub fn builtin() -> Result<&'static Catalog, ConfigError> {
+        builtin_parts().map(|(_, c)| c)
+    }
+
+    /// The built-in catalog with the files of a user's catalog folder merged over it: the same
+    /// layout as `models/` (`gpus/*.toml`, `instances/*.toml`, `engines/*.toml`, `llms/*.toml`,
+    /// `kernels.toml`, `quantizations.toml`, each optional). An entry with a built-in id replaces
+    /// it; a new id is added. Files go through the same checks as the built-in ones, and errors
+    /// name the user's file.
+    pub fn with_folder(dir: &Path) -> Result<Catalog, ConfigError> {
+        let (base, _) = builtin_parts()?;
+        let mut b = base.clone();
+        let meta = std::fs::metadata(dir).map_err(|e| {
+            ConfigError::new(dir, format!("cannot read the catalog folder: {e}"))
+                .with_hint("--catalog takes a folder laid out like models/: gpus/, instances/, engines/, llms/, kernels.toml, quantizations.toml")
+        })?;
+        if !meta.is_dir() {
+            return Err(ConfigError::new(dir, "--catalog takes a folder, not a file")
+                .with_hint("a folder laid out like models/: gpus/*.toml, instances/*.toml, engines/*.toml, llms/*.toml, kernels.toml, quantizations.toml"));
+        }
+        let mut files = Vec::new();
+        walk_toml(dir, dir, &mut files)?;
+        files.sort();
+        for rel in &files {
+            let path = dir.join(rel);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::new(&path, format!("cannot read the catalog file: {e}"))
+            })?;
+            b.add(dir, rel, &text)?;
+        }
+        b.finish()
+    }
+
+    /// The effective catalog: the built-in one, with `dir` merged over it when given.
+    pub fn load(dir: Option<&Path>) -> Result<std::borrow::Cow<'static, Catalog>, ConfigError> {
+        Ok(match dir {
+            None => std::borrow::Cow::Borrowed(Catalog::builtin()?),
+            Some(d) => std::borrow::Cow::Owned(Catalog::with_folder(d)?),
+        })
+    }
+
+    /// The catalog files as shipped: (path under `models/`, contents).
+    pub fn files() -> &'static [(&'static str, &'static str)] {
+        MODEL_FILES
+    }
+}
+
+/// The built-in files, checked once: the builder (to merge a user's folder over) and the catalog.
+fn builtin_parts() -> Result<&'static (Builder, Catalog), ConfigError> {
+    static BUILTIN: OnceLock<Result<(Builder, Catalog), ConfigError>> = OnceLock::new();
+    BUILTIN
+        .get_or_init(|| {
+            let mut b = Builder::default();
+            for (rel, text) in MODEL_FILES {
+                b.add(Path::new("models"), rel, text)?;
+            }
+            let c = b.finish()?;
+            Ok((b, c))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The TOML files under `dir` (paths relative to `root`, with `/`), in no particular order.
+fn walk_toml(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), ConfigError> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| ConfigError::new(dir, format!("cannot read the catalog folder: {e}")))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk_toml(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+/// Where a catalog file came from: its path as errors show it, and its text (to find lines).
+#[derive(Clone, Debug)]
+struct Origin {
+    path: PathBuf,
+    text: Arc<str>,
+}
+
+impl Origin {
+    /// Adds the line of the error's key, and a hint on the file's layout when there is none.
+    fn locate(&self, mut e: ConfigError, what: &str) -> ConfigError {
+        if e.line.is_none()
+            && let Some(key) = e.key.as_deref()
+            && let Some((line, col)) = crate::experiment::locate::locate(&self.text, key)
+        {
+            e = e.at_line(line, Some(col));
+        }
+        if e.hint.is_none() {
+            e = e.with_hint(what.to_string());
+        }
+        e
+    }
+}
+
+/// What a catalog file at `rel` describes, for hints.
+fn layout_hint(rel: &str) -> String {
+    let dir = rel.split('/').next().unwrap_or(rel);
+    match dir {
+        "gpus" | "instances" | "engines" | "llms" => format!(
+            "a file in {dir}/ takes the fields of the built-in models/{dir}/*.toml, and its `id` is its file name (see models/README.md)"
+        ),
+        _ => format!("{rel} takes the fields of the built-in models/{rel} (see models/README.md)"),
+    }
+}
+
+/// The catalog being assembled from folders of files: the built-in one, then a user's. Entries
+/// are checked as their file is added; references between files (an engine class's kernels,
+/// an instance's GPU) when the catalog is finished.
+#[derive(Clone, Debug, Default)]
+struct Builder {
+    gpus: BTreeMap<String, Gpu>,
+    llms: BTreeMap<String, LlmSpec>,
+    quantizations: BTreeMap<String, Quantization>,
+    kernels: BTreeMap<String, Kernel>,
+    classes: BTreeMap<String, (Origin, ClassFile)>,
+    instances: BTreeMap<String, (Origin, Instance)>,
+    engines: Option<EnginesFile>,
+    lifecycle: Option<LifecycleFile>,
+}
+
+impl Builder {
+    /// Adds the file `rel` of the folder `root`; a later file's entries replace earlier ones
+    /// with the same id.
+    fn add(&mut self, root: &Path, rel: &str, text: &str) -> Result<(), ConfigError> {
+        let origin = Origin {
+            path: root.join(rel),
+            text: text.into(),
+        };
+        self.add_file(rel, &origin)
+            .map_err(|e| origin.locate(e, &layout_hint(rel)))
+    }
+
+    fn add_file(&mut self, rel: &str, origin: &Origin) -> Result<(), ConfigError> {
+        let path = origin.path.as_path();
+        let text = &*origin.text;
+        let stem = Path::new(rel)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let check_id = |id: &str| {
+            if id == stem {
+                Ok(())
+            } else {
+                Err(ConfigError::new(
+                    path,
+                    format!("id \"{id}\" differs from the file name \"{stem}\""),
+                )
+                .at_key("id")
+                .with_hint(format!("name the file {id}.toml, or set id = \"{stem}\"")))
+            }
+        };
+        let dir = rel.rsplit_once('/').map(|(d, _)| d);
+        match (dir, rel) {
+            (Some("gpus"), _) => {
+                let g = gpu_from(path, parse_file::<GpuFile>(path, text)?)?;
                 check_id(&g.id)?;
-                gpus.insert(g.id.clone(), g);
-            } else if rel.starts_with("llms/") {
-                let m = llm_from(&path, "", parse_file::<LlmFile>(rel, text)?)?;
+                self.gpus.insert(g.id.clone(), g);
+            }
+            (Some("llms"), _) => {
+                let m = llm_from(path, "", parse_file::<LlmFile>(path, text)?)?;
                 check_id(&m.id)?;
-                llms.insert(m.id.clone(), m);
-            } else if *rel == "quantizations.toml" {
-                for q in parse_file::<QuantizationsFile>(rel, text)?.quantization {
-                    let q = quant_from(q)?;
-                    quantizations.insert(q.id.clone(), q);
-                }
-            } else if rel.starts_with("engines/") {
-                let c = parse_file::<ClassFile>(rel, text)?;
+                self.llms.insert(m.id.clone(), m);
+            }
+            (Some("engines"), _) => {
+                let c = parse_file::<ClassFile>(path, text)?;
                 check_id(&c.id)?;
-                class_files.push((path.clone(), c));
-            } else if rel.starts_with("instances/") {
-                let f = parse_file::<InstanceFile>(rel, text)?;
-                check_id(&f.id)?;
-                let (interconnect, interconnect_source) = interconnect_from(&path, f.interconnect)?;
-                let i = Instance {
-                    prices: prices_from(&path, f.price)?,
-                    id: f.id,
-                    name: f.name,
-                    gpu: f.gpu,
-                    gpus: f.gpus,
-                    interconnect,
-                    interconnect_source,
-                };
-                instances.insert(i.id.clone(), i);
-            } else if *rel == "kernels.toml" {
-                for k in parse_file::<KernelsFile>(rel, text)?.kernel {
-                    let k = kernel_from(&path, k)?;
-                    kernels.insert(k.id.clone(), k);
+                // Checked once the kernels are known, so a user's kernels.toml counts.
+                self.classes.insert(c.id.clone(), (origin.clone(), c));
+            }
+            (Some("instances"), _) => {
+                let i = instance_from(path, parse_file::<InstanceFile>(path, text)?)?;
+                check_id(&i.id)?;
+                self.instances.insert(i.id.clone(), (origin.clone(), i));
+            }
+            (None, "quantizations.toml") => {
+                let f = parse_file::<QuantizationsFile>(path, text)?;
+                for (i, q) in f.quantization.into_iter().enumerate() {
+                    let q = quant_from(path, i, q)?;
+                    self.quantizations.insert(q.id.clone(), q);
                 }
-            } else if *rel == "engines.toml" {
-                engines = Some(parse_file(rel, text)?);
-            } else if *rel == "lifecycle.toml" {
-                lifecycle = Some(parse_file(rel, text)?);
+            }
+            (None, "kernels.toml") => {
+                for (i, k) in parse_file::<KernelsFile>(path, text)?
+                    .kernel
+                    .into_iter()
+                    .enumerate()
+                {
+                    let k = kernel_from(path, i, k)?;
+                    self.kernels.insert(k.id.clone(), k);
+                }
+            }
+            (None, "engines.toml") => self.engines = Some(parse_file(path, text)?),
+            (None, "lifecycle.toml") => self.lifecycle = Some(parse_file(path, text)?),
+            _ => {
+                return Err(ConfigError::new(path, "is not a catalog file").with_hint(
+                    "a catalog folder holds gpus/*.toml, instances/*.toml, engines/*.toml, llms/*.toml, kernels.toml, quantizations.toml, engines.toml and lifecycle.toml",
+                ));
             }
         }
-        let engines =
-            engines.ok_or_else(|| ConfigError::new(Path::new("models/engines.toml"), "missing"))?;
-        let lifecycle = lifecycle
+        Ok(())
+    }
+
+    /// Checks the references between files and builds the catalog.
+    fn finish(&self) -> Result<Catalog, ConfigError> {
+        let engines = self
+            .engines
+            .clone()
+            .ok_or_else(|| ConfigError::new(Path::new("models/engines.toml"), "missing"))?;
+        let lifecycle = self
+            .lifecycle
+            .clone()
             .ok_or_else(|| ConfigError::new(Path::new("models/lifecycle.toml"), "missing"))?;
         let mut classes = BTreeMap::new();
-        for (path, c) in class_files {
-            let class = class_from(&path, c, &kernels)?;
+        for (origin, c) in self.classes.values() {
+            let class = class_from(&origin.path, c.clone(), &self.kernels)
+                .map_err(|e| origin.locate(e, &layout_hint("engines/")))?;
             classes.insert(class.id.clone(), class);
         }
-        for i in instances.values() {
-            let Some(g) = gpus.get(&i.gpu) else {
-                return Err(ConfigError::new(
-                    &Path::new("models/instances").join(format!("{}.toml", i.id)),
-                    format!("unknown GPU \"{}\"", i.gpu),
-                )
-                .at_key("gpu"));
-            };
-            if i.gpus < 2 || i.interconnect.points.iter().all(|p| p.gpus < i.gpus) {
-                return Err(ConfigError::new(
-                    &Path::new("models/instances").join(format!("{}.toml", i.id)),
-                    format!(
-                        "an instance of {} x {} needs an all-reduce point for {} GPUs",
-                        i.gpus, g.id, i.gpus
-                    ),
-                )
-                .at_key("interconnect.all-reduce"));
-            }
+        let mut instances = BTreeMap::new();
+        for (origin, i) in self.instances.values() {
+            check_instance(&origin.path, i, self.gpus.get(&i.gpu), &self.gpus)
+                .map_err(|e| origin.locate(e, &layout_hint("instances/")))?;
+            instances.insert(i.id.clone(), i.clone());
         }
         Ok(Catalog {
-            gpus,
-            llms,
-            quantizations,
+            gpus: self.gpus.clone(),
+            llms: self.llms.clone(),
+            quantizations: self.quantizations.clone(),
             classes,
-            kernels,
+            kernels: self.kernels.clone(),
             instances,
             overlap_exponent: engines.model.overlap_exponent,
             overlap_reasoning: engines.model.overlap_reasoning,
@@ -891,20 +1090,69 @@ impl Catalog {
             cold_start: lifecycle.cold_start,
         })
     }
+}
 
-    /// The catalog shipped in `models/`, parsed on first use.
-    pub fn builtin() -> Result<&'static Catalog, ConfigError> {
-        static CATALOG: OnceLock<Result<Catalog, ConfigError>> = OnceLock::new();
-        CATALOG
-            .get_or_init(|| Catalog::parse(MODEL_FILES))
-            .as_ref()
-            .map_err(Clone::clone)
-    }
+/// Checks an instance description and builds the domain type (its GPU is checked by
+/// [`check_instance`]).
+pub(crate) fn instance_from(path: &Path, f: InstanceFile) -> Result<Instance, ConfigError> {
+    let (interconnect, interconnect_source) = interconnect_from(path, f.interconnect)?;
+    Ok(Instance {
+        prices: prices_from(path, f.price)?,
+        id: f.id,
+        name: f.name,
+        gpu: f.gpu,
+        gpus: f.gpus,
+        interconnect,
+        interconnect_source,
+    })
+}
 
-    /// The catalog files as shipped: (path under `models/`, contents).
-    pub fn files() -> &'static [(&'static str, &'static str)] {
-        MODEL_FILES
+/// Checks that an instance names a known GPU (`gpu`, looked up by the caller) and has an
+/// all-reduce point for all its GPUs.
+pub(crate) fn check_instance(
+    path: &Path,
+    i: &Instance,
+    gpu: Option<&Gpu>,
+    known: &BTreeMap<String, Gpu>,
+) -> Result<(), ConfigError> {
+    let Some(g) = gpu else {
+        let ids: Vec<&str> = known.keys().map(String::as_str).collect();
+        return Err(ConfigError::new(path, format!("unknown GPU \"{}\"", i.gpu))
+            .at_key("gpu")
+            .with_hint(format!(
+                "one of: {} (or a GPU of the --catalog folder)",
+                ids.join(", ")
+            )));
+    };
+    if i.gpus < 2 || i.interconnect.points.iter().all(|p| p.gpus < i.gpus) {
+        return Err(ConfigError::new(
+            path,
+            format!(
+                "an instance of {} x {} needs an all-reduce point for {} GPUs",
+                i.gpus, g.id, i.gpus
+            ),
+        )
+        .at_key("interconnect.all-reduce"));
     }
+    Ok(())
+}
+
+/// The provider whose prices a run bills when `[endpoint.billing]` names none: HF Inference
+/// Endpoints on AWS, the prices in `models/gpus/*.toml`.
+pub const DEFAULT_PROVIDER: &str = "aws";
+
+/// The price a replica of `tp` GPUs bills when `[endpoint.billing]` names none: on a GPU, its
+/// [`DEFAULT_PROVIDER`] price of size `x{tp}`; on an instance (`instance` true, `prices` the
+/// instance's), the first price of the instance file, for the whole machine. `capsim list gpus`
+/// shows the same.
+pub fn default_price(prices: &[Price], tp: u32, instance: bool) -> Option<&Price> {
+    if instance {
+        return prices.first();
+    }
+    let size = format!("x{tp}");
+    prices
+        .iter()
+        .find(|p| p.provider == DEFAULT_PROVIDER && p.size == size && p.gpus >= tp)
 }
 
 /// One replica's hardware and model, resolved from the catalog.

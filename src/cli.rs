@@ -52,6 +52,9 @@ pub enum Command {
         /// shards together with `capsim merge`.
         #[arg(long, value_name = "K/N", value_parser = parse_shard)]
         shard: Option<(usize, usize)>,
+        /// A catalog folder merged over the built-in one (same layout as models/).
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
     },
     /// Redraw the charts and report.md of a results folder from its summary.json.
     Chart {
@@ -72,41 +75,56 @@ pub enum Command {
         /// Experiment files (TOML).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// A catalog folder merged over the built-in one (same layout as models/).
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
     },
     /// Explain an experiment's endpoint: memory, speeds, cold start and price.
     Explain {
         /// The experiment file (TOML).
         file: PathBuf,
+        /// A catalog folder merged over the built-in one (same layout as models/).
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
     },
     /// Print the catalog: GPUs, models, quantizations or engine classes, with sources.
     List {
         /// What to list.
         #[arg(value_enum)]
         what: ListWhat,
+        /// A catalog folder merged over the built-in one (same layout as models/).
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
     },
-    /// Print the step-time curve the simulation uses for one deployment.
+    /// Print the step-time curve the simulation uses for one deployment: an experiment file's
+    /// endpoint, or the one given by --gpu and --model.
     Curve {
+        /// An experiment file whose endpoint to show (instead of --gpu and --model).
+        file: Option<PathBuf>,
         /// GPU id (see `capsim list gpus`).
         #[arg(long)]
-        gpu: String,
+        gpu: Option<String>,
         /// Model id (see `capsim list models`).
         #[arg(long)]
-        model: String,
-        /// Quantization id (see `capsim list quantizations`).
-        #[arg(long, default_value = "fp16")]
-        quant: String,
-        /// GPUs per replica (tensor parallelism).
-        #[arg(long, default_value_t = 1)]
-        tp: u32,
-        /// Engine class (see `capsim list engines`).
-        #[arg(long, default_value = "vllm-v1")]
-        class: String,
+        model: Option<String>,
+        /// Quantization id (see `capsim list quantizations`) [default: fp16].
+        #[arg(long)]
+        quant: Option<String>,
+        /// GPUs per replica (tensor parallelism) [default: 1].
+        #[arg(long)]
+        tp: Option<u32>,
+        /// Engine class (see `capsim list engines`) [default: vllm-v1].
+        #[arg(long)]
+        class: Option<String>,
         /// Multi-GPU instance whose interconnect applies (see `capsim list gpus`).
         #[arg(long)]
         instance: Option<String>,
-        /// Share of GPU memory the engine may use.
-        #[arg(long, default_value_t = 0.9)]
-        gpu_memory_utilization: f64,
+        /// Share of GPU memory the engine may use [default: 0.9].
+        #[arg(long)]
+        gpu_memory_utilization: Option<f64>,
+        /// A catalog folder merged over the built-in one (same layout as models/).
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
     },
 }
 
@@ -279,11 +297,16 @@ fn run_command(
     out: Option<PathBuf>,
     seed: Option<u64>,
     quiet: bool,
-    timeseries: bool,
-    requests: bool,
+    keep: runner::Keep,
     shard: Option<(usize, usize)>,
+    catalog: Option<&Path>,
 ) -> Result<(), Failure> {
-    let exp = experiment::load(file)?;
+    let runner::Keep {
+        timeseries,
+        requests,
+    } = keep;
+    let catalog = Catalog::load(catalog)?;
+    let exp = experiment::load_with(file, &catalog)?;
     let seed = seed.or(exp.seed).ok_or_else(|| {
         ConfigError::new(file, "no seed: the file sets no `seed` and none was given with --seed")
             .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed")
@@ -328,10 +351,6 @@ fn run_command(
             }
         }
         bar.inc(1);
-    };
-    let keep = runner::Keep {
-        timeseries,
-        requests,
     };
     let (summary, details) = runner::run_watched(&exp, seed, keep, shard, &done)?;
     bar.finish_and_clear();
@@ -402,10 +421,11 @@ fn run_command(
     Ok(())
 }
 
-fn validate_command(files: &[PathBuf]) -> Result<(), Failure> {
+fn validate_command(files: &[PathBuf], catalog: Option<&Path>) -> Result<(), Failure> {
+    let catalog = Catalog::load(catalog)?;
     let mut errors = Vec::new();
     for file in files {
-        match experiment::load(file) {
+        match experiment::load_with(file, &catalog) {
             Ok(exp) => {
                 let seed = exp
                     .seed
@@ -428,8 +448,9 @@ fn validate_command(files: &[PathBuf]) -> Result<(), Failure> {
     }
 }
 
-fn list_command(what: ListWhat) -> Result<(), Failure> {
-    let c = Catalog::builtin()?;
+fn list_command(what: ListWhat, catalog: Option<&Path>) -> Result<(), Failure> {
+    let c = Catalog::load(catalog)?;
+    let c = &*c;
     print_stdout(&match what {
         ListWhat::Gpus => report::catalog::gpus(c),
         ListWhat::Models => report::catalog::models(c),
@@ -464,54 +485,65 @@ fn lookup<'a, T>(
     })
 }
 
-fn curve_command(
-    gpu: &str,
-    model: &str,
-    quant: &str,
-    tp: u32,
-    class: &str,
-    instance: Option<&str>,
-    utilization: f64,
-) -> Result<(), Failure> {
-    let c = Catalog::builtin()?;
-    if !(utilization > 0.0 && utilization <= 1.0) {
-        return Err(arg_error(
+/// `capsim curve`'s arguments.
+struct CurveArgs {
+    file: Option<PathBuf>,
+    gpu: Option<String>,
+    model: Option<String>,
+    quant: Option<String>,
+    tp: Option<u32>,
+    class: Option<String>,
+    instance: Option<String>,
+    gpu_memory_utilization: Option<f64>,
+    catalog: Option<PathBuf>,
+}
+
+fn curve_command(a: CurveArgs) -> Result<(), Failure> {
+    let c = Catalog::load(a.catalog.as_deref())?;
+    let c = &*c;
+    let flags = [
+        ("--gpu", a.gpu.is_some()),
+        ("--model", a.model.is_some()),
+        ("--quant", a.quant.is_some()),
+        ("--tp", a.tp.is_some()),
+        ("--class", a.class.is_some()),
+        ("--instance", a.instance.is_some()),
+        (
             "--gpu-memory-utilization",
-            format!("must be in (0, 1], found {utilization}"),
-            "the vLLM default is 0.9".into(),
-        ));
-    }
-    if !(1..=64).contains(&tp) {
-        return Err(arg_error(
-            "--tp",
-            format!("must be between 1 and 64, found {tp}"),
-            "GPUs per replica".into(),
-        ));
-    }
-    let quant = lookup(&c.quantizations, "--quant", quant, "quantizations")?;
-    let mut gpu = lookup(&c.gpus, "--gpu", gpu, "gpus")?.clone();
-    if let Some(id) = instance {
-        let i = lookup(&c.instances, "--instance", id, "gpus")?;
-        if i.gpu != gpu.id {
+            a.gpu_memory_utilization.is_some(),
+        ),
+    ];
+    let d = match (&a.file, &a.gpu, &a.model) {
+        (Some(file), _, _) => {
+            if let Some((flag, _)) = flags.iter().find(|(_, set)| *set) {
+                return Err(arg_error(
+                    flag,
+                    format!("give either an experiment FILE or deployment flags, not both ({flag} with {})", file.display()),
+                    "the file's [endpoint] decides the GPU, model, quantization, tensor parallelism, engine and memory share".into(),
+                ));
+            }
+            experiment_deployment(file, c)?
+        }
+        (None, Some(gpu), Some(model)) => flag_deployment(c, gpu, model, &a)?,
+        (None, None, None) => {
             return Err(arg_error(
-                "--instance",
-                format!("{} has {} GPUs, not {}", i.id, i.gpu, gpu.id),
-                format!("use --gpu {}", i.gpu),
+                "curve",
+                "give an experiment FILE, or --gpu and --model".into(),
+                "e.g. `capsim curve experiments/llm/t4-int8-chat.toml` or `capsim curve --gpu t4 --model llama-2-7b --quant int8`".into(),
             ));
         }
-        gpu.interconnect = i.interconnect.clone();
-    }
-    let d = Deployment {
-        interconnect: gpu.interconnect.clone(),
-        instance: instance.map(str::to_string),
-        gpu,
-        llm: lookup(&c.llms, "--model", model, "models")?.clone(),
-        quant: quant.clone(),
-        tp,
-        class: lookup(&c.classes, "--class", class, "engines")?.clone(),
-        memory_utilization: utilization,
-        kv_bytes: quant.kv_bytes,
-        overlap_exponent: c.overlap_exponent,
+        (None, gpu, _) => {
+            let (flag, other) = if gpu.is_some() {
+                ("--gpu", "--model")
+            } else {
+                ("--model", "--gpu")
+            };
+            return Err(arg_error(
+                flag,
+                format!("{flag} needs {other}"),
+                "or give an experiment FILE instead".into(),
+            ));
+        }
     };
     let perf = d.perf().map_err(|m| {
         arg_error(
@@ -529,14 +561,93 @@ fn curve_command(
         gpu: &d.gpu,
         llm: &d.llm,
         quant: &d.quant,
-        tp,
+        tp: d.tp,
         class: &d.class,
         memory: &memory,
         perf: &perf,
-        memory_utilization: utilization,
+        memory_utilization: d.memory_utilization,
     }));
     print_stdout(&text);
     Ok(())
+}
+
+/// The deployment of an experiment file's endpoint (the first configuration of a sweep).
+fn experiment_deployment(file: &Path, c: &Catalog) -> Result<Deployment, Failure> {
+    let exp = experiment::load_with(file, c)?;
+    match &exp.scenario.service {
+        crate::domain::Service::Llm(svc) => match &svc.deployment {
+            Some(d) => Ok((**d).clone()),
+            None => Err(ConfigError::new(file, "the endpoint has a measured `profile` but no `gpu` and `model`, so there is no derived curve")
+                .at_key("endpoint")
+                .with_hint("`capsim curve` shows the step times derived from a GPU and a model")
+                .into()),
+        },
+        _ => Err(ConfigError::new(file, "the endpoint is not an LLM endpoint (`servers` and `service-time`), so it has no step-time curve")
+            .at_key("endpoint")
+            .with_hint("give an experiment whose [endpoint] has `gpu` (or `instance`) and `model`")
+            .into()),
+    }
+}
+
+/// The deployment given by `capsim curve`'s flags.
+fn flag_deployment(
+    c: &Catalog,
+    gpu: &str,
+    model: &str,
+    a: &CurveArgs,
+) -> Result<Deployment, Failure> {
+    let utilization = a.gpu_memory_utilization.unwrap_or(0.9);
+    let tp = a.tp.unwrap_or(1);
+    if !(utilization > 0.0 && utilization <= 1.0) {
+        return Err(arg_error(
+            "--gpu-memory-utilization",
+            format!("must be in (0, 1], found {utilization}"),
+            "the vLLM default is 0.9".into(),
+        ));
+    }
+    if !(1..=64).contains(&tp) {
+        return Err(arg_error(
+            "--tp",
+            format!("must be between 1 and 64, found {tp}"),
+            "GPUs per replica".into(),
+        ));
+    }
+    let quant = lookup(
+        &c.quantizations,
+        "--quant",
+        a.quant.as_deref().unwrap_or("fp16"),
+        "quantizations",
+    )?;
+    let mut gpu = lookup(&c.gpus, "--gpu", gpu, "gpus")?.clone();
+    if let Some(id) = &a.instance {
+        let i = lookup(&c.instances, "--instance", id, "gpus")?;
+        if i.gpu != gpu.id {
+            return Err(arg_error(
+                "--instance",
+                format!("{} has {} GPUs, not {}", i.id, i.gpu, gpu.id),
+                format!("use --gpu {}", i.gpu),
+            ));
+        }
+        gpu.interconnect = i.interconnect.clone();
+    }
+    Ok(Deployment {
+        interconnect: gpu.interconnect.clone(),
+        instance: a.instance.clone(),
+        gpu,
+        llm: lookup(&c.llms, "--model", model, "models")?.clone(),
+        quant: quant.clone(),
+        tp,
+        class: lookup(
+            &c.classes,
+            "--class",
+            a.class.as_deref().unwrap_or("vllm-v1"),
+            "engines",
+        )?
+        .clone(),
+        memory_utilization: utilization,
+        kv_bytes: quant.kv_bytes,
+        overlap_exponent: c.overlap_exponent,
+    })
 }
 
 /// Runs a parsed command line.
@@ -551,21 +662,38 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             requests,
             threads,
             shard,
-        } => match threads {
-            None => run_command(&file, out, seed, quiet, timeseries, requests, shard),
-            Some(n) => {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(n as usize)
-                    .build()
-                    .map_err(|e| {
-                        Failure::Run(RunError::Invariant {
-                            run: 0,
-                            message: format!("cannot start {n} threads: {e}"),
-                        })
-                    })?;
-                pool.install(|| run_command(&file, out, seed, quiet, timeseries, requests, shard))
+            catalog,
+        } => {
+            let run = || {
+                run_command(
+                    &file,
+                    out.clone(),
+                    seed,
+                    quiet,
+                    runner::Keep {
+                        timeseries,
+                        requests,
+                    },
+                    shard,
+                    catalog.as_deref(),
+                )
+            };
+            match threads {
+                None => run(),
+                Some(n) => {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(n as usize)
+                        .build()
+                        .map_err(|e| {
+                            Failure::Run(RunError::Invariant {
+                                run: 0,
+                                message: format!("cannot start {n} threads: {e}"),
+                            })
+                        })?;
+                    pool.install(run)
+                }
             }
-        },
+        }
         Command::Merge { dirs, out } => merge_command(&dirs, &out),
         Command::Chart { dir } => {
             let path = dir.join("summary.json");
@@ -576,14 +704,16 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Validate { files } => validate_command(&files),
-        Command::List { what } => list_command(what),
-        Command::Explain { file } => {
-            let exp = experiment::load(&file)?;
+        Command::Validate { files, catalog } => validate_command(&files, catalog.as_deref()),
+        Command::List { what, catalog } => list_command(what, catalog.as_deref()),
+        Command::Explain { file, catalog } => {
+            let catalog = Catalog::load(catalog.as_deref())?;
+            let exp = experiment::load_with(&file, &catalog)?;
             print_stdout(&report::explain::render(&exp));
             Ok(())
         }
         Command::Curve {
+            file,
             gpu,
             model,
             quant,
@@ -591,15 +721,18 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             class,
             instance,
             gpu_memory_utilization,
-        } => curve_command(
-            &gpu,
-            &model,
-            &quant,
+            catalog,
+        } => curve_command(CurveArgs {
+            file,
+            gpu,
+            model,
+            quant,
             tp,
-            &class,
-            instance.as_deref(),
+            class,
+            instance,
             gpu_memory_utilization,
-        ),
+            catalog,
+        }),
     }
 }
 

@@ -146,6 +146,64 @@ impl<'de> Deserialize<'de> for ModelRef {
     }
 }
 
+/// A catalog entry named by id, or described inline with the fields of its catalog file.
+#[derive(Debug)]
+pub enum CatalogRef<T> {
+    /// `gpu = "t4"`.
+    Id(String),
+    /// `gpu = { id = "my-gpu", ... }`.
+    Inline(Box<T>),
+}
+
+/// What an id or inline table of a catalog entry stands for, for serde's messages.
+pub trait Described {
+    /// e.g. "a GPU id such as \"t4\", or a table describing the GPU".
+    const EXPECTING: &'static str;
+}
+
+impl Described for crate::catalog::GpuFile {
+    const EXPECTING: &'static str =
+        "a GPU id such as \"t4\", or a table with the fields of a models/gpus/*.toml file";
+}
+
+impl Described for crate::catalog::InstanceFile {
+    const EXPECTING: &'static str = "an instance id such as \"g5.12xlarge\", or a table with the fields of a models/instances/*.toml file";
+}
+
+impl Described for crate::catalog::ClassFile {
+    const EXPECTING: &'static str = "an engine class id such as \"vllm-v1\", or a table with the fields of a models/engines/*.toml file";
+}
+
+impl<'de, T: Deserialize<'de> + Described> Deserialize<'de> for CatalogRef<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RefVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Described> Visitor<'de> for RefVisitor<T> {
+            type Value = CatalogRef<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(T::EXPECTING)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<CatalogRef<T>, E> {
+                Ok(CatalogRef::Id(v.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<CatalogRef<T>, A::Error> {
+                let inline = T::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(CatalogRef::Inline(Box::new(inline)))
+            }
+        }
+        deserializer.deserialize_any(RefVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<T> CatalogRef<T> {
+    /// The id when one is named.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            CatalogRef::Id(id) => Some(id),
+            CatalogRef::Inline(_) => None,
+        }
+    }
+}
+
 /// `endpoint.engine = { kind = "vllm", ... }`: one flat table for every kind, so validation can
 /// name a key that does not belong to the chosen kind.
 #[derive(Debug, Default, Deserialize)]
@@ -155,8 +213,8 @@ pub struct EngineFile {
     pub kind: String,
     /// Engine version (`"1.0"`, `"0.6.3"`): picks the family's engine class covering it.
     pub version: Option<String>,
-    /// Engine class id (`tgi-1`, `vllm-v1`, ...), instead of a version.
-    pub class: Option<String>,
+    /// Engine class id (`tgi-1`, `vllm-v1`, ...) or an inline class table, instead of a version.
+    pub class: Option<CatalogRef<crate::catalog::ClassFile>>,
     /// vllm.
     pub max_num_seqs: Option<i64>,
     /// vllm.
@@ -260,10 +318,11 @@ pub struct EndpointFile {
     pub servers: Option<i64>,
     /// Service time distribution.
     pub service_time: Option<DistFile>,
-    /// GPU id.
-    pub gpu: Option<String>,
-    /// Multi-GPU instance id (`g5.12xlarge`): its GPU, interconnect and prices.
-    pub instance: Option<String>,
+    /// GPU id, or an inline GPU table.
+    pub gpu: Option<CatalogRef<crate::catalog::GpuFile>>,
+    /// Multi-GPU instance id (`g5.12xlarge`) or an inline instance table: its GPU,
+    /// interconnect and prices.
+    pub instance: Option<CatalogRef<crate::catalog::InstanceFile>>,
     /// Model id or inline model.
     pub model: Option<ModelRef>,
     /// Quantization id.

@@ -18,9 +18,11 @@ pub use workload::read_trace;
 
 use std::path::{Path, PathBuf};
 
+use crate::catalog::Catalog;
 use crate::domain::Scenario;
 use crate::error::ConfigError;
 
+pub(crate) use validate::did_you_mean;
 pub use validate::{DIST_KINDS, MAX_SERVERS};
 
 /// A validated experiment.
@@ -52,8 +54,14 @@ pub struct Config {
     pub scenario: Scenario,
 }
 
-/// Reads and validates the experiment file at `path`.
+/// Reads and validates the experiment file at `path` against the built-in catalog.
 pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
+    load_with(path, Catalog::builtin()?)
+}
+
+/// Reads and validates the experiment file at `path` against `catalog` (e.g. the built-in
+/// catalog with a user's folder merged over it: [`Catalog::load`]).
+pub fn load_with(path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigError> {
     let src = std::fs::read_to_string(path).map_err(|e| {
         let err = ConfigError::new(path, format!("cannot read the experiment file: {e}"));
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -62,7 +70,7 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
             err
         }
     })?;
-    parse(&src, path)
+    parse_with(&src, path, catalog)
 }
 
 /// Validates experiment text `src` as if it were read from `path` (used for messages and to
@@ -89,8 +97,13 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
 /// assert_eq!(err.line, Some(6)); // the `arrival` line
 /// ```
 pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
+    parse_with(src, path, Catalog::builtin()?)
+}
+
+/// Validates experiment text `src` as if it were read from `path`, against `catalog`.
+pub fn parse_with(src: &str, path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigError> {
     workload::forget_traces();
-    let mut exp = parse_one(src, path)?;
+    let mut exp = parse_one(src, path, catalog)?;
     // A sweep writes each configuration's axis values into the file and validates the result
     // like any file; the file as written (first values aside) is already valid here.
     let Some(toml::Value::Table(table)) = toml::from_str::<toml::Table>(src)
@@ -118,7 +131,7 @@ pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
         let text = toml::to_string(&d).map_err(|e| {
             ConfigError::new(path, format!("cannot write a sweep configuration: {e}"))
         })?;
-        let one = parse_one(&text, path).map_err(|e| {
+        let one = parse_one(&text, path, catalog).map_err(|e| {
             let desc: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             let mut out = ConfigError::new(
                 path,
@@ -153,7 +166,7 @@ pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
 }
 
 /// Validates one configuration: the file without its sweep.
-fn parse_one(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
+fn parse_one(src: &str, path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigError> {
     let deserializer =
         toml::Deserializer::parse(src).map_err(|e| toml_error(src, path, None, &e))?;
     let raw: file::ExperimentFile =
@@ -165,6 +178,7 @@ fn parse_one(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
         file: path,
         src,
         section: "endpoint",
+        catalog,
     };
     validate::experiment(&ctx, raw)
 }

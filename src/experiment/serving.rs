@@ -1,15 +1,21 @@
 //! Validation of LLM endpoints: catalog look-ups, engine settings, memory fit, measured profiles.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use super::file::{
-    AutoscaleFile, ColdStartFile, DistFile, EndpointFile, EngineFile, LatencyTable, ModelRef,
-    ProfileFile, Scalar,
+    AutoscaleFile, CatalogRef, ColdStartFile, DistFile, EndpointFile, EngineFile, LatencyTable,
+    ModelRef, ProfileFile, Scalar,
 };
 use super::validate::{Ctx, dist, read_numbers_file, unknown_kind};
-use crate::catalog::{Catalog, Deployment, llm_from};
+
+use crate::catalog::{
+    Catalog, DEFAULT_PROVIDER, Deployment, check_instance, class_from, default_price, gpu_from,
+    instance_from, llm_from,
+};
 use crate::domain::lifecycle::ColdStartSpec;
 use crate::domain::memory::stored_weight_bytes;
+use crate::domain::perf::EngineClass;
 use crate::domain::profile::Profile;
 use crate::domain::serving::{
     Autoscaler, Balancer, ColdConnections, EngineSpec, Lifecycle, LlmService, ScaleSignal,
@@ -290,12 +296,36 @@ fn engine_class<'c>(
     ctx: &Ctx<'_>,
     catalog: &'c Catalog,
     engine: &EngineFile,
-) -> Result<&'c crate::domain::perf::EngineClass, ConfigError> {
+) -> Result<Cow<'c, EngineClass>, ConfigError> {
     let family = if engine.kind == "static" {
         "transformers"
     } else {
         engine.kind.as_str()
     };
+    if let Some(CatalogRef::Inline(f)) = &engine.class {
+        if engine.version.is_some() {
+            return Err(ctx
+                .error(
+                    "endpoint.engine.version",
+                    "give either `class` or `version`, not both",
+                )
+                .with_hint("an inline class says which versions it covers in `versions`"));
+        }
+        let c = class_from(ctx.file, (**f).clone(), &catalog.kernels)
+            .map_err(|e| inline_error(ctx, "endpoint.engine.class", "models/engines/*.toml", e))?;
+        if c.family != family {
+            return Err(ctx
+                .error(
+                    "endpoint.engine.class.family",
+                    format!(
+                        "the class is of the {} family, but the engine's kind is \"{}\"",
+                        c.family, engine.kind
+                    ),
+                )
+                .with_hint(format!("set kind = \"{}\"", c.family)));
+        }
+        return Ok(Cow::Owned(c));
+    }
     let families = catalog.families();
     if !families.contains(&family) {
         let mut kinds: Vec<&str> = families.clone();
@@ -308,7 +338,8 @@ fn engine_class<'c>(
             &kinds,
         ));
     }
-    match (&engine.class, &engine.version) {
+    let class_id = engine.class.as_ref().and_then(CatalogRef::id);
+    match (class_id, &engine.version) {
         (Some(_), Some(_)) => Err(ctx
             .error(
                 "endpoint.engine.class",
@@ -326,15 +357,31 @@ fn engine_class<'c>(
                 .classes
                 .get(id)
                 .filter(|c| c.family == family)
+                .map(Cow::Borrowed)
                 .ok_or_else(|| unknown_kind(ctx, "endpoint.engine.class", "engine class", id, &ids))
         }
         (None, version) => catalog
             .engine_class(family, version.as_deref())
+            .map(Cow::Borrowed)
             .map_err(|m| {
                 ctx.error("endpoint.engine.version", m)
                     .with_hint("`capsim list engines` shows each class and the versions it covers")
             }),
     }
+}
+
+/// An error found in an inline catalog table at `prefix`, located in the experiment file.
+fn inline_error(ctx: &Ctx<'_>, prefix: &str, layout: &str, e: ConfigError) -> ConfigError {
+    let key = match e.key.as_deref() {
+        Some(k) if !k.is_empty() => format!("{prefix}.{k}"),
+        _ => prefix.to_string(),
+    };
+    let err = ctx.error(&key, e.message);
+    err.with_hint(e.hint.unwrap_or_else(|| {
+        format!(
+            "an inline `{prefix}` table takes the fields of a {layout} file (see models/README.md)"
+        )
+    }))
 }
 
 pub(crate) fn llm_service(
@@ -345,7 +392,7 @@ pub(crate) fn llm_service(
     queue_capacity: Option<u64>,
     queue_timeout: Option<SimDuration>,
 ) -> Result<Service, ConfigError> {
-    let catalog = Catalog::builtin()?;
+    let catalog = ctx.catalog;
     let default_engine = EngineFile {
         kind: "vllm".into(),
         ..EngineFile::default()
@@ -375,36 +422,66 @@ pub(crate) fn llm_service(
     let scheduler = class.scheduler.as_str();
 
     // The hardware and model, when given: they decide the KV capacity and the derived curve.
-    let instance = match &raw.instance {
+    let inline_gpu = match &raw.gpu {
+        Some(CatalogRef::Inline(f)) => Some(
+            gpu_from(ctx.file, (**f).clone())
+                .map_err(|e| inline_error(ctx, "endpoint.gpu", "models/gpus/*.toml", e))?,
+        ),
+        _ => None,
+    };
+    let gpu_named: Option<&str> = match &raw.gpu {
+        Some(CatalogRef::Id(id)) => Some(id),
+        Some(CatalogRef::Inline(_)) => inline_gpu.as_ref().map(|g| g.id.as_str()),
         None => None,
-        Some(id) => {
-            let ids: Vec<&str> = catalog.instances.keys().map(String::as_str).collect();
-            let i = catalog
-                .instances
-                .get(id)
-                .ok_or_else(|| unknown_kind(ctx, "endpoint.instance", "instance", id, &ids))?;
-            if let Some(g) = &raw.gpu
-                && *g != i.gpu
-            {
-                return Err(ctx
-                    .error(
-                        "endpoint.gpu",
-                        format!("instance {} has {} GPUs, not {g}", i.id, i.gpu),
-                    )
-                    .with_hint("give either `gpu` or `instance`"));
-            }
+    };
+    let inline_instance = match &raw.instance {
+        Some(CatalogRef::Inline(f)) => {
+            let err = |e| inline_error(ctx, "endpoint.instance", "models/instances/*.toml", e);
+            let i = instance_from(ctx.file, (**f).clone()).map_err(err)?;
+            let gpu = inline_gpu
+                .as_ref()
+                .filter(|g| g.id == i.gpu)
+                .or_else(|| catalog.gpus.get(&i.gpu));
+            check_instance(ctx.file, &i, gpu, &catalog.gpus).map_err(err)?;
             Some(i)
         }
+        _ => None,
     };
-    let gpu_id = raw.gpu.clone().or_else(|| instance.map(|i| i.gpu.clone()));
-    let deployment = match (&gpu_id, &raw.model) {
+    let instance = match &raw.instance {
+        None => None,
+        Some(CatalogRef::Inline(_)) => inline_instance.as_ref(),
+        Some(CatalogRef::Id(id)) => {
+            let ids: Vec<&str> = catalog.instances.keys().map(String::as_str).collect();
+            Some(
+                catalog
+                    .instances
+                    .get(id)
+                    .ok_or_else(|| unknown_kind(ctx, "endpoint.instance", "instance", id, &ids))?,
+            )
+        }
+    };
+    if let (Some(g), Some(i)) = (gpu_named, instance)
+        && g != i.gpu
+    {
+        return Err(ctx
+            .error(
+                "endpoint.gpu",
+                format!("instance {} has {} GPUs, not {g}", i.id, i.gpu),
+            )
+            .with_hint("give either `gpu` or `instance`"));
+    }
+    let gpu_id = gpu_named.or_else(|| instance.map(|i| i.gpu.as_str()));
+    let deployment = match (gpu_id, &raw.model) {
         (Some(gpu), Some(model)) => {
             let gpu_ids: Vec<&str> = catalog.gpus.keys().map(String::as_str).collect();
-            let mut gpu = catalog
-                .gpus
-                .get(gpu)
-                .ok_or_else(|| unknown_kind(ctx, "endpoint.gpu", "GPU", gpu, &gpu_ids))?
-                .clone();
+            let mut gpu = match inline_gpu.as_ref().filter(|g| g.id == gpu) {
+                Some(g) => g.clone(),
+                None => catalog
+                    .gpus
+                    .get(gpu)
+                    .ok_or_else(|| unknown_kind(ctx, "endpoint.gpu", "GPU", gpu, &gpu_ids))?
+                    .clone(),
+            };
             if let Some(i) = instance {
                 // The instance's own link and prices replace the GPU file's.
                 gpu.interconnect = i.interconnect.clone();
@@ -516,7 +593,7 @@ pub(crate) fn llm_service(
                 llm,
                 quant,
                 tp,
-                class: class.clone(),
+                class: class.clone().into_owned(),
                 memory_utilization: utilization,
                 kv_bytes,
                 overlap_exponent: catalog.overlap_exponent,
@@ -1088,7 +1165,8 @@ fn cold_start(
 }
 
 /// The hourly price of one replica: explicit, or the catalog's price for the provider and size
-/// (default: AWS, one GPU per tensor-parallel rank).
+/// (by default [`default_price`]: the GPU's `aws` price of size `x{tp}`, or an instance's first
+/// price).
 fn price(
     ctx: &Ctx<'_>,
     raw: &EndpointFile,
@@ -1110,17 +1188,33 @@ fn price(
         }
         return Ok(Some((usd, "set in the experiment file".to_string())));
     }
-    let provider = b
-        .and_then(|b| b.provider.clone())
-        .unwrap_or_else(|| "aws".to_string());
-    let size = b
-        .and_then(|b| b.size.clone())
-        .unwrap_or_else(|| format!("x{}", d.tp));
-    let found = d
-        .gpu
-        .prices
-        .iter()
-        .find(|p| p.provider == provider && p.size == size && p.gpus >= d.tp);
+    let provider = b.and_then(|b| b.provider.clone());
+    let size = b.and_then(|b| b.size.clone());
+    let on_instance = d.instance.is_some();
+    let found = match (&provider, &size) {
+        (None, None) => default_price(&d.gpu.prices, d.tp, on_instance),
+        // An instance is billed whole, whatever its tensor-parallel size.
+        _ if on_instance => d.gpu.prices.iter().find(|p| {
+            provider.as_ref().is_none_or(|x| p.provider == *x)
+                && size.as_ref().is_none_or(|x| p.size == *x)
+        }),
+        _ => {
+            let provider = provider.as_deref().unwrap_or(DEFAULT_PROVIDER);
+            let size = size.clone().unwrap_or_else(|| format!("x{}", d.tp));
+            d.gpu
+                .prices
+                .iter()
+                .find(|p| p.provider == provider && p.size == size && p.gpus >= d.tp)
+        }
+    };
+    let provider = provider.unwrap_or_else(|| {
+        if on_instance {
+            "any provider".to_string()
+        } else {
+            DEFAULT_PROVIDER.to_string()
+        }
+    });
+    let size = size.unwrap_or_else(|| format!("x{}", d.tp));
     match found {
         Some(p) => Ok(Some((
             p.usd_per_hour,

@@ -20,6 +20,8 @@ pub struct Ctx<'a> {
     pub src: &'a str,
     /// Where the endpoint table being read lives: `endpoint`, or `breaker.fallback`.
     pub section: &'a str,
+    /// The effective catalog: the built-in one, with any `--catalog` folder merged over it.
+    pub catalog: &'a crate::catalog::Catalog,
 }
 
 impl Ctx<'_> {
@@ -662,6 +664,7 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         file: ctx.file,
         src: ctx.src,
         section: "breaker.fallback",
+        catalog: ctx.catalog,
     };
     let policies = super::policy::policies(
         ctx,

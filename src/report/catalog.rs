@@ -1,6 +1,6 @@
 //! Text views of the catalog and of a deployment's step-time curve (`capsim list`, `capsim curve`).
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, DEFAULT_PROVIDER, default_price};
 use crate::domain::hardware::{Gpu, Precision};
 use crate::domain::llm::LlmSpec;
 use crate::domain::memory::MemoryPlan;
@@ -31,17 +31,28 @@ pub fn gpus(c: &Catalog) -> String {
         "fp8 TF".into(),
         "int8 TOPS".into(),
         "link (busbw GB/s, latency us at 8 GPUs)".into(),
-        "1-GPU price".into(),
+        format!("billed by default ({DEFAULT_PROVIDER}, size x<tp>)"),
     ]];
     for g in c.gpus.values() {
-        let price = g
-            .prices
-            .iter()
-            .filter(|p| p.gpus == 1)
-            .min_by(|a, b| a.usd_per_hour.total_cmp(&b.usd_per_hour))
-            .map_or("-".into(), |p| {
-                format!("${:.2}/h {} ({})", p.usd_per_hour, p.provider, p.as_of)
-            });
+        // Exactly what a run of each size bills without [endpoint.billing].
+        let mut sizes: Vec<u32> = g.prices.iter().map(|p| p.gpus).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let billed: Vec<&crate::domain::hardware::Price> = sizes
+            .into_iter()
+            .filter_map(|tp| default_price(&g.prices, tp, false))
+            .collect();
+        let price = if billed.is_empty() {
+            "- (set [endpoint.billing])".to_string()
+        } else {
+            let mut dates: Vec<&str> = billed.iter().map(|p| p.as_of.as_str()).collect();
+            dates.dedup();
+            let each: Vec<String> = billed
+                .iter()
+                .map(|p| format!("{} ${:.2}/h", p.size, p.usd_per_hour))
+                .collect();
+            format!("{} ({})", each.join(", "), dates.join(", "))
+        };
         let memory = format!(
             "{:.0} GiB label, {:.2} GiB = {:.1} GB usable",
             g.memory / GIB,
@@ -69,9 +80,15 @@ pub fn gpus(c: &Catalog) -> String {
             price,
         ]);
     }
-    let mut out = table(&rows);
+    let mut out = format!(
+        "A run bills, unless [endpoint.billing] names another price, the GPU's {DEFAULT_PROVIDER} price (HF Inference Endpoints on AWS) of size x<tensor-parallel>; \
+         with `instance`, the instance's first price (below). Every price is listed under Sources.\n\n"
+    );
+    out.push_str(&table(&rows));
     if !c.instances.is_empty() {
-        out.push_str("\nInstances (their own interconnect and prices):\n");
+        out.push_str(
+            "\nInstances (their own interconnect and prices; the first is billed by default):\n",
+        );
         let mut rows = vec![vec![
             "id".into(),
             "name".into(),
@@ -83,7 +100,17 @@ pub fn gpus(c: &Catalog) -> String {
             let prices: Vec<String> = i
                 .prices
                 .iter()
-                .map(|p| format!("${:.2}/h {} ({})", p.usd_per_hour, p.provider, p.as_of))
+                .enumerate()
+                .map(|(k, p)| {
+                    format!(
+                        "${:.2}/h {} {}{} ({})",
+                        p.usd_per_hour,
+                        p.provider,
+                        p.size,
+                        if k == 0 { ", default" } else { "" },
+                        p.as_of
+                    )
+                })
                 .collect();
             rows.push(vec![
                 i.id.clone(),

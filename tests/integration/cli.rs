@@ -229,7 +229,10 @@ fn list_prints_the_catalog_with_sources_and_price_dates() {
             "{id} missing:\n{text}"
         );
     }
-    assert!(text.contains("$0.50/h aws (2026-08-20)"), "{text}");
+    assert!(
+        text.contains("x1 $0.50/h, x4 $3.00/h (2026-08-20)"),
+        "{text}"
+    );
     assert!(
         text.contains("t4 memory: label 16 GiB: 16 GB GDDR6: NVIDIA T4 datasheet")
             && text.contains("16 GiB label, 15.00 GiB = 16.1 GB usable"),
