@@ -316,6 +316,22 @@ fn cases() -> Vec<Case> {
             source: GPT_FAST,
         },
         Case {
+            name: "Llama-3-8B bf16, H100, vLLM 0.6, one token every 13 ms under light load",
+            set: Check,
+            setup: setup("h100-sxm", "llama-3-8b", "bf16", 1, "vllm-v0.6"),
+            metric: tpot(1, 300),
+            measured: 13.0,
+            source: "vLLM blog 2024-09-05 (perf update): \"Llama3 8B can generate 1 token every 13 ms under light load\" on H100 with v0.6.0; taken as batch 1",
+        },
+        Case {
+            name: "Llama-3.1-8B bf16, A100, SGLang 0.3, 4 req/s of ShareGPT (about 6 in flight)",
+            set: Check,
+            setup: setup("a100-80gb", "llama-3-8b", "bf16", 1, "sglang"),
+            metric: tpot(6, 300),
+            measured: 13.17,
+            source: "sgl-project/sglang benchmark/benchmark_vllm_060/README.md at 120affb: median TPOT 13.17 ms at 4 req/s; 6 sequences in flight by Little's law (4/s x 1.56 s median end-to-end), context about 300 (ShareGPT prompts of about 220 tokens plus half an answer)",
+        },
+        Case {
             name: "Llama-2-13B GPTQ int4, A100, transformers + exllama",
             set: Check,
             setup: setup("a100-80gb", "llama-2-13b", "int4", 1, "transformers"),
@@ -736,4 +752,37 @@ fn weight_only_int4_helps_small_batches_and_kernels_decide_how_far() {
 fn marlin_has_no_turing_kernel_so_vllm_falls_back_to_exllama_v2_on_a_t4() {
     let m = model(&setup("t4", "llama-2-7b", "int4", 1, "vllm-v1"));
     assert_eq!(m.kernel(), Some("exllama-v2"));
+}
+
+/// The memory plan of `tp` x `gpu` serving Llama-2-70B fp16 under vLLM V1 at its default 0.9.
+fn seventy_b(gpu: &str, tp: u32) -> capsim::catalog::Deployment {
+    let c = Catalog::builtin().unwrap();
+    let g = c.gpus[gpu].clone();
+    capsim::catalog::Deployment {
+        interconnect: g.interconnect.clone(),
+        instance: None,
+        gpu: g,
+        llm: c.llms["llama-2-70b"].clone(),
+        quant: c.quantizations["fp16"].clone(),
+        tp,
+        class: c.classes["vllm-v1"].clone(),
+        memory_utilization: 0.9,
+        kv_bytes: 2.0,
+        overlap_exponent: c.overlap_exponent,
+    }
+}
+
+#[test]
+fn llama2_70b_fp16_gets_about_40k_kv_tokens_on_two_a100_80gb_and_fits_four_a100_40gb() {
+    // GPU memory is in GiB: 2 x 80 GiB x 0.9 leaves 2 x 6.3 GiB of KV cache at 320 KiB a token.
+    let two = seventy_b("a100-80gb", 2).memory().kv_tokens();
+    assert!((40_000..42_500).contains(&two), "{two} KV tokens");
+    let c = Catalog::builtin().unwrap();
+    let four = seventy_b("a100-40gb", 4);
+    assert!(
+        four.check_fit(c, 4096).is_ok(),
+        "{:?}",
+        four.check_fit(c, 4096)
+    );
+    assert!(four.memory().kv_tokens() > 30_000);
 }
