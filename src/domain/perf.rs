@@ -537,21 +537,15 @@ impl PerfModel {
         } else {
             (floor, host)
         };
-        let gpu = a + b * ctx_sum as f64;
-        if gpu >= flat || b <= 0.0 {
-            if gpu >= flat {
-                return (a + serial, b, u64::MAX);
-            }
+        if a + b * ctx_sum as f64 >= flat {
+            return (a + serial, b, u64::MAX);
+        }
+        if b <= 0.0 {
             return (flat + serial, 0.0, u64::MAX);
         }
-        // Flat until Σcontext reaches the crossing point.
+        // Flat until Σcontext reaches the crossing point (`as` saturates at u64::MAX).
         let cross = (flat - a) / b;
-        let steps = ((cross - ctx_sum as f64) / n).ceil().max(1.0);
-        let steps = if steps >= u64::MAX as f64 {
-            u64::MAX
-        } else {
-            steps as u64
-        };
+        let steps = ((cross - ctx_sum as f64) / n).ceil().max(1.0) as u64;
         (flat + serial, 0.0, steps)
     }
 
