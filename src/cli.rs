@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
-use crate::catalog::{Catalog, Deployment};
+use crate::domain::deployment::Deployment;
 use crate::error::{ConfigError, RunError};
-use crate::{experiment, report, runner};
+use crate::experiment::catalog::Catalog;
+use crate::{experiment, report, runner, views};
 
 /// capsim: predict timeout rates, latency percentiles and cost of an inference endpoint.
 #[derive(Debug, Parser)]
@@ -372,7 +373,7 @@ fn run_command(
         for (run, d) in totals.zip(&details) {
             write_file(
                 &ts_dir.join(format!("{}.csv", run.index)),
-                &report::timeseries_csv(&d.timeseries)?,
+                &report::timeseries_csv(&runner::outcome_names(), &d.timeseries)?,
             )?;
         }
         // The first run's series as a chart.
@@ -452,10 +453,10 @@ fn list_command(what: ListWhat, catalog: Option<&Path>) -> Result<(), Failure> {
     let c = Catalog::load(catalog)?;
     let c = &*c;
     print_stdout(&match what {
-        ListWhat::Gpus => report::catalog::gpus(c),
-        ListWhat::Models => report::catalog::models(c),
-        ListWhat::Quantizations => report::catalog::quantizations(c),
-        ListWhat::Engines => report::catalog::engines(c),
+        ListWhat::Gpus => views::catalog::gpus(c),
+        ListWhat::Models => views::catalog::models(c),
+        ListWhat::Quantizations => views::catalog::quantizations(c),
+        ListWhat::Engines => views::catalog::engines(c),
     });
     Ok(())
 }
@@ -554,10 +555,10 @@ fn curve_command(a: CurveArgs) -> Result<(), Failure> {
     })?;
     let memory = d.memory();
     let mut text = String::new();
-    if let Err((problem, hint)) = d.check_fit(c, 1) {
+    if let Err((problem, hint)) = c.check_fit(&d, 1) {
         text.push_str(&format!("warning: {problem}\n  hint: {hint}\n\n"));
     }
-    text.push_str(&report::catalog::curve(&report::catalog::CurveInput {
+    text.push_str(&views::catalog::curve(&views::catalog::CurveInput {
         gpu: &d.gpu,
         llm: &d.llm,
         quant: &d.quant,
@@ -709,7 +710,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Explain { file, catalog } => {
             let catalog = Catalog::load(catalog.as_deref())?;
             let exp = experiment::load_with(&file, &catalog)?;
-            print_stdout(&report::explain::render(&exp));
+            print_stdout(&views::explain::render(&exp));
             Ok(())
         }
         Command::Curve {

@@ -186,9 +186,9 @@ pub struct RunResult {
     /// The summary rows: `all`, then one per client class when there are several.
     pub rows: Vec<RunSummary>,
     /// Time-series windows (empty unless kept).
-    pub timeseries: Vec<crate::domain::serving::WindowRow>,
+    pub timeseries: Vec<crate::report::WindowRow>,
     /// One record per request (empty unless kept).
-    pub requests: Vec<crate::domain::serving::RequestRecord>,
+    pub requests: Vec<crate::report::RequestRow>,
     /// Class names, by class index of the records.
     pub class_names: Vec<String>,
 }
@@ -264,7 +264,7 @@ pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
             // when there are several.
             let skip = usize::from(c.classes.len() > 1);
             let names = c.classes[skip..].iter().map(|k| k.name.clone()).collect();
-            (c.requests, names)
+            (c.requests.iter().map(request_row).collect(), names)
         }
         None => (Vec::new(), Vec::new()),
     };
@@ -272,8 +272,47 @@ pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
         rows,
         requests,
         class_names,
-        timeseries: out.serving.map(|s| s.timeseries).unwrap_or_default(),
+        timeseries: out
+            .serving
+            .map(|s| s.timeseries.iter().map(window_row).collect())
+            .unwrap_or_default(),
     })
+}
+
+/// The outcome names that label [`crate::report::WindowRow::outcomes`], in order.
+pub fn outcome_names() -> Vec<&'static str> {
+    crate::domain::Outcome::ALL
+        .iter()
+        .map(|o| o.name())
+        .collect()
+}
+
+/// A simulated window as the report layer writes it.
+fn window_row(w: &crate::domain::serving::WindowRow) -> crate::report::WindowRow {
+    crate::report::WindowRow {
+        start_s: w.start_s,
+        arrivals: w.arrivals,
+        outcomes: w.outcomes.to_vec(),
+        answered: w.outcomes[crate::domain::Outcome::Ok.index()],
+        queue_depth: w.queue_depth,
+        replicas: w.replicas,
+        gpu_util: w.gpu_util,
+        p99_s: w.p99_s,
+    }
+}
+
+/// A simulated request record as the report layer writes it.
+fn request_row(r: &crate::domain::serving::RequestRecord) -> crate::report::RequestRow {
+    crate::report::RequestRow {
+        arrived_s: r.arrived_s,
+        class: r.class,
+        outcome: r.outcome.name(),
+        attempts: r.attempts,
+        latency_s: r.latency_s,
+        ttft_s: r.ttft_s,
+        prompt: r.prompt,
+        output: r.output,
+    }
 }
 
 /// Runs every planned run of `experiment` with master seed `seed`. Runs execute in parallel on
@@ -287,7 +326,7 @@ pub fn run_with_timeseries(
     experiment: &Experiment,
     seed: u64,
     timeseries: bool,
-) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
+) -> Result<(Summary, Vec<Vec<crate::report::WindowRow>>), RunError> {
     run_shard(experiment, seed, timeseries, None)
 }
 
@@ -299,7 +338,7 @@ pub fn run_shard(
     seed: u64,
     timeseries: bool,
     shard: Option<(usize, usize)>,
-) -> Result<(Summary, Vec<Vec<crate::domain::serving::WindowRow>>), RunError> {
+) -> Result<(Summary, Vec<Vec<crate::report::WindowRow>>), RunError> {
     let keep = Keep {
         timeseries,
         requests: false,

@@ -3,6 +3,7 @@
 //! Everything here is driven by the engine in [`crate::sim`] through the closed event enum of
 //! each model; nothing here reads files or writes output.
 
+pub mod deployment;
 pub mod distribution;
 pub mod endpoint;
 pub mod hardware;

@@ -121,7 +121,7 @@ pub enum ModelRef {
     /// `model = "llama-2-7b"`.
     Id(String),
     /// `model = { id = "my-model", params = ..., ... }`.
-    Inline(Box<crate::catalog::LlmFile>),
+    Inline(Box<crate::experiment::catalog::LlmFile>),
 }
 
 impl<'de> Deserialize<'de> for ModelRef {
@@ -136,7 +136,7 @@ impl<'de> Deserialize<'de> for ModelRef {
                 Ok(ModelRef::Id(v.to_string()))
             }
             fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ModelRef, A::Error> {
-                let inline = crate::catalog::LlmFile::deserialize(
+                let inline = crate::experiment::catalog::LlmFile::deserialize(
                     de::value::MapAccessDeserializer::new(map),
                 )?;
                 Ok(ModelRef::Inline(Box::new(inline)))
@@ -161,16 +161,16 @@ pub trait Described {
     const EXPECTING: &'static str;
 }
 
-impl Described for crate::catalog::GpuFile {
+impl Described for crate::experiment::catalog::GpuFile {
     const EXPECTING: &'static str =
         "a GPU id such as \"t4\", or a table with the fields of a models/gpus/*.toml file";
 }
 
-impl Described for crate::catalog::InstanceFile {
+impl Described for crate::experiment::catalog::InstanceFile {
     const EXPECTING: &'static str = "an instance id such as \"g5.12xlarge\", or a table with the fields of a models/instances/*.toml file";
 }
 
-impl Described for crate::catalog::ClassFile {
+impl Described for crate::experiment::catalog::ClassFile {
     const EXPECTING: &'static str = "an engine class id such as \"vllm-v1\", or a table with the fields of a models/engines/*.toml file";
 }
 
@@ -214,7 +214,7 @@ pub struct EngineFile {
     /// Engine version (`"1.0"`, `"0.6.3"`): picks the family's engine class covering it.
     pub version: Option<String>,
     /// Engine class id (`tgi-1`, `vllm-v1`, ...) or an inline class table, instead of a version.
-    pub class: Option<CatalogRef<crate::catalog::ClassFile>>,
+    pub class: Option<CatalogRef<crate::experiment::catalog::ClassFile>>,
     /// vllm.
     pub max_num_seqs: Option<i64>,
     /// vllm.
@@ -319,10 +319,10 @@ pub struct EndpointFile {
     /// Service time distribution.
     pub service_time: Option<DistFile>,
     /// GPU id, or an inline GPU table.
-    pub gpu: Option<CatalogRef<crate::catalog::GpuFile>>,
+    pub gpu: Option<CatalogRef<crate::experiment::catalog::GpuFile>>,
     /// Multi-GPU instance id (`g5.12xlarge`) or an inline instance table: its GPU,
     /// interconnect and prices.
-    pub instance: Option<CatalogRef<crate::catalog::InstanceFile>>,
+    pub instance: Option<CatalogRef<crate::experiment::catalog::InstanceFile>>,
     /// Model id or inline model.
     pub model: Option<ModelRef>,
     /// Quantization id.

@@ -5,54 +5,28 @@
 //! value and builds domain types (with the key path and line of the offending value). Paths
 //! written inside a file are relative to that file's folder.
 
+pub mod catalog;
 pub mod file;
 pub mod locate;
 mod policy;
+mod read;
+mod resolved;
 mod serving;
+mod suggest;
 pub mod sweep;
 pub mod units;
 mod validate;
 mod workload;
 
+pub use resolved::{Config, Experiment};
 pub use workload::read_trace;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::catalog::Catalog;
-use crate::domain::Scenario;
 use crate::error::ConfigError;
+use crate::experiment::catalog::Catalog;
 
-pub(crate) use validate::did_you_mean;
-pub use validate::{DIST_KINDS, MAX_SERVERS};
-
-/// A validated experiment.
-#[derive(Clone, Debug)]
-pub struct Experiment {
-    /// Its name, shown in outputs.
-    pub name: String,
-    /// Free text from the file.
-    pub description: Option<String>,
-    /// The seed written in the file, if any (the command line may override it).
-    pub seed: Option<u64>,
-    /// The file it came from.
-    pub source: PathBuf,
-    /// What to simulate (the first configuration of a sweep).
-    pub scenario: Scenario,
-    /// Every configuration of the sweep, in order (one, without a `[sweep]`): the axis values
-    /// by key path, and the scenario.
-    pub configs: Vec<Config>,
-    /// Runs per configuration, each with its own seed.
-    pub replications: u32,
-}
-
-/// One configuration of a sweep.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// The axis values that make it, by key path (empty without a sweep).
-    pub params: std::collections::BTreeMap<String, serde_json::Value>,
-    /// What it simulates.
-    pub scenario: Scenario,
-}
+pub use read::{DIST_KINDS, MAX_SERVERS};
 
 /// Reads and validates the experiment file at `path` against the built-in catalog.
 pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
@@ -174,7 +148,7 @@ fn parse_one(src: &str, path: &Path, catalog: &Catalog) -> Result<Experiment, Co
             let key = e.path().to_string();
             toml_error(src, path, Some(key), e.inner())
         })?;
-    let ctx = validate::Ctx {
+    let ctx = read::Ctx {
         file: path,
         src,
         section: "endpoint",
@@ -231,7 +205,7 @@ fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) 
                 err.with_hint(format!(
                     "keys are kebab-case: write `{kebab}`, not `{written}`"
                 ))
-            } else if let Some(s) = validate::did_you_mean(written, &options) {
+            } else if let Some(s) = suggest::did_you_mean(written, &options) {
                 err.with_hint(format!("did you mean `{s}`?"))
             } else {
                 err.with_hint("see the experiment-file reference in the README for every key")

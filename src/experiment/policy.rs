@@ -3,7 +3,7 @@
 //! they interact with. Contradictions are refused here, where the key can be named.
 
 use super::file::{ClientFile, ExperimentFile, RetryFile};
-use super::validate::{Ctx, unknown_kind};
+use super::read::{Ctx, unknown_kind};
 use crate::domain::Outcome;
 use crate::domain::policy::{
     AsyncSpec, BreakerSpec, ClientClass, ClientPolicy, Discipline, Jitter, JobOrder, OutcomeSet,

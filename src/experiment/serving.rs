@@ -7,12 +7,9 @@ use super::file::{
     AutoscaleFile, CatalogRef, ColdStartFile, DistFile, EndpointFile, EngineFile, LatencyTable,
     ModelRef, ProfileFile, Scalar,
 };
-use super::validate::{Ctx, dist, read_numbers_file, unknown_kind};
+use super::read::{Ctx, dist, read_numbers_file, unknown_kind};
 
-use crate::catalog::{
-    Catalog, DEFAULT_PROVIDER, Deployment, check_instance, class_from, default_price, gpu_from,
-    instance_from, llm_from,
-};
+use crate::domain::deployment::Deployment;
 use crate::domain::lifecycle::ColdStartSpec;
 use crate::domain::memory::stored_weight_bytes;
 use crate::domain::perf::EngineClass;
@@ -23,6 +20,10 @@ use crate::domain::serving::{
 };
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
+use crate::experiment::catalog::{
+    Catalog, DEFAULT_PROVIDER, check_instance, class_from, default_price, gpu_from, instance_from,
+    llm_from,
+};
 use crate::sim::SimDuration;
 
 /// Which keys each engine kind takes.
@@ -647,7 +648,7 @@ pub(crate) fn llm_service(
                 ctx.error("endpoint.quantization", m)
                     .with_hint("`capsim list quantizations` shows where each scheme runs")
             })?;
-            if let Err((problem, hint)) = d.check_fit(catalog, u64::from(max_model_len)) {
+            if let Err((problem, hint)) = catalog.check_fit(d, u64::from(max_model_len)) {
                 return Err(ctx
                     .error("endpoint.model", problem)
                     .with_hint(format!("{hint}; or lower engine.max-model-len")));

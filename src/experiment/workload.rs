@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::file::{ArrivalFile, Scalar};
-use super::validate::{Ctx, unknown_kind};
+use super::read::{Ctx, unknown_kind};
 use crate::domain::{Arrivals, Trace};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
@@ -289,7 +289,7 @@ pub fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigErro
                 peak,
             })
         }
-        "schedule" => return super::validate::schedule(ctx, raw),
+        "schedule" => return super::read::schedule(ctx, raw),
         _ => {
             let Some(file) = &raw.file else {
                 return Err(ctx

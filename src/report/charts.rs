@@ -589,7 +589,7 @@ type Line<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 pub fn timeseries_chart(
     path: &Path,
     title: &str,
-    rows: &[crate::domain::serving::WindowRow],
+    rows: &[super::rows::WindowRow],
     window_s: f64,
 ) -> Result<(), RunError> {
     font()?;
@@ -601,13 +601,10 @@ pub fn timeseries_chart(
     let root = root.titled(title, ("sans-serif", 26)).map_err(draw_err)?;
     let panels = root.split_evenly((3, 1));
     let t_end = rows.last().map_or(1.0, |r| r.start_s + window_s) / 60.0;
-    let failures = |r: &crate::domain::serving::WindowRow| {
-        r.outcomes.iter().sum::<u64>() - r.outcomes[crate::domain::Outcome::Ok.index()]
-    };
     let per_s = |n: u64| n as f64 / window_s;
     let top = rows
         .iter()
-        .map(|r| per_s(r.arrivals).max(per_s(failures(r))))
+        .map(|r| per_s(r.arrivals).max(per_s(r.failures())))
         .fold(0.1, f64::max);
     let lines: [Line<'_>; 2] = [
         (
@@ -621,7 +618,7 @@ pub fn timeseries_chart(
             "failures/s (every outcome but ok)",
             PALETTE[3],
             rows.iter()
-                .map(|r| (r.start_s / 60.0, per_s(failures(r))))
+                .map(|r| (r.start_s / 60.0, per_s(r.failures())))
                 .collect(),
         ),
     ];

@@ -1,14 +1,14 @@
 //! Output: pure functions from a [`Summary`] to bytes. Writing files is the caller's job.
 
 pub mod aggregate;
-pub mod catalog;
 pub mod charts;
-pub mod explain;
+pub mod rows;
 pub mod summary;
 pub mod table;
 
 use crate::error::RunError;
 pub use aggregate::aggregate;
+pub use rows::{RequestRow, WindowRow};
 pub use summary::{
     Aggregate, Estimate, FORMAT_VERSION, MetricValue, Metrics, RunSummary, Shard, Summary,
 };
@@ -116,18 +116,15 @@ pub fn aggregate_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
 
 /// `timeseries/<run>.csv`: one row per window: start, arrivals, each outcome, queue depth,
 /// replicas by state, GPU utilisation and p99 latency of the window.
-pub fn timeseries_csv(rows: &[crate::domain::serving::WindowRow]) -> Result<Vec<u8>, RunError> {
+/// `outcome_names` labels the rows' outcome counts, in their order.
+pub fn timeseries_csv(outcome_names: &[&str], rows: &[WindowRow]) -> Result<Vec<u8>, RunError> {
     let encode = |e: csv::Error| RunError::Encode {
         format: "CSV",
         message: e.to_string(),
     };
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header = vec!["start_s".to_string(), "arrivals".to_string()];
-    header.extend(
-        crate::domain::Outcome::ALL
-            .iter()
-            .map(|o| o.name().to_string()),
-    );
+    header.extend(outcome_names.iter().map(|o| o.to_string()));
     header.extend(
         [
             "queue_depth",
@@ -285,10 +282,7 @@ pub fn report_md(summary: &Summary, charts: &[charts::Chart]) -> String {
 
 /// `requests/<run>.csv`: one row per counted request, in the order they ended: arrival time,
 /// class, outcome, attempts, latency, time to first token (answered requests), tokens.
-pub fn requests_csv(
-    rows: &[crate::domain::serving::RequestRecord],
-    classes: &[String],
-) -> Result<Vec<u8>, RunError> {
+pub fn requests_csv(rows: &[RequestRow], classes: &[String]) -> Result<Vec<u8>, RunError> {
     let encode = |e: csv::Error| RunError::Encode {
         format: "CSV",
         message: e.to_string(),
@@ -312,7 +306,7 @@ pub fn requests_csv(
                 .get(usize::from(r.class))
                 .cloned()
                 .unwrap_or_default(),
-            r.outcome.name().to_string(),
+            r.outcome.to_string(),
             r.attempts.to_string(),
             csv_real(Some(r.latency_s)),
             csv_real(r.ttft_s),

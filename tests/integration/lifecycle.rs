@@ -308,7 +308,10 @@ fn the_time_series_accounts_for_every_request_and_flags_alert_windows() {
     let ended: u64 = rows.iter().map(|r| r.outcomes.iter().sum::<u64>()).sum();
     assert_eq!(ended + m.in_flight, m.arrived);
     assert!(m.alert_windows.unwrap() > 10, "{:?}", m.alert_windows);
-    let csv = String::from_utf8(capsim::report::timeseries_csv(rows).unwrap()).unwrap();
+    let csv = String::from_utf8(
+        capsim::report::timeseries_csv(&capsim::runner::outcome_names(), rows).unwrap(),
+    )
+    .unwrap();
     assert!(csv.starts_with("start_s,arrivals,ok,client_timeout,connect_timeout,gateway_timeout,queue_timeout,rejected,unavailable,fallback_ok,fallback_failed,breaker_rejected,expired,queue_depth,replicas_starting,replicas_ready,replicas_draining,gpu_util,p99_s\n0,"));
     // Without --timeseries nothing is kept, but the alert rule still counts.
     let (plain, none) = capsim::runner::run_with_timeseries(&exp, 3, false).unwrap();

@@ -8,6 +8,7 @@ mod conservation;
 mod determinism;
 mod endpoint_behaviour;
 mod experiments;
+mod layering;
 mod lifecycle;
 mod policies;
 mod queueing_theory;

@@ -1,8 +1,8 @@
 //! The LLM serving model: engines, KV limits, preemption, closed loops, profiles.
 
-use capsim::catalog::Catalog;
 use capsim::domain::perf::{PerfInputs, PerfModel, StepShape};
 use capsim::experiment;
+use capsim::experiment::catalog::Catalog;
 use proptest::prelude::*;
 
 use crate::support::{real, run, serve};

@@ -7,8 +7,8 @@
 //! `docs/validation.md` is generated from these tables; after a change to the model run
 //! `CAPSIM_BLESS=1 cargo test --release validation` to rewrite it, and read the diff.
 
-use capsim::catalog::Catalog;
 use capsim::domain::perf::{PerfInputs, PerfModel, StepShape};
+use capsim::experiment::catalog::Catalog;
 
 /// Which set a figure belongs to.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
@@ -755,10 +755,10 @@ fn marlin_has_no_turing_kernel_so_vllm_falls_back_to_exllama_v2_on_a_t4() {
 }
 
 /// The memory plan of `tp` x `gpu` serving Llama-2-70B fp16 under vLLM V1 at its default 0.9.
-fn seventy_b(gpu: &str, tp: u32) -> capsim::catalog::Deployment {
+fn seventy_b(gpu: &str, tp: u32) -> capsim::domain::deployment::Deployment {
     let c = Catalog::builtin().unwrap();
     let g = c.gpus[gpu].clone();
-    capsim::catalog::Deployment {
+    capsim::domain::deployment::Deployment {
         interconnect: g.interconnect.clone(),
         instance: None,
         gpu: g,
@@ -780,9 +780,9 @@ fn llama2_70b_fp16_gets_about_40k_kv_tokens_on_two_a100_80gb_and_fits_four_a100_
     let c = Catalog::builtin().unwrap();
     let four = seventy_b("a100-40gb", 4);
     assert!(
-        four.check_fit(c, 4096).is_ok(),
+        c.check_fit(&four, 4096).is_ok(),
         "{:?}",
-        four.check_fit(c, 4096)
+        c.check_fit(&four, 4096)
     );
     assert!(four.memory().kv_tokens() > 30_000);
 }

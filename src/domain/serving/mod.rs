@@ -183,7 +183,7 @@ pub struct LlmService {
     /// How requests are spread over replicas.
     pub balancer: Balancer,
     /// What serves the requests, when given by GPU and model (for `capsim explain`).
-    pub deployment: Option<Box<crate::catalog::Deployment>>,
+    pub deployment: Option<Box<crate::domain::deployment::Deployment>>,
     /// What a new replica goes through before serving (used by `capsim explain`; the replica
     /// lifecycle in the simulation is not modelled yet).
     pub cold_start: Option<super::lifecycle::ColdStartSpec>,

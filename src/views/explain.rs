@@ -147,7 +147,7 @@ pub fn render(exp: &Experiment) -> String {
                     format!("{:.1} s", n.total().as_secs_f64()),
                     format!("{:.1} min", n.total().as_secs_f64() / 60.0),
                 ]);
-                out.push_str(&super::table::layout(&rows));
+                out.push_str(&crate::report::table::layout(&rows));
             }
             match &svc.price {
                 Some((usd, what)) => out.push_str(&format!("\nPrice: ${usd:.2} per replica-hour ({what}), billed per started minute\n")),

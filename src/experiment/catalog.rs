@@ -7,12 +7,12 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
+use crate::domain::deployment::Deployment;
 use crate::domain::hardware::{
     AllReducePoint, Arch, Gpu, Instance, Interconnect, LinkKind, Precision, Price,
 };
 use crate::domain::llm::{Experts, LlmSpec};
-use crate::domain::memory::MemoryPlan;
-use crate::domain::perf::{ApiCost, EngineClass, HostCost, KernelCost, PerfInputs, PerfModel};
+use crate::domain::perf::{ApiCost, EngineClass, HostCost, KernelCost};
 use crate::domain::quant::{Kernel, Quantization};
 use crate::error::ConfigError;
 
@@ -429,7 +429,7 @@ fn parse_file<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result
                             .collect()
                     })
                     .unwrap_or_default();
-                if let Some(s) = crate::experiment::did_you_mean(&written, &options) {
+                if let Some(s) = super::suggest::did_you_mean(&written, &options) {
                     err = err.with_hint(format!("did you mean `{s}`?"));
                 }
             }
@@ -833,6 +833,14 @@ impl Catalog {
         f
     }
 
+    /// Checks that one sequence of `tokens` fits `d`; otherwise says why and suggests what in
+    /// this catalog would fit (see [`Deployment::check_fit`]).
+    pub fn check_fit(&self, d: &Deployment, tokens: u64) -> Result<(), (String, String)> {
+        let quants: Vec<&Quantization> = self.quantizations.values().collect();
+        let gpus: Vec<&Gpu> = self.gpus.values().collect();
+        d.check_fit(&quants, &gpus, tokens)
+    }
+
     /// Parses the catalog files given as (path under `models/`, contents).
     pub fn parse(files: &[(&str, &str)]) -> Result<Catalog, ConfigError> {
         let mut b = Builder::default();
@@ -1155,156 +1163,6 @@ pub fn default_price(prices: &[Price], tp: u32, instance: bool) -> Option<&Price
         .find(|p| p.provider == DEFAULT_PROVIDER && p.size == size && p.gpus >= tp)
 }
 
-/// One replica's hardware and model, resolved from the catalog.
-#[derive(Clone, Debug)]
-pub struct Deployment {
-    /// The GPU.
-    pub gpu: Gpu,
-    /// The model.
-    pub llm: LlmSpec,
-    /// The quantization.
-    pub quant: Quantization,
-    /// GPUs per replica (tensor parallelism).
-    pub tp: u32,
-    /// How the replica's GPUs are linked (the GPU's usual instance, or a named instance).
-    pub interconnect: Interconnect,
-    /// The named instance, if the experiment gave one.
-    pub instance: Option<String>,
-    /// Engine class.
-    pub class: EngineClass,
-    /// Share of GPU memory the engine may use.
-    pub memory_utilization: f64,
-    /// KV-cache bytes per element.
-    pub kv_bytes: f64,
-    /// Smooth-roofline exponent.
-    pub overlap_exponent: f64,
-}
-
-impl Deployment {
-    /// Where the memory goes.
-    pub fn memory(&self) -> MemoryPlan {
-        MemoryPlan::new(
-            &self.gpu,
-            &self.llm,
-            &self.quant,
-            self.tp,
-            self.memory_utilization,
-            self.class.runtime_overhead,
-            self.kv_bytes,
-        )
-    }
-
-    /// The step-time model; fails if the GPU cannot run the quantization.
-    pub fn perf(&self) -> Result<PerfModel, String> {
-        PerfModel::new(&PerfInputs {
-            gpu: &self.gpu,
-            interconnect: &self.interconnect,
-            llm: &self.llm,
-            quant: &self.quant,
-            tp: self.tp,
-            class: &self.class,
-            kv_bytes: self.kv_bytes,
-            exponent: self.overlap_exponent,
-        })
-    }
-
-    fn with(&self, gpu: &Gpu, quant: &Quantization, tp: u32) -> Deployment {
-        Deployment {
-            gpu: gpu.clone(),
-            quant: quant.clone(),
-            kv_bytes: if quant.id == self.quant.id {
-                self.kv_bytes
-            } else {
-                quant.kv_bytes
-            },
-            interconnect: gpu.interconnect.clone(),
-            tp,
-            ..self.clone()
-        }
-    }
-
-    fn fits(&self, tokens: u64) -> bool {
-        self.perf().is_ok() && self.memory().fits(tokens)
-    }
-
-    /// Checks that one sequence of `tokens` fits; otherwise says why with the numbers, and
-    /// suggests quantizations, GPUs and tensor-parallel sizes from `catalog` that would fit.
-    pub fn check_fit(&self, catalog: &Catalog, tokens: u64) -> Result<(), (String, String)> {
-        if self.quant.on(self.gpu.arch).is_none() {
-            let problem = format!(
-                "{} cannot run {} ({} architecture)",
-                self.gpu.name,
-                self.quant.name,
-                self.gpu.arch.name()
-            );
-            return Err((problem, self.suggestions(catalog, tokens)));
-        }
-        if let Err(problem) = self.perf() {
-            return Err((problem, self.suggestions(catalog, tokens)));
-        }
-        let m = self.memory();
-        if m.fits(tokens) {
-            return Ok(());
-        }
-        let kv = tokens as f64 * m.kv_bytes_per_token / f64::from(m.tp);
-        let per = if self.tp > 1 { " per GPU" } else { "" };
-        let problem = format!(
-            "{} at {} does not fit {} x {}: it needs {:.1} GiB of weights + {:.1} GiB runtime + {:.1} GiB KV cache for one {tokens}-token sequence = {:.1} GiB{per}, but each GPU offers {:.1} GiB ({:.1} GiB x memory utilisation {})",
-            self.llm.id,
-            self.quant.id,
-            self.tp,
-            self.gpu.id,
-            m.weights_per_gpu / GIB,
-            m.overhead_per_gpu / GIB,
-            kv / GIB,
-            m.needed_per_gpu(tokens) / GIB,
-            m.usable_per_gpu / GIB,
-            self.gpu.visible_memory / GIB,
-            self.memory_utilization
-        );
-        Err((problem, self.suggestions(catalog, tokens)))
-    }
-
-    fn suggestions(&self, catalog: &Catalog, tokens: u64) -> String {
-        let mut parts = Vec::new();
-        let mut quants: Vec<&Quantization> = catalog.quantizations.values().collect();
-        quants.sort_by(|a, b| {
-            b.bytes_per_weight()
-                .total_cmp(&a.bytes_per_weight())
-                .then(a.id.cmp(&b.id))
-        });
-        let q_fit: Vec<&str> = quants
-            .iter()
-            .filter(|q| q.id != self.quant.id && self.with(&self.gpu, q, self.tp).fits(tokens))
-            .map(|q| q.id.as_str())
-            .collect();
-        if !q_fit.is_empty() {
-            parts.push(format!("{} on {}", q_fit.join(", "), self.gpu.id));
-        }
-        let g_fit: Vec<&str> = catalog
-            .gpus
-            .values()
-            .filter(|g| g.id != self.gpu.id && self.with(g, &self.quant, self.tp).fits(tokens))
-            .map(|g| g.id.as_str())
-            .collect();
-        if !g_fit.is_empty() {
-            parts.push(format!("{} on {}", self.quant.id, g_fit.join(", ")));
-        }
-        if let Some(tp) = [2u32, 4, 8]
-            .into_iter()
-            .find(|&tp| tp > self.tp && self.with(&self.gpu, &self.quant, tp).fits(tokens))
-        {
-            parts.push(format!("tensor-parallel = {tp} ({tp} x {})", self.gpu.id));
-        }
-        if parts.is_empty() {
-            "nothing in the catalog fits; try a smaller model or a shorter max-model-len"
-                .to_string()
-        } else {
-            format!("would fit: {}", parts.join("; "))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1397,8 +1255,8 @@ mod tests {
     #[test]
     fn llama2_7b_fp16_does_not_fit_a_t4_and_the_error_says_what_would() {
         let c = Catalog::builtin().unwrap();
-        let (problem, hint) = deployment("t4", "llama-2-7b", "fp16")
-            .check_fit(c, 4096)
+        let (problem, hint) = c
+            .check_fit(&deployment("t4", "llama-2-7b", "fp16"), 4096)
             .unwrap_err();
         assert_eq!(
             problem,
@@ -1409,13 +1267,11 @@ mod tests {
             "would fit: bnb-int8, int8, int4, nf4 on t4; fp16 on a100-40gb, a100-80gb, a10g, h100-pcie, h100-sxm, h200, l4, l40s; tensor-parallel = 2 (2 x t4)"
         );
         assert!(
-            deployment("t4", "llama-2-7b", "int8")
-                .check_fit(c, 4096)
+            c.check_fit(&deployment("t4", "llama-2-7b", "int8"), 4096)
                 .is_ok()
         );
         assert!(
-            deployment("t4", "llama-2-7b", "int4")
-                .check_fit(c, 4096)
+            c.check_fit(&deployment("t4", "llama-2-7b", "int4"), 4096)
                 .is_ok()
         );
     }
@@ -1423,16 +1279,15 @@ mod tests {
     #[test]
     fn formats_a_gpu_cannot_run_are_refused() {
         let c = Catalog::builtin().unwrap();
-        let (problem, _) = deployment("t4", "llama-2-7b", "fp8")
-            .check_fit(c, 4096)
+        let (problem, _) = c
+            .check_fit(&deployment("t4", "llama-2-7b", "fp8"), 4096)
             .unwrap_err();
         assert_eq!(
             problem,
             "NVIDIA T4 cannot run FP8 (W8A8) (turing architecture)"
         );
         assert!(
-            deployment("a100-80gb", "llama-2-7b", "fp8")
-                .check_fit(c, 4096)
+            c.check_fit(&deployment("a100-80gb", "llama-2-7b", "fp8"), 4096)
                 .is_ok(),
             "weight-only fp8 on Ampere"
         );

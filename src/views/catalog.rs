@@ -1,13 +1,13 @@
 //! Text views of the catalog and of a deployment's step-time curve (`capsim list`, `capsim curve`).
 
-use crate::catalog::{Catalog, DEFAULT_PROVIDER, default_price};
 use crate::domain::hardware::{Gpu, Precision};
 use crate::domain::llm::LlmSpec;
 use crate::domain::memory::MemoryPlan;
 use crate::domain::perf::{EngineClass, PerfModel, StepShape};
 use crate::domain::quant::Quantization;
+use crate::experiment::catalog::{Catalog, DEFAULT_PROVIDER, default_price};
 
-use super::table::layout as table;
+use crate::report::table::layout as table;
 
 const GIB: f64 = 1_073_741_824.0;
 
