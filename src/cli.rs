@@ -235,12 +235,13 @@ fn write_summary(dir: &Path, summary: &report::Summary) -> Result<(PathBuf, Path
 
 /// Reads a summary.json back; replication intervals are recomputed from its runs.
 fn read_summary(path: &Path) -> Result<report::Summary, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Failure::from(
-            ConfigError::new(path, format!("cannot read the summary: {e}"))
-                .with_hint("give a folder that `capsim run` wrote"),
-        )
-    })?;
+    let text =
+        experiment::input::read_text(path, experiment::input::InputKind::Data).map_err(|e| {
+            Failure::from(
+                ConfigError::new(path, format!("cannot read the summary: {e}"))
+                    .with_hint("give a folder that `capsim run` wrote"),
+            )
+        })?;
     let mut summary: report::Summary = serde_json::from_str(&text)
         .map_err(|e| Failure::from(ConfigError::new(path, format!("not a capsim summary: {e}"))))?;
     if summary.shard.is_none() && summary.runs.iter().any(|r| r.replication > 0) {
@@ -598,7 +599,14 @@ fn flag_deployment(
     a: &CurveArgs,
 ) -> Result<Deployment, Failure> {
     let utilization = a.gpu_memory_utilization.unwrap_or(0.9);
-    let tp = a.tp.unwrap_or(1);
+    let instance = a
+        .instance
+        .as_deref()
+        .map(|id| lookup(&c.instances, "--instance", id, "gpus"))
+        .transpose()?;
+    // As in an experiment file: an instance's replica spans all its GPUs unless told otherwise.
+    let tp = a.tp.unwrap_or(instance.map_or(1, |i| i.gpus));
+    let max_tp = instance.map_or(64, |i| i.gpus);
     if !(utilization > 0.0 && utilization <= 1.0) {
         return Err(arg_error(
             "--gpu-memory-utilization",
@@ -606,11 +614,14 @@ fn flag_deployment(
             "the vLLM default is 0.9".into(),
         ));
     }
-    if !(1..=64).contains(&tp) {
+    if !(1..=max_tp).contains(&tp) {
         return Err(arg_error(
             "--tp",
-            format!("must be between 1 and 64, found {tp}"),
-            "GPUs per replica".into(),
+            format!("must be between 1 and {max_tp}, found {tp}"),
+            match instance {
+                Some(i) => format!("{} has {} GPUs", i.id, i.gpus),
+                None => "GPUs per replica".into(),
+            },
         ));
     }
     let quant = lookup(
@@ -620,8 +631,7 @@ fn flag_deployment(
         "quantizations",
     )?;
     let mut gpu = lookup(&c.gpus, "--gpu", gpu, "gpus")?.clone();
-    if let Some(id) = &a.instance {
-        let i = lookup(&c.instances, "--instance", id, "gpus")?;
+    if let Some(i) = instance {
         if i.gpu != gpu.id {
             return Err(arg_error(
                 "--instance",
@@ -631,11 +641,20 @@ fn flag_deployment(
         }
         gpu.interconnect = i.interconnect.clone();
     }
+    let llm = lookup(&c.llms, "--model", model, "models")?.clone();
+    if let Some(problem) = crate::domain::deployment::tensor_parallel_problem(&llm, tp) {
+        return Err(arg_error(
+            "--tp",
+            problem,
+            "choose a tensor-parallel size that divides the heads (`capsim list models` shows them)"
+                .into(),
+        ));
+    }
     Ok(Deployment {
         interconnect: gpu.interconnect.clone(),
         instance: a.instance.clone(),
         gpu,
-        llm: lookup(&c.llms, "--model", model, "models")?.clone(),
+        llm,
         quant: quant.clone(),
         tp,
         class: lookup(

@@ -35,6 +35,17 @@ pub struct Deployment {
     pub overlap_exponent: f64,
 }
 
+/// Why `llm` cannot be split over `tp` GPUs, if it cannot: tensor parallelism gives each GPU an
+/// equal share of the attention heads. Both `capsim run` and `capsim curve` apply it.
+pub fn tensor_parallel_problem(llm: &LlmSpec, tp: u32) -> Option<String> {
+    (tp == 0 || !llm.heads.is_multiple_of(tp)).then(|| {
+        format!(
+            "{} attention heads cannot be split over {tp} GPUs",
+            llm.heads
+        )
+    })
+}
+
 impl Deployment {
     /// Where the memory goes.
     pub fn memory(&self) -> MemoryPlan {

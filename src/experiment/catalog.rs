@@ -395,7 +395,7 @@ pub struct Catalog {
 /// the line.
 fn parse_file<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
     let located = |e: &toml::de::Error, key: Option<String>| {
-        let message = e.message().trim_end().to_string();
+        let message = super::suggest::plain_types(e.message().trim_end());
         let mut err = ConfigError::new(path, message.clone());
         // A missing field has no span of its own: name it, at its table.
         let key = match (key, message.strip_prefix("missing field `")) {
@@ -876,9 +876,10 @@ impl Catalog {
         files.sort();
         for rel in &files {
             let path = dir.join(rel);
-            let text = std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError::new(&path, format!("cannot read the catalog file: {e}"))
-            })?;
+            let text =
+                super::input::read_text(&path, super::input::InputKind::Catalog).map_err(|e| {
+                    ConfigError::new(&path, format!("cannot read the catalog file: {e}"))
+                })?;
             b.add(dir, rel, &text)?;
         }
         b.finish()

@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod file;
+pub mod input;
 pub mod locate;
 mod policy;
 mod read;
@@ -36,9 +37,9 @@ pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
 /// Reads and validates the experiment file at `path` against `catalog` (e.g. the built-in
 /// catalog with a user's folder merged over it: [`Catalog::load`]).
 pub fn load_with(path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigError> {
-    let src = std::fs::read_to_string(path).map_err(|e| {
+    let src = input::read_text(path, input::InputKind::Experiment).map_err(|e| {
         let err = ConfigError::new(path, format!("cannot read the experiment file: {e}"));
-        if e.kind() == std::io::ErrorKind::NotFound {
+        if e.not_found() {
             err.with_hint("check the path; shipped examples are under experiments/")
         } else {
             err
@@ -157,14 +158,6 @@ fn parse_one(src: &str, path: &Path, catalog: &Catalog) -> Result<Experiment, Co
     validate::experiment(&ctx, raw)
 }
 
-/// Rewrites serde's type names into words a user of the file knows.
-fn plain_types(message: &str) -> String {
-    message
-        .replace("expected i64", "expected an integer")
-        .replace("expected u64", "expected a whole number, 0 or more")
-        .replace("expected a boolean", "expected true or false")
-}
-
 /// The backquoted names after "expected one of" in serde's unknown-field message.
 fn expected_fields(message: &str) -> Vec<&str> {
     message
@@ -181,7 +174,7 @@ fn expected_fields(message: &str) -> Vec<&str> {
 /// Turns a toml or serde error into a [`ConfigError`] with the line and, where known, the key.
 fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) -> ConfigError {
     let key = key.filter(|k| k != ".");
-    let message = plain_types(e.message().trim_end());
+    let message = suggest::plain_types(e.message().trim_end());
     let mut err = ConfigError::new(path, message.clone());
     let at = e
         .span()

@@ -323,7 +323,7 @@ fn read_csv_column(
     path: &Path,
     column: &str,
 ) -> Result<Vec<f64>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::input::read_text(path, super::input::InputKind::Data).map_err(|e| {
         ctx.error(key, format!("cannot read `{}`: {e}", path.display()))
             .with_hint("paths are relative to the experiment file's folder")
     })?;
@@ -370,7 +370,7 @@ pub(crate) fn read_numbers_file(
     path: &Path,
     what: &str,
 ) -> Result<Vec<f64>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::input::read_text(path, super::input::InputKind::Data).map_err(|e| {
         ctx.error(key, format!("cannot read `{}`: {e}", path.display()))
             .with_hint("paths are relative to the experiment file's folder")
     })?;

@@ -219,7 +219,7 @@ type ProfileTable = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
 
 /// Reads `batch,step_latency_s`, `batch,tokens_per_s` or `batch,context,step_latency_s` rows.
 fn read_profile_csv(ctx: &Ctx<'_>, key: &str, path: &Path) -> Result<ProfileTable, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::input::read_text(path, super::input::InputKind::Data).map_err(|e| {
         ctx.error(key, format!("cannot read `{}`: {e}", path.display()))
             .with_hint("paths are relative to the experiment file's folder")
     })?;
@@ -542,14 +542,8 @@ pub(crate) fn llm_service(
                 1,
                 max_tp,
             )? as u32;
-            if !llm.heads.is_multiple_of(tp) {
-                return Err(ctx.error(
-                    "endpoint.tensor-parallel",
-                    format!(
-                        "{} attention heads cannot be split over {tp} GPUs",
-                        llm.heads
-                    ),
-                ));
+            if let Some(problem) = crate::domain::deployment::tensor_parallel_problem(&llm, tp) {
+                return Err(ctx.error("endpoint.tensor-parallel", problem));
             }
             let kv_bytes = match engine.kv_cache_dtype.as_deref() {
                 None | Some("auto") => quant.kv_bytes,

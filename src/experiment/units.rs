@@ -54,6 +54,14 @@ pub enum UnitError {
         /// An example of the expected form.
         example: &'static str,
     },
+    /// A positive duration shorter than the clock's step, which would round to 0.
+    #[error(
+        "\"{text}\" is below the clock's 1 ns step and would round to 0 ns; write 0 for none or at least \"1ns\""
+    )]
+    RoundsToZero {
+        /// The text as written.
+        text: String,
+    },
     /// More than the clock can hold (about 584 years).
     #[error("\"{text}\" is too long to simulate")]
     TooLarge {
@@ -167,9 +175,17 @@ pub fn parse_duration(text: &str) -> Result<SimDuration, UnitError> {
         total_secs += number * scale;
         rest = after[unit_len..].trim_start();
     }
-    SimDuration::try_from_secs_f64(total_secs).ok_or_else(|| UnitError::TooLarge {
+    let d = SimDuration::try_from_secs_f64(total_secs).ok_or_else(|| UnitError::TooLarge {
         text: text.to_string(),
-    })
+    })?;
+    // The clock counts whole nanoseconds: a positive duration below half of one would silently
+    // become zero, which means "none" to most keys.
+    if d.is_zero() && total_secs > 0.0 {
+        return Err(UnitError::RoundsToZero {
+            text: text.to_string(),
+        });
+    }
+    Ok(d)
 }
 
 /// Reads a rate such as `"3/s"`, `"180 / min"`, `"0.5/h"` and returns events per second. The
@@ -260,6 +276,10 @@ mod tests {
                 "cannot read \"soon\" as a duration; write it like \"30s\", \"1.5m\" or \"2h 30m\"",
             ),
             ("1000000d", "\"1000000d\" is too long to simulate"),
+            (
+                "0.1ns",
+                "\"0.1ns\" is below the clock's 1 ns step and would round to 0 ns; write 0 for none or at least \"1ns\"",
+            ),
         ];
         for (text, message) in cases {
             assert_eq!(

@@ -2,12 +2,56 @@
 //! reports the key path, what it found, what it expected and, where useful, how to fix it.
 //! The readers every part shares (the context, distributions, value files) are in `read`.
 
-use super::file::{EndpointFile, ExperimentFile, WorkloadFile};
+use super::file::{EndpointFile, ExperimentFile, Scalar, WorkloadFile};
 use super::read::{Ctx, MAX_SERVERS, dist, read_seconds_file};
 use super::resolved::{Config, Experiment};
 use crate::domain::{Dist, EndpointSpec, Load, Scenario, Service, StopRule};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
+
+/// Most time-series windows one run may have.
+pub const MAX_WINDOWS: u64 = 100_000;
+
+/// `timeseries-interval`: 10 s unless given. Every window is a row kept in memory and a line of
+/// the CSV (a 1 ms interval over a day would be 86 million), so a run of known length has at most
+/// [`MAX_WINDOWS`]: a written interval that cuts more is refused, and the default widens to the
+/// next whole second that fits.
+fn timeseries_interval(
+    ctx: &Ctx<'_>,
+    written: Option<&Scalar>,
+    stop: StopRule,
+    warm_up: SimDuration,
+) -> Result<SimDuration, ConfigError> {
+    let key = "timeseries-interval";
+    let interval = match written {
+        Some(v) => ctx.positive_duration(key, v)?,
+        None => SimDuration::from_secs(10),
+    };
+    let StopRule::Duration(d) = stop else {
+        return Ok(interval);
+    };
+    let total = (d + warm_up).as_nanos();
+    let windows = total.div_ceil(interval.as_nanos());
+    if windows <= MAX_WINDOWS {
+        return Ok(interval);
+    }
+    let shortest = total.div_ceil(MAX_WINDOWS);
+    if written.is_none() {
+        return Ok(SimDuration::from_secs(shortest.div_ceil(1_000_000_000)));
+    }
+    Err(ctx
+        .error(
+            key,
+            format!(
+                "an interval of {interval} cuts the {} run into {windows} windows, more than the {MAX_WINDOWS} capsim keeps",
+                d + warm_up
+            ),
+        )
+        .with_hint(format!(
+            "use an interval of at least {}",
+            SimDuration::from_nanos(shortest)
+        )))
+}
 
 fn queue_limits(
     ctx: &Ctx<'_>,
@@ -207,6 +251,8 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
             )
             .with_hint("nothing would be measured; shorten `warm-up` or lengthen `duration`"));
     }
+    let timeseries_interval =
+        timeseries_interval(ctx, raw.timeseries_interval.as_ref(), stop, warm_up)?;
     let service = service_of(ctx, &raw.endpoint, &raw.workload)?;
     let fallback_ctx = Ctx {
         file: ctx.file,
@@ -227,10 +273,7 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         policies,
         warm_up,
         stop,
-        timeseries_interval: match &raw.timeseries_interval {
-            Some(v) => ctx.positive_duration("timeseries-interval", v)?,
-            None => SimDuration::from_secs(10),
-        },
+        timeseries_interval,
         keep_timeseries: false,
         keep_requests: false,
         sizes_from_trace: sizes_from_trace(&raw.workload),

@@ -63,7 +63,7 @@ fn timestamp_ns(s: &str) -> Option<i128> {
 /// prompt-token column (`ContextTokens` or `prompt_tokens`) and an output-token column
 /// (`GeneratedTokens` or `output_tokens`). Times are date-times or seconds, in order.
 pub fn read_trace(path: &Path) -> Result<Trace, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::input::read_text(path, super::input::InputKind::Data).map_err(|e| {
         ConfigError::new(path, format!("cannot read the trace: {e}"))
             .with_hint("paths are relative to the experiment file's folder; shipped traces are under data/traces/")
     })?;

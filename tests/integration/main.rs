@@ -8,6 +8,7 @@ mod conservation;
 mod determinism;
 mod endpoint_behaviour;
 mod experiments;
+mod input_safety;
 mod layering;
 mod lifecycle;
 mod policies;
