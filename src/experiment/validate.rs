@@ -22,6 +22,9 @@ pub struct Ctx<'a> {
     pub section: &'a str,
     /// The effective catalog: the built-in one, with any `--catalog` folder merged over it.
     pub catalog: &'a crate::catalog::Catalog,
+    /// Inside a sweep, where settings that have no effect are collected as warnings; `None` for
+    /// a single run, where they are errors.
+    pub warnings: Option<&'a std::cell::RefCell<Vec<ConfigError>>>,
 }
 
 impl Ctx<'_> {
@@ -39,6 +42,18 @@ impl Ctx<'_> {
         match locate(self.src, key) {
             Some((line, _)) => err.at_line(line, None),
             None => err,
+        }
+    }
+
+    /// A setting that has no effect: an error in a single run (the user wrote something that
+    /// does nothing), a warning inside a sweep (where another axis may be what makes it idle).
+    pub fn no_effect(&self, err: ConfigError) -> Result<(), ConfigError> {
+        match self.warnings {
+            Some(w) => {
+                w.borrow_mut().push(err);
+                Ok(())
+            }
+            None => Err(err),
         }
     }
 
@@ -665,6 +680,7 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         src: ctx.src,
         section: "breaker.fallback",
         catalog: ctx.catalog,
+        warnings: ctx.warnings,
     };
     let policies = super::policy::policies(
         ctx,
@@ -694,9 +710,11 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         source: ctx.file.to_path_buf(),
         configs: vec![super::Config {
             params: Default::default(),
+            swept: Vec::new(),
             scenario: scenario.clone(),
         }],
         replications: 1,
+        warnings: Vec::new(),
         scenario,
     })
 }
