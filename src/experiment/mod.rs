@@ -3,7 +3,9 @@
 //! Parsing happens in two stages, as in a compiler: the `file` module mirrors the TOML shape with serde
 //! (unknown keys and wrong types are refused there, with the line), then `validate` checks every
 //! value and builds domain types (with the key path and line of the offending value). Paths
-//! written inside a file are relative to that file's folder.
+//! written inside a file are relative to that file's folder. A sweep's configurations skip the
+//! text: each is the parsed document with its axis values written in, read by the same typed
+//! mirror and validation, with errors located by key path in the file as written.
 
 pub mod file;
 pub mod locate;
@@ -176,8 +178,13 @@ pub fn parse_with(src: &str, path: &Path, catalog: &Catalog) -> Result<Experimen
             });
             under.or(spec.axes.first()).and_then(|a| a.line)
         };
+        // Without axes nothing varies, so the configuration is the file: errors stay errors.
         let here = RefCell::new(Vec::new());
-        let one = parse_tree(d, src, path, catalog, &here).map_err(|e| {
+        let lenient = (!spec.axes.is_empty()).then_some(&here);
+        let one = parse_tree(d, src, path, catalog, lenient).map_err(|e| {
+            if spec.axes.is_empty() {
+                return e;
+            }
             let mut out = ConfigError::new(
                 path,
                 format!("in the sweep configuration {desc}: {}", e.message),
@@ -262,7 +269,7 @@ fn parse_tree(
     src: &str,
     path: &Path,
     catalog: &Catalog,
-    warnings: &RefCell<Vec<ConfigError>>,
+    warnings: Option<&RefCell<Vec<ConfigError>>>,
 ) -> Result<Experiment, ConfigError> {
     let raw: file::ExperimentFile = serde_path_to_error::deserialize(toml::Value::Table(doc))
         .map_err(|e| {
@@ -274,7 +281,7 @@ fn parse_tree(
         src,
         section: "endpoint",
         catalog,
-        warnings: Some(warnings),
+        warnings,
     };
     validate::experiment(&ctx, raw)
 }

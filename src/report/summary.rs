@@ -337,16 +337,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_readme_shows_the_metrics_table_as_generated() {
-        let readme = include_str!("../../README.md");
-        let table = Metrics::markdown_table();
-        assert!(
-            readme.contains(&table),
-            "README.md's metrics table differs from Metrics; replace it with:\n{table}"
-        );
-    }
-
-    #[test]
     fn reals_follow_the_column_order_and_drop_undefined_values() {
         let m = Metrics {
             ok: 7,

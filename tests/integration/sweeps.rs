@@ -331,6 +331,14 @@ fn has_no_effect_is_an_error_in_a_single_run_and_a_warning_in_a_sweep() {
     )
     .unwrap();
     assert_eq!(exp.warnings.len(), 1);
+    // A sweep without axes varies nothing: the setting is as idle as in a single run.
+    let replications =
+        base.replace("streaming = true", "streaming = false") + "[sweep]\nreplications = 2\n";
+    let err = parse_err(&replications);
+    assert!(
+        err.message.starts_with("has no effect: no client streams"),
+        "{err}"
+    );
     // A sweep in which every configuration streams has nothing to warn about.
     let fine = format!("{base}[sweep]\nworkload.arrival.rate = [\"1/s\", \"2/s\"]\n");
     assert!(parse(&fine).warnings.is_empty());
