@@ -325,6 +325,20 @@ fn has_no_effect_is_an_error_in_a_single_run_and_a_warning_in_a_sweep() {
         err.contains("`endpoint.keep-alive`: has no effect: no client streams (in 2 of the 3 sweep configurations, e.g. client.streaming = false)"),
         "{err}"
     );
+    // `run` says so too, even when told to be quiet, and runs every configuration.
+    let out = capsim()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&swept)
+        .assert()
+        .success();
+    let err = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("warning:") && err.contains("in 2 of the 3 sweep configurations"),
+        "{err}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3);
     let exp = capsim::experiment::parse(
         &std::fs::read_to_string(&swept).unwrap(),
         &dir.path().join("swept.toml"),
