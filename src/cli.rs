@@ -309,6 +309,7 @@ fn run_command(
     } = keep;
     let catalog = Catalog::load(catalog)?;
     let exp = experiment::load_with(file, &catalog)?;
+    print_warnings(&exp);
     let seed = seed.or(exp.seed).ok_or_else(|| {
         ConfigError::new(file, "no seed: the file sets no `seed` and none was given with --seed")
             .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed")
@@ -423,12 +424,21 @@ fn run_command(
     Ok(())
 }
 
+/// Settings that have no effect in some configurations of a sweep, on stderr (even with
+/// `--quiet`: they may mean the sweep does not measure what it was written to).
+fn print_warnings(exp: &experiment::Experiment) {
+    for w in &exp.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
 fn validate_command(files: &[PathBuf], catalog: Option<&Path>) -> Result<(), Failure> {
     let catalog = Catalog::load(catalog)?;
     let mut errors = Vec::new();
     for file in files {
         match experiment::load_with(file, &catalog) {
             Ok(exp) => {
+                print_warnings(&exp);
                 let seed = exp
                     .seed
                     .map_or("no seed (pass --seed when running)".to_string(), |s| {

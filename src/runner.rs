@@ -9,7 +9,8 @@ use crate::domain::serving::{ClassStats, ServingStats};
 use crate::domain::{Outcome, RunOutput, RunStats, Scenario, simulate};
 use crate::error::RunError;
 use crate::experiment::Experiment;
-use crate::report::{FORMAT_VERSION, Metrics, RunSummary, Summary};
+use crate::experiment::sweep::Role;
+use crate::report::{AxisRole, AxisValue, FORMAT_VERSION, Metrics, RunSummary, Summary, SweepAxis};
 
 /// One run to simulate.
 #[derive(Clone, Debug)]
@@ -178,6 +179,39 @@ fn request_metrics(stats: &RunStats) -> Metrics {
         events: stats.events,
         ..Metrics::default()
     }
+}
+
+/// The sweep's axes as the report shows them: each key's role (known here, where keys have
+/// meaning) and its value in every configuration, as a label and, where it is one, a number.
+pub fn axes(experiment: &Experiment) -> Vec<SweepAxis> {
+    let Some(first) = experiment.configs.first() else {
+        return Vec::new();
+    };
+    first
+        .swept
+        .iter()
+        .enumerate()
+        .map(|(j, s)| SweepAxis {
+            key: s.key.clone(),
+            role: match s.role {
+                Role::Load => AxisRole::Load,
+                Role::Limit => AxisRole::Limit,
+                Role::Choice => AxisRole::Choice,
+            },
+            values: experiment
+                .configs
+                .iter()
+                .map(|c| {
+                    let v = &c.swept[j];
+                    AxisValue {
+                        written: v.written.clone(),
+                        number: v.number,
+                        unit: v.unit.map(str::to_string),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// One run's summary rows and, when asked for, its time series.
@@ -394,6 +428,7 @@ pub fn run_watched(
             runs: total,
             replications: experiment.replications,
         }),
+        axes: axes(experiment),
         runs,
         aggregates,
     };

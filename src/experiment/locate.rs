@@ -75,6 +75,26 @@ pub fn locate(src: &str, path: &str) -> Option<(usize, usize)> {
     best.map(|offset| line_col(src, offset))
 }
 
+/// The (line, column) where the key chain `keys` is written, each entry one literal key (so a
+/// quoted key such as `"classes[0].share"` is one entry), or where its deepest existing prefix is.
+pub fn locate_keys(src: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let doc = DeTable::parse(src).ok()?;
+    let mut table: Option<&DeTable<'_>> = Some(doc.get_ref());
+    let mut best: Option<usize> = None;
+    for k in keys {
+        let Some(t) = table else { break };
+        let Some((key, v)) = t.iter().find(|(key, _)| key.get_ref().as_ref() == *k) else {
+            break;
+        };
+        best = Some(key.span().start);
+        table = match v.get_ref() {
+            DeValue::Table(t) => Some(t),
+            _ => None,
+        };
+    }
+    best.map(|offset| line_col(src, offset))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +113,20 @@ mod tests {
     fn falls_back_to_the_closest_parent() {
         assert_eq!(locate(SRC, "endpoint.queue-timeout"), Some((3, 2)));
         assert_eq!(locate(SRC, "nothing.here"), None);
+    }
+
+    #[test]
+    fn literal_key_chains_find_quoted_keys_with_dots_and_brackets() {
+        let src =
+            "[sweep]\nmode = \"zip\"\n\"classes[0].share\" = [0.1]\n\"classes[1]\".share = [0.2]\n";
+        assert_eq!(
+            locate_keys(src, &["sweep", "classes[0].share"]),
+            Some((3, 1))
+        );
+        assert_eq!(
+            locate_keys(src, &["sweep", "classes[1]", "share"]),
+            Some((4, 14))
+        );
+        assert_eq!(locate_keys(src, &["sweep", "nothing"]), Some((1, 2)));
     }
 }

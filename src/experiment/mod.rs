@@ -3,7 +3,9 @@
 //! Parsing happens in two stages, as in a compiler: the `file` module mirrors the TOML shape with serde
 //! (unknown keys and wrong types are refused there, with the line), then `validate` checks every
 //! value and builds domain types (with the key path and line of the offending value). Paths
-//! written inside a file are relative to that file's folder.
+//! written inside a file are relative to that file's folder. A sweep's configurations skip the
+//! text: each is the parsed document with its axis values written in, read by the same typed
+//! mirror and validation, with errors located by key path in the file as written.
 
 pub mod catalog;
 pub mod file;
@@ -22,6 +24,7 @@ mod workload;
 pub use resolved::{Config, Experiment};
 pub use workload::read_trace;
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use crate::error::ConfigError;
@@ -78,70 +81,140 @@ pub fn parse(src: &str, path: &Path) -> Result<Experiment, ConfigError> {
 /// Validates experiment text `src` as if it were read from `path`, against `catalog`.
 pub fn parse_with(src: &str, path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigError> {
     workload::forget_traces();
-    let mut exp = parse_one(src, path, catalog)?;
-    // A sweep writes each configuration's axis values into the file and validates the result
-    // like any file; the file as written (first values aside) is already valid here.
-    let Some(toml::Value::Table(table)) = toml::from_str::<toml::Table>(src)
-        .ok()
-        .and_then(|mut doc| doc.remove("sweep"))
-    else {
+    // The parsed document, when the text is TOML; when it is not, the typed reading below says
+    // why, with the line.
+    let doc = toml::from_str::<toml::Table>(src).ok();
+    let sweep_table = doc
+        .as_ref()
+        .and_then(|d| d.get("sweep"))
+        .and_then(toml::Value::as_table);
+    // Inside a sweep, a key that one configuration makes idle is a warning (the file as written
+    // is then read only to check it; its own warnings say nothing about the runs).
+    let ignored = RefCell::new(Vec::new());
+    let mut exp = parse_one(src, path, catalog, sweep_table.map(|_| &ignored))?;
+    let (Some(mut doc), Some(table)) = (doc.clone(), sweep_table) else {
         return Ok(exp);
     };
-    let spec = sweep::parse(path, src, &table)?;
-    let mut doc: toml::Table = toml::from_str(src).map_err(|e| toml_error(src, path, None, &e))?;
+    let spec = sweep::parse(path, src, table)?;
     doc.remove("sweep");
+    let configurations = spec.configurations();
+    let total = configurations.len();
     let mut configs = Vec::new();
-    for values in spec.configurations() {
+    let mut warnings: Vec<(ConfigError, usize, String)> = Vec::new();
+    for choice in configurations {
         let mut d = doc.clone();
-        for (k, v) in &values {
-            sweep::set(&mut d, k, v.clone()).map_err(|m| {
-                let e = ConfigError::new(path, format!("cannot sweep `{k}`: {m}"))
-                    .at_key(format!("sweep.{k}"));
-                match locate::locate(src, &format!("sweep.{k}")) {
-                    Some((line, _)) => e.at_line(line, None),
+        let swept: Vec<sweep::Swept> = spec
+            .axes
+            .iter()
+            .zip(&choice)
+            .map(|(a, &i)| a.swept(i))
+            .collect();
+        let desc: Vec<String> = swept
+            .iter()
+            .map(|s| match &s.json {
+                serde_json::Value::String(_) if s.written.contains('=') => {
+                    format!("{} = {{ {} }}", s.key, s.written)
+                }
+                serde_json::Value::String(w) => format!("{} = \"{w}\"", s.key),
+                other => format!("{} = {other}", s.key),
+            })
+            .collect();
+        let desc = desc.join(", ");
+        // What replacing a table drops, for the hint when the configuration is then invalid.
+        let mut replaced: Option<(String, Vec<String>)> = None;
+        for (axis, &i) in spec.axes.iter().zip(&choice) {
+            let gone = sweep::dropped(&d, axis, &axis.values[i]);
+            if replaced.is_none() && !gone.is_empty() {
+                replaced = Some((axis.key.clone(), gone));
+            }
+            sweep::apply(&mut d, axis, &axis.values[i]).map_err(|m| {
+                let e = ConfigError::new(path, format!("cannot sweep `{}`: {m}", axis.key))
+                    .at_key(format!("sweep.{}", axis.key));
+                match axis.line {
+                    Some(line) => e.at_line(line, None),
                     None => e,
                 }
             })?;
         }
-        let text = toml::to_string(&d).map_err(|e| {
-            ConfigError::new(path, format!("cannot write a sweep configuration: {e}"))
-        })?;
-        let one = parse_one(&text, path, catalog).map_err(|e| {
-            let desc: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        // An error names the configuration and points at the axis whose key it is under (the
+        // first axis when it is under none).
+        let axis_line = |key: Option<&str>| {
+            let under = key.and_then(|k| {
+                spec.axes.iter().find(|a| {
+                    k == a.key
+                        || k.strip_prefix(a.key.as_str())
+                            .is_some_and(|r| r.starts_with(['.', '[']))
+                })
+            });
+            under.or(spec.axes.first()).and_then(|a| a.line)
+        };
+        // Without axes nothing varies, so the configuration is the file: errors stay errors.
+        let here = RefCell::new(Vec::new());
+        let lenient = (!spec.axes.is_empty()).then_some(&here);
+        let one = parse_tree(d, src, path, catalog, lenient).map_err(|e| {
+            if spec.axes.is_empty() {
+                return e;
+            }
             let mut out = ConfigError::new(
                 path,
-                format!(
-                    "in the sweep configuration {}: {}",
-                    desc.join(", "),
-                    e.message
-                ),
+                format!("in the sweep configuration {desc}: {}", e.message),
             );
+            if let Some(line) = axis_line(e.key.as_deref()) {
+                out = out.at_line(line, None);
+            }
             if let Some(k) = e.key {
                 out = out.at_key(k);
             }
-            if let Some((k, _)) = values.first()
-                && let Some((line, _)) = locate::locate(src, &format!("sweep.{k}"))
-            {
-                out = out.at_line(line, None);
+            if let Some((k, gone)) = &replaced {
+                let gone: Vec<String> = gone.iter().map(|g| format!("`{g}`")).collect();
+                return out.with_hint(format!(
+                    "a table value replaces the whole `{k}` table, so this configuration has no {}; to change only the keys it names, write {k} = {{ merge = [...] }}",
+                    gone.join(", ")
+                ));
             }
             match e.hint {
                 Some(h) => out.with_hint(h),
                 None => out,
             }
         })?;
+        for w in here.into_inner() {
+            match warnings.iter_mut().find(|(seen, _, _)| *seen == w) {
+                Some((_, n, _)) => *n += 1,
+                None => warnings.push((w, 1, desc.clone())),
+            }
+        }
         configs.push(Config {
-            params: sweep::params(&values),
+            params: swept
+                .iter()
+                .map(|s| (s.key.clone(), s.json.clone()))
+                .collect(),
+            swept,
             scenario: one.scenario,
         });
     }
+    exp.warnings = warnings
+        .into_iter()
+        .map(|(mut w, n, first)| {
+            w.message = format!(
+                "{} (in {n} of the {total} sweep configurations, e.g. {first})",
+                w.message
+            );
+            w
+        })
+        .collect();
     exp.scenario = configs[0].scenario.clone();
     exp.configs = configs;
     exp.replications = spec.replications;
     Ok(exp)
 }
 
-/// Validates one configuration: the file without its sweep.
-fn parse_one(src: &str, path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigError> {
+/// Validates one configuration given as text: the file as written.
+fn parse_one(
+    src: &str,
+    path: &Path,
+    catalog: &Catalog,
+    warnings: Option<&RefCell<Vec<ConfigError>>>,
+) -> Result<Experiment, ConfigError> {
     let deserializer =
         toml::Deserializer::parse(src).map_err(|e| toml_error(src, path, None, &e))?;
     let raw: file::ExperimentFile =
@@ -154,6 +227,31 @@ fn parse_one(src: &str, path: &Path, catalog: &Catalog) -> Result<Experiment, Co
         src,
         section: "endpoint",
         catalog,
+        warnings,
+    };
+    validate::experiment(&ctx, raw)
+}
+
+/// Validates one configuration of a sweep given as the document's value tree (no text is
+/// printed and read back); errors are located by key path in the file's source `src`.
+fn parse_tree(
+    doc: toml::Table,
+    src: &str,
+    path: &Path,
+    catalog: &Catalog,
+    warnings: Option<&RefCell<Vec<ConfigError>>>,
+) -> Result<Experiment, ConfigError> {
+    let raw: file::ExperimentFile = serde_path_to_error::deserialize(toml::Value::Table(doc))
+        .map_err(|e| {
+            let key = e.path().to_string();
+            toml_error(src, path, Some(key), e.inner())
+        })?;
+    let ctx = read::Ctx {
+        file: path,
+        src,
+        section: "endpoint",
+        catalog,
+        warnings,
     };
     validate::experiment(&ctx, raw)
 }
@@ -185,9 +283,21 @@ fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) 
     }
     if key.is_none() && e.span().is_some() && !message.starts_with("missing field") {
         err.message = format!("invalid TOML: {message}");
-        err = err.with_hint(
-            "the mistake may be on an earlier line: look for an unclosed `{`, `[` or quote",
-        );
+        // `classes[0].share = ...` is how one writes the key path, but a bare TOML key cannot
+        // hold brackets.
+        let line = at.and_then(|(l, _)| src.lines().nth(l - 1)).unwrap_or("");
+        let indexed_key = line
+            .split_once('=')
+            .map(|(k, _)| k.trim())
+            .filter(|k| !k.starts_with(['[', '"', '\'']) && k.contains('[') && k.contains(']'));
+        err = match indexed_key {
+            Some(k) => err.with_hint(format!(
+                "a key with an index must be quoted in TOML: write \"{k}\" = ..."
+            )),
+            None => err.with_hint(
+                "the mistake may be on an earlier line: look for an unclosed `{`, `[` or quote",
+            ),
+        };
     }
     if let Some(k) = &key {
         if message.starts_with("unknown field") {

@@ -334,9 +334,9 @@ fn client(
         } else {
             "cancel-on-disconnect"
         };
-        return Err(ctx
+        ctx.no_effect(ctx
             .error(&format!("{key}.{k}"), "has no effect without a timeout (`timeout`, `connect-timeout`, `deadline` or a `[gateway]` timeout)")
-            .with_hint(format!("set `timeout = \"30s\"` in [{key}], or remove `{k}`")));
+            .with_hint(format!("set `timeout = \"30s\"` in [{key}], or remove `{k}`")))?;
     }
     if let Some(r) = &raw.retry {
         p.retry = Some(retry(ctx, &format!("{key}.retry"), r, possible, &p)?);
@@ -550,9 +550,9 @@ pub(crate) fn policies(
         None => None,
     };
     if keep_alive.is_some() && !classes.iter().any(|c| c.policy.streaming) {
-        return Err(ctx
+        ctx.no_effect(ctx
             .error("endpoint.keep-alive", "has no effect: no client streams")
-            .with_hint("keep-alive comments are sent on streamed (SSE) responses; set `streaming = true` in [client]"));
+            .with_hint("keep-alive comments are sent on streamed (SSE) responses; set `streaming = true` in [client]"))?;
     }
 
     let async_queue = match &raw.async_queue {

@@ -23,6 +23,9 @@ pub struct Ctx<'a> {
     pub section: &'a str,
     /// The effective catalog: the built-in one, with any `--catalog` folder merged over it.
     pub catalog: &'a crate::experiment::catalog::Catalog,
+    /// Inside a sweep, where settings that have no effect are collected as warnings; `None` for
+    /// a single run, where they are errors.
+    pub warnings: Option<&'a std::cell::RefCell<Vec<ConfigError>>>,
 }
 
 impl Ctx<'_> {
@@ -40,6 +43,18 @@ impl Ctx<'_> {
         match locate(self.src, key) {
             Some((line, _)) => err.at_line(line, None),
             None => err,
+        }
+    }
+
+    /// A setting that has no effect: an error in a single run (the user wrote something that
+    /// does nothing), a warning inside a sweep (where another axis may be what makes it idle).
+    pub fn no_effect(&self, err: ConfigError) -> Result<(), ConfigError> {
+        match self.warnings {
+            Some(w) => {
+                w.borrow_mut().push(err);
+                Ok(())
+            }
+            None => Err(err),
         }
     }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::domain::Scenario;
+use crate::error::ConfigError;
 
 /// A validated experiment.
 #[derive(Clone, Debug)]
@@ -22,6 +23,9 @@ pub struct Experiment {
     pub configs: Vec<Config>,
     /// Runs per configuration, each with its own seed.
     pub replications: u32,
+    /// Settings that have no effect in some configurations of the sweep, each with how many
+    /// (a single run refuses them as errors instead).
+    pub warnings: Vec<ConfigError>,
 }
 
 /// One configuration of a sweep.
@@ -29,6 +33,8 @@ pub struct Experiment {
 pub struct Config {
     /// The axis values that make it, by key path (empty without a sweep).
     pub params: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The same values typed, in axis order: label, number and unit, and the key's role.
+    pub swept: Vec<super::sweep::Swept>,
     /// What it simulates.
     pub scenario: Scenario,
 }

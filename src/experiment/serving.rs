@@ -924,10 +924,10 @@ fn scaling(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<(u32, Option<Lifecycle>)
         None => None,
     };
     if min > 0 && idle_timeout.is_some() && min == max {
-        return Err(ctx.error(
+        ctx.no_effect(ctx.error(
             &k("idle-timeout"),
             "has no effect: min-replicas equals max-replicas, so no replica ever stops",
-        ));
+        ))?;
     }
     let hold_timeout = f
         .scale_up_timeout

@@ -259,6 +259,7 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         src: ctx.src,
         section: "breaker.fallback",
         catalog: ctx.catalog,
+        warnings: ctx.warnings,
     };
     let policies = super::policy::policies(
         ctx,
@@ -285,9 +286,11 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         source: ctx.file.to_path_buf(),
         configs: vec![Config {
             params: Default::default(),
+            swept: Vec::new(),
             scenario: scenario.clone(),
         }],
         replications: 1,
+        warnings: Vec::new(),
         scenario,
     })
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::summary::{Aggregate, Estimate, MetricValue, Metrics, RunSummary};
+use super::summary::{Aggregate, Estimate, Metrics, RunSummary};
 
 /// The mean and Student-t 95 % half-width of `xs`.
 pub fn estimate(xs: &[f64]) -> Estimate {
@@ -49,18 +49,12 @@ pub fn aggregate(runs: &[RunSummary]) -> Vec<Aggregate> {
         .into_values()
         .map(|group| {
             let first = group[0];
-            let names = Metrics::DOCS.map(|(n, _)| n);
-            let metrics = names
+            let reals: Vec<_> = group.iter().map(|r| r.metrics.reals()).collect();
+            let metrics = Metrics::DOCS
                 .iter()
                 .enumerate()
-                .map(|(i, name)| {
-                    let xs: Vec<f64> = group
-                        .iter()
-                        .filter_map(|r| match r.metrics.entries()[i].1 {
-                            MetricValue::Count(c) => Some(c as f64),
-                            MetricValue::Real(x) => x.filter(|x| x.is_finite()),
-                        })
-                        .collect();
+                .map(|(i, (name, _))| {
+                    let xs: Vec<f64> = reals.iter().filter_map(|r| r[i]).collect();
                     (*name, estimate(&xs))
                 })
                 .collect();

@@ -3,7 +3,6 @@
 //! front, and a run's time series. Text is drawn with a bundled font (DejaVu Sans), so charts
 //! look the same on any machine.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -11,7 +10,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::summary::{MetricValue, Metrics, Summary};
+use super::summary::{AxisRole, AxisValue, METRIC_COUNT, Metrics, Summary, SweepAxis};
 use crate::error::RunError;
 
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
@@ -57,32 +56,18 @@ pub struct Chart {
     pub title: String,
 }
 
-/// A number with an optional unit, as a swept value is written (`"2.5/s"`, `"60s"`, `4`).
-fn numeric(v: &serde_json::Value) -> Option<f64> {
-    match v {
-        serde_json::Value::Number(n) => n.as_f64(),
-        serde_json::Value::String(s) => {
-            let end = s
-                .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
-                .unwrap_or(s.len());
-            s[..end].parse().ok()
-        }
-        _ => None,
-    }
-}
-
-fn value(m: &Metrics, name: &str) -> Option<f64> {
-    match m.get(name)? {
-        MetricValue::Count(c) => Some(c as f64),
-        MetricValue::Real(x) => x.filter(|x| x.is_finite()),
-    }
-}
-
-/// The points of a sweep: per configuration its parameters and (mean) metrics.
+/// The points of a sweep: per configuration its index and (mean) metrics.
 struct Point<'a> {
-    params: &'a BTreeMap<String, serde_json::Value>,
-    metrics: Metrics,
+    config: usize,
+    /// Every metric as a real number, in [`Metrics::entries`] order.
+    values: [Option<f64>; METRIC_COUNT],
     cdf: &'a [f64],
+}
+
+impl Point<'_> {
+    fn metric(&self, name: &str) -> Option<f64> {
+        Metrics::index(name).and_then(|i| self.values[i])
+    }
 }
 
 fn points(summary: &Summary) -> Vec<Point<'_>> {
@@ -90,8 +75,8 @@ fn points(summary: &Summary) -> Vec<Point<'_>> {
     for r in summary.runs.iter().filter(|r| r.class == "all") {
         if r.replication == 0 {
             out.push(Point {
-                params: &r.params,
-                metrics: r.metrics.clone(),
+                config: r.config,
+                values: r.metrics.reals(),
                 cdf: &r.latency_cdf,
             });
         }
@@ -99,60 +84,59 @@ fn points(summary: &Summary) -> Vec<Point<'_>> {
     // With replications, use each configuration's means.
     for a in summary.aggregates.iter().filter(|a| a.class == "all") {
         if let Some(p) = out.get_mut(a.config) {
-            for (name, e) in &a.metrics {
-                set_mean(&mut p.metrics, name, e.mean);
+            for (i, (_, e)) in a.metrics.iter().enumerate() {
+                p.values[i] = e.mean;
             }
         }
     }
     out
 }
 
-/// Puts a replication mean into the metric fields the charts read.
-fn set_mean(m: &mut Metrics, name: &str, mean: Option<f64>) {
-    match name {
-        "timeout_rate" => m.timeout_rate = mean,
-        "error_rate" => m.error_rate = mean,
-        "latency_p50_s" => m.latency_p50_s = mean,
-        "latency_p95_s" => m.latency_p95_s = mean,
-        "latency_p99_s" => m.latency_p99_s = mean,
-        "cost_per_1k_ok_usd" => m.cost_per_1k_ok_usd = mean,
-        _ => {}
-    }
+/// The value of axis `axis` at point `p`.
+fn at<'a>(axis: &'a SweepAxis, p: &Point<'_>) -> Option<&'a AxisValue> {
+    axis.values.get(p.config)
 }
 
-/// The swept parameter that is the load (a rate, speed or number of users), if any.
-fn load_axis(points: &[Point<'_>]) -> Option<String> {
-    let keys: Vec<&String> = points.first()?.params.keys().collect();
-    let numeric_axis = |k: &str| {
-        points
-            .iter()
-            .all(|p| p.params.get(k).and_then(numeric).is_some())
-    };
-    ["rate", "speed", "count", "users"]
-        .iter()
-        .find_map(|suffix| {
-            keys.iter()
-                .find(|k| k.ends_with(suffix) && numeric_axis(k))
-                .map(|k| k.to_string())
-        })
+/// The value of axis `axis` at point `p` as a number.
+fn number(axis: &SweepAxis, p: &Point<'_>) -> Option<f64> {
+    at(axis, p)?.number
+}
+
+/// Whether every point has a number on `axis`.
+fn numeric(axis: &SweepAxis, points: &[Point<'_>]) -> bool {
+    points.iter().all(|p| number(axis, p).is_some())
+}
+
+/// The swept load (its role says so, and every value is a number), if any.
+fn load_axis<'a>(axes: &'a [SweepAxis], points: &[Point<'_>]) -> Option<&'a SweepAxis> {
+    axes.iter()
+        .find(|a| a.role == AxisRole::Load && numeric(a, points))
+}
+
+/// The last segment of a key path: `read-timeout` for `client.read-timeout`.
+fn short(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
 }
 
 /// A label for the other parameters of a point: its scenario.
-fn scenario(p: &Point<'_>, load: &str) -> String {
-    // What serves the requests first, then the other settings.
-    let mut params: Vec<(&String, &serde_json::Value)> = p.params.iter().collect();
-    params.sort_by_key(|(k, _)| !k.starts_with("endpoint"));
-    let parts: Vec<String> = params
+fn scenario(axes: &[SweepAxis], p: &Point<'_>, load: Option<&SweepAxis>) -> String {
+    // What serves the requests first, then the other settings, each by key name.
+    let mut others: Vec<&SweepAxis> = axes
+        .iter()
+        .filter(|a| load.is_none_or(|l| l.key != a.key))
+        .collect();
+    others.sort_by(|a, b| a.key.cmp(&b.key));
+    others.sort_by_key(|a| !a.key.starts_with("endpoint"));
+    let parts: Vec<String> = others
         .into_iter()
-        .filter(|(k, _)| k.as_str() != load)
-        .map(|(k, v)| {
-            let short = k.rsplit('.').next().unwrap_or(k);
-            let v = v.as_str().map_or_else(|| v.to_string(), str::to_string);
-            if short == "endpoint" {
-                v
+        .filter_map(|a| {
+            let v = &at(a, p)?.written;
+            // A table value is already written as key=value pairs.
+            Some(if v.contains('=') {
+                v.clone()
             } else {
-                format!("{short} {v}")
-            }
+                format!("{}={v}", short(&a.key))
+            })
         })
         .collect();
     if parts.is_empty() {
@@ -165,11 +149,11 @@ fn scenario(p: &Point<'_>, load: &str) -> String {
 type Series = Vec<(String, Vec<(f64, f64)>)>;
 
 /// Per scenario, the (load, metric) points in load order.
-fn series(points: &[Point<'_>], load: &str, metric: impl Fn(&Metrics) -> Option<f64>) -> Series {
+fn series(axes: &[SweepAxis], points: &[Point<'_>], load: &SweepAxis, metric: &str) -> Series {
     let mut out: Series = Vec::new();
     for p in points {
-        let name = scenario(p, load);
-        let Some(x) = p.params.get(load).and_then(numeric) else {
+        let name = scenario(axes, p, Some(load));
+        let Some(x) = number(load, p) else {
             continue;
         };
         let idx = match out.iter().position(|(n, _)| *n == name) {
@@ -179,7 +163,7 @@ fn series(points: &[Point<'_>], load: &str, metric: impl Fn(&Metrics) -> Option<
                 out.len() - 1
             }
         };
-        if let Some(y) = metric(&p.metrics) {
+        if let Some(y) = p.metric(metric) {
             out[idx].1.push((x, y));
         }
     }
@@ -212,7 +196,7 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> RunError {
 }
 
 /// Timeout rate (%) against load, one line per scenario.
-fn timeout_chart(path: &Path, title: &str, load: &str, s: &Series) -> Result<(), RunError> {
+fn timeout_chart(path: &Path, title: &str, load: &SweepAxis, s: &Series) -> Result<(), RunError> {
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let (x0, x1, _, _) = bounds(s);
@@ -265,11 +249,12 @@ fn seconds_label(v: f64) -> String {
     }
 }
 
-fn load_desc(load: &str) -> String {
-    if load.ends_with("rate") {
+fn load_desc(load: &SweepAxis) -> String {
+    let rate = load.values.iter().all(|v| v.unit.as_deref() == Some("/s"));
+    if rate {
         "offered load (requests/s)".into()
     } else {
-        load.to_string()
+        load.key.clone()
     }
 }
 
@@ -303,11 +288,11 @@ where
 fn latency_chart(
     path: &Path,
     title: &str,
-    load: &str,
+    load: &SweepAxis,
     p50: &Series,
     p95: &Series,
     p99: &Series,
-    timeouts: &[f64],
+    limits: &[(String, f64)],
 ) -> Result<(), RunError> {
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
@@ -315,7 +300,7 @@ fn latency_chart(
     let (_, _, lo, hi) = bounds(&p50.iter().chain(p99).cloned().collect());
     let lo = (lo.max(1e-3) / 2.0).min(0.1);
     let hi = (hi * 2.0)
-        .max(timeouts.iter().cloned().fold(0.0, f64::max) * 1.5)
+        .max(limits.iter().map(|l| l.1).fold(0.0, f64::max) * 1.5)
         .max(1.0);
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 26))
@@ -362,7 +347,8 @@ fn latency_chart(
             ))
             .map_err(draw_err)?;
     }
-    for &t in timeouts {
+    for (name, t) in limits {
+        let t = *t;
         chart
             .draw_series(DashedLineSeries::new(
                 vec![(x0, t), (x1, t)],
@@ -371,7 +357,7 @@ fn latency_chart(
                 BLACK.stroke_width(2),
             ))
             .map_err(draw_err)?
-            .label(format!("client timeout {t:.0} s"))
+            .label(format!("{name} {t:.0} s"))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
     }
     legend(&mut chart)?;
@@ -693,42 +679,34 @@ pub fn timeseries_chart(
 pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     font()?;
     let pts = points(summary);
+    let axes = &summary.axes;
     let mut out = Vec::new();
     // Two numeric axes and nothing else swept: a heatmap of the timeout rate.
-    let keys: Vec<&String> = pts
-        .first()
-        .map_or(Vec::new(), |p| p.params.keys().collect());
-    if keys.len() == 2
-        && pts.len() > 1
-        && keys.iter().all(|k| {
-            pts.iter()
-                .all(|p| p.params.get(*k).and_then(numeric).is_some())
-        })
-    {
+    if axes.len() == 2 && pts.len() > 1 && axes.iter().all(|a| numeric(a, &pts)) {
+        // The axis whose key sorts first across, the other up.
+        let (x, y) = if axes[0].key <= axes[1].key {
+            (&axes[0], &axes[1])
+        } else {
+            (&axes[1], &axes[0])
+        };
         let cells: Vec<(f64, f64, f64)> = pts
             .iter()
-            .filter_map(|p| {
-                Some((
-                    numeric(p.params.get(keys[0])?)?,
-                    numeric(p.params.get(keys[1])?)?,
-                    p.metrics.timeout_rate?,
-                ))
-            })
+            .filter_map(|p| Some((number(x, p)?, number(y, p)?, p.metric("timeout_rate")?)))
             .collect();
         let title = format!("{}: requests timing out (%)", summary.experiment);
-        heatmap(&dir.join("heatmap.png"), &title, (keys[0], keys[1]), &cells)?;
+        heatmap(&dir.join("heatmap.png"), &title, (&x.key, &y.key), &cells)?;
         out.push(Chart {
             file: "heatmap.png".into(),
             title,
         });
     }
-    let Some(load) = load_axis(&pts) else {
+    let Some(load) = load_axis(axes, &pts) else {
         // Without a load axis, each configuration is a scenario of its own.
         let lines: Vec<(String, &[f64])> = pts
             .iter()
             .filter(|p| !p.cdf.is_empty())
             .take(PALETTE.len())
-            .map(|p| (scenario(p, ""), p.cdf))
+            .map(|p| (scenario(axes, p, None), p.cdf))
             .collect();
         if pts.len() > 1 && !lines.is_empty() {
             let title = format!("{}: latency CDF", summary.experiment);
@@ -741,33 +719,34 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
         return Ok(out);
     };
     let file = |name: &str| -> PathBuf { dir.join(name) };
-    let timeouts = series(&pts, &load, |m| m.timeout_rate);
+    let timeouts = series(axes, &pts, load, "timeout_rate");
     let title = format!("{}: timeouts vs load", summary.experiment);
-    timeout_chart(&file("timeout_rate.png"), &title, &load, &timeouts)?;
+    timeout_chart(&file("timeout_rate.png"), &title, load, &timeouts)?;
     out.push(Chart {
         file: "timeout_rate.png".into(),
         title,
     });
-    let p50 = series(&pts, &load, |m| m.latency_p50_s);
-    let p95 = series(&pts, &load, |m| m.latency_p95_s);
-    let p99 = series(&pts, &load, |m| m.latency_p99_s);
-    let mut limits: Vec<f64> = pts
+    let p50 = series(axes, &pts, load, "latency_p50_s");
+    let p95 = series(axes, &pts, load, "latency_p95_s");
+    let p99 = series(axes, &pts, load, "latency_p99_s");
+    // Every swept time limit, drawn where latency meets it.
+    let mut limits: Vec<(String, f64)> = axes
         .iter()
-        .flat_map(|p| p.params.iter())
-        .filter(|(k, _)| k.ends_with("timeout"))
-        .filter_map(|(_, v)| {
-            v.as_str()
-                .and_then(|s| crate::experiment::units::parse_duration(s).ok())
+        .filter(|a| a.role == AxisRole::Limit)
+        .flat_map(|a| {
+            a.values
+                .iter()
+                .filter(|v| v.unit.as_deref() == Some("s"))
+                .filter_map(|v| Some((short(&a.key).to_string(), v.number?)))
         })
-        .map(|d| d.as_secs_f64())
         .collect();
-    limits.sort_by(f64::total_cmp);
+    limits.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     limits.dedup();
     let title = format!("{}: latency vs load", summary.experiment);
     latency_chart(
         &file("latency.png"),
         &title,
-        &load,
+        load,
         &p50,
         &p95,
         &p99,
@@ -780,25 +759,22 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     let costs: Vec<(String, f64, f64)> = pts
         .iter()
         .filter_map(|p| {
-            let c = value(&p.metrics, "cost_per_1k_ok_usd")?;
-            let t = p.metrics.timeout_rate?;
-            Some((scenario(p, &load), t, c))
+            let c = p.metric("cost_per_1k_ok_usd")?;
+            let t = p.metric("timeout_rate")?;
+            Some((scenario(axes, p, Some(load)), t, c))
         })
         .collect();
     // Each scenario's CDF near its capacity: at the most load it carries with at most 1 %
     // timing out (the legend says which load).
     let mut best: Vec<(String, f64, &[f64])> = Vec::new();
     for p in &pts {
-        let (Some(x), Some(t)) = (
-            p.params.get(&load).and_then(numeric),
-            p.metrics.timeout_rate,
-        ) else {
+        let (Some(x), Some(t)) = (number(load, p), p.metric("timeout_rate")) else {
             continue;
         };
         if t > 0.01 || p.cdf.is_empty() {
             continue;
         }
-        let name = scenario(p, &load);
+        let name = scenario(axes, p, Some(load));
         match best.iter_mut().find(|b| b.0 == name) {
             Some(b) if b.1 < x => {
                 b.1 = x;
@@ -809,7 +785,12 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
         }
     }
     if !best.is_empty() {
-        let unit = if load.ends_with("rate") { "/s" } else { "" };
+        let unit = load
+            .values
+            .first()
+            .and_then(|v| v.unit.as_deref())
+            .unwrap_or("");
+        let unit = if unit == "/s" { unit } else { "" };
         let lines: Vec<(String, &[f64])> = best
             .iter()
             .map(|(n, x, c)| (format!("{n} at {x}{unit}"), *c))
@@ -848,10 +829,81 @@ mod tests {
         assert_eq!(front, [(0.0, 5.0), (1.0, 3.0), (3.0, 1.0)]);
     }
 
+    fn axis(key: &str, role: AxisRole, values: &[(&str, Option<f64>)]) -> SweepAxis {
+        SweepAxis {
+            key: key.into(),
+            role,
+            values: values
+                .iter()
+                .map(|(w, n)| AxisValue {
+                    written: w.to_string(),
+                    number: *n,
+                    unit: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn point(config: usize) -> Point<'static> {
+        Point {
+            config,
+            values: [None; METRIC_COUNT],
+            cdf: &[],
+        }
+    }
+
     #[test]
-    fn swept_values_read_as_numbers_with_their_units_dropped() {
-        assert_eq!(numeric(&serde_json::json!("2.5/s")), Some(2.5));
-        assert_eq!(numeric(&serde_json::json!(4)), Some(4.0));
-        assert_eq!(numeric(&serde_json::json!("t4 int8")), None);
+    fn the_load_is_the_axis_whose_role_says_so_not_the_one_named_like_it() {
+        let pts = [point(0), point(1)];
+        // `endpoint.max-rate` ends in "rate" but is a limit; `workload.users.count` is the load.
+        let axes = [
+            axis(
+                "endpoint.max-rate",
+                AxisRole::Limit,
+                &[("1", Some(1.0)), ("2", Some(2.0))],
+            ),
+            axis(
+                "workload.users.count",
+                AxisRole::Load,
+                &[("4", Some(4.0)), ("8", Some(8.0))],
+            ),
+        ];
+        assert_eq!(
+            load_axis(&axes, &pts).map(|a| a.key.as_str()),
+            Some("workload.users.count")
+        );
+        // A load axis with a value that is not a number cannot be an x axis.
+        let mixed = [axis(
+            "workload.arrival.rate",
+            AxisRole::Load,
+            &[("1/s", Some(1.0)), ("unset", None)],
+        )];
+        assert!(load_axis(&mixed, &pts).is_none());
+    }
+
+    #[test]
+    fn scenario_labels_keep_key_names() {
+        let axes = [
+            axis(
+                "endpoint",
+                AxisRole::Choice,
+                &[("gpu=t4 quantization=int8", None)],
+            ),
+            axis(
+                "client.read-timeout",
+                AxisRole::Limit,
+                &[("10s", Some(10.0))],
+            ),
+            axis(
+                "workload.arrival.rate",
+                AxisRole::Load,
+                &[("2/s", Some(2.0))],
+            ),
+        ];
+        let load = Some(&axes[2]);
+        assert_eq!(
+            scenario(&axes, &point(0), load),
+            "gpu=t4 quantization=int8, read-timeout=10s"
+        );
     }
 }

@@ -10,7 +10,8 @@ use crate::error::RunError;
 pub use aggregate::aggregate;
 pub use rows::{RequestRow, WindowRow};
 pub use summary::{
-    Aggregate, Estimate, FORMAT_VERSION, MetricValue, Metrics, RunSummary, Shard, Summary,
+    Aggregate, AxisRole, AxisValue, Estimate, FORMAT_VERSION, METRIC_COUNT, MetricValue, Metrics,
+    RunSummary, Shard, Summary, SweepAxis,
 };
 
 /// `summary.json`: `{"version", "capsim", "experiment", "seed", "runs": [...]}`, pretty-printed,
@@ -220,6 +221,7 @@ pub fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
         experiment: first.experiment.clone(),
         seed: first.seed,
         shard: None,
+        axes: first.axes.clone(),
         runs,
         aggregates,
     })

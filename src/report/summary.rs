@@ -23,12 +23,53 @@ pub struct Summary {
     /// Which part of the plan this is, when run with `--shard K/N` (absent for a whole run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// The sweep's axes, typed (absent without a sweep).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub axes: Vec<SweepAxis>,
     /// One entry per run and class, in run order.
     pub runs: Vec<RunSummary>,
     /// With replications: per configuration and class, each metric's mean and 95 % confidence
     /// interval over the replications.
     #[serde(default, skip_serializing_if = "Vec::is_empty", skip_deserializing)]
     pub aggregates: Vec<Aggregate>,
+}
+
+/// What a swept key means, decided where the key is known (the experiment file's reader):
+/// the charts read it instead of guessing from key names.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AxisRole {
+    /// The offered load: an arrival rate, a trace speed-up, a number of users.
+    Load,
+    /// A limit such as a timeout or a `max-*` cap.
+    Limit,
+    /// Any other setting.
+    Choice,
+}
+
+/// One value of a sweep axis: as written, and as a number where it is one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AxisValue {
+    /// The value as a label: a string as written (`"2.5/s"`), a number, a table as
+    /// `key=value` pairs, or `unset`.
+    pub written: String,
+    /// The value as a number in `unit` (rates per second, durations in seconds), if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<f64>,
+    /// `"/s"` for a rate, `"s"` for a duration; absent for a plain number or a non-number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// A sweep axis: its key, its role and its value in every configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SweepAxis {
+    /// Key path in the experiment file, e.g. `workload.arrival.rate`.
+    pub key: String,
+    /// What the key means.
+    pub role: AxisRole,
+    /// The value in configuration `c` at index `c`.
+    pub values: Vec<AxisValue>,
 }
 
 /// Which runs a shard holds: those whose index is `k − 1` modulo `n`, of `runs` in all.
@@ -129,297 +170,142 @@ pub enum MetricValue {
     Real(Option<f64>),
 }
 
-/// The measured metrics of one run. Names are stable: scripts depend on them.
-// Deserialised from the map `Serialize` writes: field names are the metric names.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[allow(missing_docs)] // Each field is documented in `Metrics::DOCS` and in the README.
-pub struct Metrics {
-    pub arrived: u64,
-    pub ok: u64,
-    pub client_timeout: u64,
-    pub connect_timeout: u64,
-    pub gateway_timeout: u64,
-    pub queue_timeout: u64,
-    pub rejected: u64,
-    pub unavailable: u64,
-    pub fallback_ok: u64,
-    pub fallback_failed: u64,
-    pub breaker_rejected: u64,
-    pub expired: u64,
-    pub in_flight: u64,
-    pub timeout_rate: Option<f64>,
-    pub error_rate: Option<f64>,
-    pub latency_mean_s: Option<f64>,
-    pub latency_p50_s: Option<f64>,
-    pub latency_p95_s: Option<f64>,
-    pub latency_p99_s: Option<f64>,
-    pub latency_max_s: Option<f64>,
-    pub wait_mean_s: Option<f64>,
-    pub wait_prob: Option<f64>,
-    pub queue_mean: Option<f64>,
-    pub throughput_rps: Option<f64>,
-    pub utilization: Option<f64>,
-    pub wasted_work_s: Option<f64>,
-    pub wasted_tokens: Option<u64>,
-    pub attempts: Option<u64>,
-    pub retries: Option<u64>,
-    pub attempts_per_request: Option<f64>,
-    pub retries_refused: Option<u64>,
-    pub breaker_opens: Option<u64>,
-    pub polls: Option<u64>,
-    pub async_queue_max: Option<u64>,
-    pub ttft_p50_s: Option<f64>,
-    pub ttft_p99_s: Option<f64>,
-    pub tpot_mean_s: Option<f64>,
-    pub tokens_per_s: Option<f64>,
-    pub kv_util_mean: Option<f64>,
-    pub batch_mean: Option<f64>,
-    pub gpu_busy: Option<f64>,
-    pub preemptions: Option<u64>,
-    pub cost_usd: Option<f64>,
-    pub cost_per_1k_ok_usd: Option<f64>,
-    pub gpu_hours: Option<f64>,
-    pub replicas_mean: Option<f64>,
-    pub replicas_max: Option<u64>,
-    pub cold_starts: Option<u64>,
-    pub alert_windows: Option<u64>,
-    pub window_s: f64,
-    pub events: u64,
+/// Declares every metric once: name, kind (`count`: always an exact count; `maybe_count`: a
+/// count some endpoints do not have; `real`: a real number that may be undefined;
+/// `always_real`: a real number every run has), unit and meaning. From this one table come the
+/// [`Metrics`] fields, [`Metrics::DOCS`] and [`Metrics::UNITS`] (the README table and
+/// `docs/metrics.md`), [`Metrics::entries`] (the column order of every output, JSON and CSV)
+/// and so the values replications average (every metric, as a real number).
+macro_rules! metrics_table {
+    ($($name:ident : $kind:ident, $unit:literal, $doc:literal;)*) => {
+        /// The measured metrics of one run. Names are stable: scripts depend on them.
+        // Deserialised from the map `Serialize` writes: field names are the metric names.
+        #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+        pub struct Metrics {
+            $(#[doc = $doc] pub $name: metric_type!($kind),)*
+        }
+
+        /// How many metrics there are.
+        pub const METRIC_COUNT: usize = [$(stringify!($name)),*].len();
+
+        impl Metrics {
+            /// Every metric's name and one-line meaning, in output order.
+            pub const DOCS: [(&'static str, &'static str); METRIC_COUNT] =
+                [$((stringify!($name), $doc)),*];
+
+            /// Every metric's name and unit (`count`, `s`, `share` between 0 and 1, ...), in
+            /// output order.
+            pub const UNITS: [(&'static str, &'static str); METRIC_COUNT] =
+                [$((stringify!($name), $unit)),*];
+
+            /// The metrics as (name, value) pairs in output order. This is the column schema.
+            pub fn entries(&self) -> [(&'static str, MetricValue); METRIC_COUNT] {
+                [$((stringify!($name), metric_value!($kind, self.$name))),*]
+            }
+        }
+    };
+}
+
+/// The Rust type of a metric of each kind.
+macro_rules! metric_type {
+    (count) => { u64 };
+    (maybe_count) => { Option<u64> };
+    (real) => { Option<f64> };
+    (always_real) => { f64 };
+}
+
+/// A metric's field as a [`MetricValue`], by kind.
+macro_rules! metric_value {
+    (count, $v:expr) => {
+        MetricValue::Count($v)
+    };
+    (maybe_count, $v:expr) => {
+        $v.map_or(MetricValue::Real(None), MetricValue::Count)
+    };
+    (real, $v:expr) => {
+        MetricValue::Real($v)
+    };
+    (always_real, $v:expr) => {
+        MetricValue::Real(Some($v))
+    };
+}
+
+metrics_table! {
+    arrived: count, "count", "requests that arrived after the warm-up";
+    ok: count, "count", "requests answered completely in time";
+    client_timeout: count, "count", "requests whose client gave up: read timeout or total deadline (ReadTimeout)";
+    connect_timeout: count, "count", "requests no replica took within the connect timeout (ConnectTimeout)";
+    gateway_timeout: count, "count", "requests ended by the gateway's idle timeout (HTTP 504)";
+    queue_timeout: count, "count", "requests the server dropped after waiting longer than the queue timeout";
+    rejected: count, "count", "requests refused at once: concurrency cap or full queue (HTTP 429)";
+    unavailable: count, "count", "requests answered HTTP 503 because no replica was ready (LLM endpoints with a lifecycle)";
+    fallback_ok: count, "count", "requests answered by the fallback endpoint while the breaker was open";
+    fallback_failed: count, "count", "requests sent to the fallback endpoint that failed there too";
+    breaker_rejected: count, "count", "requests failed at once by an open breaker without a fallback";
+    expired: count, "count", "async jobs not started within their time to live";
+    in_flight: count, "count", "requests without an outcome when the run stopped";
+    timeout_rate: real, "share", "(client_timeout + connect_timeout + gateway_timeout + queue_timeout) / arrived";
+    error_rate: real, "share", "every outcome other than ok and fallback_ok / arrived (in-flight requests excluded)";
+    latency_mean_s: real, "s", "mean end-to-end latency of ok requests, seconds";
+    latency_p50_s: real, "s", "median end-to-end latency of ok requests, seconds";
+    latency_p95_s: real, "s", "95th percentile end-to-end latency of ok requests, seconds";
+    latency_p99_s: real, "s", "99th percentile end-to-end latency of ok requests, seconds";
+    latency_max_s: real, "s", "largest end-to-end latency of an ok request, seconds";
+    wait_mean_s: real, "s", "mean queue wait of every request that left the queue (served, dropped or cancelled), seconds";
+    wait_prob: real, "share", "share of attempts (one per request without retries) that found every server busy and had to queue, between 0 and 1";
+    queue_mean: real, "requests", "time-average number of requests waiting in the queue";
+    throughput_rps: real, "requests/s", "ok requests per second of the measurement window";
+    utilization: real, "share", "busy server time / (servers x window)";
+    wasted_work_s: real, "s", "server (GPU) seconds spent on attempts that did not end ok: the client had gone, or they were cancelled";
+    wasted_tokens: maybe_count, "tokens", "tokens generated for attempts whose client had gone (LLM endpoints)";
+    attempts: maybe_count, "count", "attempts sent to an endpoint: first tries and retries (LLM endpoints)";
+    retries: maybe_count, "count", "retries sent (LLM endpoints)";
+    attempts_per_request: real, "ratio", "attempts / arrived: above 1 is retry load, far above is a retry storm";
+    retries_refused: maybe_count, "count", "retries the retry budget did not allow";
+    breaker_opens: maybe_count, "count", "times the circuit breaker opened";
+    polls: maybe_count, "count", "status polls made by async clients";
+    async_queue_max: maybe_count, "count", "most async jobs queued at once";
+    ttft_p50_s: real, "s", "median time to first token of ok requests, seconds (LLM endpoints)";
+    ttft_p99_s: real, "s", "99th percentile time to first token of ok requests, seconds (LLM endpoints)";
+    tpot_mean_s: real, "s", "mean time per output token after the first, of ok requests, seconds (LLM endpoints)";
+    tokens_per_s: real, "tokens/s", "output tokens of ok requests per second of the window (LLM endpoints)";
+    kv_util_mean: real, "share", "time-average share of the KV cache in use (LLM endpoints)";
+    batch_mean: real, "sequences", "mean number of sequences in a step while the GPU is busy (LLM endpoints)";
+    gpu_busy: real, "share", "share of the window the GPU spends running steps (LLM endpoints)";
+    preemptions: maybe_count, "count", "sequences preempted because the KV cache ran out (LLM endpoints)";
+    cost_usd: real, "USD", "instance cost of the window, billed per started minute while replicas start or run";
+    cost_per_1k_ok_usd: real, "USD per 1,000 ok", "cost_usd per 1,000 ok requests";
+    gpu_hours: real, "h", "GPU hours of replicas starting or running in the window";
+    replicas_mean: real, "replicas", "time-average number of replicas starting or running";
+    replicas_max: maybe_count, "count", "most replicas starting or running at once";
+    cold_starts: maybe_count, "count", "replica cold starts begun in the window";
+    alert_windows: maybe_count, "count", "time-series windows whose p99 latency exceeded 80 % of the client timeout (LLM endpoints)";
+    window_s: always_real, "s", "length of the measurement window (after the warm-up), seconds";
+    events: count, "count", "simulation events handled";
 }
 
 impl Metrics {
-    /// Every metric's name and one-line meaning, in output order.
-    pub const DOCS: [(&'static str, &'static str); 51] = [
-        ("arrived", "requests that arrived after the warm-up"),
-        ("ok", "requests answered completely in time"),
-        (
-            "client_timeout",
-            "requests whose client gave up: read timeout or total deadline (ReadTimeout)",
-        ),
-        (
-            "connect_timeout",
-            "requests no replica took within the connect timeout (ConnectTimeout)",
-        ),
-        (
-            "gateway_timeout",
-            "requests ended by the gateway's idle timeout (HTTP 504)",
-        ),
-        (
-            "queue_timeout",
-            "requests the server dropped after waiting longer than the queue timeout",
-        ),
-        (
-            "rejected",
-            "requests refused at once: concurrency cap or full queue (HTTP 429)",
-        ),
-        (
-            "unavailable",
-            "requests answered HTTP 503 because no replica was ready (LLM endpoints with a lifecycle)",
-        ),
-        (
-            "fallback_ok",
-            "requests answered by the fallback endpoint while the breaker was open",
-        ),
-        (
-            "fallback_failed",
-            "requests sent to the fallback endpoint that failed there too",
-        ),
-        (
-            "breaker_rejected",
-            "requests failed at once by an open breaker without a fallback",
-        ),
-        (
-            "expired",
-            "async jobs not started within their time to live",
-        ),
-        (
-            "in_flight",
-            "requests without an outcome when the run stopped",
-        ),
-        (
-            "timeout_rate",
-            "(client_timeout + connect_timeout + gateway_timeout + queue_timeout) / arrived",
-        ),
-        (
-            "error_rate",
-            "every outcome other than ok and fallback_ok / arrived (in-flight requests excluded)",
-        ),
-        (
-            "latency_mean_s",
-            "mean end-to-end latency of ok requests, seconds",
-        ),
-        (
-            "latency_p50_s",
-            "median end-to-end latency of ok requests, seconds",
-        ),
-        (
-            "latency_p95_s",
-            "95th percentile end-to-end latency of ok requests, seconds",
-        ),
-        (
-            "latency_p99_s",
-            "99th percentile end-to-end latency of ok requests, seconds",
-        ),
-        (
-            "latency_max_s",
-            "largest end-to-end latency of an ok request, seconds",
-        ),
-        (
-            "wait_mean_s",
-            "mean queue wait of every request that left the queue (served, dropped or cancelled), seconds",
-        ),
-        (
-            "wait_prob",
-            "share of attempts (one per request without retries) that found every server busy and had to queue, between 0 and 1",
-        ),
-        (
-            "queue_mean",
-            "time-average number of requests waiting in the queue",
-        ),
-        (
-            "throughput_rps",
-            "ok requests per second of the measurement window",
-        ),
-        ("utilization", "busy server time / (servers x window)"),
-        (
-            "wasted_work_s",
-            "server (GPU) seconds spent on attempts that did not end ok: the client had gone, or they were cancelled",
-        ),
-        (
-            "wasted_tokens",
-            "tokens generated for attempts whose client had gone (LLM endpoints)",
-        ),
-        (
-            "attempts",
-            "attempts sent to an endpoint: first tries and retries (LLM endpoints)",
-        ),
-        ("retries", "retries sent (LLM endpoints)"),
-        (
-            "attempts_per_request",
-            "attempts / arrived: above 1 is retry load, far above is a retry storm",
-        ),
-        ("retries_refused", "retries the retry budget did not allow"),
-        ("breaker_opens", "times the circuit breaker opened"),
-        ("polls", "status polls made by async clients"),
-        ("async_queue_max", "most async jobs queued at once"),
-        (
-            "ttft_p50_s",
-            "median time to first token of ok requests, seconds (LLM endpoints)",
-        ),
-        (
-            "ttft_p99_s",
-            "99th percentile time to first token of ok requests, seconds (LLM endpoints)",
-        ),
-        (
-            "tpot_mean_s",
-            "mean time per output token after the first, of ok requests, seconds (LLM endpoints)",
-        ),
-        (
-            "tokens_per_s",
-            "output tokens of ok requests per second of the window (LLM endpoints)",
-        ),
-        (
-            "kv_util_mean",
-            "time-average share of the KV cache in use (LLM endpoints)",
-        ),
-        (
-            "batch_mean",
-            "mean number of sequences in a step while the GPU is busy (LLM endpoints)",
-        ),
-        (
-            "gpu_busy",
-            "share of the window the GPU spends running steps (LLM endpoints)",
-        ),
-        (
-            "preemptions",
-            "sequences preempted because the KV cache ran out (LLM endpoints)",
-        ),
-        (
-            "cost_usd",
-            "instance cost of the window, billed per started minute while replicas start or run",
-        ),
-        ("cost_per_1k_ok_usd", "cost_usd per 1,000 ok requests"),
-        (
-            "gpu_hours",
-            "GPU hours of replicas starting or running in the window",
-        ),
-        (
-            "replicas_mean",
-            "time-average number of replicas starting or running",
-        ),
-        ("replicas_max", "most replicas starting or running at once"),
-        ("cold_starts", "replica cold starts begun in the window"),
-        (
-            "alert_windows",
-            "time-series windows whose p99 latency exceeded 80 % of the client timeout (LLM endpoints)",
-        ),
-        (
-            "window_s",
-            "length of the measurement window (after the warm-up), seconds",
-        ),
-        ("events", "simulation events handled"),
-    ];
+    /// Every metric as a real number (counts converted, undefined and non-finite values
+    /// `None`), in output order: what replications average and charts draw.
+    pub fn reals(&self) -> [Option<f64>; METRIC_COUNT] {
+        self.entries().map(|(_, v)| match v {
+            MetricValue::Count(c) => Some(c as f64),
+            MetricValue::Real(x) => x.filter(|x| x.is_finite()),
+        })
+    }
 
-    /// The metrics as (name, value) pairs in output order. This is the column schema.
-    pub fn entries(&self) -> [(&'static str, MetricValue); 51] {
-        use MetricValue::{Count, Real};
-        let opt = |v: Option<u64>| v.map_or(Real(None), Count);
-        [
-            ("arrived", Count(self.arrived)),
-            ("ok", Count(self.ok)),
-            ("client_timeout", Count(self.client_timeout)),
-            ("connect_timeout", Count(self.connect_timeout)),
-            ("gateway_timeout", Count(self.gateway_timeout)),
-            ("queue_timeout", Count(self.queue_timeout)),
-            ("rejected", Count(self.rejected)),
-            ("unavailable", Count(self.unavailable)),
-            ("fallback_ok", Count(self.fallback_ok)),
-            ("fallback_failed", Count(self.fallback_failed)),
-            ("breaker_rejected", Count(self.breaker_rejected)),
-            ("expired", Count(self.expired)),
-            ("in_flight", Count(self.in_flight)),
-            ("timeout_rate", Real(self.timeout_rate)),
-            ("error_rate", Real(self.error_rate)),
-            ("latency_mean_s", Real(self.latency_mean_s)),
-            ("latency_p50_s", Real(self.latency_p50_s)),
-            ("latency_p95_s", Real(self.latency_p95_s)),
-            ("latency_p99_s", Real(self.latency_p99_s)),
-            ("latency_max_s", Real(self.latency_max_s)),
-            ("wait_mean_s", Real(self.wait_mean_s)),
-            ("wait_prob", Real(self.wait_prob)),
-            ("queue_mean", Real(self.queue_mean)),
-            ("throughput_rps", Real(self.throughput_rps)),
-            ("utilization", Real(self.utilization)),
-            ("wasted_work_s", Real(self.wasted_work_s)),
-            ("wasted_tokens", opt(self.wasted_tokens)),
-            ("attempts", opt(self.attempts)),
-            ("retries", opt(self.retries)),
-            ("attempts_per_request", Real(self.attempts_per_request)),
-            ("retries_refused", opt(self.retries_refused)),
-            ("breaker_opens", opt(self.breaker_opens)),
-            ("polls", opt(self.polls)),
-            ("async_queue_max", opt(self.async_queue_max)),
-            ("ttft_p50_s", Real(self.ttft_p50_s)),
-            ("ttft_p99_s", Real(self.ttft_p99_s)),
-            ("tpot_mean_s", Real(self.tpot_mean_s)),
-            ("tokens_per_s", Real(self.tokens_per_s)),
-            ("kv_util_mean", Real(self.kv_util_mean)),
-            ("batch_mean", Real(self.batch_mean)),
-            ("gpu_busy", Real(self.gpu_busy)),
-            ("preemptions", self.preemptions.map_or(Real(None), Count)),
-            ("cost_usd", Real(self.cost_usd)),
-            ("cost_per_1k_ok_usd", Real(self.cost_per_1k_ok_usd)),
-            ("gpu_hours", Real(self.gpu_hours)),
-            ("replicas_mean", Real(self.replicas_mean)),
-            ("replicas_max", self.replicas_max.map_or(Real(None), Count)),
-            ("cold_starts", self.cold_starts.map_or(Real(None), Count)),
-            (
-                "alert_windows",
-                self.alert_windows.map_or(Real(None), Count),
-            ),
-            ("window_s", Real(Some(self.window_s))),
-            ("events", Count(self.events)),
-        ]
+    /// The position of the metric called `name` in output order.
+    pub fn index(name: &str) -> Option<usize> {
+        Self::DOCS.iter().position(|(n, _)| *n == name)
+    }
+
+    /// The metrics table of the README: one row per metric with its unit and meaning.
+    pub fn markdown_table() -> String {
+        let mut s = String::from("| metric | unit | meaning |\n| --- | --- | --- |\n");
+        for ((name, doc), (_, unit)) in Self::DOCS.iter().zip(Self::UNITS) {
+            s += &format!("| `{name}` | {unit} | {doc} |\n");
+        }
+        s
     }
 
     /// The value of the metric called `name`.
@@ -451,13 +337,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn docs_and_entries_list_the_same_names_in_the_same_order() {
-        let names: Vec<&str> = Metrics::default()
-            .entries()
-            .iter()
-            .map(|(n, _)| *n)
-            .collect();
-        let documented: Vec<&str> = Metrics::DOCS.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, documented);
+    fn reals_follow_the_column_order_and_drop_undefined_values() {
+        let m = Metrics {
+            ok: 7,
+            timeout_rate: Some(0.25),
+            latency_p99_s: Some(f64::NAN),
+            window_s: 60.0,
+            ..Metrics::default()
+        };
+        let r = m.reals();
+        let at = |n: &str| r[Metrics::index(n).unwrap()];
+        assert_eq!(at("ok"), Some(7.0));
+        assert_eq!(at("timeout_rate"), Some(0.25));
+        assert_eq!(at("latency_p99_s"), None);
+        assert_eq!(at("ttft_p50_s"), None);
+        assert_eq!(at("window_s"), Some(60.0));
+        assert_eq!(Metrics::index("events"), Some(METRIC_COUNT - 1));
     }
 }
