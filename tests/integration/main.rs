@@ -14,6 +14,7 @@ mod lifecycle;
 mod policies;
 mod queueing_theory;
 mod serving;
+mod snapshots;
 mod support;
 mod sweeps;
 mod validation;
