@@ -25,7 +25,7 @@
 //! delivered FIFO, every random draw comes from a named `Pcg64Mcg` stream derived from the seed,
 //! and parallel runs are collected in plan order. The same file and seed give byte-identical
 //! `summary.json` and `summary.csv` whatever the thread count.
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 pub mod cli;
 pub mod domain;

@@ -16,21 +16,23 @@ use crate::sim::SimDuration;
 pub const MAX_SERVERS: i64 = 1_000_000;
 
 /// What validation needs to know about the file it reads.
-pub struct Ctx<'a> {
-    pub file: &'a Path,
-    pub src: &'a str,
+pub(crate) struct Ctx<'a> {
+    /// The file being read, for messages and to resolve the paths it names.
+    pub(crate) file: &'a Path,
+    /// Its text, to find the line of a key.
+    pub(crate) src: &'a str,
     /// Where the endpoint table being read lives: `endpoint`, or `breaker.fallback`.
-    pub section: &'a str,
+    pub(crate) section: &'a str,
     /// The effective catalog: the built-in one, with any `--catalog` folder merged over it.
-    pub catalog: &'a crate::experiment::catalog::Catalog,
+    pub(crate) catalog: &'a crate::experiment::catalog::Catalog,
     /// Inside a sweep, where settings that have no effect are collected as warnings; `None` for
     /// a single run, where they are errors.
-    pub warnings: Option<&'a std::cell::RefCell<Vec<ConfigError>>>,
+    pub(crate) warnings: Option<&'a std::cell::RefCell<Vec<ConfigError>>>,
 }
 
 impl Ctx<'_> {
     /// An error at `key`, located in the source where possible.
-    pub fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, key: &str, message: impl Into<String>) -> ConfigError {
         let moved;
         let key = match key.strip_prefix("endpoint") {
             Some(rest) if self.section != "endpoint" => {
@@ -48,7 +50,7 @@ impl Ctx<'_> {
 
     /// A setting that has no effect: an error in a single run (the user wrote something that
     /// does nothing), a warning inside a sweep (where another axis may be what makes it idle).
-    pub fn no_effect(&self, err: ConfigError) -> Result<(), ConfigError> {
+    pub(crate) fn no_effect(&self, err: ConfigError) -> Result<(), ConfigError> {
         match self.warnings {
             Some(w) => {
                 w.borrow_mut().push(err);
@@ -59,7 +61,7 @@ impl Ctx<'_> {
     }
 
     /// A path written in the file, resolved against the file's own folder.
-    pub fn resolve(&self, written: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, written: &str) -> PathBuf {
         let p = Path::new(written);
         if p.is_absolute() {
             p.to_path_buf()
@@ -69,7 +71,7 @@ impl Ctx<'_> {
     }
 
     /// A duration written with a unit.
-    pub fn duration(&self, key: &str, v: &Scalar) -> Result<SimDuration, ConfigError> {
+    pub(crate) fn duration(&self, key: &str, v: &Scalar) -> Result<SimDuration, ConfigError> {
         match v {
             Scalar::Text(t) => parse_duration(t).map_err(|e| {
                 let err = self.error(key, e.to_string());
@@ -92,7 +94,11 @@ impl Ctx<'_> {
     }
 
     /// A positive duration.
-    pub fn positive_duration(&self, key: &str, v: &Scalar) -> Result<SimDuration, ConfigError> {
+    pub(crate) fn positive_duration(
+        &self,
+        key: &str,
+        v: &Scalar,
+    ) -> Result<SimDuration, ConfigError> {
         let d = self.duration(key, v)?;
         if d.is_zero() {
             return Err(self.error(key, format!("must be longer than zero, found {v}")));
@@ -101,7 +107,7 @@ impl Ctx<'_> {
     }
 
     /// A positive rate per second.
-    pub fn rate(&self, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
+    pub(crate) fn rate(&self, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
         let hint = "write a rate with a unit, like \"3/s\", \"180/min\" or \"2000/h\"";
         let r = match v {
             Scalar::Text(t) => {
@@ -125,7 +131,7 @@ impl Ctx<'_> {
     }
 
     /// A dimensionless positive number (sigma, cv).
-    pub fn positive_number(&self, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
+    pub(crate) fn positive_number(&self, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
         match v {
             Scalar::Number(n) if n.is_finite() && *n > 0.0 => Ok(*n),
             Scalar::Number(n) => {

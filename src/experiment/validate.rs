@@ -10,7 +10,7 @@ use crate::error::ConfigError;
 use crate::sim::SimDuration;
 
 /// Most time-series windows one run may have.
-pub const MAX_WINDOWS: u64 = 100_000;
+pub(crate) const MAX_WINDOWS: u64 = 100_000;
 
 /// `timeseries-interval`: 10 s unless given. Every window is a row kept in memory and a line of
 /// the CSV (a 1 ms interval over a day would be 86 million), so a run of known length has at most

@@ -145,7 +145,7 @@ thread_local! {
 
 /// Forgets the traces read so far (at the start of reading an experiment file, so that an
 /// edited trace is read again).
-pub fn forget_traces() {
+pub(crate) fn forget_traces() {
     TRACES.with(|t| t.borrow_mut().clear());
 }
 
@@ -169,7 +169,7 @@ fn number(ctx: &Ctx<'_>, key: &str, v: &Scalar, lo: f64, hi: f64) -> Result<f64,
 }
 
 /// `workload.arrival`, validated.
-pub fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
+pub(crate) fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
     let key = "workload.arrival";
     let k = |name: &str| format!("{key}.{name}");
     if !KINDS.contains(&raw.kind.as_str()) {

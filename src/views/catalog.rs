@@ -336,6 +336,7 @@ pub fn engines(c: &Catalog) -> String {
 }
 
 /// Everything `capsim curve` shows about one deployment.
+#[derive(Debug)]
 pub struct CurveInput<'a> {
     /// The GPU.
     pub gpu: &'a Gpu,
