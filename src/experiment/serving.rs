@@ -385,6 +385,8 @@ fn inline_error(ctx: &Ctx<'_>, prefix: &str, layout: &str, e: ConfigError) -> Co
     }))
 }
 
+/// An LLM endpoint (`gpu` and `model`, or a measured `profile`): each knob is read by a function
+/// of its own below.
 pub(crate) fn llm_service(
     ctx: &Ctx<'_>,
     raw: &EndpointFile,
@@ -422,7 +424,148 @@ pub(crate) fn llm_service(
     // From here on the engine is known by the scheduler it runs.
     let scheduler = class.scheduler.as_str();
 
-    // The hardware and model, when given: they decide the KV capacity and the derived curve.
+    let deployment = deployment(ctx, raw, engine, &class, scheduler)?;
+
+    let model_max = deployment
+        .as_ref()
+        .map_or(1 << 30, |d| i64::from(d.llm.max_context));
+    let max_model_len = count(
+        ctx,
+        &ek("max-model-len"),
+        engine.max_model_len,
+        model_max as u64,
+        2,
+        model_max,
+    )? as u32;
+
+    let (step, kv_tokens) = match (&deployment, &raw.profile) {
+        (Some(d), p) => {
+            let perf = d.perf().map_err(|m| {
+                ctx.error("endpoint.quantization", m)
+                    .with_hint("`capsim list quantizations` shows where each scheme runs")
+            })?;
+            if let Err((problem, hint)) = catalog.check_fit(d, u64::from(max_model_len)) {
+                return Err(ctx
+                    .error("endpoint.model", problem)
+                    .with_hint(format!("{hint}; or lower engine.max-model-len")));
+            }
+            let step = match p {
+                Some(p) => StepModel::Profile(profile(ctx, p)?),
+                None => StepModel::Derived(Box::new(perf)),
+            };
+            if let Some(p) = p
+                && p.kv_tokens.is_some()
+            {
+                return Err(ctx.error(
+                    "endpoint.profile.kv-tokens",
+                    "applies only without `gpu` and `model`, which decide the KV cache",
+                ));
+            }
+            (step, d.memory().kv_tokens())
+        }
+        (None, Some(p)) => {
+            let kv = count(
+                ctx,
+                "endpoint.profile.kv-tokens",
+                p.kv_tokens,
+                1 << 40,
+                1,
+                i64::MAX,
+            )?;
+            (StepModel::Profile(profile(ctx, p)?), kv)
+        }
+        (None, None) => unreachable!("called only for LLM endpoints"),
+    };
+    if let StepModel::Profile(p) = &step
+        && !p.has_prefill_rate()
+        && prompt_tokens.mean() > 0.0
+    {
+        return Err(ctx
+            .error("endpoint.profile", "requests have prompts, so the profile needs `prefill-tokens-per-s`")
+            .with_hint("or set workload.prompt-tokens to { kind = \"deterministic\", value = 0 } for non-LLM models"));
+    }
+
+    let engine_spec = engine_spec(
+        ctx,
+        engine,
+        &class,
+        scheduler,
+        deployment.as_ref(),
+        max_model_len,
+    )?;
+    let block_size = match scheduler {
+        "tgi" => catalog.tgi.block_size,
+        _ => catalog.vllm.block_size,
+    };
+    let block_size = count(
+        ctx,
+        &ek("block-size"),
+        engine.block_size,
+        u64::from(block_size),
+        1,
+        1024,
+    )? as u32;
+    let (replicas, lifecycle) = scaling(ctx, raw)?;
+    if lifecycle.is_some() && deployment.is_none() {
+        return Err(ctx
+            .error(
+                "endpoint.scaling",
+                "applies only with `gpu` and `model`, which decide the cold start",
+            )
+            .with_hint("a measured profile has no weights to load"));
+    }
+    let (cold_start, price) = match &deployment {
+        Some(d) => (Some(cold_start(ctx, raw, d, catalog)?), price(ctx, raw, d)?),
+        None => {
+            for (k, set) in [
+                ("cold-start", raw.cold_start.is_some()),
+                ("billing", raw.billing.is_some()),
+            ] {
+                if set {
+                    return Err(ctx
+                        .error(
+                            &format!("endpoint.{k}"),
+                            "applies only with `gpu` and `model`",
+                        )
+                        .with_hint(
+                            "the GPU decides the price, and the model's weights the load time",
+                        ));
+                }
+            }
+            (None, None)
+        }
+    };
+    Ok(Service::Llm(Box::new(LlmService {
+        step,
+        engine: engine_spec,
+        kv_tokens,
+        block_size,
+        max_model_len,
+        prompt_tokens,
+        output_tokens,
+        queue_timeout,
+        queue_capacity,
+        max_concurrent: max_concurrent(ctx, raw)?,
+        replicas,
+        lifecycle,
+        balancer: balancer(ctx, raw)?,
+        deployment: deployment.map(Box::new),
+        cold_start,
+        price,
+    })))
+}
+
+/// The hardware and model, when given (`gpu` or `instance`, `model`, `quantization`,
+/// `tensor-parallel`): they decide the KV capacity and the derived step times.
+fn deployment(
+    ctx: &Ctx<'_>,
+    raw: &EndpointFile,
+    engine: &EngineFile,
+    class: &EngineClass,
+    scheduler: &str,
+) -> Result<Option<Deployment>, ConfigError> {
+    let catalog = ctx.catalog;
+    let ek = |k: &str| format!("endpoint.engine.{k}");
     let inline_gpu = match &raw.gpu {
         Some(CatalogRef::Inline(f)) => Some(
             gpu_from(ctx.file, (**f).clone())
@@ -588,7 +731,7 @@ pub(crate) fn llm_service(
                 llm,
                 quant,
                 tp,
-                class: class.clone().into_owned(),
+                class: class.clone(),
                 memory_utilization: utilization,
                 kv_bytes,
                 overlap_exponent: catalog.overlap_exponent,
@@ -624,69 +767,25 @@ pub(crate) fn llm_service(
         }
     }
 
-    let model_max = deployment
-        .as_ref()
-        .map_or(1 << 30, |d| i64::from(d.llm.max_context));
-    let max_model_len = count(
-        ctx,
-        &ek("max-model-len"),
-        engine.max_model_len,
-        model_max as u64,
-        2,
-        model_max,
-    )? as u32;
+    Ok(deployment)
+}
 
-    let (step, kv_tokens) = match (&deployment, &raw.profile) {
-        (Some(d), p) => {
-            let perf = d.perf().map_err(|m| {
-                ctx.error("endpoint.quantization", m)
-                    .with_hint("`capsim list quantizations` shows where each scheme runs")
-            })?;
-            if let Err((problem, hint)) = catalog.check_fit(d, u64::from(max_model_len)) {
-                return Err(ctx
-                    .error("endpoint.model", problem)
-                    .with_hint(format!("{hint}; or lower engine.max-model-len")));
-            }
-            let step = match p {
-                Some(p) => StepModel::Profile(profile(ctx, p)?),
-                None => StepModel::Derived(Box::new(perf)),
-            };
-            if let Some(p) = p
-                && p.kv_tokens.is_some()
-            {
-                return Err(ctx.error(
-                    "endpoint.profile.kv-tokens",
-                    "applies only without `gpu` and `model`, which decide the KV cache",
-                ));
-            }
-            (step, d.memory().kv_tokens())
-        }
-        (None, Some(p)) => {
-            let kv = count(
-                ctx,
-                "endpoint.profile.kv-tokens",
-                p.kv_tokens,
-                1 << 40,
-                1,
-                i64::MAX,
-            )?;
-            (StepModel::Profile(profile(ctx, p)?), kv)
-        }
-        (None, None) => unreachable!("called only for LLM endpoints"),
-    };
-    if let StepModel::Profile(p) = &step
-        && !p.has_prefill_rate()
-        && prompt_tokens.mean() > 0.0
-    {
-        return Err(ctx
-            .error("endpoint.profile", "requests have prompts, so the profile needs `prefill-tokens-per-s`")
-            .with_hint("or set workload.prompt-tokens to { kind = \"deterministic\", value = 0 } for non-LLM models"));
-    }
-
-    let large_gpu = deployment.as_ref().is_some_and(|d| {
+/// The scheduler's limits (`[endpoint.engine]`), with the catalog's defaults for the engine
+/// family and, for vLLM, the GPU size.
+fn engine_spec(
+    ctx: &Ctx<'_>,
+    engine: &EngineFile,
+    class: &EngineClass,
+    scheduler: &str,
+    deployment: Option<&Deployment>,
+    max_model_len: u32,
+) -> Result<EngineSpec, ConfigError> {
+    let catalog = ctx.catalog;
+    let ek = |k: &str| format!("endpoint.engine.{k}");
+    let large_gpu = deployment.is_some_and(|d| {
         d.gpu.visible_memory >= 70.0 * 1024f64.powi(3) && !d.gpu.id.starts_with("a100")
     });
-    let engine_spec = match scheduler {
+    Ok(match scheduler {
         "vllm" => {
             let (seqs, toks) = if large_gpu {
                 (
@@ -789,91 +888,41 @@ pub(crate) fn llm_service(
                 }
             },
         },
-    };
-    let block_size = match scheduler {
-        "tgi" => catalog.tgi.block_size,
-        _ => catalog.vllm.block_size,
-    };
-    let block_size = count(
-        ctx,
-        &ek("block-size"),
-        engine.block_size,
-        u64::from(block_size),
-        1,
-        1024,
-    )? as u32;
-    let (replicas, lifecycle) = scaling(ctx, raw)?;
-    if lifecycle.is_some() && deployment.is_none() {
-        return Err(ctx
-            .error(
-                "endpoint.scaling",
-                "applies only with `gpu` and `model`, which decide the cold start",
-            )
-            .with_hint("a measured profile has no weights to load"));
-    }
-    let (cold_start, price) = match &deployment {
-        Some(d) => (Some(cold_start(ctx, raw, d, catalog)?), price(ctx, raw, d)?),
-        None => {
-            for (k, set) in [
-                ("cold-start", raw.cold_start.is_some()),
-                ("billing", raw.billing.is_some()),
-            ] {
-                if set {
-                    return Err(ctx
-                        .error(
-                            &format!("endpoint.{k}"),
-                            "applies only with `gpu` and `model`",
-                        )
-                        .with_hint(
-                            "the GPU decides the price, and the model's weights the load time",
-                        ));
-                }
-            }
-            (None, None)
+    })
+}
+
+/// `endpoint.load-balancer`.
+fn balancer(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<Balancer, ConfigError> {
+    Ok(match raw.load_balancer.as_deref() {
+        None | Some("least-outstanding") => Balancer::LeastOutstanding,
+        Some("round-robin") => Balancer::RoundRobin,
+        Some("power-of-two") => Balancer::PowerOfTwo,
+        Some(other) => {
+            return Err(unknown_kind(
+                ctx,
+                "endpoint.load-balancer",
+                "load balancer",
+                other,
+                &["least-outstanding", "round-robin", "power-of-two"],
+            ));
         }
-    };
-    Ok(Service::Llm(Box::new(LlmService {
-        step,
-        engine: engine_spec,
-        kv_tokens,
-        block_size,
-        max_model_len,
-        prompt_tokens,
-        output_tokens,
-        queue_timeout,
-        queue_capacity,
-        max_concurrent: match raw.max_concurrent_requests {
-            None => None,
-            Some(c) if (1..=1_000_000).contains(&c) => Some(c as u32),
-            Some(c) => {
-                return Err(ctx
-                    .error(
-                        "endpoint.max-concurrent-requests",
-                        format!("must be between 1 and 1000000, found {c}"),
-                    )
-                    .with_hint("TGI's default is 128; leave it out for no cap"));
-            }
-        },
-        replicas,
-        lifecycle,
-        balancer: match raw.load_balancer.as_deref() {
-            None | Some("least-outstanding") => Balancer::LeastOutstanding,
-            Some("round-robin") => Balancer::RoundRobin,
-            Some("power-of-two") => Balancer::PowerOfTwo,
-            Some(other) => {
-                return Err(unknown_kind(
-                    ctx,
-                    "endpoint.load-balancer",
-                    "load balancer",
-                    other,
-                    &["least-outstanding", "round-robin", "power-of-two"],
-                ));
-            }
-        },
-        deployment: deployment.map(Box::new),
-        cold_start,
-        price,
-    })))
+    })
+}
+
+/// `endpoint.max-concurrent-requests`: the gateway's cap, if any.
+fn max_concurrent(ctx: &Ctx<'_>, raw: &EndpointFile) -> Result<Option<u32>, ConfigError> {
+    Ok(match raw.max_concurrent_requests {
+        None => None,
+        Some(c) if (1..=1_000_000).contains(&c) => Some(c as u32),
+        Some(c) => {
+            return Err(ctx
+                .error(
+                    "endpoint.max-concurrent-requests",
+                    format!("must be between 1 and 1000000, found {c}"),
+                )
+                .with_hint("TGI's default is 128; leave it out for no cap"));
+        }
+    })
 }
 
 /// `replicas`, or `[endpoint.scaling]`: the most replicas and the lifecycle.
