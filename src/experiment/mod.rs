@@ -6,6 +6,7 @@
 //! written inside a file are relative to that file's folder.
 
 pub mod file;
+mod fingerprint;
 pub mod locate;
 mod policy;
 mod serving;
@@ -14,6 +15,7 @@ pub mod units;
 mod validate;
 mod workload;
 
+pub use fingerprint::fingerprint;
 pub use workload::read_trace;
 
 use std::path::{Path, PathBuf};
@@ -89,7 +91,7 @@ pub fn load_with(path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigErr
 /// service-time = { kind = "lognormal", median = "300ms", p99 = "2s" }
 /// "#;
 /// let exp = capsim::experiment::parse(src, Path::new("t4.toml")).unwrap();
-/// let summary = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap();
+/// let summary = capsim::runner::run(&exp, exp.seed.unwrap(), Default::default()).unwrap();
 /// let m = &summary.runs[0].metrics;
 /// assert_eq!(m.arrived, m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.in_flight);
 ///

@@ -4,11 +4,13 @@ pub mod aggregate;
 pub mod catalog;
 pub mod charts;
 pub mod explain;
+pub mod results_dir;
 pub mod summary;
 pub mod table;
 
 use crate::error::RunError;
 pub use aggregate::aggregate;
+pub use results_dir::{PartialHeader, ResultsDir};
 pub use summary::{
     Aggregate, Estimate, FORMAT_VERSION, MetricValue, Metrics, RunSummary, Shard, Summary,
 };
@@ -174,6 +176,18 @@ pub fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
     };
     let mut seen = vec![false; plan.n];
     for s in &shards {
+        // Two files may share a name and a seed; the hash of what they resolve to tells them
+        // apart.
+        if same(s) && s.experiment_hash != first.experiment_hash {
+            let text = |h: &Option<String>| h.clone().unwrap_or_else(|| "no hash".into());
+            return Err(format!(
+                "shards of different experiments: both are \"{}\" with seed {}, but their experiment hashes differ ({} and {}): the files, or the catalogs they were run with, are not the same",
+                first.experiment,
+                first.seed,
+                text(&first.experiment_hash),
+                text(&s.experiment_hash)
+            ));
+        }
         if !same(s) {
             return Err(format!(
                 "shards of different runs: \"{}\" seed {} (capsim {}) and \"{}\" seed {} (capsim {})",
@@ -221,6 +235,7 @@ pub fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
         version: first.version,
         capsim: first.capsim.clone(),
         experiment: first.experiment.clone(),
+        experiment_hash: first.experiment_hash.clone(),
         seed: first.seed,
         shard: None,
         runs,

@@ -22,7 +22,7 @@ fn a_sweep_runs_every_configuration_and_replication_in_order() {
     );
     let exp = parse(&src);
     assert_eq!((exp.configs.len(), exp.replications), (3, 3));
-    let summary = capsim::runner::run(&exp, 3).unwrap();
+    let summary = capsim::runner::run(&exp, 3, Default::default()).unwrap();
     assert_eq!(summary.runs.len(), 9);
     for (i, r) in summary.runs.iter().enumerate() {
         assert_eq!(
@@ -88,7 +88,7 @@ fn the_exact_mm1_mean_lies_inside_the_95_percent_interval_about_95_percent_of_th
     let mut covered = 0;
     let sets = 200;
     for set in 0..sets {
-        let summary = capsim::runner::run(&exp, 1000 + set).unwrap();
+        let summary = capsim::runner::run(&exp, 1000 + set, Default::default()).unwrap();
         let e = summary.aggregates[0]
             .metrics
             .iter()
