@@ -11,6 +11,7 @@ mod experiments;
 mod lifecycle;
 mod policies;
 mod queueing_theory;
+mod results;
 mod serving;
 mod support;
 mod sweeps;
