@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::domain::serving::{ClassStats, ServingStats};
-use crate::domain::{Outcome, RunOutput, RunStats, Scenario, simulate};
+use crate::domain::{Outcome, RunOutput, RunStats, Scenario, simulate_observed};
 use crate::error::RunError;
 use crate::experiment::Experiment;
 use crate::report::{FORMAT_VERSION, Metrics, RunSummary, Summary};
@@ -201,15 +201,10 @@ impl RunResult {
     }
 }
 
-/// What a run records besides its summary: the observation flags of `capsim run`. They do
-/// not change what a run simulates, only what it keeps.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct Observe {
-    /// Time-series windows (`--timeseries`).
-    pub timeseries: bool,
-    /// Per-request records (`--requests`).
-    pub requests: bool,
-}
+/// What a run records besides its summary: the observation flags of `capsim run`
+/// (`--timeseries`, `--requests`). They do not change what a run simulates, only what it
+/// keeps.
+pub use crate::domain::Observe;
 
 /// Called with each run's result as soon as it finishes (in whatever order runs finish), e.g.
 /// to write its files, save it for `--resume` and move a progress bar. An error stops the
@@ -242,12 +237,7 @@ pub struct RunOptions<'a> {
 
 /// Simulates one planned run, keeping what `observe` asks for.
 pub fn run_one(plan: &RunPlan, observe: Observe) -> Result<RunResult, RunError> {
-    // The domain reads the observation flags from the scenario it simulates; they are set on
-    // this run's copy only, so the plan and the experiment stay as validated.
-    let mut scenario = plan.scenario.clone();
-    scenario.keep_timeseries = observe.timeseries;
-    scenario.keep_requests = observe.requests;
-    let out = simulate(&scenario, plan.seed);
+    let out = simulate_observed(&plan.scenario, plan.seed, observe);
     let stats = &out.stats;
     if !stats.is_conserved() {
         return Err(RunError::Invariant {

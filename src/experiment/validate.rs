@@ -683,8 +683,6 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
             Some(v) => ctx.positive_duration("timeseries-interval", v)?,
             None => SimDuration::from_secs(10),
         },
-        keep_timeseries: false,
-        keep_requests: false,
         sizes_from_trace: sizes_from_trace(&raw.workload),
     };
     Ok(Experiment {
