@@ -65,7 +65,7 @@ fn an_interrupted_240_run_sweep_resumed_ends_byte_identical_to_an_uninterrupted_
 
     // One thread, so the sweep takes a few seconds; interrupt it once some runs are saved.
     let bin = env!("CARGO_BIN_EXE_capsim");
-    let mut child = Command::new(bin)
+    let child = Command::new(bin)
         .current_dir(dir.path())
         .args([
             "run",
