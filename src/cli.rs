@@ -189,6 +189,15 @@ impl From<ConfigError> for Failure {
     }
 }
 
+impl From<report::results_dir::CopyError> for Failure {
+    fn from(e: report::results_dir::CopyError) -> Self {
+        match e {
+            report::results_dir::CopyError::Source(c) => c.into(),
+            report::results_dir::CopyError::Target(r) => r.into(),
+        }
+    }
+}
+
 impl From<RunError> for Failure {
     fn from(e: RunError) -> Self {
         Failure::Run(e)
@@ -203,13 +212,6 @@ fn print_stdout(text: &str) {
     {
         eprintln!("warning: cannot write to stdout: {e}");
     }
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    std::fs::write(path, bytes).map_err(|source| RunError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 /// The default results folder: `results/<file stem>/`.
@@ -317,14 +319,11 @@ fn read_summary(path: &Path) -> Result<report::Summary, Failure> {
 
 /// Draws the charts of a sweep and writes report.md next to them.
 fn write_charts(
-    dir: &Path,
+    dir: &ResultsDir,
     summary: &report::Summary,
 ) -> Result<Vec<report::charts::Chart>, RunError> {
-    let charts = report::charts::render(summary, dir)?;
-    write_file(
-        &dir.join("report.md"),
-        report::report_md(summary, &charts).as_bytes(),
-    )?;
+    let charts = report::charts::render(summary, dir.path())?;
+    dir.write_report_md(&report::report_md(summary, &charts))?;
     Ok(charts)
 }
 
@@ -361,25 +360,9 @@ fn merge_command(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
     })?;
     let (dir, _) = ResultsDir::create(out)?;
     dir.write_summary(&merged)?;
-    write_charts(dir.path(), &merged)?;
-    // Per-run files are named by run index, so they are copied as they are.
+    write_charts(&dir, &merged)?;
     for d in dirs {
-        for sub in ["timeseries", "requests"] {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(d.join(sub))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            files.sort();
-            for f in files {
-                let bytes = std::fs::read(&f).map_err(|e| {
-                    ConfigError::new(&f, format!("cannot read the shard's file: {e}"))
-                })?;
-                let name = f.file_name().unwrap_or_default().to_string_lossy();
-                dir.write(&format!("{sub}/{name}"), &bytes)?;
-            }
-        }
+        dir.copy_run_files(d)?;
     }
     Ok(())
 }
@@ -524,14 +507,11 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
     let on_run = |r: &runner::RunResult| -> Result<(), RunError> {
         let i = r.index();
         if observe.timeseries {
-            dir.write(
-                &format!("timeseries/{i}.csv"),
-                &report::timeseries_csv(&r.timeseries)?,
-            )?;
+            dir.write_timeseries(i, &report::timeseries_csv(&r.timeseries)?)?;
             // The first run's series as a chart.
             if Some(i) == first {
                 report::charts::timeseries_chart(
-                    &dir.path().join("timeseries.png"),
+                    &dir.timeseries_chart_path(),
                     &format!("{}: run {i} over time", exp.name),
                     &r.timeseries,
                     interval_s,
@@ -539,10 +519,7 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
             }
         }
         if observe.requests {
-            dir.write(
-                &format!("requests/{i}.csv"),
-                &report::requests_csv(&r.requests, &r.class_names)?,
-            )?;
+            dir.write_requests(i, &report::requests_csv(&r.requests, &r.class_names)?)?;
         }
         dir.record_run(&r.rows)?;
         bar.inc(1);
@@ -575,7 +552,7 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
     let elapsed = started.elapsed();
     let (json_path, csv_path) = dir.write_summary(&summary)?;
     if shard.is_none() {
-        write_charts(dir.path(), &summary)?;
+        write_charts(&dir, &summary)?;
     }
     dir.finish()?;
 
@@ -859,7 +836,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Chart { dir } => {
             let path = dir.join("summary.json");
             let summary = read_summary(&path)?;
-            let charts = write_charts(&dir, &summary)?;
+            let charts = write_charts(&ResultsDir::existing(&dir), &summary)?;
             for c in charts {
                 println!("{}", dir.join(c.file).display());
             }
@@ -915,5 +892,64 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(failure.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_slurm_array_with_a_step_maps_its_ids_to_consecutive_shards() {
+        // --array=1-7:2: ids 1, 3, 5, 7.
+        let vars = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(shard_from_env(&env(&vars)).ok(), Some((3, 4)));
+        // An id off the step (an array such as --array=1,4,9) is refused, not misplaced.
+        let vars = [
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ];
+        let Err(Failure::Config(e)) = shard_from_env(&env(&vars)) else {
+            panic!("accepted")
+        };
+        assert!(
+            e[0].message.contains("not one of 3 evenly spaced tasks"),
+            "{}",
+            e[0]
+        );
+    }
+
+    #[test]
+    fn the_resume_command_quotes_paths_that_need_it() {
+        let a = RunArgs {
+            file: PathBuf::from("my study.toml"),
+            out: None,
+            seed: Some(4),
+            quiet: false,
+            timeseries: false,
+            requests: true,
+            threads: None,
+            shard: Some(ShardArg::Auto),
+            catalog: None,
+            resume: false,
+        };
+        assert_eq!(
+            resume_command(&a, Path::new("results/it's"), Some((2, 8))),
+            r"capsim run 'my study.toml' --out 'results/it'\''s' --seed 4 --shard 2/8 --requests --resume"
+        );
     }
 }

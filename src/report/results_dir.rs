@@ -140,6 +140,16 @@ pub struct Resumed {
     pub runs: usize,
 }
 
+/// Why [`ResultsDir::copy_run_files`] failed: reading the other folder (bad input, exit 2) or
+/// writing this one (exit 1).
+#[derive(Debug)]
+pub enum CopyError {
+    /// A file of the folder copied from could not be read.
+    Source(ConfigError),
+    /// A file could not be written here.
+    Target(RunError),
+}
+
 /// A results folder being written (see the module documentation).
 #[derive(Debug)]
 pub struct ResultsDir {
@@ -172,6 +182,15 @@ impl ResultsDir {
             },
             removed,
         ))
+    }
+
+    /// Opens a folder an earlier run wrote, to add to it (`capsim chart` redraws its charts);
+    /// nothing is removed.
+    pub fn existing(path: &Path) -> Self {
+        ResultsDir {
+            path: path.to_path_buf(),
+            partial: None,
+        }
     }
 
     /// Opens the folder of an interrupted run to continue it: reads `partial.jsonl` and
@@ -309,6 +328,51 @@ impl ResultsDir {
         }
         std::fs::write(&path, bytes).map_err(write_error(&path))?;
         Ok(path)
+    }
+
+    /// Writes `timeseries/<run>.csv`.
+    pub fn write_timeseries(&self, run: usize, csv: &[u8]) -> Result<PathBuf, RunError> {
+        self.write(&format!("timeseries/{run}.csv"), csv)
+    }
+
+    /// Writes `requests/<run>.csv`.
+    pub fn write_requests(&self, run: usize, csv: &[u8]) -> Result<PathBuf, RunError> {
+        self.write(&format!("requests/{run}.csv"), csv)
+    }
+
+    /// Where the chart of the first run's time series goes.
+    pub fn timeseries_chart_path(&self) -> PathBuf {
+        self.path.join("timeseries.png")
+    }
+
+    /// Writes `report.md`.
+    pub fn write_report_md(&self, text: &str) -> Result<PathBuf, RunError> {
+        self.write("report.md", text.as_bytes())
+    }
+
+    /// Copies the per-run files (`timeseries/`, `requests/`) of another results folder, e.g.
+    /// a shard's into the merged folder; they are named by run index, so shards never
+    /// collide. A folder without them is fine.
+    pub fn copy_run_files(&self, from: &Path) -> Result<(), CopyError> {
+        for sub in ["timeseries", "requests"] {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(from.join(sub))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            for f in files {
+                let bytes = std::fs::read(&f).map_err(|e| {
+                    CopyError::Source(ConfigError::new(&f, format!("cannot read the file: {e}")))
+                })?;
+                let name = f.file_name().unwrap_or_default().to_string_lossy();
+                self.write(&format!("{sub}/{name}"), &bytes)
+                    .map_err(CopyError::Target)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes summary.json, summary.csv and, with replications, aggregate.csv; returns the

@@ -243,7 +243,14 @@ fn two_shards(dir: &Path, name: &str, src: &str) -> (PathBuf, PathBuf) {
     let shard = |k: &str| {
         let out = dir.join(format!("{name}-{k}"));
         capsim()
-            .args(["run", "-q", "--shard", &format!("{k}/2"), "--out"])
+            .args([
+                "run",
+                "-q",
+                "--requests",
+                "--shard",
+                &format!("{k}/2"),
+                "--out",
+            ])
             .arg(&out)
             .arg(&file)
             .assert()
@@ -303,6 +310,11 @@ fn merge_of_shards_of_two_different_files_with_the_same_name_and_seed_exits_2() 
             .starts_with("fnv1a128:")
     );
     assert_eq!(json["experiment_hash"], shard["experiment_hash"]);
+    // Each shard's per-run files come along.
+    for (from, run) in [(&a1, "0"), (&a2, "1")] {
+        let f = format!("requests/{run}.csv");
+        assert!(std::fs::read(merged.join(&f)).unwrap() == std::fs::read(from.join(&f)).unwrap());
+    }
 }
 
 #[test]
