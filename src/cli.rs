@@ -5,6 +5,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
@@ -12,6 +14,7 @@ use clap::{Parser, Subcommand};
 use crate::domain::deployment::Deployment;
 use crate::error::{ConfigError, RunError};
 use crate::experiment::catalog::Catalog;
+use crate::report::ResultsDir;
 use crate::{experiment, report, runner, views};
 
 /// capsim: predict timeout rates, latency percentiles and cost of an inference endpoint.
@@ -50,12 +53,19 @@ pub enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
         threads: Option<u32>,
         /// Run only shard K of N (runs whose index is K−1 modulo N), for a job array; put the
-        /// shards together with `capsim merge`.
-        #[arg(long, value_name = "K/N", value_parser = parse_shard)]
-        shard: Option<(usize, usize)>,
+        /// shards together with `capsim merge`. `auto` takes K and N from a Slurm job array
+        /// (SLURM_ARRAY_TASK_ID, _MIN, _COUNT) or a Kubernetes Indexed Job
+        /// (JOB_COMPLETION_INDEX, with CAPSIM_SHARD_COUNT).
+        #[arg(long, value_name = "K/N|auto", value_parser = parse_shard)]
+        shard: Option<ShardArg>,
         /// A catalog folder merged over the built-in one (same layout as models/).
         #[arg(long, value_name = "DIR")]
         catalog: Option<PathBuf>,
+        /// Continue an interrupted run from DIR/partial.jsonl: the finished runs are kept, the
+        /// others run, and the files are those an uninterrupted run writes. Give the same
+        /// file, seed, shard and flags.
+        #[arg(long)]
+        resume: bool,
     },
     /// Redraw the charts and report.md of a results folder from its summary.json.
     Chart {
@@ -142,6 +152,15 @@ pub enum ListWhat {
     Engines,
 }
 
+/// `--shard`: a part given on the command line, or `auto` from a job array's environment.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ShardArg {
+    /// Shard K of N.
+    Fixed(usize, usize),
+    /// Read K and N from the environment when the run starts (see [`shard_from_env`]).
+    Auto,
+}
+
 /// Why a command failed; decides the exit code.
 #[derive(Debug)]
 pub enum Failure {
@@ -149,6 +168,9 @@ pub enum Failure {
     Config(Vec<ConfigError>),
     /// The run or its output failed (exit 1).
     Run(RunError),
+    /// Ctrl-C stopped a run; what was saved and how to resume is already printed (exit 130,
+    /// what a shell reports for a process ended by SIGINT).
+    Interrupted,
 }
 
 impl Failure {
@@ -157,6 +179,7 @@ impl Failure {
         match self {
             Failure::Config(_) => 2,
             Failure::Run(_) => 1,
+            Failure::Interrupted => 130,
         }
     }
 }
@@ -164,6 +187,15 @@ impl Failure {
 impl From<ConfigError> for Failure {
     fn from(e: ConfigError) -> Self {
         Failure::Config(vec![e])
+    }
+}
+
+impl From<report::results_dir::CopyError> for Failure {
+    fn from(e: report::results_dir::CopyError) -> Self {
+        match e {
+            report::results_dir::CopyError::Source(c) => c.into(),
+            report::results_dir::CopyError::Target(r) => r.into(),
+        }
     }
 }
 
@@ -183,13 +215,6 @@ fn print_stdout(text: &str) {
     }
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    std::fs::write(path, bytes).map_err(|source| RunError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 /// The default results folder: `results/<file stem>/`.
 fn default_out_dir(file: &Path) -> PathBuf {
     let stem = file
@@ -198,8 +223,11 @@ fn default_out_dir(file: &Path) -> PathBuf {
     Path::new("results").join(stem)
 }
 
-/// `K/N` with 1 ≤ K ≤ N.
-fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+/// `K/N` with 1 ≤ K ≤ N, or `auto`.
+fn parse_shard(s: &str) -> Result<ShardArg, String> {
+    if s.trim() == "auto" {
+        return Ok(ShardArg::Auto);
+    }
     let (k, n) = s
         .split_once('/')
         .ok_or_else(|| format!("expected K/N such as 2/8, found \"{s}\""))?;
@@ -214,23 +242,64 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     if n == 0 || k == 0 || k > n {
         return Err(format!("expected 1 <= K <= N, found {k}/{n}"));
     }
-    Ok((k, n))
+    Ok(ShardArg::Fixed(k, n))
 }
 
-/// Writes summary.json, summary.csv and, with replications, aggregate.csv into `dir`.
-fn write_summary(dir: &Path, summary: &report::Summary) -> Result<(PathBuf, PathBuf), RunError> {
-    std::fs::create_dir_all(dir).map_err(|source| RunError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let json_path = dir.join("summary.json");
-    let csv_path = dir.join("summary.csv");
-    write_file(&json_path, &report::to_json(summary)?)?;
-    write_file(&csv_path, &report::to_csv(summary)?)?;
-    if !summary.aggregates.is_empty() {
-        write_file(&dir.join("aggregate.csv"), &report::aggregate_csv(summary)?)?;
+/// `--shard auto`: K/N from the environment `var` reads. A Slurm job array gives its task id,
+/// lowest id, step and task count (`#SBATCH --array=1-16` or `0-15` both work); a Kubernetes
+/// Indexed Job gives `JOB_COMPLETION_INDEX` (from 0) but not the number of completions, so
+/// that comes from `CAPSIM_SHARD_COUNT`.
+pub fn shard_from_env(var: &dyn Fn(&str) -> Option<String>) -> Result<(usize, usize), Failure> {
+    let bad = |m: String, hint: &str| arg_error("--shard", m, hint.to_string());
+    let num = |name: &str| -> Result<Option<usize>, Failure> {
+        match var(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse().map(Some).map_err(|_| {
+                bad(
+                    format!("--shard auto: {name} is \"{v}\", not a whole number"),
+                    "give the shard as K/N instead, e.g. --shard 2/8",
+                )
+            }),
+        }
+    };
+    let need = |name: &str, hint: &str| -> Result<usize, Failure> {
+        num(name)?.ok_or_else(|| bad(format!("--shard auto: {name} is not set"), hint))
+    };
+    if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
+        let slurm =
+            "Slurm sets it in every task of a job array (sbatch --array); or give --shard K/N";
+        let count = need("SLURM_ARRAY_TASK_COUNT", slurm)?;
+        let min = need("SLURM_ARRAY_TASK_MIN", slurm)?;
+        let step = num("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+        if id < min || (id - min) % step != 0 || (id - min) / step >= count {
+            return Err(bad(
+                format!(
+                    "--shard auto: SLURM_ARRAY_TASK_ID {id} is not one of {count} evenly spaced tasks from {min} by {step}"
+                ),
+                "for an array whose ids are not evenly spaced (e.g. --array=1,4,9), give --shard K/N",
+            ));
+        }
+        return Ok(((id - min) / step + 1, count));
     }
-    Ok((json_path, csv_path))
+    if let Some(index) = num("JOB_COMPLETION_INDEX")? {
+        let n = need(
+            "CAPSIM_SHARD_COUNT",
+            "Kubernetes does not put an Indexed Job's completion count in the environment: set CAPSIM_SHARD_COUNT in the pod template to the Job's `completions`",
+        )?;
+        if index >= n {
+            return Err(bad(
+                format!(
+                    "--shard auto: JOB_COMPLETION_INDEX {index} is not below CAPSIM_SHARD_COUNT {n}"
+                ),
+                "set CAPSIM_SHARD_COUNT to the Job's `completions`",
+            ));
+        }
+        return Ok((index + 1, n));
+    }
+    Err(bad(
+        "--shard auto: found neither SLURM_ARRAY_TASK_ID (a Slurm job array) nor JOB_COMPLETION_INDEX (a Kubernetes Indexed Job) in the environment".into(),
+        "run it as a task of a job array, or give the shard as K/N, e.g. --shard 2/8",
+    ))
 }
 
 /// Reads a summary.json back; replication intervals are recomputed from its runs.
@@ -252,80 +321,179 @@ fn read_summary(path: &Path) -> Result<report::Summary, Failure> {
 
 /// Draws the charts of a sweep and writes report.md next to them.
 fn write_charts(
-    dir: &Path,
+    dir: &ResultsDir,
     summary: &report::Summary,
 ) -> Result<Vec<report::charts::Chart>, RunError> {
-    let charts = report::charts::render(summary, dir)?;
-    write_file(
-        &dir.join("report.md"),
-        report::report_md(summary, &charts).as_bytes(),
-    )?;
+    let charts = report::charts::render(summary, dir.path())?;
+    dir.write_report_md(&report::report_md(summary, &charts))?;
     Ok(charts)
 }
 
+/// Whether `a` and `b` name the same folder (when both exist, whatever the spelling).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
 fn merge_command(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
+    // The merged folder is cleared before it is written, so it must not be a shard's.
+    if let Some(d) = dirs.iter().find(|d| same_folder(d, out)) {
+        return Err(arg_error(
+            "--out",
+            format!(
+                "--out {} is one of the shard folders being merged; writing there would remove that shard's results",
+                d.display()
+            ),
+            "give a new folder for the merged results, e.g. --out results/merged".into(),
+        ));
+    }
     let mut shards = Vec::new();
     for d in dirs {
         shards.push(read_summary(&d.join("summary.json"))?);
     }
     let merged = report::merge(shards).map_err(|m| {
         Failure::from(
-            ConfigError::new(&dirs[0], m).with_hint("give every shard of one sweep, each once"),
+            ConfigError::new(&dirs[0], m).with_hint(
+                "give every shard of one sweep, each once, all run from the same file, catalog and seed",
+            ),
         )
     })?;
-    write_summary(out, &merged)?;
-    write_charts(out, &merged)?;
-    // Time series files are named by run index, so they are copied as they are.
+    let (dir, _) = ResultsDir::create(out)?;
+    dir.write_summary(&merged)?;
+    write_charts(&dir, &merged)?;
     for d in dirs {
-        let ts = d.join("timeseries");
-        if let Ok(entries) = std::fs::read_dir(&ts) {
-            let target = out.join("timeseries");
-            std::fs::create_dir_all(&target).map_err(|source| RunError::Write {
-                path: target.clone(),
-                source,
-            })?;
-            for e in entries.flatten() {
-                let to = target.join(e.file_name());
-                std::fs::copy(e.path(), &to)
-                    .map_err(|source| RunError::Write { path: to, source })?;
-            }
-        }
+        dir.copy_run_files(d)?;
     }
     Ok(())
 }
 
-fn run_command(
-    file: &Path,
+/// `capsim run`'s flags.
+struct RunArgs {
+    file: PathBuf,
     out: Option<PathBuf>,
     seed: Option<u64>,
     quiet: bool,
-    keep: runner::Keep,
-    shard: Option<(usize, usize)>,
-    catalog: Option<&Path>,
-) -> Result<(), Failure> {
-    let runner::Keep {
-        timeseries,
-        requests,
-    } = keep;
-    let catalog = Catalog::load(catalog)?;
-    let exp = experiment::load_with(file, &catalog)?;
+    timeseries: bool,
+    requests: bool,
+    threads: Option<u32>,
+    shard: Option<ShardArg>,
+    catalog: Option<PathBuf>,
+    resume: bool,
+}
+
+/// `arg` as one shell word: as it is when that is safe, else in single quotes.
+fn shell_word(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that continues an interrupted run: the same flags, the results folder spelled
+/// out, the shard resolved, and `--resume`.
+fn resume_command(a: &RunArgs, dir: &Path, shard: Option<(usize, usize)>) -> String {
+    let mut w: Vec<String> = vec!["capsim".into(), "run".into()];
+    w.push(shell_word(&a.file.to_string_lossy()));
+    w.push("--out".into());
+    w.push(shell_word(&dir.to_string_lossy()));
+    if let Some(s) = a.seed {
+        w.push(format!("--seed {s}"));
+    }
+    if let Some((k, n)) = shard {
+        w.push(format!("--shard {k}/{n}"));
+    }
+    if let Some(c) = &a.catalog {
+        w.push(format!("--catalog {}", shell_word(&c.to_string_lossy())));
+    }
+    if let Some(t) = a.threads {
+        w.push(format!("--threads {t}"));
+    }
+    for (flag, on) in [
+        ("--timeseries", a.timeseries),
+        ("--requests", a.requests),
+        ("--quiet", a.quiet),
+    ] {
+        if on {
+            w.push(flag.into());
+        }
+    }
+    w.push("--resume".into());
+    w.join(" ")
+}
+
+/// Sets `flag` on the first Ctrl-C; a second one ends the process at once (exit 130), in
+/// case a long run is what the user wants to stop.
+fn on_interrupt(flag: &Arc<AtomicBool>) {
+    use signal_hook::{consts::SIGINT, flag as sig};
+    // The order matters: the exit checks the flag before the first signal sets it.
+    let r = sig::register_conditional_shutdown(SIGINT, 130, Arc::clone(flag))
+        .and_then(|_| sig::register(SIGINT, Arc::clone(flag)));
+    if let Err(e) = r {
+        eprintln!("warning: Ctrl-C will end the run at once, without saving it: {e}");
+    }
+}
+
+fn run_command(a: RunArgs) -> Result<(), Failure> {
+    let catalog = Catalog::load(a.catalog.as_deref())?;
+    let exp = experiment::load_with(&a.file, &catalog)?;
     print_warnings(&exp);
-    let seed = seed.or(exp.seed).ok_or_else(|| {
-        ConfigError::new(file, "no seed: the file sets no `seed` and none was given with --seed")
+    let seed = a.seed.or(exp.seed).ok_or_else(|| {
+        ConfigError::new(&a.file, "no seed: the file sets no `seed` and none was given with --seed")
             .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed")
     })?;
+    let shard = match a.shard {
+        None => None,
+        Some(ShardArg::Fixed(k, n)) => Some((k, n)),
+        Some(ShardArg::Auto) => Some(shard_from_env(&|name| std::env::var(name).ok())?),
+    };
     let started = Instant::now();
-    let dir = out.unwrap_or_else(|| default_out_dir(file));
-    std::fs::create_dir_all(&dir).map_err(|source| RunError::Write {
-        path: dir.clone(),
-        source,
-    })?;
-    let total = runner::plan(&exp, seed)
-        .iter()
-        .filter(|p| shard.is_none_or(|(k, n)| p.index % n == k - 1))
-        .count();
+    let observe = runner::Observe {
+        timeseries: a.timeseries,
+        requests: a.requests,
+    };
+    let dir_path = a.out.clone().unwrap_or_else(|| default_out_dir(&a.file));
+    let plans = runner::shard_plan(&exp, seed, shard);
+    let header = report::PartialHeader::new(
+        &exp.name,
+        &experiment::fingerprint(&exp),
+        seed,
+        shard,
+        a.timeseries,
+        a.requests,
+    );
+    let (dir, finished, finished_runs) = if a.resume {
+        let (dir, resumed) = ResultsDir::resume(&dir_path)?;
+        let refuse = |m: String| {
+            Failure::from(
+                ConfigError::new(&dir.partial_path(), format!("cannot resume: {m}")).with_hint(
+                    "resume with the same file, catalog, seed, shard and flags; or run without --resume to start afresh",
+                ),
+            )
+        };
+        let changed = resumed.header.differences(&header);
+        if !changed.is_empty() {
+            return Err(refuse(changed.join("; ")));
+        }
+        runner::check_finished(&plans, &resumed.rows).map_err(refuse)?;
+        (dir, resumed.rows, resumed.runs)
+    } else {
+        let (mut dir, removed) = ResultsDir::create(&dir_path)?;
+        if removed > 0 && !a.quiet {
+            eprintln!(
+                "removed {removed} files of an earlier run from {}",
+                dir_path.display()
+            );
+        }
+        dir.start_partial(&header)?;
+        (dir, Vec::new(), 0)
+    };
+    let total = plans.len();
     // indicatif draws only on a terminal, so logs and CI output stay clean.
-    let bar = if quiet || total < 2 {
+    let bar = if a.quiet || total < 2 {
         indicatif::ProgressBar::hidden()
     } else {
         indicatif::ProgressBar::new(total as u64)
@@ -334,76 +502,67 @@ fn run_command(
         indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {elapsed} (eta {eta})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    // Each finished run is appended to partial.jsonl at once, so an interrupted sweep keeps
-    // what it has done; the file is removed once the summaries are written.
-    let partial_path = dir.join("partial.jsonl");
-    let partial =
-        std::sync::Mutex::new(std::fs::File::create(&partial_path).map_err(|source| {
-            RunError::Write {
-                path: partial_path.clone(),
-                source,
-            }
-        })?);
-    let done = |rows: &[report::RunSummary]| {
-        if let Ok(mut f) = partial.lock() {
-            for r in rows {
-                if let Ok(line) = serde_json::to_string(r) {
-                    // A failed write only loses the partial record; the run goes on.
-                    let _ = writeln!(f, "{line}");
-                }
+    bar.set_position(finished_runs as u64);
+    let first = plans.first().map(|p| p.index);
+    let interval_s = exp.scenario.timeseries_interval.as_secs_f64();
+    // Each run's files are written as it finishes, then the run is saved to partial.jsonl:
+    // memory holds only the runs under way, and a saved run always has its files.
+    let on_run = |r: &runner::RunResult| -> Result<(), RunError> {
+        let i = r.index();
+        if observe.timeseries {
+            dir.write_timeseries(
+                i,
+                &report::timeseries_csv(&runner::outcome_names(), &r.timeseries)?,
+            )?;
+            // The first run's series as a chart.
+            if Some(i) == first {
+                report::charts::timeseries_chart(
+                    &dir.timeseries_chart_path(),
+                    &format!("{}: run {i} over time", exp.name),
+                    &r.timeseries,
+                    interval_s,
+                )?;
             }
         }
+        if observe.requests {
+            dir.write_requests(i, &report::requests_csv(&r.requests, &r.class_names)?)?;
+        }
+        dir.record_run(&r.rows)?;
         bar.inc(1);
+        Ok(())
     };
-    let (summary, details) = runner::run_watched(&exp, seed, keep, shard, &done)?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    on_interrupt(&cancel);
+    let opts = runner::RunOptions {
+        threads: a.threads.map(|n| n as usize),
+        shard,
+        observe,
+        finished,
+        on_run: Some(&on_run),
+        cancel: Some(&cancel),
+    };
+    let result = runner::run(&exp, seed, opts);
     bar.finish_and_clear();
+    let summary = match result {
+        Ok(s) => s,
+        Err(RunError::Interrupted { finished, total }) => {
+            eprintln!(
+                "\ninterrupted: {finished} of {total} runs finished and are saved in {}\nresume with: {}",
+                dir.partial_path().display(),
+                resume_command(&a, &dir_path, shard)
+            );
+            return Err(Failure::Interrupted);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let elapsed = started.elapsed();
-
-    let (json_path, csv_path) = write_summary(&dir, &summary)?;
-    drop(partial);
-    let _ = std::fs::remove_file(&partial_path);
+    let (json_path, csv_path) = dir.write_summary(&summary)?;
     if shard.is_none() {
         write_charts(&dir, &summary)?;
     }
-    if timeseries {
-        let ts_dir = dir.join("timeseries");
-        std::fs::create_dir_all(&ts_dir).map_err(|source| RunError::Write {
-            path: ts_dir.clone(),
-            source,
-        })?;
-        let totals = summary.runs.iter().filter(|r| r.class == "all");
-        for (run, d) in totals.zip(&details) {
-            write_file(
-                &ts_dir.join(format!("{}.csv", run.index)),
-                &report::timeseries_csv(&runner::outcome_names(), &d.timeseries)?,
-            )?;
-        }
-        // The first run's series as a chart.
-        if let (Some(d), Some(run)) = (details.first(), summary.runs.first()) {
-            report::charts::timeseries_chart(
-                &dir.join("timeseries.png"),
-                &format!("{}: run {} over time", summary.experiment, run.index),
-                &d.timeseries,
-                exp.scenario.timeseries_interval.as_secs_f64(),
-            )?;
-        }
-    }
-    if requests {
-        let req_dir = dir.join("requests");
-        std::fs::create_dir_all(&req_dir).map_err(|source| RunError::Write {
-            path: req_dir.clone(),
-            source,
-        })?;
-        let totals = summary.runs.iter().filter(|r| r.class == "all");
-        for (run, d) in totals.zip(&details) {
-            write_file(
-                &req_dir.join(format!("{}.csv", run.index)),
-                &report::requests_csv(&d.requests, &d.class_names)?,
-            )?;
-        }
-    }
+    dir.finish()?;
 
-    if !quiet {
+    if !a.quiet {
         print_stdout(&report::table::render(&summary));
         let events: u64 = summary.runs.iter().map(|r| r.metrics.events).sum();
         let secs = elapsed.as_secs_f64();
@@ -693,42 +852,24 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             threads,
             shard,
             catalog,
-        } => {
-            let run = || {
-                run_command(
-                    &file,
-                    out.clone(),
-                    seed,
-                    quiet,
-                    runner::Keep {
-                        timeseries,
-                        requests,
-                    },
-                    shard,
-                    catalog.as_deref(),
-                )
-            };
-            match threads {
-                None => run(),
-                Some(n) => {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(n as usize)
-                        .build()
-                        .map_err(|e| {
-                            Failure::Run(RunError::Invariant {
-                                run: 0,
-                                message: format!("cannot start {n} threads: {e}"),
-                            })
-                        })?;
-                    pool.install(run)
-                }
-            }
-        }
+            resume,
+        } => run_command(RunArgs {
+            file,
+            out,
+            seed,
+            quiet,
+            timeseries,
+            requests,
+            threads,
+            shard,
+            catalog,
+            resume,
+        }),
         Command::Merge { dirs, out } => merge_command(&dirs, &out),
         Command::Chart { dir } => {
             let path = dir.join("summary.json");
             let summary = read_summary(&path)?;
-            let charts = write_charts(&dir, &summary)?;
+            let charts = write_charts(&ResultsDir::existing(&dir), &summary)?;
             for c in charts {
                 println!("{}", dir.join(c.file).display());
             }
@@ -780,8 +921,68 @@ pub fn main() -> ExitCode {
                     }
                 }
                 Failure::Run(e) => eprintln!("error: {e}"),
+                Failure::Interrupted => {}
             }
             ExitCode::from(failure.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn a_slurm_array_with_a_step_maps_its_ids_to_consecutive_shards() {
+        // --array=1-7:2: ids 1, 3, 5, 7.
+        let vars = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_STEP", "2"),
+            ("SLURM_ARRAY_TASK_COUNT", "4"),
+        ];
+        assert_eq!(shard_from_env(&env(&vars)).ok(), Some((3, 4)));
+        // An id off the step (an array such as --array=1,4,9) is refused, not misplaced.
+        let vars = [
+            ("SLURM_ARRAY_TASK_ID", "4"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ];
+        let Err(Failure::Config(e)) = shard_from_env(&env(&vars)) else {
+            panic!("accepted")
+        };
+        assert!(
+            e[0].message.contains("not one of 3 evenly spaced tasks"),
+            "{}",
+            e[0]
+        );
+    }
+
+    #[test]
+    fn the_resume_command_quotes_paths_that_need_it() {
+        let a = RunArgs {
+            file: PathBuf::from("my study.toml"),
+            out: None,
+            seed: Some(4),
+            quiet: false,
+            timeseries: false,
+            requests: true,
+            threads: None,
+            shard: Some(ShardArg::Auto),
+            catalog: None,
+            resume: false,
+        };
+        assert_eq!(
+            resume_command(&a, Path::new("results/it's"), Some((2, 8))),
+            r"capsim run 'my study.toml' --out 'results/it'\''s' --seed 4 --shard 2/8 --requests --resume"
+        );
     }
 }

@@ -104,6 +104,16 @@ pub enum RunError {
         /// The encoder's message.
         message: String,
     },
+    /// Ctrl-C (SIGINT) stopped a sweep before all its runs had finished; the finished runs are
+    /// saved in the results folder's `partial.jsonl`. Exit code 130, as a shell reports a
+    /// process ended by SIGINT.
+    #[error("interrupted after {finished} of {total} runs")]
+    Interrupted {
+        /// Runs finished (and saved), including those of earlier, resumed invocations.
+        finished: usize,
+        /// Runs of the plan (of the shard, with `--shard`).
+        total: usize,
+    },
     /// A run broke one of the model's invariants; this is a bug in capsim.
     #[error(
         "run {run} broke an invariant: {message} (this is a bug in capsim; please report it with the experiment file)"

@@ -1,12 +1,13 @@
 //! Runs an experiment: plans the runs, simulates them (in parallel, results in plan order) and
 //! turns raw statistics into output metrics.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
 use crate::domain::serving::{ClassStats, ServingStats};
-use crate::domain::{Outcome, RunOutput, RunStats, Scenario, simulate};
+use crate::domain::{Outcome, RunOutput, RunStats, Scenario, simulate_observed};
 use crate::error::RunError;
 use crate::experiment::Experiment;
 use crate::experiment::sweep::Role;
@@ -227,18 +228,64 @@ pub struct RunResult {
     pub class_names: Vec<String>,
 }
 
-/// What a run keeps besides its summary.
-#[derive(Copy, Clone, Debug, Default)]
-pub struct Keep {
-    /// Time-series windows.
-    pub timeseries: bool,
-    /// Per-request records.
-    pub requests: bool,
+impl RunResult {
+    /// The run's position in the plan.
+    pub fn index(&self) -> usize {
+        self.rows[0].index
+    }
 }
 
-/// Simulates one planned run, keeping its time series if the scenario asks for it.
-pub fn run_one_full(plan: &RunPlan) -> Result<RunResult, RunError> {
-    let out = simulate(&plan.scenario, plan.seed);
+/// What a run records besides its summary: the observation flags of `capsim run`
+/// (`--timeseries`, `--requests`). They do not change what a run simulates, only what it
+/// keeps.
+pub use crate::domain::Observe;
+
+/// Called with each run's result as soon as it finishes (in whatever order runs finish), e.g.
+/// to write its files, save it for `--resume` and move a progress bar. An error stops the
+/// sweep.
+pub type OnRun<'a> = &'a (dyn Fn(&RunResult) -> Result<(), RunError> + Sync);
+
+/// How to run an experiment; `capsim run` builds it once from its flags. The default runs
+/// every run on the current rayon pool, keeps nothing besides the summary and cannot be
+/// stopped.
+#[derive(Default)]
+pub struct RunOptions<'a> {
+    /// Threads to run on; `None` runs on the current rayon pool (one thread per core unless
+    /// the caller installed another). Outputs are the same whatever the number.
+    pub threads: Option<usize>,
+    /// `Some((k, n))` runs only shard `k` of `n`: the runs whose index is `k − 1` modulo `n`.
+    /// [`crate::report::merge`] puts shards together into exactly the summary of a whole run.
+    pub shard: Option<(usize, usize)>,
+    /// What each run keeps besides its summary rows.
+    pub observe: Observe,
+    /// Rows of runs an earlier, interrupted invocation finished (`--resume`; see
+    /// [`check_finished`]). They are not run again, and the summary is the one an
+    /// uninterrupted run writes: runs are pure functions of their scenario and seed.
+    pub finished: Vec<RunSummary>,
+    /// Called with each run as it finishes.
+    pub on_run: Option<OnRun<'a>>,
+    /// Once this is set (by Ctrl-C), no new run starts; runs under way finish and are passed
+    /// to `on_run`, then [`run`] returns [`RunError::Interrupted`].
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The callback has no Debug of its own; say whether there is one.
+        f.debug_struct("RunOptions")
+            .field("threads", &self.threads)
+            .field("shard", &self.shard)
+            .field("observe", &self.observe)
+            .field("finished", &self.finished.len())
+            .field("on_run", &self.on_run.is_some())
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+/// Simulates one planned run, keeping what `observe` asks for.
+pub fn run_one(plan: &RunPlan, observe: Observe) -> Result<RunResult, RunError> {
+    let out = simulate_observed(&plan.scenario, plan.seed, observe);
     let stats = &out.stats;
     if !stats.is_conserved() {
         return Err(RunError::Invariant {
@@ -349,80 +396,114 @@ fn request_row(r: &crate::domain::serving::RequestRecord) -> crate::report::Requ
     }
 }
 
-/// Runs every planned run of `experiment` with master seed `seed`. Runs execute in parallel on
-/// the current rayon pool; results come back in plan order whatever the thread count.
-pub fn run(experiment: &Experiment, seed: u64) -> Result<Summary, RunError> {
-    run_with_timeseries(experiment, seed, false).map(|(summary, _)| summary)
+/// Runs the planned runs of `experiment` with master seed `seed` as `opts` says: in parallel,
+/// results in plan order whatever the thread count, so the summary is a pure function of the
+/// experiment, the seed and the shard.
+pub fn run(experiment: &Experiment, seed: u64, opts: RunOptions<'_>) -> Result<Summary, RunError> {
+    match opts.threads {
+        None => run_here(experiment, seed, &opts),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| RunError::Invariant {
+                run: 0,
+                message: format!("cannot start {n} threads: {e}"),
+            })?
+            .install(|| run_here(experiment, seed, &opts)),
+    }
 }
 
-/// Like [`run`], and also returns each run's time series when `timeseries` is set.
-pub fn run_with_timeseries(
+/// The runs of `experiment`'s plan that shard `shard` holds (all without one).
+pub fn shard_plan(
     experiment: &Experiment,
     seed: u64,
-    timeseries: bool,
-) -> Result<(Summary, Vec<Vec<crate::report::WindowRow>>), RunError> {
-    run_shard(experiment, seed, timeseries, None)
-}
-
-/// Like [`run_with_timeseries`], running only shard `k` of `n` when `shard` is `Some((k, n))`:
-/// the runs whose index is `k − 1` modulo `n`. [`crate::report::merge`] puts shards together
-/// into exactly the summary of a whole run.
-pub fn run_shard(
-    experiment: &Experiment,
-    seed: u64,
-    timeseries: bool,
     shard: Option<(usize, usize)>,
-) -> Result<(Summary, Vec<Vec<crate::report::WindowRow>>), RunError> {
-    let keep = Keep {
-        timeseries,
-        requests: false,
-    };
-    let (summary, details) = run_watched(experiment, seed, keep, shard, &|_| {})?;
-    Ok((summary, details.into_iter().map(|d| d.timeseries).collect()))
-}
-
-/// Like [`run_shard`], calling `done` with each run's rows as soon as it finishes (in whatever
-/// order runs finish), e.g. to save them or move a progress bar.
-pub fn run_watched(
-    experiment: &Experiment,
-    seed: u64,
-    keep: Keep,
-    shard: Option<(usize, usize)>,
-    done: &(dyn Fn(&[RunSummary]) + Sync),
-) -> Result<(Summary, Vec<RunResult>), RunError> {
+) -> Vec<RunPlan> {
     let mut plans = plan(experiment, seed);
-    let total = plans.len();
     if let Some((k, n)) = shard {
         plans.retain(|p| p.index % n == k - 1);
     }
-    for p in &mut plans {
-        p.scenario.keep_timeseries = keep.timeseries;
-        p.scenario.keep_requests = keep.requests;
+    plans
+}
+
+/// Checks rows saved by an interrupted invocation against the plan they are to complete:
+/// every run is one of the shard's, with the seed the plan gives it, and appears once.
+/// The message says what does not match.
+pub fn check_finished(plans: &[RunPlan], finished: &[RunSummary]) -> Result<(), String> {
+    let seeds: BTreeMap<usize, u64> = plans.iter().map(|p| (p.index, p.seed)).collect();
+    let mut seen = BTreeSet::new();
+    for r in finished {
+        match seeds.get(&r.index) {
+            None => return Err(format!("run {} is not one of this plan's runs", r.index)),
+            Some(&s) if s != r.seed => {
+                return Err(format!(
+                    "run {} was run with seed {}, but the plan gives it seed {s}",
+                    r.index, r.seed
+                ));
+            }
+            _ => {}
+        }
+        // Each run has exactly one `all` row, saved with its class rows.
+        if r.class == "all" && !seen.insert(r.index) {
+            return Err(format!("run {} is saved twice", r.index));
+        }
     }
-    let results = plans
+    Ok(())
+}
+
+fn run_here(
+    experiment: &Experiment,
+    seed: u64,
+    opts: &RunOptions<'_>,
+) -> Result<Summary, RunError> {
+    let total = plan_len(experiment);
+    let plans = shard_plan(experiment, seed, opts.shard);
+    let earlier: BTreeSet<usize> = opts.finished.iter().map(|r| r.index).collect();
+    let finished_now = AtomicUsize::new(0);
+    let outcome = plans
         .par_iter()
+        .filter(|p| !earlier.contains(&p.index))
         .map(|p| {
-            let r = run_one_full(p)?;
-            done(&r.rows);
-            Ok(r)
+            if opts.cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                return Err(RunError::Interrupted {
+                    finished: 0,
+                    total: 0,
+                });
+            }
+            let r = run_one(p, opts.observe)?;
+            if let Some(on_run) = opts.on_run {
+                on_run(&r)?;
+            }
+            finished_now.fetch_add(1, Ordering::SeqCst);
+            Ok(r.rows)
         })
-        .collect::<Result<Vec<_>, RunError>>()?;
-    let mut results = results;
-    let runs: Vec<RunSummary> = results
-        .iter_mut()
-        .flat_map(|r| std::mem::take(&mut r.rows))
-        .collect();
-    let aggregates = if experiment.replications > 1 && shard.is_none() {
+        .collect::<Result<Vec<_>, RunError>>();
+    let fresh = match outcome {
+        Ok(rows) => rows,
+        Err(RunError::Interrupted { .. }) => {
+            return Err(RunError::Interrupted {
+                finished: earlier.len() + finished_now.load(Ordering::SeqCst),
+                total: plans.len(),
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let mut runs: Vec<RunSummary> = opts.finished.clone();
+    runs.extend(fresh.into_iter().flatten());
+    // Stable: the rows of one run (`all`, then its classes) keep their order.
+    runs.sort_by_key(|r| r.index);
+    let aggregates = if experiment.replications > 1 && opts.shard.is_none() {
         crate::report::aggregate(&runs)
     } else {
         Vec::new()
     };
-    let summary = Summary {
+    Ok(Summary {
         version: FORMAT_VERSION,
         capsim: env!("CARGO_PKG_VERSION").to_string(),
         experiment: experiment.name.clone(),
+        experiment_hash: Some(crate::experiment::fingerprint(experiment)),
         seed,
-        shard: shard.map(|(k, n)| crate::report::Shard {
+        shard: opts.shard.map(|(k, n)| crate::report::Shard {
             k,
             n,
             runs: total,
@@ -431,6 +512,10 @@ pub fn run_watched(
         axes: axes(experiment),
         runs,
         aggregates,
-    };
-    Ok((summary, results))
+    })
+}
+
+/// Runs in the whole plan: configurations × replications.
+fn plan_len(experiment: &Experiment) -> usize {
+    experiment.configs.len() * experiment.replications.max(1) as usize
 }

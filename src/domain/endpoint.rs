@@ -18,8 +18,9 @@
 use std::collections::VecDeque;
 
 use super::request::{Outcome, RequestId};
+use super::scenario::Observe;
 use super::scenario::{EndpointSpec, Load, Scenario, Service, StopRule};
-use super::serving::{ClientOutput, ServingStats, simulate_llm};
+use super::serving::{ClientOutput, ServingStats, simulate_llm_observed};
 use super::stats::RunStats;
 use super::workload::ArrivalState;
 use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
@@ -445,12 +446,19 @@ pub(crate) fn start_load<E>(
     }
 }
 
-/// Runs `scenario` once with `seed` and returns what was measured.
+/// Runs `scenario` once with `seed` and returns what was measured, keeping no time series
+/// nor request records.
 pub fn simulate(scenario: &Scenario, seed: u64) -> RunOutput {
+    simulate_observed(scenario, seed, Observe::default())
+}
+
+/// Runs `scenario` once with `seed`, keeping what `observe` asks for (LLM endpoints; plain
+/// servers keep neither), and returns what was measured.
+pub fn simulate_observed(scenario: &Scenario, seed: u64, observe: Observe) -> RunOutput {
     let spec = match &scenario.service {
         Service::Servers(spec) => spec,
         Service::Llm(svc) => {
-            let (stats, serving, clients) = simulate_llm(scenario, svc, seed);
+            let (stats, serving, clients) = simulate_llm_observed(scenario, svc, seed, observe);
             return RunOutput {
                 stats,
                 serving: Some(serving),

@@ -21,9 +21,9 @@ pub mod stats;
 pub mod workload;
 
 pub use distribution::Dist;
-pub use endpoint::{RunOutput, simulate};
+pub use endpoint::{RunOutput, simulate, simulate_observed};
 pub use policy::{ClientPolicy, Policies};
 pub use request::Outcome;
-pub use scenario::{EndpointSpec, Load, Scenario, Service, StopRule};
+pub use scenario::{EndpointSpec, Load, Observe, Scenario, Service, StopRule};
 pub use stats::RunStats;
 pub use workload::{ArrivalState, Arrivals, Trace};

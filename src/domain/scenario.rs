@@ -54,6 +54,16 @@ pub enum Service {
     Llm(Box<LlmService>),
 }
 
+/// What a run keeps besides its statistics: the observation flags. Kept apart from
+/// [`Scenario`] because they never change what is simulated, only what is recorded.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observe {
+    /// Keep the time-series rows (they are always summarised into `alert_windows`).
+    pub timeseries: bool,
+    /// Keep one record per request (LLM endpoints; memory grows with requests).
+    pub requests: bool,
+}
+
 /// Everything one run needs besides its seed.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -69,10 +79,6 @@ pub struct Scenario {
     pub stop: StopRule,
     /// Width of the time-series windows (LLM endpoints).
     pub timeseries_interval: SimDuration,
-    /// Whether to keep the time-series rows (they are always summarised into `alert_windows`).
-    pub keep_timeseries: bool,
-    /// Whether to keep one record per request (LLM endpoints; memory grows with requests).
-    pub keep_requests: bool,
     /// Whether requests take their tokens from a replayed trace (the workload gives no token
     /// distributions).
     pub sizes_from_trace: bool,

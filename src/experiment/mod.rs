@@ -9,6 +9,7 @@
 
 pub mod catalog;
 pub mod file;
+mod fingerprint;
 pub mod input;
 pub mod locate;
 mod policy;
@@ -21,6 +22,7 @@ pub mod units;
 mod validate;
 mod workload;
 
+pub use fingerprint::fingerprint;
 pub use resolved::{Config, Experiment};
 pub use workload::read_trace;
 
@@ -67,7 +69,7 @@ pub fn load_with(path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigErr
 /// service-time = { kind = "lognormal", median = "300ms", p99 = "2s" }
 /// "#;
 /// let exp = capsim::experiment::parse(src, Path::new("t4.toml")).unwrap();
-/// let summary = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap();
+/// let summary = capsim::runner::run(&exp, exp.seed.unwrap(), Default::default()).unwrap();
 /// let m = &summary.runs[0].metrics;
 /// assert_eq!(m.arrived, m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.in_flight);
 ///

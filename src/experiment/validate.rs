@@ -275,8 +275,6 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         warm_up,
         stop,
         timeseries_interval,
-        keep_timeseries: false,
-        keep_requests: false,
         sizes_from_trace: sizes_from_trace(&raw.workload),
     };
     Ok(Experiment {

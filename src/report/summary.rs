@@ -18,6 +18,11 @@ pub struct Summary {
     pub capsim: String,
     /// Experiment name.
     pub experiment: String,
+    /// Hash of the resolved experiment (`experiment::fingerprint`): tells apart two
+    /// experiments with the same name, so that `merge` and `run --resume` refuse to mix them.
+    /// Absent in summaries written before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment_hash: Option<String>,
     /// Master seed of the invocation.
     pub seed: u64,
     /// Which part of the plan this is, when run with `--shard K/N` (absent for a whole run).

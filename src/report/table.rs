@@ -52,7 +52,7 @@ pub fn layout(rows: &[Vec<String>]) -> String {
 
 /// A parameter's cell: its value, or `-` for a run without it.
 fn cell(v: Option<&serde_json::Value>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| super::param_text(Some(v)))
+    v.map_or_else(|| "-".to_string(), |v| super::export::param_text(Some(v)))
 }
 
 /// Runs beyond which the table turns: one line per run with the headline metrics.
@@ -60,7 +60,7 @@ const WIDE: usize = 6;
 
 /// One line per run and class: its parameters and the metrics most read.
 fn long(summary: &Summary) -> String {
-    let params = super::param_names(summary.runs.iter().map(|r| &r.params));
+    let params = super::export::param_names(summary.runs.iter().map(|r| &r.params));
     let cols = [
         "arrived",
         "timeout_rate",
@@ -111,7 +111,7 @@ pub fn render(summary: &Summary) -> String {
         }
     }));
     rows.push(head);
-    for p in super::param_names(summary.runs.iter().map(|r| &r.params)) {
+    for p in super::export::param_names(summary.runs.iter().map(|r| &r.params)) {
         let mut row = vec![p.clone()];
         row.extend(summary.runs.iter().map(|r| cell(r.params.get(p))));
         rows.push(row);

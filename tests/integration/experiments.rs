@@ -36,7 +36,7 @@ fn every_shipped_experiment_loads_and_has_a_seed() {
 
 fn run_shipped(name: &str) -> capsim::report::Metrics {
     let exp = experiment::load(&root().join("experiments/queueing").join(name)).unwrap();
-    let summary = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap();
+    let summary = capsim::runner::run(&exp, exp.seed.unwrap(), Default::default()).unwrap();
     summary.runs[0].metrics.clone()
 }
 
@@ -84,7 +84,9 @@ fn the_readme_documents_every_metric_and_outcome() {
 #[test]
 fn int8_on_a_t4_answers_typical_chat_well_inside_30_s_at_low_load() {
     let exp = experiment::load(&root().join("experiments/llm/t4-int8-chat.toml")).unwrap();
-    let m = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap().runs[0]
+    let m = capsim::runner::run(&exp, exp.seed.unwrap(), Default::default())
+        .unwrap()
+        .runs[0]
         .metrics
         .clone();
     assert!(m.arrived > 1000);
@@ -109,7 +111,9 @@ fn int8_on_a_t4_answers_typical_chat_well_inside_30_s_at_low_load() {
 /// Every row of a shipped experiment under `experiments/policies`, run with its own seed.
 fn policy_rows(name: &str) -> Vec<capsim::report::RunSummary> {
     let exp = experiment::load(&root().join("experiments/policies").join(name)).unwrap();
-    capsim::runner::run(&exp, exp.seed.unwrap()).unwrap().runs
+    capsim::runner::run(&exp, exp.seed.unwrap(), Default::default())
+        .unwrap()
+        .runs
 }
 
 fn policy(name: &str) -> capsim::report::Metrics {
@@ -172,7 +176,9 @@ fn the_azure_chat_trace_replays_every_row_with_its_own_tokens() {
         .iter()
         .filter(|r| r.0.as_secs_f64() < 3600.0)
         .count() as u64;
-    let m = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap().runs[0]
+    let m = capsim::runner::run(&exp, exp.seed.unwrap(), Default::default())
+        .unwrap()
+        .runs[0]
         .metrics
         .clone();
     assert_eq!(m.arrived, in_hour);
@@ -193,7 +199,7 @@ fn the_t4_vs_a100_study_sweeps_gpus_loads_and_timeouts() {
     const A100: &str = "gpu=a100-80gb quantization=fp16";
     let exp = experiment::load(&root().join("experiments/t4-vs-a100.toml")).unwrap();
     assert_eq!(exp.configs.len(), 3 * 40 * 2);
-    let summary = capsim::runner::run(&exp, exp.seed.unwrap()).unwrap();
+    let summary = capsim::runner::run(&exp, exp.seed.unwrap(), Default::default()).unwrap();
     let rate = |gpu: &str, load: &str, timeout: &str| {
         summary
             .runs
@@ -272,7 +278,7 @@ fn every_shipped_experiment_runs_briefly() {
                 }
             };
         }
-        let summary = capsim::runner::run(&exp, exp.seed.unwrap())
+        let summary = capsim::runner::run(&exp, exp.seed.unwrap(), Default::default())
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         assert!(
             summary.runs.iter().all(|r| r.metrics.window_s > 0.0),

@@ -300,7 +300,7 @@ fn the_time_series_accounts_for_every_request_and_flags_alert_windows() {
     ) + "[client]\ntimeout = \"30s\"\n";
     let mut exp = experiment::parse(&src, Path::new("ts.toml")).unwrap();
     exp.seed = Some(3);
-    let (summary, series) = capsim::runner::run_with_timeseries(&exp, 3, true).unwrap();
+    let (summary, series) = run_keeping_timeseries(&exp, true);
     let m = &summary.runs[0].metrics;
     let rows = &series[0];
     assert_eq!(rows.len(), 120);
@@ -314,9 +314,36 @@ fn the_time_series_accounts_for_every_request_and_flags_alert_windows() {
     .unwrap();
     assert!(csv.starts_with("start_s,arrivals,ok,client_timeout,connect_timeout,gateway_timeout,queue_timeout,rejected,unavailable,fallback_ok,fallback_failed,breaker_rejected,expired,queue_depth,replicas_starting,replicas_ready,replicas_draining,gpu_util,p99_s\n0,"));
     // Without --timeseries nothing is kept, but the alert rule still counts.
-    let (plain, none) = capsim::runner::run_with_timeseries(&exp, 3, false).unwrap();
+    let (plain, none) = run_keeping_timeseries(&exp, false);
     assert!(none[0].is_empty());
     assert_eq!(plain.runs[0].metrics.alert_windows, m.alert_windows);
+}
+
+/// Runs `exp` with seed 3, collecting each run's time series (empty unless `keep`).
+fn run_keeping_timeseries(
+    exp: &capsim::experiment::Experiment,
+    keep: bool,
+) -> (capsim::report::Summary, Vec<Vec<capsim::report::WindowRow>>) {
+    let series = std::sync::Mutex::new(Vec::new());
+    let on_run = |r: &capsim::runner::RunResult| {
+        series
+            .lock()
+            .unwrap()
+            .push((r.index(), r.timeseries.clone()));
+        Ok(())
+    };
+    let opts = capsim::runner::RunOptions {
+        observe: capsim::runner::Observe {
+            timeseries: keep,
+            requests: false,
+        },
+        on_run: Some(&on_run),
+        ..Default::default()
+    };
+    let summary = capsim::runner::run(exp, 3, opts).unwrap();
+    let mut series = series.into_inner().unwrap();
+    series.sort_by_key(|(i, _)| *i);
+    (summary, series.into_iter().map(|(_, s)| s).collect())
 }
 
 #[test]

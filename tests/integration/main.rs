@@ -13,6 +13,7 @@ mod layering;
 mod lifecycle;
 mod policies;
 mod queueing_theory;
+mod results;
 mod serving;
 mod snapshots;
 mod support;

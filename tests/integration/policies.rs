@@ -301,13 +301,17 @@ fn a_connect_timeout_fails_requests_no_replica_takes() {
 
 /// The one record of a `requests = 1` run of `src`.
 fn only_request(src: &str) -> capsim::domain::serving::RequestRecord {
-    let mut exp = capsim::experiment::parse(src, std::path::Path::new("one.toml"))
+    let exp = capsim::experiment::parse(src, std::path::Path::new("one.toml"))
         .unwrap_or_else(|e| panic!("{e}\n{src}"));
-    exp.scenario.keep_requests = true;
     let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
         panic!("not an LLM endpoint")
     };
-    let (_, _, out) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 1);
+    let observe = capsim::domain::Observe {
+        timeseries: false,
+        requests: true,
+    };
+    let (_, _, out) =
+        capsim::domain::serving::simulate_llm_observed(&exp.scenario, svc, 1, observe);
     assert_eq!(out.requests.len(), 1, "{:?}", out.requests);
     out.requests[0].clone()
 }

@@ -316,7 +316,9 @@ profile = { file = "bench.csv", prefill-tokens-per-s = 1000 }
 "#,
     );
     let e = experiment::load(&exp).unwrap_or_else(|e| panic!("{e}"));
-    let m = capsim::runner::run(&e, 1).unwrap().runs[0].metrics.clone();
+    let m = capsim::runner::run(&e, 1, Default::default()).unwrap().runs[0]
+        .metrics
+        .clone();
     // Prefill 100 ms, then one decode step at context 101: 20 ms + 1 x 0.02 ms.
     assert!(
         (real(&m, "latency_p50_s") - (0.1 + 0.02002)).abs() < 1e-9,

@@ -21,7 +21,7 @@ pub fn parse(src: &str) -> Experiment {
 /// Runs experiment text with `seed` and returns the metrics of its single run.
 pub fn run(src: &str, seed: u64) -> Metrics {
     let exp = parse(src);
-    let summary = capsim::runner::run(&exp, seed).expect("run succeeds");
+    let summary = capsim::runner::run(&exp, seed, Default::default()).expect("run succeeds");
     summary.runs.into_iter().next().expect("one run").metrics
 }
 
@@ -95,5 +95,7 @@ pub fn serve_clients(
 /// Runs experiment text with `seed` and returns every summary row (`all`, then each class).
 pub fn run_rows(src: &str, seed: u64) -> Vec<capsim::report::RunSummary> {
     let exp = parse(src);
-    capsim::runner::run(&exp, seed).expect("run succeeds").runs
+    capsim::runner::run(&exp, seed, Default::default())
+        .expect("run succeeds")
+        .runs
 }

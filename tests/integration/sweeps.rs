@@ -22,7 +22,7 @@ fn a_sweep_runs_every_configuration_and_replication_in_order() {
     );
     let exp = parse(&src);
     assert_eq!((exp.configs.len(), exp.replications), (3, 3));
-    let summary = capsim::runner::run(&exp, 3).unwrap();
+    let summary = capsim::runner::run(&exp, 3, Default::default()).unwrap();
     assert_eq!(summary.runs.len(), 9);
     for (i, r) in summary.runs.iter().enumerate() {
         assert_eq!(
@@ -88,7 +88,7 @@ fn the_exact_mm1_mean_lies_inside_the_95_percent_interval_about_95_percent_of_th
     let mut covered = 0;
     let sets = 200;
     for set in 0..sets {
-        let summary = capsim::runner::run(&exp, 1000 + set).unwrap();
+        let summary = capsim::runner::run(&exp, 1000 + set, Default::default()).unwrap();
         let e = summary.aggregates[0]
             .metrics
             .iter()
@@ -278,7 +278,7 @@ fn a_key_can_be_unset_in_a_sweep_and_a_misspelt_one_is_refused() {
     let src = format!("{base}[sweep]\nendpoint.queue-timeout = [\"1s\", {{ unset = true }}]\n");
     let exp = parse(&src);
     assert_eq!(exp.configs[1].params["endpoint.queue-timeout"], "unset");
-    let summary = capsim::runner::run(&exp, 3).unwrap();
+    let summary = capsim::runner::run(&exp, 3, Default::default()).unwrap();
     let (timed, unset) = (&summary.runs[0].metrics, &summary.runs[1].metrics);
     assert!(timed.queue_timeout > 0, "{timed:?}");
     assert_eq!(unset.queue_timeout, 0);
@@ -467,7 +467,7 @@ fn axis_values_reach_the_summary_typed_with_their_role() {
         "{MM1}[sweep]\nworkload.arrival.rate = [\"30/min\", \"0.8/s\"]\nendpoint.queue-timeout = [\"2m\"]\nendpoint.servers = [1]\n"
     );
     let exp = parse(&src);
-    let summary = capsim::runner::run(&exp, 3).unwrap();
+    let summary = capsim::runner::run(&exp, 3, Default::default()).unwrap();
     let axes = &summary.axes;
     let keys: Vec<&str> = axes.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(

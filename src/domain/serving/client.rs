@@ -18,6 +18,7 @@
 
 use super::*;
 use crate::domain::policy::{ClientPolicy, JobOrder, Policies, RetryPolicy};
+use crate::domain::scenario::Observe;
 use crate::domain::stats::LatencyStats;
 
 /// What one client class measured.
@@ -155,6 +156,8 @@ enum Route {
 /// Clients and the endpoints they call: the whole simulated system.
 pub(super) struct System<'a> {
     scenario: &'a Scenario,
+    /// What to keep besides statistics.
+    observe: Observe,
     pol: &'a Policies,
     eps: Vec<LlmEndpoint<'a>>,
     /// Waiting lane of each class at a replica.
@@ -212,12 +215,31 @@ fn lanes(pol: &Policies) -> (Vec<u8>, Vec<f64>) {
 }
 
 impl<'a> System<'a> {
-    fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
+    fn new(
+        scenario: &'a Scenario,
+        svc: &'a LlmService,
+        streams: &RngStreams,
+        observe: Observe,
+    ) -> Self {
         let pol = &scenario.policies;
         let (lanes, weights) = lanes(pol);
-        let mut eps = vec![LlmEndpoint::new(scenario, svc, streams, 0, weights.clone())];
+        let mut eps = vec![LlmEndpoint::new(
+            scenario,
+            svc,
+            streams,
+            0,
+            weights.clone(),
+            observe.timeseries,
+        )];
         if let Some(fb) = pol.breaker.as_ref().and_then(|b| b.fallback.as_deref()) {
-            eps.push(LlmEndpoint::new(scenario, fb, streams, 1, weights));
+            eps.push(LlmEndpoint::new(
+                scenario,
+                fb,
+                streams,
+                1,
+                weights,
+                observe.timeseries,
+            ));
         }
         let window_start = SimTime::ZERO + scenario.warm_up;
         let classes: Vec<ClassStats> = pol
@@ -227,6 +249,7 @@ impl<'a> System<'a> {
             .collect();
         System {
             scenario,
+            observe,
             pol,
             eps,
             lanes,
@@ -698,7 +721,7 @@ impl<'a> System<'a> {
             (j.measured, j.arrived, j.class, j.output, j.user);
         let (attempts, prompt) = (j.attempts, j.prompt);
         let polls = if measured { self.polls(j, now) } else { 0 };
-        if measured && self.scenario.keep_requests {
+        if measured && self.observe.requests {
             let record = RequestRecord {
                 arrived_s: arrived.as_secs_f64(),
                 class,
@@ -971,14 +994,24 @@ impl Model for System<'_> {
     }
 }
 
-/// Runs an LLM scenario once with `seed`.
+/// Runs an LLM scenario once with `seed`, keeping no time series nor request records.
 pub fn simulate_llm(
     scenario: &Scenario,
     svc: &LlmService,
     seed: u64,
 ) -> (RunStats, ServingStats, ClientOutput) {
+    simulate_llm_observed(scenario, svc, seed, Observe::default())
+}
+
+/// Runs an LLM scenario once with `seed`, keeping what `observe` asks for.
+pub fn simulate_llm_observed(
+    scenario: &Scenario,
+    svc: &LlmService,
+    seed: u64,
+    observe: Observe,
+) -> (RunStats, ServingStats, ClientOutput) {
     let streams = RngStreams::new(seed);
-    let mut system = System::new(scenario, svc, &streams);
+    let mut system = System::new(scenario, svc, &streams, observe);
     let mut sim = Simulation::new();
     let (arrival_rng, arrival_state, think_rng) = (
         &mut system.arrival_rng,

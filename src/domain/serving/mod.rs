@@ -688,6 +688,8 @@ impl Replica {
 #[derive(Debug)]
 pub struct LlmEndpoint<'a> {
     scenario: &'a Scenario,
+    /// Whether to keep the time-series rows (`Observe::timeseries`).
+    keep_timeseries: bool,
     svc: &'a LlmService,
     /// 0: the primary endpoint, 1: the fallback.
     ix: u8,
@@ -736,6 +738,7 @@ impl<'a> LlmEndpoint<'a> {
         streams: &RngStreams,
         ix: u8,
         lane_weights: Vec<f64>,
+        keep_timeseries: bool,
     ) -> Self {
         let window_start = SimTime::ZERO + scenario.warm_up;
         let n = svc.replicas.max(1) as usize;
@@ -750,6 +753,7 @@ impl<'a> LlmEndpoint<'a> {
         };
         let mut e = LlmEndpoint {
             scenario,
+            keep_timeseries,
             svc,
             ix,
             outbox: Vec::new(),
@@ -1389,4 +1393,6 @@ fn completed_steps(alpha: f64, beta: f64, c0: f64, b: u64, elapsed: SimDuration)
     m
 }
 
-pub use client::{BreakerState, ClassStats, ClientOutput, RequestRecord, simulate_llm};
+pub use client::{
+    BreakerState, ClassStats, ClientOutput, RequestRecord, simulate_llm, simulate_llm_observed,
+};

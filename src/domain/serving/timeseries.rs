@@ -24,7 +24,7 @@ impl LlmEndpoint<'_> {
         {
             self.serving.alert_windows += 1;
         }
-        if self.scenario.keep_timeseries {
+        if self.keep_timeseries {
             let count = |p: Phase| {
                 (0..self.replicas.len())
                     .filter(|&r| self.replica(r).phase == p)
