@@ -360,6 +360,7 @@ fn merge_command(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
             ),
         )
     })?;
+    out_is_a_folder(out)?;
     let (dir, _) = ResultsDir::create(out)?;
     dir.write_summary(&merged)?;
     write_charts(&dir, &merged)?;
@@ -456,6 +457,7 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
         requests: a.requests,
     };
     let dir_path = a.out.clone().unwrap_or_else(|| default_out_dir(&a.file));
+    out_is_a_folder(&dir_path)?;
     let plans = runner::shard_plan(&exp, seed, shard);
     let header = report::PartialHeader::new(
         &exp.name,
@@ -629,6 +631,20 @@ fn list_command(what: ListWhat, catalog: Option<&Path>) -> Result<(), Failure> {
         ListWhat::Engines => views::catalog::engines(c),
     });
     Ok(())
+}
+
+/// `--out` must name a folder (or nothing yet): a file there is a usage error, said before any
+/// run starts.
+fn out_is_a_folder(path: &Path) -> Result<(), Failure> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => Err(arg_error(
+            "--out",
+            format!("`{}` is a file, not a folder", path.display()),
+            "--out names the folder capsim writes summary.json, summary.csv and the charts into"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// An error about a command-line argument (exit code 2).

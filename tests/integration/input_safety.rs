@@ -141,3 +141,21 @@ fn curve_refuses_a_tensor_parallel_size_that_run_refuses() {
         message(src)
     );
 }
+
+#[test]
+fn an_out_flag_that_names_a_file_is_a_usage_error_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "e.toml", BASE);
+    let file = write(dir.path(), "taken", "not a folder");
+    let out = capsim()
+        .arg("run")
+        .arg(&exp)
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("`--out`:") && err.contains("is a file, not a folder"), "{err}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
+}
