@@ -3,6 +3,7 @@
 //! Everything here is driven by the engine in [`crate::sim`] through the closed event enum of
 //! each model; nothing here reads files or writes output.
 
+pub mod client;
 pub mod distribution;
 pub mod endpoint;
 pub mod hardware;
@@ -14,15 +15,19 @@ pub mod policy;
 pub mod profile;
 pub mod quant;
 pub mod request;
+pub mod run;
 pub mod scenario;
+pub mod servers;
+pub mod service;
 pub mod serving;
+pub mod slab;
 pub mod stats;
 pub mod workload;
 
 pub use distribution::Dist;
-pub use endpoint::{RunOutput, simulate};
 pub use policy::{ClientPolicy, Policies};
 pub use request::Outcome;
+pub use run::{RunOutput, simulate};
 pub use scenario::{EndpointSpec, Load, Scenario, Service, StopRule};
 pub use stats::RunStats;
 pub use workload::{ArrivalState, Arrivals, Trace};

@@ -307,7 +307,7 @@ fn only_request(src: &str) -> capsim::domain::serving::RequestRecord {
     let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
         panic!("not an LLM endpoint")
     };
-    let (_, _, out) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 1);
+    let (_, _, out) = capsim::domain::run::simulate_llm(&exp.scenario, svc, 1);
     assert_eq!(out.requests.len(), 1, "{:?}", out.requests);
     out.requests[0].clone()
 }

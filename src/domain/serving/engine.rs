@@ -1,7 +1,14 @@
 //! The batching engines: choosing each step (vLLM-like, TGI-like, static), running decode
 //! segments in closed form, KV accounting and preemption, completions and cancellations.
 
-use super::*;
+use std::cmp::Reverse;
+
+use super::super::policy::Discipline;
+use super::super::request::{Outcome, RequestId};
+use super::pool::{BUSY, Busy, Event, LlmEndpoint, LlmEvent, State, WAITING};
+use super::spec::{EngineSpec, completed_steps, secs, segment_seconds};
+use crate::domain::perf::StepShape;
+use crate::sim::{SimDuration, SimTime, Simulation};
 
 impl LlmEndpoint<'_> {
     pub(super) fn vllm_block_slack(&self) -> u64 {
@@ -101,7 +108,7 @@ impl LlmEndpoint<'_> {
                 b,
             };
             let end = start + secs(segment_seconds(alpha, beta, c0, bf, new_steps));
-            let done = self.ev(EpEvent::StepDone(self.cur as u32, self.st.epoch));
+            let done = self.ev(LlmEvent::StepDone(self.cur as u32, self.st.epoch));
             sim.schedule_at(end.max(sim.now()), done);
         }
     }
@@ -115,7 +122,7 @@ impl LlmEndpoint<'_> {
             self.stats.set_busy(sim.now(), self.busy_replicas);
             self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
         }
-        let done = self.ev(EpEvent::StepDone(self.cur as u32, self.st.epoch));
+        let done = self.ev(LlmEvent::StepDone(self.cur as u32, self.st.epoch));
         sim.schedule_in(secs(seconds), done);
     }
 
@@ -359,7 +366,7 @@ impl LlmEndpoint<'_> {
             self.st.timer_epoch += 1;
             sim.schedule_at(
                 oldest + max_wait,
-                self.ev(EpEvent::BatchTimer(self.cur as u32, self.st.timer_epoch)),
+                self.ev(LlmEvent::BatchTimer(self.cur as u32, self.st.timer_epoch)),
             );
             return;
         }

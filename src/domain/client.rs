@@ -16,9 +16,18 @@
 //! breaker open, no fallback ─► breaker_rejected;   async job not started in time ─► expired
 //! ```
 
-use super::*;
-use crate::domain::policy::{ClientPolicy, JobOrder, Policies, RetryPolicy};
-use crate::domain::stats::LatencyStats;
+use std::collections::{BTreeMap, VecDeque};
+
+use super::distribution::Dist;
+use super::endpoint::{Endpoint, Event, Notice, Submit};
+use super::policy::{ClientPolicy, Discipline, JobOrder, Policies, RetryPolicy};
+use super::request::{Outcome, RequestId};
+use super::scenario::{Load, Scenario, StopRule};
+use super::slab::Slab;
+use super::stats::{LatencyStats, RunStats, ServingStats};
+use super::workload::ArrivalState;
+use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
+use rand::RngExt;
 
 /// What one client class measured.
 #[derive(Clone, Debug)]
@@ -123,7 +132,7 @@ pub struct ClientOutput {
 /// One request, from its arrival to its outcome.
 #[derive(Clone, Debug)]
 struct Job {
-    generation: u32,
+    /// Whether the request is still without its outcome (false in a slot left free).
     live: bool,
     class: u16,
     measured: bool,
@@ -152,11 +161,17 @@ enum Route {
     Reject,
 }
 
-/// Clients and the endpoints they call: the whole simulated system.
-pub(super) struct System<'a> {
+/// Clients and the endpoints they call: the whole simulated system. `eps[0]` is the primary
+/// endpoint and `eps[1]`, if any, the breaker's fallback.
+pub struct System<'a, E: Endpoint> {
     scenario: &'a Scenario,
     pol: &'a Policies,
-    eps: Vec<LlmEndpoint<'a>>,
+    eps: Vec<E>,
+    /// The workload's prompt and output token distributions (LLM endpoints; plain servers
+    /// take no tokens).
+    tokens: Option<(&'a Dist, &'a Dist)>,
+    /// Whether the endpoints were last told the clients are done.
+    client_done: bool,
     /// Waiting lane of each class at a replica.
     lanes: Vec<u8>,
     /// Whether attempts of each class have any time limit (client or gateway).
@@ -168,8 +183,7 @@ pub(super) struct System<'a> {
     output_rng: SimRng,
     think_rng: SimRng,
     retry_rng: SimRng,
-    jobs: Vec<Job>,
-    free: Vec<u32>,
+    jobs: Slab<Job>,
     live: u64,
     arrivals_left: Option<u64>,
     breaker: BreakerState,
@@ -189,8 +203,12 @@ pub(super) struct System<'a> {
     window_start: SimTime,
 }
 
-/// Lanes of the classes: one per distinct priority (strict), one per class (weighted), or one.
-fn lanes(pol: &Policies) -> (Vec<u8>, Vec<f64>) {
+/// The system's events, for endpoints of type `E`.
+type Ev<E> = Event<<E as Endpoint>::Event>;
+
+/// Lanes of the classes: one per distinct priority (strict), one per class (weighted), or one;
+/// and the weight of each lane.
+pub fn lanes(pol: &Policies) -> (Vec<u8>, Vec<f64>) {
     let n = pol.classes.len();
     match pol.discipline {
         Discipline::Fifo => (vec![0; n], vec![1.0]),
@@ -211,14 +229,18 @@ fn lanes(pol: &Policies) -> (Vec<u8>, Vec<f64>) {
     }
 }
 
-impl<'a> System<'a> {
-    fn new(scenario: &'a Scenario, svc: &'a LlmService, streams: &RngStreams) -> Self {
+impl<'a, E: Endpoint> System<'a, E> {
+    /// The clients of `scenario` in front of `eps` (the primary, then the fallback if any);
+    /// `tokens`: the workload's prompt and output token distributions, if requests carry
+    /// tokens.
+    pub fn new(
+        scenario: &'a Scenario,
+        eps: Vec<E>,
+        tokens: Option<(&'a Dist, &'a Dist)>,
+        streams: &RngStreams,
+    ) -> Self {
         let pol = &scenario.policies;
-        let (lanes, weights) = lanes(pol);
-        let mut eps = vec![LlmEndpoint::new(scenario, svc, streams, 0, weights.clone())];
-        if let Some(fb) = pol.breaker.as_ref().and_then(|b| b.fallback.as_deref()) {
-            eps.push(LlmEndpoint::new(scenario, fb, streams, 1, weights));
-        }
+        let (lanes, _) = lanes(pol);
         let window_start = SimTime::ZERO + scenario.warm_up;
         let classes: Vec<ClassStats> = pol
             .classes
@@ -229,6 +251,8 @@ impl<'a> System<'a> {
             scenario,
             pol,
             eps,
+            tokens,
+            client_done: false,
             lanes,
             timed: pol
                 .classes
@@ -248,8 +272,7 @@ impl<'a> System<'a> {
             output_rng: streams.stream("output-tokens"),
             think_rng: streams.stream("think-time"),
             retry_rng: streams.stream("retry-backoff"),
-            jobs: Vec::new(),
-            free: Vec::new(),
+            jobs: Slab::default(),
             live: 0,
             arrivals_left: match scenario.stop {
                 StopRule::Requests(n) => Some(n),
@@ -273,16 +296,16 @@ impl<'a> System<'a> {
     }
 
     fn job(&self, id: RequestId) -> &Job {
-        &self.jobs[id.slot as usize]
+        self.jobs.get(id)
     }
 
     fn job_mut(&mut self, id: RequestId) -> &mut Job {
-        &mut self.jobs[id.slot as usize]
+        self.jobs.get_mut(id)
     }
 
+    /// Whether `id` is a request still without its outcome (slots of ended ones are reused).
     fn job_live(&self, id: RequestId) -> bool {
-        let j = self.job(id);
-        j.live && j.generation == id.generation
+        self.jobs.is_current(id) && self.job(id).live
     }
 
     fn policy(&self, id: RequestId) -> &'a ClientPolicy {
@@ -303,7 +326,7 @@ impl<'a> System<'a> {
 
     fn new_job(
         &mut self,
-        sim: &mut Simulation<Event>,
+        sim: &mut Simulation<Ev<E>>,
         user: Option<u32>,
         sizes: Option<(u32, u32)>,
     ) {
@@ -322,23 +345,25 @@ impl<'a> System<'a> {
                 })
                 .unwrap_or(classes.len() - 1)
         };
-        let svc = self.eps[0].svc;
         let c = &classes[class];
-        let prompt_dist = c.prompt_tokens.as_ref().unwrap_or(&svc.prompt_tokens);
-        let output_dist = c.output_tokens.as_ref().unwrap_or(&svc.output_tokens);
-        let (prompt, output) = match sizes {
+        let (prompt, output) = match (sizes, self.tokens) {
             // The trace's own tokens, unless the class or the workload sets distributions.
-            Some((p, o)) if self.scenario.sizes_from_trace && c.prompt_tokens.is_none() => {
+            (Some((p, o)), _) if self.scenario.sizes_from_trace && c.prompt_tokens.is_none() => {
                 (p, o.max(1))
             }
-            _ => (
-                Self::sample_tokens(prompt_dist, &mut self.prompt_rng, 0.0),
-                Self::sample_tokens(output_dist, &mut self.output_rng, 1.0),
-            ),
+            (_, Some((prompt, output))) => {
+                let prompt_dist = c.prompt_tokens.as_ref().unwrap_or(prompt);
+                let output_dist = c.output_tokens.as_ref().unwrap_or(output);
+                (
+                    Self::sample_tokens(prompt_dist, &mut self.prompt_rng, 0.0),
+                    Self::sample_tokens(output_dist, &mut self.output_rng, 1.0),
+                )
+            }
+            // A plain server takes no tokens.
+            (_, None) => (0, 0),
         };
         let measured = now >= self.window_start;
         let job = Job {
-            generation: 0,
             live: true,
             class: class as u16,
             measured,
@@ -355,24 +380,7 @@ impl<'a> System<'a> {
             queued: None,
             first_token: None,
         };
-        let id = match self.free.pop() {
-            Some(i) => {
-                let generation = self.jobs[i as usize].generation;
-                self.jobs[i as usize] = Job { generation, ..job };
-                RequestId {
-                    slot: i,
-                    generation,
-                }
-            }
-            None => {
-                let i = u32::try_from(self.jobs.len()).expect("more than 4 billion requests");
-                self.jobs.push(job);
-                RequestId {
-                    slot: i,
-                    generation: 0,
-                }
-            }
-        };
+        let id = self.jobs.insert(job);
         self.live += 1;
         if measured {
             self.count(class as u16, |s| s.run.arrived += 1);
@@ -417,7 +425,7 @@ impl<'a> System<'a> {
     }
 
     /// Sends the request's next attempt where the breaker says.
-    fn start_attempt(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+    fn start_attempt(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
         let now = sim.now();
         let (ep, probe) = match self.route() {
             Route::Primary { probe } => (0u8, probe),
@@ -472,7 +480,7 @@ impl<'a> System<'a> {
         }
     }
 
-    fn open_breaker(&mut self, sim: &mut Simulation<Event>) {
+    fn open_breaker(&mut self, sim: &mut Simulation<Ev<E>>) {
         let b = self.pol.breaker.as_ref().expect("a breaker");
         self.breaker = BreakerState::Open;
         self.breaker_epoch = self.breaker_epoch.wrapping_add(1);
@@ -485,7 +493,7 @@ impl<'a> System<'a> {
     }
 
     /// The breaker learns how an attempt at the primary ended.
-    fn breaker_sees(&mut self, sim: &mut Simulation<Event>, outcome: Outcome, probe: bool) {
+    fn breaker_sees(&mut self, sim: &mut Simulation<Ev<E>>, outcome: Outcome, probe: bool) {
         let Some(b) = &self.pol.breaker else {
             return;
         };
@@ -570,7 +578,7 @@ impl<'a> System<'a> {
     }
 
     /// (Re-)arms the attempt timer at the earliest limit, or ends the attempt if it is due.
-    fn arm(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+    fn arm(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
         if !self.timed[usize::from(self.job(id).class)] {
             return;
         }
@@ -589,7 +597,7 @@ impl<'a> System<'a> {
     }
 
     /// The client (or the gateway) hangs up on the current attempt.
-    fn give_up(&mut self, sim: &mut Simulation<Event>, id: RequestId, outcome: Outcome) {
+    fn give_up(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId, outcome: Outcome) {
         let (ep, attempt) = self.job(id).cur.expect("an attempt under way");
         let latency = sim.now() - self.job(id).started;
         let e = &mut self.eps[usize::from(ep)];
@@ -601,7 +609,7 @@ impl<'a> System<'a> {
     /// The current attempt ended with `outcome`: the request ends, or is retried.
     fn attempt_ended(
         &mut self,
-        sim: &mut Simulation<Event>,
+        sim: &mut Simulation<Ev<E>>,
         id: RequestId,
         outcome: Outcome,
         first_token: Option<SimTime>,
@@ -687,7 +695,7 @@ impl<'a> System<'a> {
     /// The request ends with `outcome`.
     fn finish(
         &mut self,
-        sim: &mut Simulation<Event>,
+        sim: &mut Simulation<Ev<E>>,
         id: RequestId,
         outcome: Outcome,
         first_token: Option<SimTime>,
@@ -734,10 +742,8 @@ impl<'a> System<'a> {
             let wait = think.sample_duration(&mut self.think_rng);
             sim.schedule_in(wait, Event::UserReady(u));
         }
-        let j = self.job_mut(id);
-        j.live = false;
-        j.generation = j.generation.wrapping_add(1);
-        self.free.push(id.slot);
+        self.job_mut(id).live = false;
+        self.jobs.remove(id);
         self.live -= 1;
     }
 
@@ -750,7 +756,7 @@ impl<'a> System<'a> {
     }
 
     /// Puts an async job in the queue (or refuses it when the queue is full).
-    fn enqueue(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+    fn enqueue(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
         let spec = self.pol.async_queue.as_ref().expect("async mode");
         if spec.max_queue.is_some_and(|m| self.queue.len() as u64 >= m) {
             self.finish(sim, id, Outcome::Rejected, None);
@@ -772,7 +778,7 @@ impl<'a> System<'a> {
     }
 
     /// Replicas with room pull queued jobs; with none ready, one is started.
-    fn dispatch(&mut self, sim: &mut Simulation<Event>) {
+    fn dispatch(&mut self, sim: &mut Simulation<Ev<E>>) {
         while let Some((&key, &id)) = self.queue.first_key_value() {
             let Some(r) = self.eps[0].pull_target() else {
                 self.eps[0].ensure_coming(sim);
@@ -792,9 +798,9 @@ impl<'a> System<'a> {
     }
 
     /// Handles what the endpoints reported, until they have nothing more to say.
-    fn drain(&mut self, sim: &mut Simulation<Event>) {
+    fn drain(&mut self, sim: &mut Simulation<Ev<E>>) {
         loop {
-            if self.eps.iter().all(|e| e.outbox.is_empty()) {
+            if self.eps.iter().all(|e| !e.has_notices()) {
                 return;
             }
             let mut notices = std::mem::take(&mut self.notices);
@@ -812,7 +818,7 @@ impl<'a> System<'a> {
         }
     }
 
-    fn on_notice(&mut self, sim: &mut Simulation<Event>, n: Notice) {
+    fn on_notice(&mut self, sim: &mut Simulation<Ev<E>>, n: Notice) {
         let (owner, attempt) = match n {
             Notice::Done { owner, attempt, .. } | Notice::Connected { owner, attempt } => {
                 (owner, attempt)
@@ -842,20 +848,29 @@ impl<'a> System<'a> {
     /// Tells the endpoints whether the clients are done (no more arrivals, nothing pending).
     fn sync_done(&mut self) {
         let done = self.arrivals_left == Some(0) && self.live == 0;
-        if done != self.eps[0].client_done {
+        if done != self.client_done {
+            self.client_done = done;
             for e in &mut self.eps {
-                e.client_done = done;
+                e.set_client_done(done);
             }
         }
     }
 
-    fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats, ClientOutput) {
-        for i in 0..self.jobs.len() {
-            let j = &self.jobs[i];
-            if !(j.live && j.measured) {
-                continue;
+    /// Ends the run at `end`: the primary endpoint's statistics with the clients' request
+    /// counts (and what the fallback wasted and queued), its token-level statistics for an LLM
+    /// endpoint, and what the clients measured.
+    pub fn finish_run(
+        mut self,
+        end: SimTime,
+        events: u64,
+    ) -> (RunStats, Option<ServingStats>, ClientOutput) {
+        let mut in_flight = Vec::new();
+        for j in self.jobs.values() {
+            if j.live && j.measured {
+                in_flight.push((j.class, j.cur.is_some(), self.polls(j, end)));
             }
-            let (class, attempt, polls) = (j.class, j.cur.is_some(), self.polls(j, end));
+        }
+        for (class, attempt, polls) in in_flight {
             self.count(class, |s| {
                 s.run.in_flight += 1;
                 s.attempts_in_flight += u64::from(attempt);
@@ -863,18 +878,20 @@ impl<'a> System<'a> {
             });
         }
         let mut eps = std::mem::take(&mut self.eps).into_iter();
-        let (mut stats, mut serving) = eps.next().expect("a primary").finish_run(end, events);
+        let (mut stats, mut serving) = eps.next().expect("a primary").finish(end, events);
         if let Some(fb) = eps.next() {
-            let (fs, fserv) = fb.finish_run(end, events);
+            let (fs, fserv) = fb.finish(end, events);
             stats.wasted_ns += fs.wasted_ns;
             // Attempts sent to the fallback wait there too; `wait_prob` is over all attempts.
             stats.queued += fs.queued;
-            serving.cost_usd = match (serving.cost_usd, fserv.cost_usd) {
-                (Some(a), Some(b)) => Some(a + b),
-                (a, b) => a.or(b),
-            };
-            serving.gpu_seconds += fserv.gpu_seconds;
-            serving.wasted_tokens += fserv.wasted_tokens;
+            if let (Some(serving), Some(fserv)) = (serving.as_mut(), fserv) {
+                serving.cost_usd = match (serving.cost_usd, fserv.cost_usd) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                serving.gpu_seconds += fserv.gpu_seconds;
+                serving.wasted_tokens += fserv.wasted_tokens;
+            }
         }
         let all = self
             .total
@@ -884,10 +901,12 @@ impl<'a> System<'a> {
         stats.outcomes = all.run.outcomes;
         stats.in_flight = all.run.in_flight;
         stats.latency = all.run.latency.clone();
-        serving.ttft = Some(all.ttft.clone());
-        serving.tpot_sum_s = all.tpot_sum_s;
-        serving.tpot_count = all.tpot_count;
-        serving.ok_output_tokens = all.ok_output_tokens;
+        if let Some(serving) = serving.as_mut() {
+            serving.ttft = Some(all.ttft.clone());
+            serving.tpot_sum_s = all.tpot_sum_s;
+            serving.tpot_count = all.tpot_count;
+            serving.ok_output_tokens = all.ok_output_tokens;
+        }
         let mut out = self.out;
         out.classes = self.classes;
         for c in &mut out.classes {
@@ -901,10 +920,10 @@ impl<'a> System<'a> {
     }
 }
 
-impl Model for System<'_> {
-    type Event = Event;
+impl<E: Endpoint> Model for System<'_, E> {
+    type Event = Ev<E>;
 
-    fn is_stale(&self, event: &Event) -> bool {
+    fn is_stale(&self, event: &Ev<E>) -> bool {
         match *event {
             Event::Arrival | Event::UserReady(_) => false,
             Event::AttemptTimer(id, seq) => !self.job_live(id) || self.job(id).seq != seq,
@@ -917,7 +936,7 @@ impl Model for System<'_> {
         }
     }
 
-    fn handle(&mut self, sim: &mut Simulation<Event>, event: Event) {
+    fn handle(&mut self, sim: &mut Simulation<Ev<E>>, event: Ev<E>) {
         match event {
             Event::Arrival => {
                 let measured = sim.now() >= self.window_start;
@@ -964,6 +983,9 @@ impl Model for System<'_> {
                 self.drain(sim);
             }
         }
+        for e in &mut self.eps {
+            e.settle(sim);
+        }
         if !self.queue.is_empty() {
             self.dispatch(sim);
         }
@@ -971,29 +993,55 @@ impl Model for System<'_> {
     }
 }
 
-/// Runs an LLM scenario once with `seed`.
-pub fn simulate_llm(
-    scenario: &Scenario,
-    svc: &LlmService,
-    seed: u64,
-) -> (RunStats, ServingStats, ClientOutput) {
-    let streams = RngStreams::new(seed);
-    let mut system = System::new(scenario, svc, &streams);
+/// Counts an open-loop arrival against a `requests = N` budget (`left`); returns whether
+/// another arrival should follow. Arrivals during the warm-up do not count.
+fn count_arrival(left: &mut Option<u64>, measured: bool) -> bool {
+    match left {
+        Some(n) if measured => {
+            *n -= 1;
+            *n > 0
+        }
+        _ => true,
+    }
+}
+
+/// Whether a closed-loop user may send another request under a `requests = N` budget, counting
+/// it if so.
+fn user_may_send(left: &mut Option<u64>, measured: bool) -> bool {
+    match left {
+        Some(0) if measured => false,
+        Some(n) if measured => {
+            *n -= 1;
+            true
+        }
+        _ => true,
+    }
+}
+
+/// Runs the system from time zero to the scenario's stop rule and returns what it measured
+/// (see [`System::finish_run`]).
+pub fn run<E: Endpoint>(
+    mut system: System<'_, E>,
+) -> (RunStats, Option<ServingStats>, ClientOutput) {
+    let scenario = system.scenario;
     let mut sim = Simulation::new();
-    let (arrival_rng, arrival_state, think_rng) = (
-        &mut system.arrival_rng,
-        &mut system.arrival_state,
-        &mut system.think_rng,
-    );
-    super::super::endpoint::start_load(
-        &mut sim,
-        &scenario.load,
-        arrival_rng,
-        arrival_state,
-        think_rng,
-        Event::Arrival,
-        Event::UserReady,
-    );
+    // The first request arrives one gap after time zero, like every later one.
+    match &scenario.load {
+        Load::Open(arrivals) => {
+            let first = arrivals.next_gap(
+                SimTime::ZERO,
+                &mut system.arrival_rng,
+                &mut system.arrival_state,
+            );
+            sim.schedule_in(first, Event::Arrival);
+        }
+        Load::Closed { users, think } => {
+            for u in 0..*users {
+                let wait = think.sample_duration(&mut system.think_rng);
+                sim.schedule_in(wait, Event::UserReady(u));
+            }
+        }
+    }
     for e in &mut system.eps {
         e.start(&mut sim);
     }
