@@ -11,6 +11,7 @@ mod experiments;
 mod lifecycle;
 mod policies;
 mod queueing_theory;
+mod server_policies;
 mod serving;
 mod support;
 mod sweeps;
