@@ -129,9 +129,10 @@ pub struct ClientOutput {
     pub requests: Vec<RequestRecord>,
 }
 
-/// One request, from its arrival to its outcome.
+/// One request (what a user wants), from its arrival to its one outcome; it sends one or more
+/// attempts to the endpoints.
 #[derive(Clone, Debug)]
-struct Job {
+struct Request {
     /// Whether the request is still without its outcome (false in a slot left free).
     live: bool,
     class: u16,
@@ -183,7 +184,7 @@ pub struct System<'a, E: Endpoint> {
     output_rng: SimRng,
     think_rng: SimRng,
     retry_rng: SimRng,
-    jobs: Slab<Job>,
+    requests: Slab<Request>,
     live: u64,
     arrivals_left: Option<u64>,
     breaker: BreakerState,
@@ -272,7 +273,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             output_rng: streams.stream("output-tokens"),
             think_rng: streams.stream("think-time"),
             retry_rng: streams.stream("retry-backoff"),
-            jobs: Slab::default(),
+            requests: Slab::default(),
             live: 0,
             arrivals_left: match scenario.stop {
                 StopRule::Requests(n) => Some(n),
@@ -295,21 +296,21 @@ impl<'a, E: Endpoint> System<'a, E> {
         }
     }
 
-    fn job(&self, id: RequestId) -> &Job {
-        self.jobs.get(id)
+    fn request(&self, id: RequestId) -> &Request {
+        self.requests.get(id)
     }
 
-    fn job_mut(&mut self, id: RequestId) -> &mut Job {
-        self.jobs.get_mut(id)
+    fn request_mut(&mut self, id: RequestId) -> &mut Request {
+        self.requests.get_mut(id)
     }
 
     /// Whether `id` is a request still without its outcome (slots of ended ones are reused).
-    fn job_live(&self, id: RequestId) -> bool {
-        self.jobs.is_current(id) && self.job(id).live
+    fn request_live(&self, id: RequestId) -> bool {
+        self.requests.is_current(id) && self.request(id).live
     }
 
     fn policy(&self, id: RequestId) -> &'a ClientPolicy {
-        &self.pol.classes[usize::from(self.job(id).class)].policy
+        &self.pol.classes[usize::from(self.request(id).class)].policy
     }
 
     /// Applies `f` to the statistics of `class` and to the total.
@@ -324,7 +325,7 @@ impl<'a, E: Endpoint> System<'a, E> {
         dist.sample(rng).round().max(min).min(f64::from(u32::MAX)) as u32
     }
 
-    fn new_job(
+    fn new_request(
         &mut self,
         sim: &mut Simulation<Ev<E>>,
         user: Option<u32>,
@@ -363,7 +364,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             (_, None) => (0, 0),
         };
         let measured = now >= self.window_start;
-        let job = Job {
+        let job = Request {
             live: true,
             class: class as u16,
             measured,
@@ -380,7 +381,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             queued: None,
             first_token: None,
         };
-        let id = self.jobs.insert(job);
+        let id = self.requests.insert(job);
         self.live += 1;
         if measured {
             self.count(class as u16, |s| s.run.arrived += 1);
@@ -393,7 +394,7 @@ impl<'a, E: Endpoint> System<'a, E> {
     }
 
     fn submit_for(&self, id: RequestId) -> Submit {
-        let j = self.job(id);
+        let j = self.request(id);
         Submit {
             owner: id,
             prompt: j.prompt,
@@ -406,7 +407,7 @@ impl<'a, E: Endpoint> System<'a, E> {
 
     /// Counts an attempt about to be sent, for the statistics and the retry budget.
     fn count_attempt(&mut self, now: SimTime, id: RequestId) {
-        let j = self.job_mut(id);
+        let j = self.request_mut(id);
         j.attempts += 1;
         let (first, measured, class) = (j.attempts == 1, j.measured, j.class);
         if first {
@@ -439,13 +440,13 @@ impl<'a, E: Endpoint> System<'a, E> {
         let sub = self.submit_for(id);
         let attempt = self.eps[usize::from(ep)].submit(sim, &sub);
         let connected = self.eps[usize::from(ep)].connected_at(attempt);
-        let j = self.job_mut(id);
+        let j = self.request_mut(id);
         j.cur = Some((ep, attempt));
         j.started = now;
         j.connected = connected;
         j.probe = probe;
         self.drain(sim);
-        if self.job_live(id) && self.job(id).cur == Some((ep, attempt)) {
+        if self.request_live(id) && self.request(id).cur == Some((ep, attempt)) {
             self.arm(sim, id);
         }
     }
@@ -528,7 +529,7 @@ impl<'a, E: Endpoint> System<'a, E> {
 
     /// The earliest time limit of the request's current attempt, and the outcome it gives.
     fn next_limit(&self, id: RequestId, now: SimTime) -> Option<(SimTime, Outcome)> {
-        let j = self.job(id);
+        let j = self.request(id);
         let (ep, attempt) = j.cur?;
         let p = self.policy(id);
         let e = &self.eps[usize::from(ep)];
@@ -579,7 +580,7 @@ impl<'a, E: Endpoint> System<'a, E> {
 
     /// (Re-)arms the attempt timer at the earliest limit, or ends the attempt if it is due.
     fn arm(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
-        if !self.timed[usize::from(self.job(id).class)] {
+        if !self.timed[usize::from(self.request(id).class)] {
             return;
         }
         let now = sim.now();
@@ -590,7 +591,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             self.give_up(sim, id, outcome);
             return;
         }
-        let j = self.job_mut(id);
+        let j = self.request_mut(id);
         j.seq = j.seq.wrapping_add(1);
         let seq = j.seq;
         sim.schedule_at(at, Event::AttemptTimer(id, seq));
@@ -598,8 +599,8 @@ impl<'a, E: Endpoint> System<'a, E> {
 
     /// The client (or the gateway) hangs up on the current attempt.
     fn give_up(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId, outcome: Outcome) {
-        let (ep, attempt) = self.job(id).cur.expect("an attempt under way");
-        let latency = sim.now() - self.job(id).started;
+        let (ep, attempt) = self.request(id).cur.expect("an attempt under way");
+        let latency = sim.now() - self.request(id).started;
         let e = &mut self.eps[usize::from(ep)];
         e.note_outcome(outcome, latency);
         e.disconnect(sim, attempt);
@@ -615,7 +616,7 @@ impl<'a, E: Endpoint> System<'a, E> {
         first_token: Option<SimTime>,
     ) {
         let now = sim.now();
-        let j = self.job_mut(id);
+        let j = self.request_mut(id);
         let (ep, _) = j.cur.take().expect("an attempt under way");
         j.seq = j.seq.wrapping_add(1);
         let (measured, class, probe, arrived) = (j.measured, j.class, j.probe, j.arrived);
@@ -632,7 +633,7 @@ impl<'a, E: Endpoint> System<'a, E> {
                 let waited = (now - arrived).as_nanos();
                 let polls = waited.div_ceil(p.as_nanos().max(1));
                 let seen = arrived + SimDuration::from_nanos(polls * p.as_nanos());
-                self.job_mut(id).first_token = first_token;
+                self.request_mut(id).first_token = first_token;
                 sim.schedule_at(seen.max(now), Event::JobSeen(id));
                 return;
             }
@@ -665,7 +666,7 @@ impl<'a, E: Endpoint> System<'a, E> {
     ) -> Option<SimDuration> {
         let p = self.policy(id);
         let r = p.retry.as_ref()?;
-        let j = self.job(id);
+        let j = self.request(id);
         if !r.on.contains(outcome) || j.attempts >= r.max_attempts {
             return None;
         }
@@ -701,7 +702,7 @@ impl<'a, E: Endpoint> System<'a, E> {
         first_token: Option<SimTime>,
     ) {
         let now = sim.now();
-        let j = self.job(id);
+        let j = self.request(id);
         let (measured, arrived, class, output, user) =
             (j.measured, j.arrived, j.class, j.output, j.user);
         let (attempts, prompt) = (j.attempts, j.prompt);
@@ -742,13 +743,13 @@ impl<'a, E: Endpoint> System<'a, E> {
             let wait = think.sample_duration(&mut self.think_rng);
             sim.schedule_in(wait, Event::UserReady(u));
         }
-        self.job_mut(id).live = false;
-        self.jobs.remove(id);
+        self.request_mut(id).live = false;
+        self.requests.remove(id);
         self.live -= 1;
     }
 
     /// Status polls an async job's client has made by `now`.
-    fn polls(&self, j: &Job, now: SimTime) -> u64 {
+    fn polls(&self, j: &Request, now: SimTime) -> u64 {
         match self.pol.async_queue.as_ref().and_then(|a| a.poll) {
             Some(p) => (now - j.arrived).as_nanos() / p.as_nanos().max(1),
             None => 0,
@@ -764,12 +765,12 @@ impl<'a, E: Endpoint> System<'a, E> {
         }
         let prio = match spec.order {
             JobOrder::Fifo => 0,
-            JobOrder::Priority => self.pol.classes[usize::from(self.job(id).class)].priority,
+            JobOrder::Priority => self.pol.classes[usize::from(self.request(id).class)].priority,
         };
         self.queue_seq += 1;
         let key = (prio, self.queue_seq);
         self.queue.insert(key, id);
-        self.job_mut(id).queued = Some(key);
+        self.request_mut(id).queued = Some(key);
         self.out.async_queue_max = self.out.async_queue_max.max(self.queue.len() as u64);
         if let Some(ttl) = spec.ttl {
             sim.schedule_in(ttl, Event::JobExpire(id));
@@ -785,11 +786,11 @@ impl<'a, E: Endpoint> System<'a, E> {
                 break;
             };
             self.queue.remove(&key);
-            self.job_mut(id).queued = None;
+            self.request_mut(id).queued = None;
             self.count_attempt(sim.now(), id);
             let sub = self.submit_for(id);
             let attempt = self.eps[0].pull(sim, r, &sub);
-            let j = self.job_mut(id);
+            let j = self.request_mut(id);
             j.cur = Some((0, attempt));
             j.started = sim.now();
             j.connected = Some(sim.now());
@@ -824,9 +825,9 @@ impl<'a, E: Endpoint> System<'a, E> {
                 (owner, attempt)
             }
         };
-        let current = self.job_live(owner)
+        let current = self.request_live(owner)
             && self
-                .job(owner)
+                .request(owner)
                 .cur
                 .is_some_and(|(_, a)| a.slot == attempt.slot && a.generation == attempt.generation);
         if !current {
@@ -839,7 +840,7 @@ impl<'a, E: Endpoint> System<'a, E> {
                 ..
             } => self.attempt_ended(sim, owner, outcome, first_token),
             Notice::Connected { .. } => {
-                self.job_mut(owner).connected = Some(sim.now());
+                self.request_mut(owner).connected = Some(sim.now());
                 self.arm(sim, owner);
             }
         }
@@ -865,7 +866,7 @@ impl<'a, E: Endpoint> System<'a, E> {
         events: u64,
     ) -> (RunStats, Option<ServingStats>, ClientOutput) {
         let mut in_flight = Vec::new();
-        for j in self.jobs.values() {
+        for j in self.requests.values() {
             if j.live && j.measured {
                 in_flight.push((j.class, j.cur.is_some(), self.polls(j, end)));
             }
@@ -926,9 +927,9 @@ impl<E: Endpoint> Model for System<'_, E> {
     fn is_stale(&self, event: &Ev<E>) -> bool {
         match *event {
             Event::Arrival | Event::UserReady(_) => false,
-            Event::AttemptTimer(id, seq) => !self.job_live(id) || self.job(id).seq != seq,
-            Event::Retry(id) | Event::JobSeen(id) => !self.job_live(id),
-            Event::JobExpire(id) => !self.job_live(id) || self.job(id).queued.is_none(),
+            Event::AttemptTimer(id, seq) => !self.request_live(id) || self.request(id).seq != seq,
+            Event::Retry(id) | Event::JobSeen(id) => !self.request_live(id),
+            Event::JobExpire(id) => !self.request_live(id) || self.request(id).queued.is_none(),
             Event::BreakerHalfOpen(epoch) => {
                 epoch != self.breaker_epoch || self.breaker != BreakerState::Open
             }
@@ -952,22 +953,22 @@ impl<E: Endpoint> Model for System<'_, E> {
                     );
                     sim.schedule_in(gap, Event::Arrival);
                 }
-                self.new_job(sim, None, sizes);
+                self.new_request(sim, None, sizes);
             }
             Event::UserReady(u) => {
                 let measured = sim.now() >= self.window_start;
                 if user_may_send(&mut self.arrivals_left, measured) {
-                    self.new_job(sim, Some(u), None);
+                    self.new_request(sim, Some(u), None);
                 }
             }
             Event::AttemptTimer(id, _) => self.arm(sim, id),
             Event::Retry(id) => self.start_attempt(sim, id),
             Event::JobSeen(id) => {
-                let first = self.job(id).first_token;
+                let first = self.request(id).first_token;
                 self.finish(sim, id, Outcome::Ok, first);
             }
             Event::JobExpire(id) => {
-                if let Some(key) = self.job_mut(id).queued.take() {
+                if let Some(key) = self.request_mut(id).queued.take() {
                     self.queue.remove(&key);
                 }
                 self.finish(sim, id, Outcome::Expired, None);

@@ -9,6 +9,7 @@ pub mod endpoint;
 pub mod hardware;
 pub mod lifecycle;
 pub mod llm;
+pub mod llm_service;
 pub mod memory;
 pub mod perf;
 pub mod policy;

@@ -1,11 +1,11 @@
 //! One run: the clients of a scenario in front of its endpoints, whatever their kind.
 
 use super::client::{self, ClientOutput, System};
+use super::llm_service::LlmService;
 use super::policy::Policies;
 use super::scenario::{EndpointSpec, Scenario, Service};
 use super::servers::ServerPool;
-use super::serving::LlmEndpoint;
-use super::serving::LlmService;
+use super::serving::pool::LlmEndpoint;
 use super::stats::{RunStats, ServingStats};
 use crate::sim::{RngStreams, SimTime};
 

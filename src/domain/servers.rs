@@ -44,12 +44,13 @@ enum Phase {
     Free,
     /// Waiting in the queue.
     Queued,
-    /// Being served since `Slot::started`.
+    /// Being served since `Attempt::started`.
     InService,
 }
 
+/// One attempt at the pool (a request's retry is a new attempt).
 #[derive(Clone, Debug)]
-struct Slot {
+struct Attempt {
     phase: Phase,
     /// The server side has ended (answered or dropped).
     decided: bool,
@@ -72,7 +73,7 @@ pub struct ServerPool<'a> {
     /// 0: the primary endpoint, 1: the fallback.
     ix: u8,
     service_rng: SimRng,
-    slots: Slab<Slot>,
+    attempts: Slab<Attempt>,
     /// One FIFO lane per priority tier, served lowest first (a single lane without tiers).
     queue: Vec<VecDeque<RequestId>>,
     waiting: u64,
@@ -103,7 +104,7 @@ impl<'a> ServerPool<'a> {
             spec,
             ix,
             service_rng: streams.stream(service),
-            slots: Slab::default(),
+            attempts: Slab::default(),
             queue: (0..lanes.max(1)).map(|_| VecDeque::new()).collect(),
             waiting: 0,
             busy: 0,
@@ -113,16 +114,16 @@ impl<'a> ServerPool<'a> {
         }
     }
 
-    fn slot(&self, id: RequestId) -> &Slot {
-        self.slots.get(id)
+    fn attempt(&self, id: RequestId) -> &Attempt {
+        self.attempts.get(id)
     }
 
-    fn slot_mut(&mut self, id: RequestId) -> &mut Slot {
-        self.slots.get_mut(id)
+    fn attempt_mut(&mut self, id: RequestId) -> &mut Attempt {
+        self.attempts.get_mut(id)
     }
 
     fn is_live(&self, id: RequestId) -> bool {
-        self.slots.is_current(id) && self.slot(id).phase != Phase::Free
+        self.attempts.is_current(id) && self.attempt(id).phase != Phase::Free
     }
 
     fn ev(&self, e: PoolEvent) -> Event<PoolEvent> {
@@ -132,13 +133,13 @@ impl<'a> ServerPool<'a> {
     /// Frees the slot once the server is done with the attempt. The new generation turns
     /// every timer still pending for it into a stale event.
     fn free(&mut self, id: RequestId) {
-        self.slot_mut(id).phase = Phase::Free;
-        self.slots.remove(id);
+        self.attempt_mut(id).phase = Phase::Free;
+        self.attempts.remove(id);
     }
 
     /// The server side ends with `outcome` (once); the client is told unless it has gone.
     fn decide(&mut self, id: RequestId, outcome: Outcome) {
-        let s = self.slot_mut(id);
+        let s = self.attempt_mut(id);
         debug_assert!(!s.decided, "outcome decided twice");
         s.decided = true;
         if s.abandoned {
@@ -156,7 +157,7 @@ impl<'a> ServerPool<'a> {
 
     /// The attempt leaves the queue at `now` (to a server, or dropped): its wait is over.
     fn leave_queue_stats(&mut self, id: RequestId, now: SimTime) {
-        let s = self.slot(id);
+        let s = self.attempt(id);
         if s.measured {
             let wait = now - s.arrived;
             self.stats.record_wait(wait);
@@ -168,7 +169,7 @@ impl<'a> ServerPool<'a> {
         self.leave_queue_stats(id, now);
         self.busy += 1;
         self.stats.set_busy(now, self.busy);
-        let s = self.slot_mut(id);
+        let s = self.attempt_mut(id);
         s.phase = Phase::InService;
         s.started = now;
         let service = s.service;
@@ -177,7 +178,7 @@ impl<'a> ServerPool<'a> {
 
     /// Whether `id` is a live attempt still waiting.
     fn is_waiting(&self, id: RequestId) -> bool {
-        self.is_live(id) && self.slot(id).phase == Phase::Queued
+        self.is_live(id) && self.attempt(id).phase == Phase::Queued
     }
 
     /// Takes a live attempt from the head of the first non-empty lane for each free server.
@@ -202,8 +203,8 @@ impl<'a> ServerPool<'a> {
         self.leave_queue_stats(id, now);
         self.waiting -= 1;
         self.stats.set_waiting(now, self.waiting);
-        let lane = usize::from(self.slot(id).lane);
-        self.slot_mut(id).phase = Phase::Free;
+        let lane = usize::from(self.attempt(id).lane);
+        self.attempt_mut(id).phase = Phase::Free;
         while let Some(&head) = self.queue[lane].front() {
             if self.is_waiting(head) && head != id {
                 break;
@@ -216,7 +217,7 @@ impl<'a> ServerPool<'a> {
         let now = sim.now();
         self.busy -= 1;
         self.stats.set_busy(now, self.busy);
-        let s = self.slot(id);
+        let s = self.attempt(id);
         if s.abandoned {
             // The client left before the answer was ready: the whole service was wasted.
             if s.measured {
@@ -252,7 +253,7 @@ impl Endpoint for ServerPool<'_> {
             .service_time
             .sample_duration(&mut self.service_rng);
         let lane = sub.lane.min(self.queue.len().saturating_sub(1) as u8);
-        let id = self.slots.insert(Slot {
+        let id = self.attempts.insert(Attempt {
             phase: Phase::Queued,
             decided: false,
             abandoned: false,
@@ -301,7 +302,7 @@ impl Endpoint for ServerPool<'_> {
 
     fn connected_at(&self, id: RequestId) -> Option<SimTime> {
         // The pool accepts every connection at once (it may refuse the request after).
-        self.is_live(id).then(|| self.slot(id).arrived)
+        self.is_live(id).then(|| self.attempt(id).arrived)
     }
 
     fn taken(&self, id: RequestId) -> bool {
@@ -318,7 +319,7 @@ impl Endpoint for ServerPool<'_> {
             return;
         }
         let now = sim.now();
-        let s = self.slot_mut(id);
+        let s = self.attempt_mut(id);
         s.abandoned = true;
         if !s.cancel {
             // The server does not notice; the attempt stays queued or in service.
@@ -330,7 +331,7 @@ impl Endpoint for ServerPool<'_> {
                 self.free(id);
             }
             Phase::InService => {
-                let s = self.slot(id);
+                let s = self.attempt(id);
                 if s.measured {
                     let done = now - s.started;
                     self.stats.record_waste(done);
@@ -365,7 +366,7 @@ impl Endpoint for ServerPool<'_> {
     fn is_stale(&self, event: &PoolEvent) -> bool {
         match *event {
             PoolEvent::ServiceDone(id) => {
-                !self.is_live(id) || self.slot(id).phase != Phase::InService
+                !self.is_live(id) || self.attempt(id).phase != Phase::InService
             }
             PoolEvent::QueueTimeout(id) => !self.is_waiting(id),
         }

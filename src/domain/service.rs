@@ -2,7 +2,7 @@
 //! Plain descriptions, validated by `experiment`; `servers` and `serving` simulate them.
 
 use super::distribution::Dist;
-use super::serving::spec::LlmService;
+use super::llm_service::LlmService;
 use crate::sim::SimDuration;
 
 /// An endpoint of identical servers sharing one FIFO queue.

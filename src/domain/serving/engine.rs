@@ -3,10 +3,10 @@
 
 use std::cmp::Reverse;
 
+use super::super::llm_service::{EngineSpec, completed_steps, secs, segment_seconds};
 use super::super::policy::Discipline;
 use super::super::request::{Outcome, RequestId};
 use super::pool::{BUSY, Busy, Event, LlmEndpoint, LlmEvent, State, WAITING};
-use super::spec::{EngineSpec, completed_steps, secs, segment_seconds};
 use crate::domain::perf::StepShape;
 use crate::sim::{SimDuration, SimTime, Simulation};
 
@@ -48,7 +48,7 @@ impl LlmEndpoint<'_> {
                     .st
                     .prefilling
                     .iter()
-                    .map(|&id| u64::from(self.req(id).prefilled))
+                    .map(|&id| u64::from(self.attempt(id).prefilled))
                     .sum();
                 let seqs = self.st.decoding + self.st.prefilling.len() as u64;
                 self.dec_ctx()
@@ -63,7 +63,7 @@ impl LlmEndpoint<'_> {
     }
 
     pub(super) fn generated_now(&self, id: RequestId) -> u32 {
-        let r = self.req(id);
+        let r = self.attempt(id);
         match r.state {
             State::Decoding => r.generated + (self.st.global - r.base_step) as u32,
             _ => r.generated,
@@ -175,7 +175,7 @@ impl LlmEndpoint<'_> {
         // Drop stale entries at the front of every lane.
         for l in 0..lanes {
             while let Some(&id) = self.st.waiting.q[l].front() {
-                if self.live(id) && self.req(id).state == State::Waiting {
+                if self.live(id) && self.attempt(id).state == State::Waiting {
                     break;
                 }
                 self.st.waiting.q[l].pop_front();
@@ -207,7 +207,7 @@ impl LlmEndpoint<'_> {
     pub(super) fn admit(&mut self, id: RequestId) {
         self.st.admit_counter += 1;
         let order = self.st.admit_counter;
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         r.state = State::Prefilling;
         r.admit_order = order;
         r.prefilled = 0;
@@ -243,7 +243,7 @@ impl LlmEndpoint<'_> {
             if budget == 0 {
                 break;
             }
-            let r = self.req(id);
+            let r = self.attempt(id);
             let left = u64::from(r.prefill_target - r.prefilled);
             let c = if chunked { left.min(budget) } else { left };
             if !chunked && c > budget {
@@ -259,7 +259,7 @@ impl LlmEndpoint<'_> {
             let Some(head) = self.waiting_head() else {
                 break;
             };
-            let need = u64::from(self.req(head).prefill_target);
+            let need = u64::from(self.attempt(head).prefill_target);
             let c = if chunked { need.min(budget) } else { need };
             // A request without a prompt decodes at once: its first token is written this step.
             let first_token = u64::from(need == 0);
@@ -309,8 +309,8 @@ impl LlmEndpoint<'_> {
             let mut chunks = Vec::new();
             while let Some(head) = self.waiting_head() {
                 let (p, o) = (
-                    u64::from(self.req(head).prefill_target),
-                    u64::from(self.req(head).output),
+                    u64::from(self.attempt(head).prefill_target),
+                    u64::from(self.attempt(head).output),
                 );
                 if (p > budget && !chunks.is_empty())
                     || self.st.reserved + p + o > self.svc.kv_tokens
@@ -319,7 +319,7 @@ impl LlmEndpoint<'_> {
                 }
                 let id = self.take_waiting(now).expect("head exists");
                 self.admit(id);
-                self.req_mut(id).reserved = p + o;
+                self.attempt_mut(id).reserved = p + o;
                 self.st.reserved += p + o;
                 if p == 0 {
                     self.start_decoding_without_prompt(id);
@@ -361,7 +361,7 @@ impl LlmEndpoint<'_> {
         let Some(head) = self.waiting_head() else {
             return;
         };
-        let oldest = self.req(head).arrived;
+        let oldest = self.attempt(head).arrived;
         if self.st.waiting_live < u64::from(max_batch) && now < oldest + max_wait {
             self.st.timer_epoch += 1;
             sim.schedule_at(
@@ -375,13 +375,16 @@ impl LlmEndpoint<'_> {
         let (mut max_p, mut max_o) = (0u64, 0u64);
         while batch.len() < max_batch as usize {
             let Some(h) = self.waiting_head() else { break };
-            let (p, o) = (u64::from(self.req(h).prompt), u64::from(self.req(h).output));
+            let (p, o) = (
+                u64::from(self.attempt(h).prompt),
+                u64::from(self.attempt(h).output),
+            );
             let (np, no) = (max_p.max(p), max_o.max(o));
             if !batch.is_empty() && (batch.len() as u64 + 1) * (np + no) > self.svc.kv_tokens {
                 break;
             }
             let id = self.take_waiting(now).expect("head exists");
-            self.req_mut(id).state = State::Batched;
+            self.attempt_mut(id).state = State::Batched;
             batch.push(id);
             (max_p, max_o) = (np, no);
         }
@@ -427,7 +430,7 @@ impl LlmEndpoint<'_> {
     ) {
         let mut shape = StepShape::default();
         for &(id, c) in &chunks {
-            let r = self.req(id);
+            let r = self.attempt(id);
             let (done, c) = (u64::from(r.prefilled), u64::from(c));
             shape.prefill_tokens += c;
             shape.prefill_seqs += 1;
@@ -475,7 +478,7 @@ impl LlmEndpoint<'_> {
         self.rebase();
         let global = self.st.global;
         let g = self.st.g_dec;
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         r.state = State::Decoding;
         r.base_step = global;
         r.share_base = g;
@@ -492,7 +495,7 @@ impl LlmEndpoint<'_> {
         self.rebase();
         let generated = self.generated_now(id);
         let g = self.st.g_dec;
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         r.generated = generated;
         r.share += g - r.share_base;
         let ctx = u64::from(r.prompt + generated);
@@ -507,11 +510,11 @@ impl LlmEndpoint<'_> {
             return;
         };
         self.serving.preemptions += 1;
-        match self.req(id).state {
+        match self.attempt(id).state {
             State::Decoding => self.leave_decoding(id),
             State::Prefilling => {
                 self.st.prefilling.retain(|&p| p != id);
-                self.st.prefill_kv -= u64::from(self.req(id).prefill_target);
+                self.st.prefill_kv -= u64::from(self.attempt(id).prefill_target);
                 self.st.admitted.remove(&order);
             }
             _ => {
@@ -520,16 +523,16 @@ impl LlmEndpoint<'_> {
             }
         }
         let now = sim.now();
-        if self.req(id).cancelled {
+        if self.attempt(id).cancelled {
             // Its client asked to cancel: it leaves instead of waiting for a recompute.
             self.st.cancel_pending = self.st.cancel_pending.saturating_sub(1);
             if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
-                self.st.reserved -= self.req(id).reserved;
+                self.st.reserved -= self.attempt(id).reserved;
             }
             self.release(sim, id);
             return;
         }
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         if r.first_token.is_some() {
             r.last_tok = Some(now);
         }
@@ -537,7 +540,7 @@ impl LlmEndpoint<'_> {
         r.prefill_target = r.prompt + r.generated;
         r.prefilled = 0;
         r.state = State::Waiting;
-        let lane = usize::from(self.req(id).lane);
+        let lane = usize::from(self.attempt(id).lane);
         self.st.waiting.q[lane].push_front(id);
         self.st.waiting_live += 1;
         self.total_waiting += 1;
@@ -549,13 +552,13 @@ impl LlmEndpoint<'_> {
     pub(super) fn finish(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
         // Requests without a prompt have no prefill step; their first token is their last
         // (exact for one-token, profile-driven requests).
-        if self.req(id).first_token.is_none() {
-            self.req_mut(id).first_token = Some(sim.now());
+        if self.attempt(id).first_token.is_none() {
+            self.attempt_mut(id).first_token = Some(sim.now());
         }
-        if self.req(id).outcome.is_none() {
+        if self.attempt(id).outcome.is_none() {
             self.decide(sim, id, Outcome::Ok);
         }
-        let r = self.req(id);
+        let r = self.attempt(id);
         if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
             self.st.reserved -= r.reserved;
         }
@@ -590,7 +593,7 @@ impl LlmEndpoint<'_> {
                     self.st.last_decode_end = now;
                 }
                 for (id, c) in chunks {
-                    let r = self.req_mut(id);
+                    let r = self.attempt_mut(id);
                     r.prefilled += c;
                     r.share += share;
                     if r.prefilled >= r.prefill_target {
@@ -604,7 +607,7 @@ impl LlmEndpoint<'_> {
                         self.st.prefill_kv -= reserved;
                         self.st.prefilling.retain(|&p| p != id);
                         if done_all {
-                            let order = self.req(id).admit_order;
+                            let order = self.attempt(id).admit_order;
                             self.st.admitted.remove(&order);
                             self.finish(sim, id);
                         } else {
@@ -642,7 +645,7 @@ impl LlmEndpoint<'_> {
                 self.serving.kv_area += self.area(start, now, self.st.reserved as f64);
                 let first = first_token;
                 for id in batch {
-                    let r = self.req_mut(id);
+                    let r = self.attempt_mut(id);
                     r.first_token = Some(first);
                     r.share = total / b;
                     r.generated = r.output;
@@ -659,8 +662,8 @@ impl LlmEndpoint<'_> {
             self.st.done_heap.pop();
             let id = RequestId { slot, generation };
             // A preempted and re-admitted request has a newer entry; this one is stale.
-            let current = self.live(id) && self.req(id).state == State::Decoding && {
-                let r = self.req(id);
+            let current = self.live(id) && self.attempt(id).state == State::Decoding && {
+                let r = self.attempt(id);
                 r.base_step + u64::from(r.output - r.generated) == done
             };
             if current {
@@ -683,20 +686,20 @@ impl LlmEndpoint<'_> {
             .admitted
             .values()
             .copied()
-            .filter(|&id| self.req(id).cancelled)
+            .filter(|&id| self.attempt(id).cancelled)
             .collect();
         for id in cancelled {
-            match self.req(id).state {
+            match self.attempt(id).state {
                 State::Decoding => self.leave_decoding(id),
                 State::Prefilling => {
                     self.st.prefilling.retain(|&p| p != id);
-                    self.st.prefill_kv -= u64::from(self.req(id).prefill_target);
-                    let order = self.req(id).admit_order;
+                    self.st.prefill_kv -= u64::from(self.attempt(id).prefill_target);
+                    let order = self.attempt(id).admit_order;
                     self.st.admitted.remove(&order);
                 }
                 _ => continue,
             }
-            let r = self.req(id);
+            let r = self.attempt(id);
             if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
                 self.st.reserved -= r.reserved;
             }
@@ -710,7 +713,7 @@ impl LlmEndpoint<'_> {
         self.total_waiting -= 1;
         self.stats.set_waiting(now, self.total_waiting);
         self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
-        let r = self.req(id);
+        let r = self.attempt(id);
         if r.measured {
             let wait = now - r.arrived;
             self.stats.record_wait(wait);

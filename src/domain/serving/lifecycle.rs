@@ -1,10 +1,10 @@
 //! Replicas: load balancing, cold starts, readiness, idle scale-to-zero, autoscaling on a
 //! windowed signal, draining, and per-minute billing.
 
+use super::super::llm_service::{Autoscaler, Balancer, ScaleSignal};
 use super::pool::{
     BUSY, Event, LlmEndpoint, LlmEvent, PENDING, Phase, RUNNING, Replica, State, WAITING,
 };
-use super::spec::{Autoscaler, Balancer, ScaleSignal};
 use crate::sim::{SimDuration, SimTime, Simulation};
 use rand::RngExt;
 
@@ -265,7 +265,7 @@ impl LlmEndpoint<'_> {
         self.replica_mut(r).phase = Phase::Ready;
         // Held requests go to the replicas now ready, in arrival order.
         while let Some(id) = self.hold.pop_front() {
-            if !(self.live(id) && self.req(id).state == State::Held) {
+            if !(self.live(id) && self.attempt(id).state == State::Held) {
                 continue;
             }
             self.hold_live -= 1;

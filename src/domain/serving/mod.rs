@@ -2,7 +2,8 @@
 //! balancer, each with a batching engine (vLLM-like continuous batching, TGI-like, or static
 //! batching) and a step-time model; replicas start cold, scale on load and scale to zero.
 //!
-//! The code is split by concern: `spec` describes an endpoint, `pool` holds its state, the
+//! What an LLM endpoint is (step times, engine, replicas, lifecycle) is described in
+//! [`crate::domain::llm_service`]. The simulation is split by concern: `pool` holds its state, the
 //! attempt lifecycle and event dispatch, `engine` chooses and runs steps, `lifecycle` starts,
 //! scales and bills replicas, `timeseries` summarises windows.
 //!
@@ -31,13 +32,12 @@
 mod engine;
 mod lifecycle;
 pub mod pool;
-pub mod spec;
 mod timeseries;
 
 pub use super::client::{BreakerState, ClassStats, ClientOutput, RequestRecord};
-pub use super::stats::{ServingStats, WindowRow};
-pub use pool::{LlmEndpoint, LlmEvent};
-pub use spec::{
+pub use super::llm_service::{
     Autoscaler, Balancer, ColdConnections, EngineSpec, Lifecycle, LlmService, ScaleSignal,
     StepModel, WhenUnavailable,
 };
+pub use super::stats::{ServingStats, WindowRow};
+pub use pool::{LlmEndpoint, LlmEvent};

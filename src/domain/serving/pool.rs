@@ -8,12 +8,13 @@ use super::super::endpoint::{Endpoint, Notice, Submit};
 use super::super::policy::Discipline;
 use super::super::request::{Outcome, RequestId};
 use super::super::scenario::Scenario;
+use super::super::slab::Slab;
 use super::super::stats::{RunStats, ServingStats};
 use crate::sim::{RngStreams, SimDuration, SimRng, SimTime, Simulation};
 
 /// The system's events, with this endpoint's own.
 pub(crate) type Event = super::super::endpoint::Event<LlmEvent>;
-use super::spec::{
+use super::super::llm_service::{
     ColdConnections, EngineSpec, LlmService, WhenUnavailable, completed_steps, secs,
     segment_seconds,
 };
@@ -56,9 +57,10 @@ pub(super) enum State {
     Batched,
 }
 
+/// One attempt at the endpoint, from its arrival to the end of its server side (a request's
+/// retry is a new attempt).
 #[derive(Clone, Debug)]
-pub(super) struct Req {
-    pub(super) generation: u32,
+pub(super) struct Attempt {
     pub(super) state: State,
     pub(super) outcome: Option<Outcome>,
     pub(super) measured: bool,
@@ -124,7 +126,7 @@ pub(super) const BUSY: usize = 1;
 pub(super) const WAITING: usize = 2;
 pub(super) const RUNNING: usize = 3;
 
-/// `Req::replica` of a request no replica has taken yet.
+/// `Attempt::replica` of a request no replica has taken yet.
 pub(super) const UNASSIGNED: u32 = u32::MAX;
 
 /// What the GPU is doing.
@@ -291,8 +293,7 @@ pub struct LlmEndpoint<'a> {
     pub(super) discipline: Discipline,
     pub(super) lane_weights: Vec<f64>,
     pub(super) balancer_rng: SimRng,
-    pub(super) reqs: Vec<Req>,
-    pub(super) free: Vec<u32>,
+    pub(super) attempts: Slab<Attempt>,
     pub(super) st: Replica,
     pub(super) cur: usize,
     pub(super) replicas: Vec<Replica>,
@@ -349,8 +350,7 @@ impl<'a> LlmEndpoint<'a> {
             discipline: scenario.policies.discipline,
             lane_weights,
             balancer_rng: streams.stream(&name("balancer")),
-            reqs: Vec::new(),
-            free: Vec::new(),
+            attempts: Slab::default(),
             st: Replica::new(lanes),
             cur: 0,
             replicas: (0..n).map(|_| Replica::new(lanes)).collect(),
@@ -398,16 +398,16 @@ impl<'a> LlmEndpoint<'a> {
         e
     }
 
-    pub(super) fn req(&self, id: RequestId) -> &Req {
-        &self.reqs[id.slot as usize]
+    pub(super) fn attempt(&self, id: RequestId) -> &Attempt {
+        self.attempts.get(id)
     }
 
-    pub(super) fn req_mut(&mut self, id: RequestId) -> &mut Req {
-        &mut self.reqs[id.slot as usize]
+    pub(super) fn attempt_mut(&mut self, id: RequestId) -> &mut Attempt {
+        self.attempts.get_mut(id)
     }
 
     pub(super) fn live(&self, id: RequestId) -> bool {
-        self.req(id).generation == id.generation && self.req(id).state != State::Free
+        self.attempts.is_current(id) && self.attempt(id).state != State::Free
     }
 
     pub(super) fn allocate(&mut self, now: SimTime, sub: &Submit) -> RequestId {
@@ -416,8 +416,7 @@ impl<'a> LlmEndpoint<'a> {
         // outputs to the rest.
         let prompt = sub.prompt.min(max_len - 1);
         let output = sub.output.max(1).min(max_len - prompt);
-        let req = Req {
-            generation: 0,
+        let req = Attempt {
             state: State::Waiting,
             outcome: None,
             measured: sub.measured,
@@ -445,32 +444,14 @@ impl<'a> LlmEndpoint<'a> {
             reserved: 0,
             replica: UNASSIGNED,
         };
-        match self.free.pop() {
-            Some(i) => {
-                let generation = self.reqs[i as usize].generation;
-                self.reqs[i as usize] = Req { generation, ..req };
-                RequestId {
-                    slot: i,
-                    generation,
-                }
-            }
-            None => {
-                let i =
-                    u32::try_from(self.reqs.len()).expect("more than 4 billion requests in flight");
-                self.reqs.push(req);
-                RequestId {
-                    slot: i,
-                    generation: 0,
-                }
-            }
-        }
+        self.attempts.insert(req)
     }
 
     /// Frees a request's slot once the server side is done; decides nothing.
     pub(super) fn release(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
-        if self.req(id).replica != UNASSIGNED {
+        if self.attempt(id).replica != UNASSIGNED {
             debug_assert_eq!(
-                self.req(id).replica as usize,
+                self.attempt(id).replica as usize,
                 self.cur,
                 "released from another replica"
             );
@@ -484,7 +465,7 @@ impl<'a> LlmEndpoint<'a> {
         self.in_system -= 1;
         self.last_activity = sim.now();
         self.signals[PENDING].set(sim.now(), self.in_system as f64);
-        let r = self.req(id);
+        let r = self.attempt(id);
         // Every path here has brought `generated` up to date (decoders left decoding first).
         let generated = r.generated;
         if (r.abandoned || r.outcome != Some(Outcome::Ok)) && r.measured {
@@ -493,10 +474,8 @@ impl<'a> LlmEndpoint<'a> {
             self.stats.record_waste(secs(wasted));
             self.serving.wasted_tokens += u64::from(generated);
         }
-        let r = self.req_mut(id);
-        r.generation = r.generation.wrapping_add(1);
-        r.state = State::Free;
-        self.free.push(id.slot);
+        self.attempt_mut(id).state = State::Free;
+        self.attempts.remove(id);
         self.check_idle(sim);
     }
 
@@ -504,7 +483,7 @@ impl<'a> LlmEndpoint<'a> {
     /// has hung up already.
     pub(super) fn decide(&mut self, sim: &mut Simulation<Event>, id: RequestId, outcome: Outcome) {
         let now = sim.now();
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         if r.outcome.is_some() {
             return;
         }
@@ -552,9 +531,9 @@ impl<'a> LlmEndpoint<'a> {
                 if accepted {
                     // The proxy in front has accepted the connection: the client is connected
                     // now, and its read timeout runs while the request is held.
-                    self.req_mut(id).connected = Some(now);
+                    self.attempt_mut(id).connected = Some(now);
                 }
-                self.req_mut(id).state = State::Held;
+                self.attempt_mut(id).state = State::Held;
                 self.hold.push_back(id);
                 self.hold_live += 1;
                 if let WhenUnavailable::Hold(t) = when {
@@ -569,13 +548,16 @@ impl<'a> LlmEndpoint<'a> {
     /// engine's queue. A request that finishes the API step is routed again, since replicas may
     /// have changed meanwhile.
     pub(super) fn forward(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
-        let api = self.svc.step.api_seconds(u64::from(self.req(id).prompt));
-        if api <= 0.0 || self.req(id).api_done {
+        let api = self
+            .svc
+            .step
+            .api_seconds(u64::from(self.attempt(id).prompt));
+        if api <= 0.0 || self.attempt(id).api_done {
             self.assign(sim, id, r);
             return;
         }
         let now = sim.now();
-        let req = self.req_mut(id);
+        let req = self.attempt_mut(id);
         req.api_done = true;
         let was_held = req.state == State::Held;
         req.state = State::Api;
@@ -625,8 +607,8 @@ impl<'a> LlmEndpoint<'a> {
     pub(super) fn assign(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
         let now = sim.now();
         self.switch_to(r);
-        let was_held = self.req(id).state == State::Held;
-        let req = self.req_mut(id);
+        let was_held = self.attempt(id).state == State::Held;
+        let req = self.attempt_mut(id);
         req.replica = r as u32;
         req.state = State::Waiting;
         // A request a proxy held is connected already; the client hears only of a new one.
@@ -634,7 +616,7 @@ impl<'a> LlmEndpoint<'a> {
         req.connected.get_or_insert(now);
         let (owner, lane, measured) = (req.owner, req.lane, req.measured);
         self.st.assigned += 1;
-        if was_held && newly_connected && !self.req(id).abandoned {
+        if was_held && newly_connected && !self.attempt(id).abandoned {
             self.outbox.push(Notice::Connected { owner, attempt: id });
         }
         let in_server = self.st.waiting_live + self.st.decoding + self.st.prefilling.len() as u64;
@@ -664,7 +646,7 @@ impl<'a> LlmEndpoint<'a> {
         self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
         if let Some(t) = self.svc.queue_timeout {
             // The queue timeout counts from arrival at the endpoint.
-            let at = (self.req(id).arrived + t).max(now);
+            let at = (self.attempt(id).arrived + t).max(now);
             sim.schedule_at(at, self.ev(LlmEvent::QueueTimeout(id)));
         }
         self.wake(sim);
@@ -673,8 +655,8 @@ impl<'a> LlmEndpoint<'a> {
     /// Ends the run at `end` and returns its statistics (request counts are the clients').
     pub fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats) {
         // Work still under way for clients that have gone is wasted too.
-        for i in 0..self.reqs.len() {
-            let r = &self.reqs[i];
+        let mut wasted = Vec::new();
+        for r in self.attempts.values() {
             if r.state == State::Free || !r.abandoned || !r.measured {
                 continue;
             }
@@ -684,6 +666,9 @@ impl<'a> LlmEndpoint<'a> {
                 share += rep.g_dec - r.share_base;
                 tokens += rep.global - r.base_step;
             }
+            wasted.push((share, tokens));
+        }
+        for (share, tokens) in wasted {
             self.stats.record_waste(secs(share));
             self.serving.wasted_tokens += tokens;
         }
@@ -790,7 +775,7 @@ impl Endpoint for LlmEndpoint<'_> {
     /// When a replica took the attempt, if one has.
     fn connected_at(&self, id: RequestId) -> Option<SimTime> {
         if self.live(id) {
-            self.req(id).connected
+            self.attempt(id).connected
         } else {
             None
         }
@@ -799,7 +784,7 @@ impl Endpoint for LlmEndpoint<'_> {
     /// Whether a replica has taken the attempt: only a replica sends keep-alives, not the proxy
     /// holding a request while none is ready.
     fn taken(&self, id: RequestId) -> bool {
-        self.live(id) && self.req(id).replica != UNASSIGNED
+        self.live(id) && self.attempt(id).replica != UNASSIGNED
     }
 
     /// When the attempt's latest token was made, as of `now` (tokens of a decode segment
@@ -808,7 +793,7 @@ impl Endpoint for LlmEndpoint<'_> {
         if !self.live(id) {
             return None;
         }
-        let r = self.req(id);
+        let r = self.attempt(id);
         r.first_token?;
         let mut last = r.last_tok.max(r.first_token);
         match r.state {
@@ -845,11 +830,11 @@ impl Endpoint for LlmEndpoint<'_> {
         if !self.live(id) {
             return;
         }
-        self.req_mut(id).abandoned = true;
-        if self.req(id).replica != UNASSIGNED {
-            self.switch_to(self.req(id).replica as usize);
+        self.attempt_mut(id).abandoned = true;
+        if self.attempt(id).replica != UNASSIGNED {
+            self.switch_to(self.attempt(id).replica as usize);
         }
-        match self.req(id).state {
+        match self.attempt(id).state {
             // A held attempt was never given to a replica: it just leaves.
             State::Held => {
                 self.hold_live -= 1;
@@ -861,15 +846,15 @@ impl Endpoint for LlmEndpoint<'_> {
                 self.decide(sim, id, Outcome::ClientTimeout);
                 self.release(sim, id);
             }
-            _ if !self.req(id).cancel => {}
+            _ if !self.attempt(id).cancel => {}
             State::Waiting => {
                 self.leave_queue(sim.now(), id);
                 self.decide(sim, id, Outcome::ClientTimeout);
                 self.release(sim, id);
             }
             State::Prefilling | State::Decoding => {
-                if !self.req(id).cancelled {
-                    self.req_mut(id).cancelled = true;
+                if !self.attempt(id).cancelled {
+                    self.attempt_mut(id).cancelled = true;
                     self.st.cancel_pending += 1;
                 }
                 self.wake(sim);
@@ -887,7 +872,9 @@ impl Endpoint for LlmEndpoint<'_> {
                 let rep = self.replica(r as usize);
                 epoch != rep.timer_epoch || !matches!(rep.busy, Busy::Idle)
             }
-            LlmEvent::QueueTimeout(id) => !self.live(id) || self.req(id).state != State::Waiting,
+            LlmEvent::QueueTimeout(id) => {
+                !self.live(id) || self.attempt(id).state != State::Waiting
+            }
             LlmEvent::ReplicaReady(r, life) => {
                 let rep = self.replica(r as usize);
                 rep.life != life || rep.phase != Phase::Starting
@@ -895,8 +882,8 @@ impl Endpoint for LlmEndpoint<'_> {
             LlmEvent::IdleCheck(generation) => {
                 generation != self.idle_gen || self.in_system > 0 || self.counted_run_done()
             }
-            LlmEvent::HoldTimeout(id) => !self.live(id) || self.req(id).state != State::Held,
-            LlmEvent::ApiDone(id) => !self.live(id) || self.req(id).state != State::Api,
+            LlmEvent::HoldTimeout(id) => !self.live(id) || self.attempt(id).state != State::Held,
+            LlmEvent::ApiDone(id) => !self.live(id) || self.attempt(id).state != State::Api,
             // Periodic events do not outlive a counted run: it ends with its last answer.
             LlmEvent::ScaleSnapshot(_) | LlmEvent::ScaleEval(_) | LlmEvent::WindowTick => {
                 self.counted_run_done()
@@ -916,7 +903,7 @@ impl Endpoint for LlmEndpoint<'_> {
                 self.plan(sim);
             }
             LlmEvent::QueueTimeout(id) => {
-                self.switch_to(self.req(id).replica as usize);
+                self.switch_to(self.attempt(id).replica as usize);
                 self.on_queue_timeout(sim, id);
             }
             LlmEvent::ReplicaReady(r, _) => self.on_replica_ready(sim, r as usize),

@@ -1,9 +1,9 @@
 //! What an LLM endpoint is: step times, the batching engine, replicas, their lifecycle and
-//! autoscaler. Plain validated descriptions; `pool` simulates them.
+//! autoscaler. Plain validated descriptions; `serving` simulates them.
 
-use super::super::distribution::Dist;
-use super::super::perf::{PerfModel, StepShape};
-use super::super::profile::Profile;
+use super::distribution::Dist;
+use super::perf::{PerfModel, StepShape};
+use super::profile::Profile;
 use crate::sim::SimDuration;
 
 /// Where step times come from.
@@ -144,7 +144,7 @@ pub struct LlmService {
     pub deployment: Option<Box<crate::catalog::Deployment>>,
     /// What a new replica goes through before serving (used by `capsim explain`; the replica
     /// lifecycle in the simulation is not modelled yet).
-    pub cold_start: Option<super::super::lifecycle::ColdStartSpec>,
+    pub cold_start: Option<super::lifecycle::ColdStartSpec>,
     /// The instance price: US dollars per hour and where it comes from.
     pub price: Option<(f64, String)>,
 }
