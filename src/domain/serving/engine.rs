@@ -1,20 +1,18 @@
-//! The batching engines: choosing each step (vLLM-like, TGI-like, static), running decode
-//! segments in closed form, KV accounting and preemption, completions and cancellations.
+//! The step machinery all engine families share: waking the engine, running decode segments
+//! in closed form, admission, preemption, completions and cancellations. Which step comes next
+//! is the family's [`super::batcher::Batcher`].
 
 use std::cmp::Reverse;
+use std::rc::Rc;
 
-use super::super::llm_service::{EngineSpec, completed_steps, secs, segment_seconds};
+use super::super::llm_service::{completed_steps, secs, segment_seconds};
 use super::super::policy::Discipline;
 use super::super::request::{Outcome, RequestId};
 use super::pool::{BUSY, Busy, Event, LlmEndpoint, LlmEvent, State, WAITING};
 use crate::domain::perf::StepShape;
-use crate::sim::{SimDuration, SimTime, Simulation};
+use crate::sim::{SimTime, Simulation};
 
 impl LlmEndpoint<'_> {
-    pub(super) fn vllm_block_slack(&self) -> u64 {
-        u64::from(self.svc.block_size.max(1) - 1)
-    }
-
     /// Σ context of decoding sequences now.
     pub(super) fn dec_ctx(&self) -> u64 {
         self.st.dec_ctx_base + self.st.decoding * (self.st.global - self.st.base_global)
@@ -25,40 +23,15 @@ impl LlmEndpoint<'_> {
         self.st.base_global = self.st.global;
     }
 
-    /// KV tokens in use, counting a partly filled block for every sequence (vllm) or the
-    /// reservations (tgi, static).
+    /// KV tokens in use on the current replica, as its engine counts them.
     pub(super) fn kv_used(&self) -> u64 {
-        match self.svc.engine {
-            EngineSpec::Vllm { .. } => {
-                let seqs = self.st.decoding + self.st.prefilling.len() as u64;
-                self.st.prefill_kv + self.dec_ctx() + seqs * self.vllm_block_slack()
-            }
-            _ => self.st.reserved,
-        }
+        self.batcher.kv_used(self)
     }
 
-    /// Records the KV cache a step will physically hold when it ends: for vllm, every stored
-    /// token (decoders after `decode_steps` more tokens, prompts prefilled so far plus
-    /// `chunk_tokens`) and one partly filled block per sequence; for tgi and static batching,
-    /// the reservations, which bound what is stored.
+    /// Records the KV cache a step will physically hold when it ends (after `decode_steps`
+    /// more decode tokens and `chunk_tokens` more prompt tokens), for the never-exceeds check.
     pub(super) fn note_kv_at_end(&mut self, decode_steps: u64, chunk_tokens: u64) {
-        let held = match self.svc.engine {
-            EngineSpec::Vllm { .. } => {
-                let prefilled: u64 = self
-                    .st
-                    .prefilling
-                    .iter()
-                    .map(|&id| u64::from(self.attempt(id).prefilled))
-                    .sum();
-                let seqs = self.st.decoding + self.st.prefilling.len() as u64;
-                self.dec_ctx()
-                    + self.st.decoding * decode_steps
-                    + prefilled
-                    + chunk_tokens
-                    + seqs * self.vllm_block_slack()
-            }
-            _ => self.st.reserved,
-        };
+        let held = self.batcher.kv_at_end(self, decode_steps, chunk_tokens);
         self.serving.kv_peak = self.serving.kv_peak.max(held);
     }
 
@@ -139,28 +112,8 @@ impl LlmEndpoint<'_> {
     /// Chooses and starts the next step when the GPU is free.
     pub(super) fn plan(&mut self, sim: &mut Simulation<Event>) {
         self.st.busy = Busy::Idle;
-        match self.svc.engine.clone() {
-            EngineSpec::Vllm {
-                max_num_seqs,
-                max_batched_tokens,
-                chunked_prefill,
-            } => self.plan_vllm(sim, max_num_seqs, max_batched_tokens, chunked_prefill),
-            EngineSpec::Tgi {
-                max_prefill_tokens,
-                waiting_served_ratio,
-                max_waiting_tokens,
-                ..
-            } => self.plan_tgi(
-                sim,
-                max_prefill_tokens,
-                waiting_served_ratio,
-                max_waiting_tokens,
-            ),
-            EngineSpec::Static {
-                max_batch,
-                max_wait,
-            } => self.plan_static(sim, max_batch, max_wait),
-        }
+        let batcher = Rc::clone(&self.batcher);
+        batcher.plan(self, sim);
         if matches!(self.st.busy, Busy::Idle) && self.st.counted_busy {
             self.st.counted_busy = false;
             self.busy_replicas -= 1;
@@ -217,204 +170,6 @@ impl LlmEndpoint<'_> {
         self.st.prefill_kv += target;
         self.st.admitted.insert(order, id);
         self.st.prefilling.push(id);
-    }
-
-    pub(super) fn plan_vllm(
-        &mut self,
-        sim: &mut Simulation<Event>,
-        max_seqs: u32,
-        max_tokens: u32,
-        chunked: bool,
-    ) {
-        let now = sim.now();
-        // Make room for the decoders' next token, preempting the newest sequences if needed.
-        while self.st.decoding > 0 && self.kv_used() + self.st.decoding > self.svc.kv_tokens {
-            self.preempt_newest(sim);
-        }
-        let mut budget = u64::from(max_tokens);
-        let mut chunks: Vec<(RequestId, u32)> = Vec::new();
-        if chunked {
-            budget = budget.saturating_sub(self.st.decoding);
-        }
-        let kv_cap = self.svc.kv_tokens;
-        let mut kv = self.kv_used() + self.st.decoding;
-        // Prompts already being prefilled continue first; their KV is already reserved.
-        for &id in &self.st.prefilling.clone() {
-            if budget == 0 {
-                break;
-            }
-            let r = self.attempt(id);
-            let left = u64::from(r.prefill_target - r.prefilled);
-            let c = if chunked { left.min(budget) } else { left };
-            if !chunked && c > budget {
-                break;
-            }
-            chunks.push((id, c as u32));
-            budget -= c;
-        }
-        // Then new requests, first come first served, while sequences, tokens and KV allow.
-        while budget > 0
-            && (self.st.decoding + self.st.prefilling.len() as u64) < u64::from(max_seqs)
-        {
-            let Some(head) = self.waiting_head() else {
-                break;
-            };
-            let need = u64::from(self.attempt(head).prefill_target);
-            let c = if chunked { need.min(budget) } else { need };
-            // A request without a prompt decodes at once: its first token is written this step.
-            let first_token = u64::from(need == 0);
-            if (!chunked && c > budget)
-                || kv + need + first_token + self.vllm_block_slack() > kv_cap
-            {
-                break;
-            }
-            let id = self.take_waiting(now).expect("head exists");
-            self.admit(id);
-            kv += need + first_token + self.vllm_block_slack();
-            if need == 0 {
-                // Nothing to prefill (a profile-driven, non-LLM request): decode straight away.
-                self.start_decoding_without_prompt(id);
-                continue;
-            }
-            chunks.push((id, c as u32));
-            budget -= c;
-        }
-        if !chunks.is_empty() {
-            // Without chunking, a prefill step pauses decoding (prefill first, as vLLM v0 did).
-            let with_decoders = chunked && self.st.decoding > 0;
-            self.start_mixed(sim, chunks, with_decoders);
-        } else if let Some(kv_steps) = (kv_cap - self.kv_used()).checked_div(self.st.decoding) {
-            // Decode until the first completion or until the KV cache would overflow.
-            self.start_segment(sim, kv_steps.max(1));
-        }
-        self.note_kv_at_end(0, 0);
-    }
-
-    pub(super) fn plan_tgi(
-        &mut self,
-        sim: &mut Simulation<Event>,
-        max_prefill: u32,
-        ratio: f64,
-        max_waiting_tokens: u32,
-    ) {
-        let now = sim.now();
-        let waiting = self.st.waiting_live;
-        let running = self.st.decoding;
-        let prefill_now = waiting > 0
-            && (running == 0
-                || waiting as f64 / running as f64 >= ratio
-                || self.st.steps_since_prefill >= u64::from(max_waiting_tokens));
-        if prefill_now {
-            let mut budget = u64::from(max_prefill);
-            let mut chunks = Vec::new();
-            while let Some(head) = self.waiting_head() {
-                let (p, o) = (
-                    u64::from(self.attempt(head).prefill_target),
-                    u64::from(self.attempt(head).output),
-                );
-                if (p > budget && !chunks.is_empty())
-                    || self.st.reserved + p + o > self.svc.kv_tokens
-                {
-                    break;
-                }
-                let id = self.take_waiting(now).expect("head exists");
-                self.admit(id);
-                self.attempt_mut(id).reserved = p + o;
-                self.st.reserved += p + o;
-                if p == 0 {
-                    self.start_decoding_without_prompt(id);
-                    continue;
-                }
-                chunks.push((id, p as u32));
-                budget = budget.saturating_sub(p);
-                if budget == 0 {
-                    break;
-                }
-            }
-            if !chunks.is_empty() {
-                self.st.steps_since_prefill = 0;
-                self.start_mixed(sim, chunks, false);
-                self.note_kv_at_end(0, 0);
-                return;
-            }
-        }
-        if self.st.decoding > 0 {
-            let forced = if waiting > 0 {
-                u64::from(max_waiting_tokens)
-                    .saturating_sub(self.st.steps_since_prefill)
-                    .max(1)
-            } else {
-                u64::MAX
-            };
-            self.start_segment(sim, forced);
-        }
-        self.note_kv_at_end(0, 0);
-    }
-
-    pub(super) fn plan_static(
-        &mut self,
-        sim: &mut Simulation<Event>,
-        max_batch: u32,
-        max_wait: SimDuration,
-    ) {
-        let now = sim.now();
-        let Some(head) = self.waiting_head() else {
-            return;
-        };
-        let oldest = self.attempt(head).arrived;
-        if self.st.waiting_live < u64::from(max_batch) && now < oldest + max_wait {
-            self.st.timer_epoch += 1;
-            sim.schedule_at(
-                oldest + max_wait,
-                self.ev(LlmEvent::BatchTimer(self.cur as u32, self.st.timer_epoch)),
-            );
-            return;
-        }
-        // Take requests while the padded batch fits the KV cache.
-        let mut batch: Vec<RequestId> = Vec::new();
-        let (mut max_p, mut max_o) = (0u64, 0u64);
-        while batch.len() < max_batch as usize {
-            let Some(h) = self.waiting_head() else { break };
-            let (p, o) = (
-                u64::from(self.attempt(h).prompt),
-                u64::from(self.attempt(h).output),
-            );
-            let (np, no) = (max_p.max(p), max_o.max(o));
-            if !batch.is_empty() && (batch.len() as u64 + 1) * (np + no) > self.svc.kv_tokens {
-                break;
-            }
-            let id = self.take_waiting(now).expect("head exists");
-            self.attempt_mut(id).state = State::Batched;
-            batch.push(id);
-            (max_p, max_o) = (np, no);
-        }
-        let b = batch.len() as u64;
-        self.st.reserved = b * (max_p + max_o);
-        let prefill_s = self.svc.step.step_seconds(&StepShape {
-            prefill_tokens: b * max_p,
-            prefill_seqs: b,
-            prefill_pairs: b * max_p * (max_p + 1) / 2,
-            ..StepShape::default()
-        });
-        // The prefill step produces the first token; without prompts the first decode step does.
-        let (steps, c0) = if max_p > 0 {
-            (max_o - 1, b * (max_p + 1))
-        } else {
-            (max_o, 0)
-        };
-        let first_step = if max_p > 0 {
-            prefill_s
-        } else {
-            self.svc.step.decode_seconds(b, 0, 1)
-        };
-        let total = prefill_s + self.svc.step.decode_seconds(b, c0, steps);
-        let busy = Busy::Static {
-            start: now,
-            batch,
-            first_token: now + secs(first_step),
-        };
-        self.start_busy(sim, busy, total);
-        self.note_kv_at_end(0, 0);
     }
 
     pub(super) fn start_decoding_without_prompt(&mut self, id: RequestId) {
@@ -526,7 +281,7 @@ impl LlmEndpoint<'_> {
         if self.attempt(id).cancelled {
             // Its client asked to cancel: it leaves instead of waiting for a recompute.
             self.st.cancel_pending = self.st.cancel_pending.saturating_sub(1);
-            if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+            if self.batcher.reserves_per_attempt() {
                 self.st.reserved -= self.attempt(id).reserved;
             }
             self.release(sim, id);
@@ -559,7 +314,7 @@ impl LlmEndpoint<'_> {
             self.decide(sim, id, Outcome::Ok);
         }
         let r = self.attempt(id);
-        if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+        if self.batcher.reserves_per_attempt() {
             self.st.reserved -= r.reserved;
         }
         self.release(sim, id);
@@ -700,7 +455,7 @@ impl LlmEndpoint<'_> {
                 _ => continue,
             }
             let r = self.attempt(id);
-            if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+            if self.batcher.reserves_per_attempt() {
                 self.st.reserved -= r.reserved;
             }
             self.release(sim, id);

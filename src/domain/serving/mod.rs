@@ -29,10 +29,14 @@
 //! Σcontext grows by the batch size every step). An arrival or a cancellation cuts the segment
 //! at the next step boundary. Sequences store the global step count at which they joined, so
 //! advancing a segment costs nothing per sequence.
+mod batcher;
 mod engine;
 mod lifecycle;
 pub mod pool;
+mod static_batch;
+mod tgi;
 mod timeseries;
+mod vllm;
 
 pub use super::client::{BreakerState, ClassStats, ClientOutput, RequestRecord};
 pub use super::llm_service::{

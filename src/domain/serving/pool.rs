@@ -3,6 +3,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::rc::Rc;
 
 use super::super::endpoint::{Endpoint, Notice, Submit};
 use super::super::policy::Discipline;
@@ -10,13 +11,13 @@ use super::super::request::{Outcome, RequestId};
 use super::super::scenario::Scenario;
 use super::super::slab::Slab;
 use super::super::stats::{RunStats, ServingStats};
+use super::batcher::{self, Batcher};
 use crate::sim::{RngStreams, SimDuration, SimRng, SimTime, Simulation};
 
 /// The system's events, with this endpoint's own.
 pub(crate) type Event = super::super::endpoint::Event<LlmEvent>;
 use super::super::llm_service::{
-    ColdConnections, EngineSpec, LlmService, WhenUnavailable, completed_steps, secs,
-    segment_seconds,
+    ColdConnections, LlmService, WhenUnavailable, completed_steps, secs, segment_seconds,
 };
 
 /// Events of one LLM endpoint.
@@ -283,6 +284,8 @@ impl Replica {
 pub struct LlmEndpoint<'a> {
     pub(super) scenario: &'a Scenario,
     pub(super) svc: &'a LlmService,
+    /// The batching engine family and its settings.
+    pub(super) batcher: Rc<dyn Batcher>,
     /// 0: the primary endpoint, 1: the fallback.
     pub(super) ix: u8,
     /// What the clients must be told, drained after each call.
@@ -344,6 +347,7 @@ impl<'a> LlmEndpoint<'a> {
         let mut e = LlmEndpoint {
             scenario,
             svc,
+            batcher: batcher::of(&svc.engine),
             ix,
             outbox: Vec::new(),
             client_done: false,
@@ -593,11 +597,7 @@ impl<'a> LlmEndpoint<'a> {
 
     /// The most requests a replica pulls from an async queue: what it can run at once.
     pub(super) fn pull_capacity(&self) -> u64 {
-        let engine = match self.svc.engine {
-            EngineSpec::Vllm { max_num_seqs, .. } => u64::from(max_num_seqs),
-            EngineSpec::Tgi { max_concurrent, .. } => u64::from(max_concurrent),
-            EngineSpec::Static { max_batch, .. } => u64::from(max_batch),
-        };
+        let engine = self.batcher.capacity();
         self.svc
             .max_concurrent
             .map_or(engine, |c| engine.min(u64::from(c)))
@@ -620,13 +620,11 @@ impl<'a> LlmEndpoint<'a> {
             self.outbox.push(Notice::Connected { owner, attempt: id });
         }
         let in_server = self.st.waiting_live + self.st.decoding + self.st.prefilling.len() as u64;
-        let over_cap = match self.svc.engine {
-            EngineSpec::Tgi { max_concurrent, .. } => in_server >= u64::from(max_concurrent),
-            _ => false,
-        } || self
-            .svc
-            .max_concurrent
-            .is_some_and(|c| in_server >= u64::from(c));
+        let over_cap = self.batcher.admission_cap().is_some_and(|c| in_server >= c)
+            || self
+                .svc
+                .max_concurrent
+                .is_some_and(|c| in_server >= u64::from(c));
         let queue_full = self
             .svc
             .queue_capacity
