@@ -5,6 +5,7 @@ use super::llm_service::LlmService;
 use super::policy::Policies;
 use super::scenario::{EndpointSpec, Scenario, Service};
 use super::servers::ServerPool;
+use super::serving::families;
 use super::serving::pool::LlmEndpoint;
 use super::stats::{RunStats, ServingStats};
 use crate::sim::{RngStreams, SimTime};
@@ -96,18 +97,27 @@ pub fn simulate_llm(
 ) -> (RunStats, ServingStats, ClientOutput) {
     let streams = RngStreams::new(seed);
     let weights = client::lanes(&scenario.policies).1;
+    let engine = |s: &LlmService| families::of(&s.engine);
     let mut eps = vec![LlmEndpoint::new(
         scenario,
         svc,
         &streams,
         0,
         weights.clone(),
+        engine(svc),
     )];
     if let Some(fb) = fallback(scenario, |s| match s {
         Service::Llm(f) => Some(f.as_ref()),
         Service::Servers(_) => None,
     }) {
-        eps.push(LlmEndpoint::new(scenario, fb, &streams, 1, weights));
+        eps.push(LlmEndpoint::new(
+            scenario,
+            fb,
+            &streams,
+            1,
+            weights,
+            engine(fb),
+        ));
     }
     let tokens = Some((&svc.prompt_tokens, &svc.output_tokens));
     let (stats, serving, clients) = client::run(System::new(scenario, eps, tokens, &streams));

@@ -31,6 +31,7 @@
 //! advancing a segment costs nothing per sequence.
 mod batcher;
 mod engine;
+pub mod families;
 mod lifecycle;
 pub mod pool;
 mod static_batch;

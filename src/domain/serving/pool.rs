@@ -11,8 +11,11 @@ use super::super::request::{Outcome, RequestId};
 use super::super::scenario::Scenario;
 use super::super::slab::Slab;
 use super::super::stats::{RunStats, ServingStats};
-use super::batcher::{self, Batcher};
+use super::batcher::Batcher;
 use crate::sim::{RngStreams, SimDuration, SimRng, SimTime, Simulation};
+
+/// A batcher of LLM endpoints, of any family (see `families`).
+pub type DynBatcher = dyn for<'x> Batcher<LlmEndpoint<'x>, Simulation<Event>>;
 
 /// The system's events, with this endpoint's own.
 pub(crate) type Event = super::super::endpoint::Event<LlmEvent>;
@@ -285,7 +288,7 @@ pub struct LlmEndpoint<'a> {
     pub(super) scenario: &'a Scenario,
     pub(super) svc: &'a LlmService,
     /// The batching engine family and its settings.
-    pub(super) batcher: Rc<dyn Batcher>,
+    pub(super) batcher: Rc<DynBatcher>,
     /// 0: the primary endpoint, 1: the fallback.
     pub(super) ix: u8,
     /// What the clients must be told, drained after each call.
@@ -332,6 +335,7 @@ impl<'a> LlmEndpoint<'a> {
         streams: &RngStreams,
         ix: u8,
         lane_weights: Vec<f64>,
+        batcher: Rc<DynBatcher>,
     ) -> Self {
         let window_start = SimTime::ZERO + scenario.warm_up;
         let n = svc.replicas.max(1) as usize;
@@ -347,7 +351,7 @@ impl<'a> LlmEndpoint<'a> {
         let mut e = LlmEndpoint {
             scenario,
             svc,
-            batcher: batcher::of(&svc.engine),
+            batcher,
             ix,
             outbox: Vec::new(),
             client_done: false,

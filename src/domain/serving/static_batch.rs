@@ -11,14 +11,14 @@ use crate::sim::{SimDuration, Simulation};
 
 /// Static batching settings.
 #[derive(Clone, Debug)]
-pub(super) struct StaticBatch {
+pub struct StaticBatch {
     /// Requests per batch at most.
     pub(super) max_batch: u32,
     /// Longest wait for a batch to fill.
     pub(super) max_wait: SimDuration,
 }
 
-impl Batcher for StaticBatch {
+impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for StaticBatch {
     fn plan(&self, ep: &mut LlmEndpoint<'_>, sim: &mut Simulation<Event>) {
         let (max_batch, max_wait) = (self.max_batch, self.max_wait);
         let now = sim.now();
@@ -79,6 +79,15 @@ impl Batcher for StaticBatch {
         };
         ep.start_busy(sim, busy, total);
         ep.note_kv_at_end(0, 0);
+    }
+
+    /// The reservations, which bound what is stored.
+    fn kv_used(&self, ep: &LlmEndpoint<'_>) -> u64 {
+        ep.st.reserved
+    }
+
+    fn kv_at_end(&self, ep: &LlmEndpoint<'_>, _decode_steps: u64, _chunk_tokens: u64) -> u64 {
+        ep.st.reserved
     }
 
     fn capacity(&self) -> u64 {

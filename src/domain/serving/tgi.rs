@@ -10,7 +10,7 @@ use crate::sim::Simulation;
 
 /// TGI's router and scheduler settings.
 #[derive(Clone, Debug)]
-pub(super) struct Tgi {
+pub struct Tgi {
     /// Queued plus running requests at most; more are refused with HTTP 429.
     pub(super) max_concurrent: u32,
     /// Prompt tokens per prefill step at most.
@@ -21,7 +21,7 @@ pub(super) struct Tgi {
     pub(super) max_waiting_tokens: u32,
 }
 
-impl Batcher for Tgi {
+impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Tgi {
     fn plan(&self, ep: &mut LlmEndpoint<'_>, sim: &mut Simulation<Event>) {
         let (max_prefill, ratio, max_waiting_tokens) = (
             self.max_prefill_tokens,
@@ -82,6 +82,15 @@ impl Batcher for Tgi {
 
     fn reserves_per_attempt(&self) -> bool {
         true
+    }
+
+    /// The reservations, which bound what is stored.
+    fn kv_used(&self, ep: &LlmEndpoint<'_>) -> u64 {
+        ep.st.reserved
+    }
+
+    fn kv_at_end(&self, ep: &LlmEndpoint<'_>, _decode_steps: u64, _chunk_tokens: u64) -> u64 {
+        ep.st.reserved
     }
 
     fn capacity(&self) -> u64 {

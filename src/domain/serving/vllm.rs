@@ -10,7 +10,7 @@ use crate::sim::Simulation;
 
 /// vLLM's scheduler settings.
 #[derive(Clone, Debug)]
-pub(super) struct Vllm {
+pub struct Vllm {
     /// Running sequences at most.
     pub(super) max_num_seqs: u32,
     /// Tokens per step at most.
@@ -24,7 +24,7 @@ fn block_slack(ep: &LlmEndpoint<'_>) -> u64 {
     u64::from(ep.svc.block_size.max(1) - 1)
 }
 
-impl Batcher for Vllm {
+impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Vllm {
     fn plan(&self, ep: &mut LlmEndpoint<'_>, sim: &mut Simulation<Event>) {
         let (max_seqs, max_tokens, chunked) = (
             self.max_num_seqs,
