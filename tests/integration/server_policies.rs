@@ -6,7 +6,7 @@ use capsim::domain::Outcome;
 use capsim::domain::serving::BreakerState;
 use capsim::sim::SimTime;
 
-use crate::support::{parse, run};
+use crate::support::{parse, real, run, run_rows};
 
 /// One primary server taking 10 s and letting nobody wait (a second request is refused, 429),
 /// arrivals at 1 s, 2 s, ..., 24 s; each 429 is retried once after 0.5 s; three 429s within a
@@ -143,7 +143,7 @@ retry = { max-attempts = 2, on = ["timeout"], backoff = "1s", jitter = "none" }
     assert_eq!((m.arrived, m.client_timeout), (1, 1));
     assert_eq!(m.attempts, Some(2));
     assert_eq!(m.retries, Some(1));
-    assert_eq!(crate::support::real(&m, "wasted_work_s"), 6.0);
+    assert_eq!(real(&m, "wasted_work_s"), 6.0);
     // Told of the hang-up, the server stops at once: 2 s wasted per attempt.
     let cancelled = src.replace(
         "read-timeout = \"2s\"",
@@ -151,5 +151,78 @@ retry = { max-attempts = 2, on = ["timeout"], backoff = "1s", jitter = "none" }
     );
     let c = run(&cancelled, 1);
     assert_eq!(c.client_timeout, 1);
-    assert_eq!(crate::support::real(&c, "wasted_work_s"), 4.0);
+    assert_eq!(real(&c, "wasted_work_s"), 4.0);
+}
+
+#[test]
+fn async_jobs_over_plain_servers_are_pulled_when_a_server_frees_and_expire_in_the_queue() {
+    // One server taking 10 s; jobs submitted at 1, 2, 3 and 4 s live 15 s in the queue. Job 1
+    // is pulled at once (answered at 11 s); job 2 is pulled when the server frees at 11 s
+    // (answered at 21 s, 19 s after submission); jobs 3 and 4 expire at 18 s and 19 s. Jobs 2, 3
+    // and 4 all wait at 4 s: the queue holds at most 3.
+    let src = r#"
+name = "async over servers"
+requests = 4
+[workload]
+arrival = { kind = "constant", rate = "1/s" }
+[endpoint]
+servers = 1
+service-time = { kind = "deterministic", value = "10s" }
+[async]
+ttl = "15s"
+"#;
+    let m = run(src, 1);
+    assert_eq!((m.arrived, m.ok, m.expired), (4, 2, 2));
+    assert_eq!(m.attempts, Some(2));
+    assert_eq!(m.async_queue_max, Some(3));
+    assert_eq!(real(&m, "latency_max_s"), 19.0);
+    assert_eq!(real(&m, "latency_mean_s"), 14.5);
+}
+
+#[test]
+fn priority_scheduling_over_plain_servers_serves_the_premium_class_first() {
+    // Two servers at 95 % load; a quarter of the requests are premium. Under priority
+    // scheduling a premium request waits only behind other premium ones, so its mean latency
+    // is lower than the free class's; under FIFO both wait alike.
+    let src = |scheduling: &str| {
+        format!(
+            r#"
+name = "tiers over servers"
+requests = 20000
+[workload]
+arrival = {{ kind = "poisson", rate = "1.9/s" }}
+[endpoint]
+servers = 2
+service-time = {{ kind = "exponential", mean = "1s" }}
+scheduling = "{scheduling}"
+[[classes]]
+name = "premium"
+share = 0.25
+priority = 0
+[[classes]]
+name = "free"
+share = 0.75
+priority = 1
+"#
+        )
+    };
+    let latency = |scheduling: &str| {
+        let rows = run_rows(&src(scheduling), 3);
+        let of = |class: &str| {
+            let row = rows.iter().find(|r| r.class == class).expect("a class row");
+            real(&row.metrics, "latency_mean_s")
+        };
+        (of("premium"), of("free"))
+    };
+    let (premium, free) = latency("priority");
+    // Non-preemptive M/M/2 priority: premium about 1.6 s, free about 13 s; FIFO about 10 s.
+    assert!(
+        premium < 2.5 && free > 4.0 * premium,
+        "premium {premium} s, free {free} s"
+    );
+    let (p_fifo, f_fifo) = latency("fifo");
+    assert!(
+        (p_fifo / f_fifo - 1.0).abs() < 0.15,
+        "fifo: premium {p_fifo} s, free {f_fifo} s"
+    );
 }
