@@ -192,6 +192,9 @@ pub struct System<'a, E: Endpoint> {
     breaker_epoch: u32,
     probes_out: u32,
     probes_ok: u32,
+    /// Whether any class's retries have a budget: only then are attempt times kept.
+    budgeted: bool,
+    /// First attempts and retries sent in the last [`RetryPolicy::BUDGET_WINDOW`].
     budget_firsts: VecDeque<SimTime>,
     budget_retries: VecDeque<SimTime>,
     queue: BTreeMap<(u32, u64), RequestId>,
@@ -284,6 +287,12 @@ impl<'a, E: Endpoint> System<'a, E> {
             breaker_epoch: 0,
             probes_out: 0,
             probes_ok: 0,
+            budgeted: pol.classes.iter().any(|c| {
+                c.policy
+                    .retry
+                    .as_ref()
+                    .is_some_and(|r| r.budget_milli.is_some())
+            }),
             budget_firsts: VecDeque::new(),
             budget_retries: VecDeque::new(),
             queue: BTreeMap::new(),
@@ -410,10 +419,21 @@ impl<'a, E: Endpoint> System<'a, E> {
         let j = self.request_mut(id);
         j.attempts += 1;
         let (first, measured, class) = (j.attempts == 1, j.measured, j.class);
-        if first {
-            self.budget_firsts.push_back(now);
-        } else {
-            self.budget_retries.push_back(now);
+        if self.budgeted {
+            // Times older than the window never count again (time only moves on), so they are
+            // dropped here too: memory stays bounded by one window of attempts.
+            let q = if first {
+                &mut self.budget_firsts
+            } else {
+                &mut self.budget_retries
+            };
+            while q
+                .front()
+                .is_some_and(|&t| now - t >= RetryPolicy::BUDGET_WINDOW)
+            {
+                q.pop_front();
+            }
+            q.push_back(now);
         }
         if measured {
             self.count(class, |s| {

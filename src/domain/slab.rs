@@ -25,6 +25,7 @@ impl<T> Default for Slab<T> {
 
 impl<T> Slab<T> {
     /// Stores `value` in the most recently freed slot (or a new one) and names it.
+    #[inline]
     pub fn insert(&mut self, value: T) -> RequestId {
         match self.free.pop() {
             Some(slot) => {
@@ -48,22 +49,26 @@ impl<T> Slab<T> {
     }
 
     /// Whether `id` names the slot's current occupant (it has not been removed since).
+    #[inline]
     pub fn is_current(&self, id: RequestId) -> bool {
         self.entries[id.slot as usize].0 == id.generation
     }
 
     /// The value in `id`'s slot (whoever occupies it now).
+    #[inline]
     pub fn get(&self, id: RequestId) -> &T {
         &self.entries[id.slot as usize].1
     }
 
     /// The value in `id`'s slot, mutably.
+    #[inline]
     pub fn get_mut(&mut self, id: RequestId) -> &mut T {
         &mut self.entries[id.slot as usize].1
     }
 
     /// Frees `id`'s slot: every id of this occupant is stale from now on. The value stays in
     /// place (callers mark it as free) until the slot is reused.
+    #[inline]
     pub fn remove(&mut self, id: RequestId) {
         let e = &mut self.entries[id.slot as usize];
         debug_assert_eq!(e.0, id.generation, "removed a stale id");
@@ -72,6 +77,7 @@ impl<T> Slab<T> {
     }
 
     /// Every slot's value, occupied or free, in slot order.
+    #[inline]
     pub fn values(&self) -> impl Iterator<Item = &T> {
         self.entries.iter().map(|e| &e.1)
     }
