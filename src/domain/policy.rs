@@ -140,8 +140,9 @@ pub struct BreakerSpec {
     pub probes: u32,
     /// Attempt outcomes counted as failures.
     pub on: OutcomeSet,
-    /// Where requests go while it is open; `None`: they fail at once.
-    pub fallback: Option<Box<super::serving::LlmService>>,
+    /// Where requests go while it is open, an endpoint of the primary's kind; `None`: they
+    /// fail at once.
+    pub fallback: Option<Box<super::service::Service>>,
 }
 
 /// Order of the async task queue.

@@ -3,7 +3,7 @@
 
 use super::distribution::Dist;
 use super::policy::Policies;
-use super::serving::LlmService;
+pub use super::service::{EndpointSpec, Service};
 use super::workload::Arrivals;
 use crate::sim::SimDuration;
 
@@ -15,19 +15,6 @@ pub enum StopRule {
     /// Let this many requests arrive after the warm-up, then stop arrivals and run until every
     /// request has ended (nothing is left in flight).
     Requests(u64),
-}
-
-/// An endpoint of identical servers sharing one FIFO queue.
-#[derive(Clone, Debug)]
-pub struct EndpointSpec {
-    /// Number of servers (requests served at once).
-    pub servers: u32,
-    /// Service time per request, in seconds.
-    pub service_time: Dist,
-    /// Most requests allowed to wait; an arrival to a full queue is rejected. `None`: unlimited.
-    pub queue_capacity: Option<u64>,
-    /// A request still waiting this long after arriving is dropped. `None`: never.
-    pub queue_timeout: Option<SimDuration>,
 }
 
 /// Where requests come from.
@@ -43,15 +30,6 @@ pub enum Load {
         /// Time between an outcome and the user's next request, seconds.
         think: Dist,
     },
-}
-
-/// What serves the requests.
-#[derive(Clone, Debug)]
-pub enum Service {
-    /// Identical servers with sampled service times and one FIFO queue.
-    Servers(EndpointSpec),
-    /// An LLM replica with a batching engine.
-    Llm(Box<LlmService>),
 }
 
 /// What a run keeps besides its statistics: the observation flags. Kept apart from

@@ -219,6 +219,74 @@ impl RunStats {
     }
 }
 
+/// One time-series window of an LLM endpoint.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WindowRow {
+    /// Window start, seconds.
+    pub start_s: f64,
+    /// Requests that arrived in the window.
+    pub arrivals: u64,
+    /// Requests that ended in the window, by outcome (in `Outcome::ALL` order).
+    pub outcomes: [u64; Outcome::COUNT],
+    /// Requests waiting or held at the end of the window.
+    pub queue_depth: u64,
+    /// Replicas starting, ready and draining at the end of the window.
+    pub replicas: [u32; 3],
+    /// Busy share of replica time in the window.
+    pub gpu_util: Option<f64>,
+    /// 99th percentile latency of the requests answered or timed out in the window, seconds.
+    pub p99_s: Option<f64>,
+}
+
+/// Serving statistics beyond the request counts.
+#[derive(Clone, Debug, Default)]
+pub struct ServingStats {
+    /// Time to first token of requests that ended ok, nanoseconds, summarised.
+    pub ttft: Option<LatencyStats>,
+    /// Sum and count of time per output token (ok requests with more than one output token).
+    pub tpot_sum_s: f64,
+    /// Count for `tpot_sum_s`.
+    pub tpot_count: u64,
+    /// Output tokens of ok requests.
+    pub ok_output_tokens: u64,
+    /// KV tokens in use × seconds, in the window.
+    pub kv_area: f64,
+    /// KV capacity of all replicas, tokens.
+    pub kv_capacity: u64,
+    /// KV capacity of one replica, tokens (what `kv_peak` is bounded by).
+    pub kv_replica_capacity: u64,
+    /// Most KV tokens ever in use on one replica (for the never-exceeds check).
+    pub kv_peak: u64,
+    /// Sequences in the running batch × seconds, in the window (busy time only).
+    pub batch_area: f64,
+    /// Preemptions (vllm).
+    pub preemptions: u64,
+    /// Tokens generated for attempts whose client had gone (or that did not end ok).
+    pub wasted_tokens: u64,
+    /// Instance cost of the window, US dollars (when a price is known).
+    pub cost_usd: Option<f64>,
+    /// Replica seconds starting or running, in the window.
+    pub replica_seconds: f64,
+    /// GPU seconds starting or running, in the window (fallback endpoint included).
+    pub gpu_seconds: f64,
+    /// Most replicas starting or running at once.
+    pub replicas_max: u64,
+    /// Cold starts begun in the window.
+    pub cold_starts: u64,
+    /// GPUs per replica.
+    pub gpus_per_replica: u32,
+    /// Windows whose p99 latency exceeded 80 % of the client timeout (the alert rule).
+    pub alert_windows: u64,
+    /// The time series, when kept.
+    pub timeseries: Vec<WindowRow>,
+    /// Replicas still draining with nothing left to drain when the run ended (a consistency
+    /// check: always 0).
+    pub empty_draining_at_end: u32,
+    /// Replicas starting or running (draining ones excluded) after each autoscaler decision (at
+    /// most 10,000 entries).
+    pub scaling_log: Vec<(SimTime, u32)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

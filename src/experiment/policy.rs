@@ -344,29 +344,40 @@ fn client(
     Ok(p)
 }
 
-/// Whether any policy key is set (they need an LLM endpoint).
-fn policy_key_set(raw: &ExperimentFile) -> Option<&'static str> {
-    let c = &raw.client;
-    [
-        ("client.read-timeout", c.read_timeout.is_some()),
-        ("client.connect-timeout", c.connect_timeout.is_some()),
-        ("client.deadline", c.deadline.is_some()),
-        ("client.streaming", c.streaming.is_some()),
-        ("client.retry", c.retry.is_some()),
-        ("gateway", raw.gateway.is_some()),
-        ("breaker", raw.breaker.is_some()),
-        ("async", raw.async_queue.is_some()),
-        ("classes", raw.classes.is_some()),
+/// The first key set that only an LLM endpoint gives meaning to: streaming tokens, keep-alive
+/// comments on streams, a router's concurrency cap, fair-share scheduling of replicas' batches,
+/// or per-class token counts. Plain servers take every other client policy.
+fn llm_only_key_set(raw: &ExperimentFile) -> Option<String> {
+    let mut keys: Vec<(String, bool)> = vec![
+        ("client.streaming".into(), raw.client.streaming.is_some()),
         (
-            "endpoint.max-concurrent-requests",
+            "endpoint.max-concurrent-requests".into(),
             raw.endpoint.max_concurrent_requests.is_some(),
         ),
-        ("endpoint.keep-alive", raw.endpoint.keep_alive.is_some()),
-        ("endpoint.scheduling", raw.endpoint.scheduling.is_some()),
-    ]
-    .into_iter()
-    .find(|(_, set)| *set)
-    .map(|(k, _)| k)
+        (
+            "endpoint.keep-alive".into(),
+            raw.endpoint.keep_alive.is_some(),
+        ),
+        (
+            "endpoint.scheduling".into(),
+            raw.endpoint.scheduling.as_deref() == Some("fair"),
+        ),
+    ];
+    for (i, c) in raw.classes.iter().flatten().enumerate() {
+        keys.push((
+            format!("classes[{i}].client.streaming"),
+            c.client.as_ref().is_some_and(|o| o.streaming.is_some()),
+        ));
+        keys.push((
+            format!("classes[{i}].prompt-tokens"),
+            c.prompt_tokens.is_some(),
+        ));
+        keys.push((
+            format!("classes[{i}].output-tokens"),
+            c.output_tokens.is_some(),
+        ));
+    }
+    keys.into_iter().find(|(_, set)| *set).map(|(k, _)| k)
 }
 
 /// The policies of `raw`, whose endpoint was validated into `service`; `fallback` builds the
@@ -379,31 +390,19 @@ pub(crate) fn policies(
     tokens: &dyn Fn(&str, &super::file::DistFile) -> Result<Dist, ConfigError>,
 ) -> Result<Policies, ConfigError> {
     let svc = match service {
-        Service::Llm(svc) => svc,
+        Service::Llm(svc) => Some(svc.as_ref()),
         Service::Servers(_) => {
-            if let Some(k) = policy_key_set(raw) {
+            if let Some(k) = llm_only_key_set(raw) {
                 return Err(ctx
                     .error(
-                        k,
+                        &k,
                         "needs an LLM endpoint (`gpu` and `model`, or a `profile`)",
                     )
                     .with_hint(
-                        "a `servers` endpoint models one queue and a client `timeout` only",
+                        "a `servers` endpoint answers whole and makes no tokens; timeouts, retries, [gateway], [breaker], [async], [[classes]] and scheduling = \"priority\" work with it",
                     ));
             }
-            let possible = Possible {
-                gateway: false,
-                queue_timeout: false,
-                rejects: false,
-                unavailable: false,
-                unconnected: false,
-            };
-            return Ok(Policies::single(client(
-                ctx,
-                "client",
-                &raw.client,
-                &possible,
-            )?));
+            None
         }
     };
     let gateway_timeout = match raw.gateway.as_ref().and_then(|g| g.timeout.as_ref()) {
@@ -415,7 +414,7 @@ pub(crate) fn policies(
             .error("gateway", "needs a `timeout`")
             .with_hint("e.g. timeout = \"60s\" (a typical proxy idle timeout; answers HTTP 504)"));
     }
-    if gateway_timeout.is_some() && unconnected(svc) {
+    if gateway_timeout.is_some() && svc.is_some_and(unconnected) {
         return Err(ctx
             .error(
                 "endpoint.scaling.cold-connections",
@@ -429,7 +428,17 @@ pub(crate) fn policies(
         .and_then(|b| b.fallback.as_ref())
         .and_then(|f| f.scaling.as_ref())
         .is_some_and(|s| s.cold_connections.as_deref() == Some("unanswered"));
-    let possible = Possible::of(svc, gateway_timeout.is_some(), fallback_unconnected);
+    let possible = match (svc, service) {
+        (Some(svc), _) => Possible::of(svc, gateway_timeout.is_some(), fallback_unconnected),
+        (None, Service::Servers(spec)) => Possible {
+            gateway: gateway_timeout.is_some(),
+            queue_timeout: spec.queue_timeout.is_some(),
+            rejects: spec.queue_capacity.is_some(),
+            unavailable: false,
+            unconnected: false,
+        },
+        (None, Service::Llm(_)) => unreachable!("an LLM service is matched above"),
+    };
     let is_async = raw.async_queue.is_some();
 
     // Classes: one from [client], or one per [[classes]] entry with its own overrides.
@@ -656,12 +665,18 @@ pub(crate) fn policies(
             };
             let fallback = match &b.fallback {
                 None => None,
-                Some(f) => match fallback(f)? {
-                    Service::Llm(svc) => Some(svc),
-                    Service::Servers(_) => {
+                Some(f) => match (fallback(f)?, service) {
+                    (fb @ Service::Llm(_), Service::Llm(_))
+                    | (fb @ Service::Servers(_), Service::Servers(_)) => Some(Box::new(fb)),
+                    (Service::Servers(_), Service::Llm(_)) => {
                         return Err(ctx
-                            .error("breaker.fallback", "must be an LLM endpoint (`gpu` and `model`, or a `profile`)")
+                            .error("breaker.fallback", "must be an LLM endpoint (`gpu` and `model`, or a `profile`), like the primary endpoint")
                             .with_hint("e.g. gpu = \"t4\", model = \"llama-2-7b\", quantization = \"int4-awq\""));
+                    }
+                    (Service::Llm(_), Service::Servers(_)) => {
+                        return Err(ctx
+                            .error("breaker.fallback", "must be plain servers (`servers` and `service-time`), like the primary endpoint")
+                            .with_hint("the same requests go to either endpoint, and a plain server's requests carry no tokens; e.g. servers = 2, service-time = { kind = \"exponential\", mean = \"2s\" }"));
                     }
                 },
             };

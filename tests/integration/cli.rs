@@ -182,12 +182,14 @@ fn usage_errors_exit_with_code_2() {
 fn an_unwritable_output_folder_is_a_run_failure_with_code_1() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(dir.path(), "small.toml", SMALL);
+    // A folder inside a file cannot be created. (`--out` naming the file itself is a usage
+    // error, tested in input_safety.)
     let blocker = write(dir.path(), "not-a-folder", "");
     let out = capsim()
         .arg("run")
         .arg(&file)
         .arg("--out")
-        .arg(&blocker)
+        .arg(blocker.join("results"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -599,7 +599,7 @@ fn policy_rules_report_their_exact_messages() {
         (
             "policies on a plain servers endpoint",
             plus("[client]\nstreaming = true"),
-            "bad.toml:12: `client.streaming`: needs an LLM endpoint (`gpu` and `model`, or a `profile`)\n  hint: a `servers` endpoint models one queue and a client `timeout` only",
+            "bad.toml:12: `client.streaming`: needs an LLM endpoint (`gpu` and `model`, or a `profile`)\n  hint: a `servers` endpoint answers whole and makes no tokens; timeouts, retries, [gateway], [breaker], [async], [[classes]] and scheduling = \"priority\" work with it",
         ),
     ];
     check_messages(&cases);

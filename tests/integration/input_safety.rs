@@ -156,6 +156,9 @@ fn an_out_flag_that_names_a_file_is_a_usage_error_that_says_so() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("`--out`:") && err.contains("is a file, not a folder"), "{err}");
+    assert!(
+        err.contains("`--out`:") && err.contains("is a file, not a folder"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
 }

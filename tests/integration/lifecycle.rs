@@ -381,7 +381,7 @@ fn serve_with_trace(
     let Service::Llm(svc) = &exp.scenario.service else {
         panic!("not an LLM endpoint")
     };
-    let (stats, serving, _) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, 1);
+    let (stats, serving, _) = capsim::domain::run::simulate_llm(&exp.scenario, svc, 1);
     (stats, serving)
 }
 

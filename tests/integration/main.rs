@@ -14,6 +14,7 @@ mod lifecycle;
 mod policies;
 mod queueing_theory;
 mod results;
+mod server_policies;
 mod serving;
 mod snapshots;
 mod support;

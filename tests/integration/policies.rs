@@ -310,8 +310,7 @@ fn only_request(src: &str) -> capsim::domain::serving::RequestRecord {
         timeseries: false,
         requests: true,
     };
-    let (_, _, out) =
-        capsim::domain::serving::simulate_llm_observed(&exp.scenario, svc, 1, observe);
+    let (_, _, out) = capsim::domain::run::simulate_llm_observed(&exp.scenario, svc, 1, observe);
     assert_eq!(out.requests.len(), 1, "{:?}", out.requests);
     out.requests[0].clone()
 }

@@ -71,7 +71,7 @@ pub fn serve(
     let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
         panic!("not an LLM endpoint")
     };
-    let (stats, serving, _) = capsim::domain::serving::simulate_llm(&exp.scenario, svc, seed);
+    let (stats, serving, _) = capsim::domain::run::simulate_llm(&exp.scenario, svc, seed);
     (stats, serving)
 }
 
@@ -89,7 +89,7 @@ pub fn serve_clients(
     let capsim::domain::Service::Llm(svc) = &exp.scenario.service else {
         panic!("not an LLM endpoint")
     };
-    capsim::domain::serving::simulate_llm(&exp.scenario, svc, seed)
+    capsim::domain::run::simulate_llm(&exp.scenario, svc, seed)
 }
 
 /// Runs experiment text with `seed` and returns every summary row (`all`, then each class).

@@ -1,13 +1,18 @@
-//! The batching engines: choosing each step (vLLM-like, TGI-like, static), running decode
-//! segments in closed form, KV accounting and preemption, completions and cancellations.
+//! The step machinery all engine families share: waking the engine, running decode segments
+//! in closed form, admission, preemption, completions and cancellations. Which step comes next
+//! is the family's [`super::batcher::Batcher`].
 
-use super::*;
+use std::cmp::Reverse;
+use std::rc::Rc;
+
+use super::super::llm_service::{completed_steps, secs, segment_seconds};
+use super::super::policy::Discipline;
+use super::super::request::{Outcome, RequestId};
+use super::pool::{BUSY, Busy, Event, LlmEndpoint, LlmEvent, State, WAITING};
+use crate::domain::perf::StepShape;
+use crate::sim::{SimTime, Simulation};
 
 impl LlmEndpoint<'_> {
-    pub(super) fn vllm_block_slack(&self) -> u64 {
-        u64::from(self.svc.block_size.max(1) - 1)
-    }
-
     /// Σ context of decoding sequences now.
     pub(super) fn dec_ctx(&self) -> u64 {
         self.st.dec_ctx_base + self.st.decoding * (self.st.global - self.st.base_global)
@@ -18,45 +23,20 @@ impl LlmEndpoint<'_> {
         self.st.base_global = self.st.global;
     }
 
-    /// KV tokens in use, counting a partly filled block for every sequence (vllm) or the
-    /// reservations (tgi, static).
+    /// KV tokens in use on the current replica, as its engine counts them.
     pub(super) fn kv_used(&self) -> u64 {
-        match self.svc.engine {
-            EngineSpec::Vllm { .. } => {
-                let seqs = self.st.decoding + self.st.prefilling.len() as u64;
-                self.st.prefill_kv + self.dec_ctx() + seqs * self.vllm_block_slack()
-            }
-            _ => self.st.reserved,
-        }
+        self.batcher.kv_used(self)
     }
 
-    /// Records the KV cache a step will physically hold when it ends: for vllm, every stored
-    /// token (decoders after `decode_steps` more tokens, prompts prefilled so far plus
-    /// `chunk_tokens`) and one partly filled block per sequence; for tgi and static batching,
-    /// the reservations, which bound what is stored.
+    /// Records the KV cache a step will physically hold when it ends (after `decode_steps`
+    /// more decode tokens and `chunk_tokens` more prompt tokens), for the never-exceeds check.
     pub(super) fn note_kv_at_end(&mut self, decode_steps: u64, chunk_tokens: u64) {
-        let held = match self.svc.engine {
-            EngineSpec::Vllm { .. } => {
-                let prefilled: u64 = self
-                    .st
-                    .prefilling
-                    .iter()
-                    .map(|&id| u64::from(self.req(id).prefilled))
-                    .sum();
-                let seqs = self.st.decoding + self.st.prefilling.len() as u64;
-                self.dec_ctx()
-                    + self.st.decoding * decode_steps
-                    + prefilled
-                    + chunk_tokens
-                    + seqs * self.vllm_block_slack()
-            }
-            _ => self.st.reserved,
-        };
+        let held = self.batcher.kv_at_end(self, decode_steps, chunk_tokens);
         self.serving.kv_peak = self.serving.kv_peak.max(held);
     }
 
     pub(super) fn generated_now(&self, id: RequestId) -> u32 {
-        let r = self.req(id);
+        let r = self.attempt(id);
         match r.state {
             State::Decoding => r.generated + (self.st.global - r.base_step) as u32,
             _ => r.generated,
@@ -101,7 +81,7 @@ impl LlmEndpoint<'_> {
                 b,
             };
             let end = start + secs(segment_seconds(alpha, beta, c0, bf, new_steps));
-            let done = self.ev(EpEvent::StepDone(self.cur as u32, self.st.epoch));
+            let done = self.ev(LlmEvent::StepDone(self.cur as u32, self.st.epoch));
             sim.schedule_at(end.max(sim.now()), done);
         }
     }
@@ -115,7 +95,7 @@ impl LlmEndpoint<'_> {
             self.stats.set_busy(sim.now(), self.busy_replicas);
             self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
         }
-        let done = self.ev(EpEvent::StepDone(self.cur as u32, self.st.epoch));
+        let done = self.ev(LlmEvent::StepDone(self.cur as u32, self.st.epoch));
         sim.schedule_in(secs(seconds), done);
     }
 
@@ -132,28 +112,8 @@ impl LlmEndpoint<'_> {
     /// Chooses and starts the next step when the GPU is free.
     pub(super) fn plan(&mut self, sim: &mut Simulation<Event>) {
         self.st.busy = Busy::Idle;
-        match self.svc.engine.clone() {
-            EngineSpec::Vllm {
-                max_num_seqs,
-                max_batched_tokens,
-                chunked_prefill,
-            } => self.plan_vllm(sim, max_num_seqs, max_batched_tokens, chunked_prefill),
-            EngineSpec::Tgi {
-                max_prefill_tokens,
-                waiting_served_ratio,
-                max_waiting_tokens,
-                ..
-            } => self.plan_tgi(
-                sim,
-                max_prefill_tokens,
-                waiting_served_ratio,
-                max_waiting_tokens,
-            ),
-            EngineSpec::Static {
-                max_batch,
-                max_wait,
-            } => self.plan_static(sim, max_batch, max_wait),
-        }
+        let batcher = Rc::clone(&self.batcher);
+        batcher.plan(self, sim);
         if matches!(self.st.busy, Busy::Idle) && self.st.counted_busy {
             self.st.counted_busy = false;
             self.busy_replicas -= 1;
@@ -168,7 +128,7 @@ impl LlmEndpoint<'_> {
         // Drop stale entries at the front of every lane.
         for l in 0..lanes {
             while let Some(&id) = self.st.waiting.q[l].front() {
-                if self.live(id) && self.req(id).state == State::Waiting {
+                if self.live(id) && self.attempt(id).state == State::Waiting {
                     break;
                 }
                 self.st.waiting.q[l].pop_front();
@@ -200,7 +160,7 @@ impl LlmEndpoint<'_> {
     pub(super) fn admit(&mut self, id: RequestId) {
         self.st.admit_counter += 1;
         let order = self.st.admit_counter;
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         r.state = State::Prefilling;
         r.admit_order = order;
         r.prefilled = 0;
@@ -210,201 +170,6 @@ impl LlmEndpoint<'_> {
         self.st.prefill_kv += target;
         self.st.admitted.insert(order, id);
         self.st.prefilling.push(id);
-    }
-
-    pub(super) fn plan_vllm(
-        &mut self,
-        sim: &mut Simulation<Event>,
-        max_seqs: u32,
-        max_tokens: u32,
-        chunked: bool,
-    ) {
-        let now = sim.now();
-        // Make room for the decoders' next token, preempting the newest sequences if needed.
-        while self.st.decoding > 0 && self.kv_used() + self.st.decoding > self.svc.kv_tokens {
-            self.preempt_newest(sim);
-        }
-        let mut budget = u64::from(max_tokens);
-        let mut chunks: Vec<(RequestId, u32)> = Vec::new();
-        if chunked {
-            budget = budget.saturating_sub(self.st.decoding);
-        }
-        let kv_cap = self.svc.kv_tokens;
-        let mut kv = self.kv_used() + self.st.decoding;
-        // Prompts already being prefilled continue first; their KV is already reserved.
-        for &id in &self.st.prefilling.clone() {
-            if budget == 0 {
-                break;
-            }
-            let r = self.req(id);
-            let left = u64::from(r.prefill_target - r.prefilled);
-            let c = if chunked { left.min(budget) } else { left };
-            if !chunked && c > budget {
-                break;
-            }
-            chunks.push((id, c as u32));
-            budget -= c;
-        }
-        // Then new requests, first come first served, while sequences, tokens and KV allow.
-        while budget > 0
-            && (self.st.decoding + self.st.prefilling.len() as u64) < u64::from(max_seqs)
-        {
-            let Some(head) = self.waiting_head() else {
-                break;
-            };
-            let need = u64::from(self.req(head).prefill_target);
-            let c = if chunked { need.min(budget) } else { need };
-            // A request without a prompt decodes at once: its first token is written this step.
-            let first_token = u64::from(need == 0);
-            if (!chunked && c > budget)
-                || kv + need + first_token + self.vllm_block_slack() > kv_cap
-            {
-                break;
-            }
-            let id = self.take_waiting(now).expect("head exists");
-            self.admit(id);
-            kv += need + first_token + self.vllm_block_slack();
-            if need == 0 {
-                // Nothing to prefill (a profile-driven, non-LLM request): decode straight away.
-                self.start_decoding_without_prompt(id);
-                continue;
-            }
-            chunks.push((id, c as u32));
-            budget -= c;
-        }
-        if !chunks.is_empty() {
-            // Without chunking, a prefill step pauses decoding (prefill first, as vLLM v0 did).
-            let with_decoders = chunked && self.st.decoding > 0;
-            self.start_mixed(sim, chunks, with_decoders);
-        } else if let Some(kv_steps) = (kv_cap - self.kv_used()).checked_div(self.st.decoding) {
-            // Decode until the first completion or until the KV cache would overflow.
-            self.start_segment(sim, kv_steps.max(1));
-        }
-        self.note_kv_at_end(0, 0);
-    }
-
-    pub(super) fn plan_tgi(
-        &mut self,
-        sim: &mut Simulation<Event>,
-        max_prefill: u32,
-        ratio: f64,
-        max_waiting_tokens: u32,
-    ) {
-        let now = sim.now();
-        let waiting = self.st.waiting_live;
-        let running = self.st.decoding;
-        let prefill_now = waiting > 0
-            && (running == 0
-                || waiting as f64 / running as f64 >= ratio
-                || self.st.steps_since_prefill >= u64::from(max_waiting_tokens));
-        if prefill_now {
-            let mut budget = u64::from(max_prefill);
-            let mut chunks = Vec::new();
-            while let Some(head) = self.waiting_head() {
-                let (p, o) = (
-                    u64::from(self.req(head).prefill_target),
-                    u64::from(self.req(head).output),
-                );
-                if (p > budget && !chunks.is_empty())
-                    || self.st.reserved + p + o > self.svc.kv_tokens
-                {
-                    break;
-                }
-                let id = self.take_waiting(now).expect("head exists");
-                self.admit(id);
-                self.req_mut(id).reserved = p + o;
-                self.st.reserved += p + o;
-                if p == 0 {
-                    self.start_decoding_without_prompt(id);
-                    continue;
-                }
-                chunks.push((id, p as u32));
-                budget = budget.saturating_sub(p);
-                if budget == 0 {
-                    break;
-                }
-            }
-            if !chunks.is_empty() {
-                self.st.steps_since_prefill = 0;
-                self.start_mixed(sim, chunks, false);
-                self.note_kv_at_end(0, 0);
-                return;
-            }
-        }
-        if self.st.decoding > 0 {
-            let forced = if waiting > 0 {
-                u64::from(max_waiting_tokens)
-                    .saturating_sub(self.st.steps_since_prefill)
-                    .max(1)
-            } else {
-                u64::MAX
-            };
-            self.start_segment(sim, forced);
-        }
-        self.note_kv_at_end(0, 0);
-    }
-
-    pub(super) fn plan_static(
-        &mut self,
-        sim: &mut Simulation<Event>,
-        max_batch: u32,
-        max_wait: SimDuration,
-    ) {
-        let now = sim.now();
-        let Some(head) = self.waiting_head() else {
-            return;
-        };
-        let oldest = self.req(head).arrived;
-        if self.st.waiting_live < u64::from(max_batch) && now < oldest + max_wait {
-            self.st.timer_epoch += 1;
-            sim.schedule_at(
-                oldest + max_wait,
-                self.ev(EpEvent::BatchTimer(self.cur as u32, self.st.timer_epoch)),
-            );
-            return;
-        }
-        // Take requests while the padded batch fits the KV cache.
-        let mut batch: Vec<RequestId> = Vec::new();
-        let (mut max_p, mut max_o) = (0u64, 0u64);
-        while batch.len() < max_batch as usize {
-            let Some(h) = self.waiting_head() else { break };
-            let (p, o) = (u64::from(self.req(h).prompt), u64::from(self.req(h).output));
-            let (np, no) = (max_p.max(p), max_o.max(o));
-            if !batch.is_empty() && (batch.len() as u64 + 1) * (np + no) > self.svc.kv_tokens {
-                break;
-            }
-            let id = self.take_waiting(now).expect("head exists");
-            self.req_mut(id).state = State::Batched;
-            batch.push(id);
-            (max_p, max_o) = (np, no);
-        }
-        let b = batch.len() as u64;
-        self.st.reserved = b * (max_p + max_o);
-        let prefill_s = self.svc.step.step_seconds(&StepShape {
-            prefill_tokens: b * max_p,
-            prefill_seqs: b,
-            prefill_pairs: b * max_p * (max_p + 1) / 2,
-            ..StepShape::default()
-        });
-        // The prefill step produces the first token; without prompts the first decode step does.
-        let (steps, c0) = if max_p > 0 {
-            (max_o - 1, b * (max_p + 1))
-        } else {
-            (max_o, 0)
-        };
-        let first_step = if max_p > 0 {
-            prefill_s
-        } else {
-            self.svc.step.decode_seconds(b, 0, 1)
-        };
-        let total = prefill_s + self.svc.step.decode_seconds(b, c0, steps);
-        let busy = Busy::Static {
-            start: now,
-            batch,
-            first_token: now + secs(first_step),
-        };
-        self.start_busy(sim, busy, total);
-        self.note_kv_at_end(0, 0);
     }
 
     pub(super) fn start_decoding_without_prompt(&mut self, id: RequestId) {
@@ -420,7 +185,7 @@ impl LlmEndpoint<'_> {
     ) {
         let mut shape = StepShape::default();
         for &(id, c) in &chunks {
-            let r = self.req(id);
+            let r = self.attempt(id);
             let (done, c) = (u64::from(r.prefilled), u64::from(c));
             shape.prefill_tokens += c;
             shape.prefill_seqs += 1;
@@ -468,7 +233,7 @@ impl LlmEndpoint<'_> {
         self.rebase();
         let global = self.st.global;
         let g = self.st.g_dec;
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         r.state = State::Decoding;
         r.base_step = global;
         r.share_base = g;
@@ -485,7 +250,7 @@ impl LlmEndpoint<'_> {
         self.rebase();
         let generated = self.generated_now(id);
         let g = self.st.g_dec;
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         r.generated = generated;
         r.share += g - r.share_base;
         let ctx = u64::from(r.prompt + generated);
@@ -500,11 +265,11 @@ impl LlmEndpoint<'_> {
             return;
         };
         self.serving.preemptions += 1;
-        match self.req(id).state {
+        match self.attempt(id).state {
             State::Decoding => self.leave_decoding(id),
             State::Prefilling => {
                 self.st.prefilling.retain(|&p| p != id);
-                self.st.prefill_kv -= u64::from(self.req(id).prefill_target);
+                self.st.prefill_kv -= u64::from(self.attempt(id).prefill_target);
                 self.st.admitted.remove(&order);
             }
             _ => {
@@ -513,16 +278,16 @@ impl LlmEndpoint<'_> {
             }
         }
         let now = sim.now();
-        if self.req(id).cancelled {
+        if self.attempt(id).cancelled {
             // Its client asked to cancel: it leaves instead of waiting for a recompute.
             self.st.cancel_pending = self.st.cancel_pending.saturating_sub(1);
-            if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
-                self.st.reserved -= self.req(id).reserved;
+            if self.batcher.reserves_per_attempt() {
+                self.st.reserved -= self.attempt(id).reserved;
             }
             self.release(sim, id);
             return;
         }
-        let r = self.req_mut(id);
+        let r = self.attempt_mut(id);
         if r.first_token.is_some() {
             r.last_tok = Some(now);
         }
@@ -530,7 +295,7 @@ impl LlmEndpoint<'_> {
         r.prefill_target = r.prompt + r.generated;
         r.prefilled = 0;
         r.state = State::Waiting;
-        let lane = usize::from(self.req(id).lane);
+        let lane = usize::from(self.attempt(id).lane);
         self.st.waiting.q[lane].push_front(id);
         self.st.waiting_live += 1;
         self.total_waiting += 1;
@@ -542,14 +307,14 @@ impl LlmEndpoint<'_> {
     pub(super) fn finish(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
         // Requests without a prompt have no prefill step; their first token is their last
         // (exact for one-token, profile-driven requests).
-        if self.req(id).first_token.is_none() {
-            self.req_mut(id).first_token = Some(sim.now());
+        if self.attempt(id).first_token.is_none() {
+            self.attempt_mut(id).first_token = Some(sim.now());
         }
-        if self.req(id).outcome.is_none() {
+        if self.attempt(id).outcome.is_none() {
             self.decide(sim, id, Outcome::Ok);
         }
-        let r = self.req(id);
-        if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+        let r = self.attempt(id);
+        if self.batcher.reserves_per_attempt() {
             self.st.reserved -= r.reserved;
         }
         self.release(sim, id);
@@ -583,7 +348,7 @@ impl LlmEndpoint<'_> {
                     self.st.last_decode_end = now;
                 }
                 for (id, c) in chunks {
-                    let r = self.req_mut(id);
+                    let r = self.attempt_mut(id);
                     r.prefilled += c;
                     r.share += share;
                     if r.prefilled >= r.prefill_target {
@@ -597,7 +362,7 @@ impl LlmEndpoint<'_> {
                         self.st.prefill_kv -= reserved;
                         self.st.prefilling.retain(|&p| p != id);
                         if done_all {
-                            let order = self.req(id).admit_order;
+                            let order = self.attempt(id).admit_order;
                             self.st.admitted.remove(&order);
                             self.finish(sim, id);
                         } else {
@@ -635,7 +400,7 @@ impl LlmEndpoint<'_> {
                 self.serving.kv_area += self.area(start, now, self.st.reserved as f64);
                 let first = first_token;
                 for id in batch {
-                    let r = self.req_mut(id);
+                    let r = self.attempt_mut(id);
                     r.first_token = Some(first);
                     r.share = total / b;
                     r.generated = r.output;
@@ -652,8 +417,8 @@ impl LlmEndpoint<'_> {
             self.st.done_heap.pop();
             let id = RequestId { slot, generation };
             // A preempted and re-admitted request has a newer entry; this one is stale.
-            let current = self.live(id) && self.req(id).state == State::Decoding && {
-                let r = self.req(id);
+            let current = self.live(id) && self.attempt(id).state == State::Decoding && {
+                let r = self.attempt(id);
                 r.base_step + u64::from(r.output - r.generated) == done
             };
             if current {
@@ -676,21 +441,21 @@ impl LlmEndpoint<'_> {
             .admitted
             .values()
             .copied()
-            .filter(|&id| self.req(id).cancelled)
+            .filter(|&id| self.attempt(id).cancelled)
             .collect();
         for id in cancelled {
-            match self.req(id).state {
+            match self.attempt(id).state {
                 State::Decoding => self.leave_decoding(id),
                 State::Prefilling => {
                     self.st.prefilling.retain(|&p| p != id);
-                    self.st.prefill_kv -= u64::from(self.req(id).prefill_target);
-                    let order = self.req(id).admit_order;
+                    self.st.prefill_kv -= u64::from(self.attempt(id).prefill_target);
+                    let order = self.attempt(id).admit_order;
                     self.st.admitted.remove(&order);
                 }
                 _ => continue,
             }
-            let r = self.req(id);
-            if matches!(self.svc.engine, EngineSpec::Tgi { .. }) {
+            let r = self.attempt(id);
+            if self.batcher.reserves_per_attempt() {
                 self.st.reserved -= r.reserved;
             }
             self.release(sim, id);
@@ -703,7 +468,7 @@ impl LlmEndpoint<'_> {
         self.total_waiting -= 1;
         self.stats.set_waiting(now, self.total_waiting);
         self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
-        let r = self.req(id);
+        let r = self.attempt(id);
         if r.measured {
             let wait = now - r.arrived;
             self.stats.record_wait(wait);

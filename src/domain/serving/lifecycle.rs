@@ -1,7 +1,12 @@
 //! Replicas: load balancing, cold starts, readiness, idle scale-to-zero, autoscaling on a
 //! windowed signal, draining, and per-minute billing.
 
-use super::*;
+use super::super::llm_service::{Autoscaler, Balancer, ScaleSignal};
+use super::pool::{
+    BUSY, Event, LlmEndpoint, LlmEvent, PENDING, Phase, RUNNING, Replica, State, WAITING,
+};
+use crate::sim::{SimDuration, SimTime, Simulation};
+use rand::RngExt;
 
 impl LlmEndpoint<'_> {
     /// Makes replica `r` the one in `st`.
@@ -116,7 +121,7 @@ impl LlmEndpoint<'_> {
         }
         let running = self.running + 1;
         self.set_running(now, running);
-        sim.schedule_in(total, self.ev(EpEvent::ReplicaReady(r as u32, life)));
+        sim.schedule_in(total, self.ev(LlmEvent::ReplicaReady(r as u32, life)));
     }
 
     /// Stops replica `r` (idle) and bills it.
@@ -156,9 +161,9 @@ impl LlmEndpoint<'_> {
         let window_start = SimTime::from_nanos(eval.as_nanos() - a.window.as_nanos());
         sim.schedule_at(
             window_start.max(sim.now()),
-            self.ev(EpEvent::ScaleSnapshot(up)),
+            self.ev(LlmEvent::ScaleSnapshot(up)),
         );
-        sim.schedule_at(eval, self.ev(EpEvent::ScaleEval(up)));
+        sim.schedule_at(eval, self.ev(LlmEvent::ScaleEval(up)));
     }
 
     pub(super) fn on_scale_snapshot(&mut self, now: SimTime, up: bool) {
@@ -260,7 +265,7 @@ impl LlmEndpoint<'_> {
         self.replica_mut(r).phase = Phase::Ready;
         // Held requests go to the replicas now ready, in arrival order.
         while let Some(id) = self.hold.pop_front() {
-            if !(self.live(id) && self.req(id).state == State::Held) {
+            if !(self.live(id) && self.attempt(id).state == State::Held) {
                 continue;
             }
             self.hold_live -= 1;
@@ -279,7 +284,7 @@ impl LlmEndpoint<'_> {
             && let Some(t) = self.svc.lifecycle.as_ref().and_then(|l| l.idle_timeout)
         {
             let at = (self.last_activity + t).max(sim.now());
-            sim.schedule_at(at, self.ev(EpEvent::IdleCheck(self.idle_gen)));
+            sim.schedule_at(at, self.ev(LlmEvent::IdleCheck(self.idle_gen)));
         }
     }
 

@@ -1,6 +1,8 @@
 //! Time-series windows: one row per window, and the alert rule.
 
-use super::*;
+use super::super::stats::WindowRow;
+use super::pool::{BUSY, LlmEndpoint, Phase, RUNNING, Window};
+use crate::sim::SimTime;
 
 impl LlmEndpoint<'_> {
     /// Closes the current window at `now`: a time-series row and the alert rule.

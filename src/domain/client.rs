@@ -16,10 +16,18 @@
 //! breaker open, no fallback ─► breaker_rejected;   async job not started in time ─► expired
 //! ```
 
-use super::*;
-use crate::domain::policy::{ClientPolicy, JobOrder, Policies, RetryPolicy};
-use crate::domain::scenario::Observe;
-use crate::domain::stats::LatencyStats;
+use std::collections::{BTreeMap, VecDeque};
+
+use super::distribution::Dist;
+use super::endpoint::{Endpoint, Event, Notice, Submit};
+use super::policy::{ClientPolicy, Discipline, JobOrder, Policies, RetryPolicy};
+use super::request::{Outcome, RequestId};
+use super::scenario::{Load, Scenario, StopRule};
+use super::slab::Slab;
+use super::stats::{LatencyStats, RunStats, ServingStats};
+use super::workload::ArrivalState;
+use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
+use rand::RngExt;
 
 /// What one client class measured.
 #[derive(Clone, Debug)]
@@ -121,10 +129,11 @@ pub struct ClientOutput {
     pub requests: Vec<RequestRecord>,
 }
 
-/// One request, from its arrival to its outcome.
+/// One request (what a user wants), from its arrival to its one outcome; it sends one or more
+/// attempts to the endpoints.
 #[derive(Clone, Debug)]
-struct Job {
-    generation: u32,
+struct Request {
+    /// Whether the request is still without its outcome (false in a slot left free).
     live: bool,
     class: u16,
     measured: bool,
@@ -153,13 +162,19 @@ enum Route {
     Reject,
 }
 
-/// Clients and the endpoints they call: the whole simulated system.
-pub(super) struct System<'a> {
+/// Clients and the endpoints they call: the whole simulated system. `eps[0]` is the primary
+/// endpoint and `eps[1]`, if any, the breaker's fallback.
+pub struct System<'a, E: Endpoint> {
+    /// Whether to keep one record per counted request (`--requests`).
+    keep_requests: bool,
     scenario: &'a Scenario,
-    /// What to keep besides statistics.
-    observe: Observe,
     pol: &'a Policies,
-    eps: Vec<LlmEndpoint<'a>>,
+    eps: Vec<E>,
+    /// The workload's prompt and output token distributions (LLM endpoints; plain servers
+    /// take no tokens).
+    tokens: Option<(&'a Dist, &'a Dist)>,
+    /// Whether the endpoints were last told the clients are done.
+    client_done: bool,
     /// Waiting lane of each class at a replica.
     lanes: Vec<u8>,
     /// Whether attempts of each class have any time limit (client or gateway).
@@ -171,8 +186,7 @@ pub(super) struct System<'a> {
     output_rng: SimRng,
     think_rng: SimRng,
     retry_rng: SimRng,
-    jobs: Vec<Job>,
-    free: Vec<u32>,
+    requests: Slab<Request>,
     live: u64,
     arrivals_left: Option<u64>,
     breaker: BreakerState,
@@ -180,6 +194,9 @@ pub(super) struct System<'a> {
     breaker_epoch: u32,
     probes_out: u32,
     probes_ok: u32,
+    /// Whether any class's retries have a budget: only then are attempt times kept.
+    budgeted: bool,
+    /// First attempts and retries sent in the last [`RetryPolicy::BUDGET_WINDOW`].
     budget_firsts: VecDeque<SimTime>,
     budget_retries: VecDeque<SimTime>,
     queue: BTreeMap<(u32, u64), RequestId>,
@@ -192,8 +209,12 @@ pub(super) struct System<'a> {
     window_start: SimTime,
 }
 
-/// Lanes of the classes: one per distinct priority (strict), one per class (weighted), or one.
-fn lanes(pol: &Policies) -> (Vec<u8>, Vec<f64>) {
+/// The system's events, for endpoints of type `E`.
+type Ev<E> = Event<<E as Endpoint>::Event>;
+
+/// Lanes of the classes: one per distinct priority (strict), one per class (weighted), or one;
+/// and the weight of each lane.
+pub fn lanes(pol: &Policies) -> (Vec<u8>, Vec<f64>) {
     let n = pol.classes.len();
     match pol.discipline {
         Discipline::Fifo => (vec![0; n], vec![1.0]),
@@ -214,33 +235,34 @@ fn lanes(pol: &Policies) -> (Vec<u8>, Vec<f64>) {
     }
 }
 
-impl<'a> System<'a> {
-    fn new(
+impl<E: Endpoint> std::fmt::Debug for System<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The endpoints and their queues are large; name the system by its shape.
+        f.debug_struct("System")
+            .field("endpoints", &self.eps.len())
+            .field("keep_requests", &self.keep_requests)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, E: Endpoint> System<'a, E> {
+    /// Keeps one record per counted request when `on` (memory grows with the requests).
+    pub fn keeping_requests(mut self, on: bool) -> Self {
+        self.keep_requests = on;
+        self
+    }
+
+    /// The clients of `scenario` in front of `eps` (the primary, then the fallback if any);
+    /// `tokens`: the workload's prompt and output token distributions, if requests carry
+    /// tokens.
+    pub fn new(
         scenario: &'a Scenario,
-        svc: &'a LlmService,
+        eps: Vec<E>,
+        tokens: Option<(&'a Dist, &'a Dist)>,
         streams: &RngStreams,
-        observe: Observe,
     ) -> Self {
         let pol = &scenario.policies;
-        let (lanes, weights) = lanes(pol);
-        let mut eps = vec![LlmEndpoint::new(
-            scenario,
-            svc,
-            streams,
-            0,
-            weights.clone(),
-            observe.timeseries,
-        )];
-        if let Some(fb) = pol.breaker.as_ref().and_then(|b| b.fallback.as_deref()) {
-            eps.push(LlmEndpoint::new(
-                scenario,
-                fb,
-                streams,
-                1,
-                weights,
-                observe.timeseries,
-            ));
-        }
+        let (lanes, _) = lanes(pol);
         let window_start = SimTime::ZERO + scenario.warm_up;
         let classes: Vec<ClassStats> = pol
             .classes
@@ -248,10 +270,12 @@ impl<'a> System<'a> {
             .map(|c| ClassStats::new(&c.name, window_start))
             .collect();
         System {
+            keep_requests: false,
             scenario,
-            observe,
             pol,
             eps,
+            tokens,
+            client_done: false,
             lanes,
             timed: pol
                 .classes
@@ -271,8 +295,7 @@ impl<'a> System<'a> {
             output_rng: streams.stream("output-tokens"),
             think_rng: streams.stream("think-time"),
             retry_rng: streams.stream("retry-backoff"),
-            jobs: Vec::new(),
-            free: Vec::new(),
+            requests: Slab::default(),
             live: 0,
             arrivals_left: match scenario.stop {
                 StopRule::Requests(n) => Some(n),
@@ -283,6 +306,12 @@ impl<'a> System<'a> {
             breaker_epoch: 0,
             probes_out: 0,
             probes_ok: 0,
+            budgeted: pol.classes.iter().any(|c| {
+                c.policy
+                    .retry
+                    .as_ref()
+                    .is_some_and(|r| r.budget_milli.is_some())
+            }),
             budget_firsts: VecDeque::new(),
             budget_retries: VecDeque::new(),
             queue: BTreeMap::new(),
@@ -295,21 +324,21 @@ impl<'a> System<'a> {
         }
     }
 
-    fn job(&self, id: RequestId) -> &Job {
-        &self.jobs[id.slot as usize]
+    fn request(&self, id: RequestId) -> &Request {
+        self.requests.get(id)
     }
 
-    fn job_mut(&mut self, id: RequestId) -> &mut Job {
-        &mut self.jobs[id.slot as usize]
+    fn request_mut(&mut self, id: RequestId) -> &mut Request {
+        self.requests.get_mut(id)
     }
 
-    fn job_live(&self, id: RequestId) -> bool {
-        let j = self.job(id);
-        j.live && j.generation == id.generation
+    /// Whether `id` is a request still without its outcome (slots of ended ones are reused).
+    fn request_live(&self, id: RequestId) -> bool {
+        self.requests.is_current(id) && self.request(id).live
     }
 
     fn policy(&self, id: RequestId) -> &'a ClientPolicy {
-        &self.pol.classes[usize::from(self.job(id).class)].policy
+        &self.pol.classes[usize::from(self.request(id).class)].policy
     }
 
     /// Applies `f` to the statistics of `class` and to the total.
@@ -324,9 +353,9 @@ impl<'a> System<'a> {
         dist.sample(rng).round().max(min).min(f64::from(u32::MAX)) as u32
     }
 
-    fn new_job(
+    fn new_request(
         &mut self,
-        sim: &mut Simulation<Event>,
+        sim: &mut Simulation<Ev<E>>,
         user: Option<u32>,
         sizes: Option<(u32, u32)>,
     ) {
@@ -345,23 +374,25 @@ impl<'a> System<'a> {
                 })
                 .unwrap_or(classes.len() - 1)
         };
-        let svc = self.eps[0].svc;
         let c = &classes[class];
-        let prompt_dist = c.prompt_tokens.as_ref().unwrap_or(&svc.prompt_tokens);
-        let output_dist = c.output_tokens.as_ref().unwrap_or(&svc.output_tokens);
-        let (prompt, output) = match sizes {
+        let (prompt, output) = match (sizes, self.tokens) {
             // The trace's own tokens, unless the class or the workload sets distributions.
-            Some((p, o)) if self.scenario.sizes_from_trace && c.prompt_tokens.is_none() => {
+            (Some((p, o)), _) if self.scenario.sizes_from_trace && c.prompt_tokens.is_none() => {
                 (p, o.max(1))
             }
-            _ => (
-                Self::sample_tokens(prompt_dist, &mut self.prompt_rng, 0.0),
-                Self::sample_tokens(output_dist, &mut self.output_rng, 1.0),
-            ),
+            (_, Some((prompt, output))) => {
+                let prompt_dist = c.prompt_tokens.as_ref().unwrap_or(prompt);
+                let output_dist = c.output_tokens.as_ref().unwrap_or(output);
+                (
+                    Self::sample_tokens(prompt_dist, &mut self.prompt_rng, 0.0),
+                    Self::sample_tokens(output_dist, &mut self.output_rng, 1.0),
+                )
+            }
+            // A plain server takes no tokens.
+            (_, None) => (0, 0),
         };
         let measured = now >= self.window_start;
-        let job = Job {
-            generation: 0,
+        let job = Request {
             live: true,
             class: class as u16,
             measured,
@@ -378,24 +409,7 @@ impl<'a> System<'a> {
             queued: None,
             first_token: None,
         };
-        let id = match self.free.pop() {
-            Some(i) => {
-                let generation = self.jobs[i as usize].generation;
-                self.jobs[i as usize] = Job { generation, ..job };
-                RequestId {
-                    slot: i,
-                    generation,
-                }
-            }
-            None => {
-                let i = u32::try_from(self.jobs.len()).expect("more than 4 billion requests");
-                self.jobs.push(job);
-                RequestId {
-                    slot: i,
-                    generation: 0,
-                }
-            }
-        };
+        let id = self.requests.insert(job);
         self.live += 1;
         if measured {
             self.count(class as u16, |s| s.run.arrived += 1);
@@ -408,7 +422,7 @@ impl<'a> System<'a> {
     }
 
     fn submit_for(&self, id: RequestId) -> Submit {
-        let j = self.job(id);
+        let j = self.request(id);
         Submit {
             owner: id,
             prompt: j.prompt,
@@ -421,13 +435,24 @@ impl<'a> System<'a> {
 
     /// Counts an attempt about to be sent, for the statistics and the retry budget.
     fn count_attempt(&mut self, now: SimTime, id: RequestId) {
-        let j = self.job_mut(id);
+        let j = self.request_mut(id);
         j.attempts += 1;
         let (first, measured, class) = (j.attempts == 1, j.measured, j.class);
-        if first {
-            self.budget_firsts.push_back(now);
-        } else {
-            self.budget_retries.push_back(now);
+        if self.budgeted {
+            // Times older than the window never count again (time only moves on), so they are
+            // dropped here too: memory stays bounded by one window of attempts.
+            let q = if first {
+                &mut self.budget_firsts
+            } else {
+                &mut self.budget_retries
+            };
+            while q
+                .front()
+                .is_some_and(|&t| now - t >= RetryPolicy::BUDGET_WINDOW)
+            {
+                q.pop_front();
+            }
+            q.push_back(now);
         }
         if measured {
             self.count(class, |s| {
@@ -440,7 +465,7 @@ impl<'a> System<'a> {
     }
 
     /// Sends the request's next attempt where the breaker says.
-    fn start_attempt(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+    fn start_attempt(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
         let now = sim.now();
         let (ep, probe) = match self.route() {
             Route::Primary { probe } => (0u8, probe),
@@ -454,13 +479,13 @@ impl<'a> System<'a> {
         let sub = self.submit_for(id);
         let attempt = self.eps[usize::from(ep)].submit(sim, &sub);
         let connected = self.eps[usize::from(ep)].connected_at(attempt);
-        let j = self.job_mut(id);
+        let j = self.request_mut(id);
         j.cur = Some((ep, attempt));
         j.started = now;
         j.connected = connected;
         j.probe = probe;
         self.drain(sim);
-        if self.job_live(id) && self.job(id).cur == Some((ep, attempt)) {
+        if self.request_live(id) && self.request(id).cur == Some((ep, attempt)) {
             self.arm(sim, id);
         }
     }
@@ -495,7 +520,7 @@ impl<'a> System<'a> {
         }
     }
 
-    fn open_breaker(&mut self, sim: &mut Simulation<Event>) {
+    fn open_breaker(&mut self, sim: &mut Simulation<Ev<E>>) {
         let b = self.pol.breaker.as_ref().expect("a breaker");
         self.breaker = BreakerState::Open;
         self.breaker_epoch = self.breaker_epoch.wrapping_add(1);
@@ -508,7 +533,7 @@ impl<'a> System<'a> {
     }
 
     /// The breaker learns how an attempt at the primary ended.
-    fn breaker_sees(&mut self, sim: &mut Simulation<Event>, outcome: Outcome, probe: bool) {
+    fn breaker_sees(&mut self, sim: &mut Simulation<Ev<E>>, outcome: Outcome, probe: bool) {
         let Some(b) = &self.pol.breaker else {
             return;
         };
@@ -543,7 +568,7 @@ impl<'a> System<'a> {
 
     /// The earliest time limit of the request's current attempt, and the outcome it gives.
     fn next_limit(&self, id: RequestId, now: SimTime) -> Option<(SimTime, Outcome)> {
-        let j = self.job(id);
+        let j = self.request(id);
         let (ep, attempt) = j.cur?;
         let p = self.policy(id);
         let e = &self.eps[usize::from(ep)];
@@ -593,8 +618,8 @@ impl<'a> System<'a> {
     }
 
     /// (Re-)arms the attempt timer at the earliest limit, or ends the attempt if it is due.
-    fn arm(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
-        if !self.timed[usize::from(self.job(id).class)] {
+    fn arm(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
+        if !self.timed[usize::from(self.request(id).class)] {
             return;
         }
         let now = sim.now();
@@ -605,16 +630,16 @@ impl<'a> System<'a> {
             self.give_up(sim, id, outcome);
             return;
         }
-        let j = self.job_mut(id);
+        let j = self.request_mut(id);
         j.seq = j.seq.wrapping_add(1);
         let seq = j.seq;
         sim.schedule_at(at, Event::AttemptTimer(id, seq));
     }
 
     /// The client (or the gateway) hangs up on the current attempt.
-    fn give_up(&mut self, sim: &mut Simulation<Event>, id: RequestId, outcome: Outcome) {
-        let (ep, attempt) = self.job(id).cur.expect("an attempt under way");
-        let latency = sim.now() - self.job(id).started;
+    fn give_up(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId, outcome: Outcome) {
+        let (ep, attempt) = self.request(id).cur.expect("an attempt under way");
+        let latency = sim.now() - self.request(id).started;
         let e = &mut self.eps[usize::from(ep)];
         e.note_outcome(outcome, latency);
         e.disconnect(sim, attempt);
@@ -624,13 +649,13 @@ impl<'a> System<'a> {
     /// The current attempt ended with `outcome`: the request ends, or is retried.
     fn attempt_ended(
         &mut self,
-        sim: &mut Simulation<Event>,
+        sim: &mut Simulation<Ev<E>>,
         id: RequestId,
         outcome: Outcome,
         first_token: Option<SimTime>,
     ) {
         let now = sim.now();
-        let j = self.job_mut(id);
+        let j = self.request_mut(id);
         let (ep, _) = j.cur.take().expect("an attempt under way");
         j.seq = j.seq.wrapping_add(1);
         let (measured, class, probe, arrived) = (j.measured, j.class, j.probe, j.arrived);
@@ -647,7 +672,7 @@ impl<'a> System<'a> {
                 let waited = (now - arrived).as_nanos();
                 let polls = waited.div_ceil(p.as_nanos().max(1));
                 let seen = arrived + SimDuration::from_nanos(polls * p.as_nanos());
-                self.job_mut(id).first_token = first_token;
+                self.request_mut(id).first_token = first_token;
                 sim.schedule_at(seen.max(now), Event::JobSeen(id));
                 return;
             }
@@ -680,7 +705,7 @@ impl<'a> System<'a> {
     ) -> Option<SimDuration> {
         let p = self.policy(id);
         let r = p.retry.as_ref()?;
-        let j = self.job(id);
+        let j = self.request(id);
         if !r.on.contains(outcome) || j.attempts >= r.max_attempts {
             return None;
         }
@@ -710,18 +735,18 @@ impl<'a> System<'a> {
     /// The request ends with `outcome`.
     fn finish(
         &mut self,
-        sim: &mut Simulation<Event>,
+        sim: &mut Simulation<Ev<E>>,
         id: RequestId,
         outcome: Outcome,
         first_token: Option<SimTime>,
     ) {
         let now = sim.now();
-        let j = self.job(id);
+        let j = self.request(id);
         let (measured, arrived, class, output, user) =
             (j.measured, j.arrived, j.class, j.output, j.user);
         let (attempts, prompt) = (j.attempts, j.prompt);
         let polls = if measured { self.polls(j, now) } else { 0 };
-        if measured && self.observe.requests {
+        if measured && self.keep_requests {
             let record = RequestRecord {
                 arrived_s: arrived.as_secs_f64(),
                 class,
@@ -757,15 +782,13 @@ impl<'a> System<'a> {
             let wait = think.sample_duration(&mut self.think_rng);
             sim.schedule_in(wait, Event::UserReady(u));
         }
-        let j = self.job_mut(id);
-        j.live = false;
-        j.generation = j.generation.wrapping_add(1);
-        self.free.push(id.slot);
+        self.request_mut(id).live = false;
+        self.requests.remove(id);
         self.live -= 1;
     }
 
     /// Status polls an async job's client has made by `now`.
-    fn polls(&self, j: &Job, now: SimTime) -> u64 {
+    fn polls(&self, j: &Request, now: SimTime) -> u64 {
         match self.pol.async_queue.as_ref().and_then(|a| a.poll) {
             Some(p) => (now - j.arrived).as_nanos() / p.as_nanos().max(1),
             None => 0,
@@ -773,7 +796,7 @@ impl<'a> System<'a> {
     }
 
     /// Puts an async job in the queue (or refuses it when the queue is full).
-    fn enqueue(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+    fn enqueue(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
         let spec = self.pol.async_queue.as_ref().expect("async mode");
         if spec.max_queue.is_some_and(|m| self.queue.len() as u64 >= m) {
             self.finish(sim, id, Outcome::Rejected, None);
@@ -781,12 +804,12 @@ impl<'a> System<'a> {
         }
         let prio = match spec.order {
             JobOrder::Fifo => 0,
-            JobOrder::Priority => self.pol.classes[usize::from(self.job(id).class)].priority,
+            JobOrder::Priority => self.pol.classes[usize::from(self.request(id).class)].priority,
         };
         self.queue_seq += 1;
         let key = (prio, self.queue_seq);
         self.queue.insert(key, id);
-        self.job_mut(id).queued = Some(key);
+        self.request_mut(id).queued = Some(key);
         self.out.async_queue_max = self.out.async_queue_max.max(self.queue.len() as u64);
         if let Some(ttl) = spec.ttl {
             sim.schedule_in(ttl, Event::JobExpire(id));
@@ -795,18 +818,18 @@ impl<'a> System<'a> {
     }
 
     /// Replicas with room pull queued jobs; with none ready, one is started.
-    fn dispatch(&mut self, sim: &mut Simulation<Event>) {
+    fn dispatch(&mut self, sim: &mut Simulation<Ev<E>>) {
         while let Some((&key, &id)) = self.queue.first_key_value() {
             let Some(r) = self.eps[0].pull_target() else {
                 self.eps[0].ensure_coming(sim);
                 break;
             };
             self.queue.remove(&key);
-            self.job_mut(id).queued = None;
+            self.request_mut(id).queued = None;
             self.count_attempt(sim.now(), id);
             let sub = self.submit_for(id);
             let attempt = self.eps[0].pull(sim, r, &sub);
-            let j = self.job_mut(id);
+            let j = self.request_mut(id);
             j.cur = Some((0, attempt));
             j.started = sim.now();
             j.connected = Some(sim.now());
@@ -815,9 +838,9 @@ impl<'a> System<'a> {
     }
 
     /// Handles what the endpoints reported, until they have nothing more to say.
-    fn drain(&mut self, sim: &mut Simulation<Event>) {
+    fn drain(&mut self, sim: &mut Simulation<Ev<E>>) {
         loop {
-            if self.eps.iter().all(|e| e.outbox.is_empty()) {
+            if self.eps.iter().all(|e| !e.has_notices()) {
                 return;
             }
             let mut notices = std::mem::take(&mut self.notices);
@@ -835,15 +858,15 @@ impl<'a> System<'a> {
         }
     }
 
-    fn on_notice(&mut self, sim: &mut Simulation<Event>, n: Notice) {
+    fn on_notice(&mut self, sim: &mut Simulation<Ev<E>>, n: Notice) {
         let (owner, attempt) = match n {
             Notice::Done { owner, attempt, .. } | Notice::Connected { owner, attempt } => {
                 (owner, attempt)
             }
         };
-        let current = self.job_live(owner)
+        let current = self.request_live(owner)
             && self
-                .job(owner)
+                .request(owner)
                 .cur
                 .is_some_and(|(_, a)| a.slot == attempt.slot && a.generation == attempt.generation);
         if !current {
@@ -856,7 +879,7 @@ impl<'a> System<'a> {
                 ..
             } => self.attempt_ended(sim, owner, outcome, first_token),
             Notice::Connected { .. } => {
-                self.job_mut(owner).connected = Some(sim.now());
+                self.request_mut(owner).connected = Some(sim.now());
                 self.arm(sim, owner);
             }
         }
@@ -865,20 +888,29 @@ impl<'a> System<'a> {
     /// Tells the endpoints whether the clients are done (no more arrivals, nothing pending).
     fn sync_done(&mut self) {
         let done = self.arrivals_left == Some(0) && self.live == 0;
-        if done != self.eps[0].client_done {
+        if done != self.client_done {
+            self.client_done = done;
             for e in &mut self.eps {
-                e.client_done = done;
+                e.set_client_done(done);
             }
         }
     }
 
-    fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats, ClientOutput) {
-        for i in 0..self.jobs.len() {
-            let j = &self.jobs[i];
-            if !(j.live && j.measured) {
-                continue;
+    /// Ends the run at `end`: the primary endpoint's statistics with the clients' request
+    /// counts (and what the fallback wasted and queued), its token-level statistics for an LLM
+    /// endpoint, and what the clients measured.
+    pub fn finish_run(
+        mut self,
+        end: SimTime,
+        events: u64,
+    ) -> (RunStats, Option<ServingStats>, ClientOutput) {
+        let mut in_flight = Vec::new();
+        for j in self.requests.values() {
+            if j.live && j.measured {
+                in_flight.push((j.class, j.cur.is_some(), self.polls(j, end)));
             }
-            let (class, attempt, polls) = (j.class, j.cur.is_some(), self.polls(j, end));
+        }
+        for (class, attempt, polls) in in_flight {
             self.count(class, |s| {
                 s.run.in_flight += 1;
                 s.attempts_in_flight += u64::from(attempt);
@@ -886,18 +918,20 @@ impl<'a> System<'a> {
             });
         }
         let mut eps = std::mem::take(&mut self.eps).into_iter();
-        let (mut stats, mut serving) = eps.next().expect("a primary").finish_run(end, events);
+        let (mut stats, mut serving) = eps.next().expect("a primary").finish(end, events);
         if let Some(fb) = eps.next() {
-            let (fs, fserv) = fb.finish_run(end, events);
+            let (fs, fserv) = fb.finish(end, events);
             stats.wasted_ns += fs.wasted_ns;
             // Attempts sent to the fallback wait there too; `wait_prob` is over all attempts.
             stats.queued += fs.queued;
-            serving.cost_usd = match (serving.cost_usd, fserv.cost_usd) {
-                (Some(a), Some(b)) => Some(a + b),
-                (a, b) => a.or(b),
-            };
-            serving.gpu_seconds += fserv.gpu_seconds;
-            serving.wasted_tokens += fserv.wasted_tokens;
+            if let (Some(serving), Some(fserv)) = (serving.as_mut(), fserv) {
+                serving.cost_usd = match (serving.cost_usd, fserv.cost_usd) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                serving.gpu_seconds += fserv.gpu_seconds;
+                serving.wasted_tokens += fserv.wasted_tokens;
+            }
         }
         let all = self
             .total
@@ -907,10 +941,12 @@ impl<'a> System<'a> {
         stats.outcomes = all.run.outcomes;
         stats.in_flight = all.run.in_flight;
         stats.latency = all.run.latency.clone();
-        serving.ttft = Some(all.ttft.clone());
-        serving.tpot_sum_s = all.tpot_sum_s;
-        serving.tpot_count = all.tpot_count;
-        serving.ok_output_tokens = all.ok_output_tokens;
+        if let Some(serving) = serving.as_mut() {
+            serving.ttft = Some(all.ttft.clone());
+            serving.tpot_sum_s = all.tpot_sum_s;
+            serving.tpot_count = all.tpot_count;
+            serving.ok_output_tokens = all.ok_output_tokens;
+        }
         let mut out = self.out;
         out.classes = self.classes;
         for c in &mut out.classes {
@@ -924,15 +960,15 @@ impl<'a> System<'a> {
     }
 }
 
-impl Model for System<'_> {
-    type Event = Event;
+impl<E: Endpoint> Model for System<'_, E> {
+    type Event = Ev<E>;
 
-    fn is_stale(&self, event: &Event) -> bool {
+    fn is_stale(&self, event: &Ev<E>) -> bool {
         match *event {
             Event::Arrival | Event::UserReady(_) => false,
-            Event::AttemptTimer(id, seq) => !self.job_live(id) || self.job(id).seq != seq,
-            Event::Retry(id) | Event::JobSeen(id) => !self.job_live(id),
-            Event::JobExpire(id) => !self.job_live(id) || self.job(id).queued.is_none(),
+            Event::AttemptTimer(id, seq) => !self.request_live(id) || self.request(id).seq != seq,
+            Event::Retry(id) | Event::JobSeen(id) => !self.request_live(id),
+            Event::JobExpire(id) => !self.request_live(id) || self.request(id).queued.is_none(),
             Event::BreakerHalfOpen(epoch) => {
                 epoch != self.breaker_epoch || self.breaker != BreakerState::Open
             }
@@ -940,7 +976,7 @@ impl Model for System<'_> {
         }
     }
 
-    fn handle(&mut self, sim: &mut Simulation<Event>, event: Event) {
+    fn handle(&mut self, sim: &mut Simulation<Ev<E>>, event: Ev<E>) {
         match event {
             Event::Arrival => {
                 let measured = sim.now() >= self.window_start;
@@ -956,22 +992,22 @@ impl Model for System<'_> {
                     );
                     sim.schedule_in(gap, Event::Arrival);
                 }
-                self.new_job(sim, None, sizes);
+                self.new_request(sim, None, sizes);
             }
             Event::UserReady(u) => {
                 let measured = sim.now() >= self.window_start;
                 if user_may_send(&mut self.arrivals_left, measured) {
-                    self.new_job(sim, Some(u), None);
+                    self.new_request(sim, Some(u), None);
                 }
             }
             Event::AttemptTimer(id, _) => self.arm(sim, id),
             Event::Retry(id) => self.start_attempt(sim, id),
             Event::JobSeen(id) => {
-                let first = self.job(id).first_token;
+                let first = self.request(id).first_token;
                 self.finish(sim, id, Outcome::Ok, first);
             }
             Event::JobExpire(id) => {
-                if let Some(key) = self.job_mut(id).queued.take() {
+                if let Some(key) = self.request_mut(id).queued.take() {
                     self.queue.remove(&key);
                 }
                 self.finish(sim, id, Outcome::Expired, None);
@@ -987,6 +1023,9 @@ impl Model for System<'_> {
                 self.drain(sim);
             }
         }
+        for e in &mut self.eps {
+            e.settle(sim);
+        }
         if !self.queue.is_empty() {
             self.dispatch(sim);
         }
@@ -994,39 +1033,55 @@ impl Model for System<'_> {
     }
 }
 
-/// Runs an LLM scenario once with `seed`, keeping no time series nor request records.
-pub fn simulate_llm(
-    scenario: &Scenario,
-    svc: &LlmService,
-    seed: u64,
-) -> (RunStats, ServingStats, ClientOutput) {
-    simulate_llm_observed(scenario, svc, seed, Observe::default())
+/// Counts an open-loop arrival against a `requests = N` budget (`left`); returns whether
+/// another arrival should follow. Arrivals during the warm-up do not count.
+fn count_arrival(left: &mut Option<u64>, measured: bool) -> bool {
+    match left {
+        Some(n) if measured => {
+            *n -= 1;
+            *n > 0
+        }
+        _ => true,
+    }
 }
 
-/// Runs an LLM scenario once with `seed`, keeping what `observe` asks for.
-pub fn simulate_llm_observed(
-    scenario: &Scenario,
-    svc: &LlmService,
-    seed: u64,
-    observe: Observe,
-) -> (RunStats, ServingStats, ClientOutput) {
-    let streams = RngStreams::new(seed);
-    let mut system = System::new(scenario, svc, &streams, observe);
+/// Whether a closed-loop user may send another request under a `requests = N` budget, counting
+/// it if so.
+fn user_may_send(left: &mut Option<u64>, measured: bool) -> bool {
+    match left {
+        Some(0) if measured => false,
+        Some(n) if measured => {
+            *n -= 1;
+            true
+        }
+        _ => true,
+    }
+}
+
+/// Runs the system from time zero to the scenario's stop rule and returns what it measured
+/// (see [`System::finish_run`]).
+pub fn run<E: Endpoint>(
+    mut system: System<'_, E>,
+) -> (RunStats, Option<ServingStats>, ClientOutput) {
+    let scenario = system.scenario;
     let mut sim = Simulation::new();
-    let (arrival_rng, arrival_state, think_rng) = (
-        &mut system.arrival_rng,
-        &mut system.arrival_state,
-        &mut system.think_rng,
-    );
-    super::super::endpoint::start_load(
-        &mut sim,
-        &scenario.load,
-        arrival_rng,
-        arrival_state,
-        think_rng,
-        Event::Arrival,
-        Event::UserReady,
-    );
+    // The first request arrives one gap after time zero, like every later one.
+    match &scenario.load {
+        Load::Open(arrivals) => {
+            let first = arrivals.next_gap(
+                SimTime::ZERO,
+                &mut system.arrival_rng,
+                &mut system.arrival_state,
+            );
+            sim.schedule_in(first, Event::Arrival);
+        }
+        Load::Closed { users, think } => {
+            for u in 0..*users {
+                let wait = think.sample_duration(&mut system.think_rng);
+                sim.schedule_in(wait, Event::UserReady(u));
+            }
+        }
+    }
     for e in &mut system.eps {
         e.start(&mut sim);
     }
