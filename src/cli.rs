@@ -452,10 +452,7 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
         Some(ShardArg::Auto) => Some(shard_from_env(&|name| std::env::var(name).ok())?),
     };
     let started = Instant::now();
-    let observe = runner::Observe {
-        timeseries: a.timeseries,
-        requests: a.requests,
-    };
+    let observe = observable(&exp, a.timeseries, a.requests, a.quiet);
     let dir_path = a.out.clone().unwrap_or_else(|| default_out_dir(&a.file));
     out_is_a_folder(&dir_path)?;
     let plans = runner::shard_plan(&exp, seed, shard);
@@ -631,6 +628,49 @@ fn list_command(what: ListWhat, catalog: Option<&Path>) -> Result<(), Failure> {
         ListWhat::Engines => views::catalog::engines(c),
     });
     Ok(())
+}
+
+/// What `--timeseries` and `--requests` can keep for this experiment: an LLM endpoint keeps
+/// both; plain servers keep no time series, and per-request records only when their clients do
+/// more than wait (retries, a breaker, classes...). A flag nothing can honour is said to be so
+/// on stderr and dropped, instead of writing empty CSVs.
+fn observable(
+    exp: &experiment::Experiment,
+    timeseries: bool,
+    requests: bool,
+    quiet: bool,
+) -> runner::Observe {
+    use crate::domain::Service;
+    let llm = exp
+        .configs
+        .iter()
+        .any(|c| matches!(c.scenario.service, Service::Llm(_)));
+    let records = llm
+        || exp
+            .configs
+            .iter()
+            .any(|c| crate::domain::run::uses_client_policies(&c.scenario.policies));
+    let say = |flag: &str, why: &str| {
+        if !quiet {
+            eprintln!("note: {flag}: {why}; nothing is written for it");
+        }
+    };
+    if timeseries && !llm {
+        say(
+            "--timeseries",
+            "a plain-server endpoint (`servers`) keeps no time series (LLM endpoints do)",
+        );
+    }
+    if requests && !records {
+        say(
+            "--requests",
+            "a plain-server endpoint whose clients only wait keeps no per-request records (add a client policy such as retries, or use an LLM endpoint)",
+        );
+    }
+    runner::Observe {
+        timeseries: timeseries && llm,
+        requests: requests && records,
+    }
 }
 
 /// `--out` must name a folder (or nothing yet): a file there is a usage error, said before any

@@ -162,3 +162,50 @@ fn an_out_flag_that_names_a_file_is_a_usage_error_that_says_so() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "not a folder");
 }
+
+#[test]
+fn timeseries_and_requests_on_plain_servers_that_keep_none_say_so_instead_of_writing_empty_csvs() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = write(dir.path(), "e.toml", BASE);
+    let out_dir = dir.path().join("out");
+    let out = capsim()
+        .arg("run")
+        .arg(&exp)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--timeseries", "--requests"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(
+            "note: --timeseries: a plain-server endpoint (`servers`) keeps no time series"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("note: --requests:"), "{err}");
+    assert!(!out_dir.join("timeseries").exists());
+    assert!(!out_dir.join("requests").exists());
+    // With a client policy, plain servers keep per-request records and write them.
+    let retrying = format!(
+        "{BASE}\n[client]\ntimeout = \"2s\"\nretry = {{ max-attempts = 2, on = [\"timeout\"], backoff = \"1s\" }}\n"
+    );
+    let exp = write(dir.path(), "r.toml", &retrying);
+    let out = capsim()
+        .arg("run")
+        .arg(&exp)
+        .arg("--out")
+        .arg(&out_dir)
+        .arg("--requests")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(out_dir.join("requests/0.csv")).unwrap();
+    assert!(csv.lines().count() > 1000, "{}", &csv[..200.min(csv.len())]);
+}
