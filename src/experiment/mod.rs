@@ -224,14 +224,7 @@ fn parse_one(
             let key = e.path().to_string();
             toml_error(src, path, Some(key), e.inner())
         })?;
-    let ctx = read::Ctx {
-        file: path,
-        src,
-        section: "endpoint",
-        catalog,
-        warnings,
-    };
-    validate::experiment(&ctx, raw)
+    validate_mirror(raw, src, path, catalog, warnings)
 }
 
 /// Validates one configuration of a sweep given as the document's value tree (no text is
@@ -248,6 +241,17 @@ fn parse_tree(
             let key = e.path().to_string();
             toml_error(src, path, Some(key), e.inner())
         })?;
+    validate_mirror(raw, src, path, catalog, warnings)
+}
+
+/// Stage two for a mirror read from `src` (the file at `path`): validation into domain types.
+fn validate_mirror(
+    raw: file::ExperimentFile,
+    src: &str,
+    path: &Path,
+    catalog: &Catalog,
+    warnings: Option<&RefCell<Vec<ConfigError>>>,
+) -> Result<Experiment, ConfigError> {
     let ctx = read::Ctx {
         file: path,
         src,

@@ -19,6 +19,10 @@ arrival = { kind = "poisson", rate = "0.5/s" }
 [endpoint]
 servers = 1
 service-time = { kind = "exponential", mean = "1s" }
+# A client deadline makes the servers keep per-request records (`--requests`); plain servers
+# keep no time series.
+[client]
+deadline = "1h"
 [sweep]
 replications = 30
 workload.arrival.rate = ["0.1/s", "0.2/s", "0.3/s", "0.4/s", "0.5/s", "0.6/s", "0.7/s", "0.8/s"]
@@ -57,7 +61,7 @@ fn an_interrupted_240_run_sweep_resumed_ends_byte_identical_to_an_uninterrupted_
     let whole = dir.path().join("whole");
     let cut = dir.path().join("cut");
     capsim()
-        .args(["run", "-q", "--timeseries", "--out"])
+        .args(["run", "-q", "--out"])
         .arg(&whole)
         .arg(&file)
         .assert()
@@ -67,16 +71,7 @@ fn an_interrupted_240_run_sweep_resumed_ends_byte_identical_to_an_uninterrupted_
     let bin = env!("CARGO_BIN_EXE_capsim");
     let child = Command::new(bin)
         .current_dir(dir.path())
-        .args([
-            "run",
-            "sweep.toml",
-            "--out",
-            "cut",
-            "-q",
-            "--timeseries",
-            "--threads",
-            "1",
-        ])
+        .args(["run", "sweep.toml", "--out", "cut", "-q", "--threads", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -125,7 +120,7 @@ fn an_interrupted_240_run_sweep_resumed_ends_byte_identical_to_an_uninterrupted_
         .unwrap_or_else(|| panic!("no resume command in:\n{err}"));
     assert_eq!(
         command,
-        "capsim run sweep.toml --out cut --threads 1 --timeseries --quiet --resume"
+        "capsim run sweep.toml --out cut --threads 1 --quiet --resume"
     );
 
     // The printed command, as printed, finishes the sweep.
@@ -154,10 +149,8 @@ fn an_interrupted_240_run_sweep_resumed_ends_byte_identical_to_an_uninterrupted_
         );
     }
     assert!(a.contains_key(Path::new("summary.json")) && a.contains_key(Path::new("summary.csv")));
-    assert_eq!(
-        a.keys().filter(|k| k.starts_with("timeseries")).count(),
-        240
-    );
+    let summary: serde_json::Value = serde_json::from_slice(&a[Path::new("summary.json")]).unwrap();
+    assert_eq!(summary["runs"].as_array().unwrap().len(), 240);
 }
 
 #[test]
@@ -212,7 +205,7 @@ fn a_new_run_removes_the_files_of_an_earlier_larger_sweep() {
             .success();
     };
     run(&big);
-    assert!(out.join("timeseries/15.csv").exists());
+    assert!(out.join("requests/15.csv").exists());
     assert!(out.join("aggregate.csv").exists());
     assert!(out.join("timeout_rate.png").exists());
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
@@ -232,7 +225,6 @@ fn a_new_run_removes_the_files_of_an_earlier_larger_sweep() {
             "requests/0.csv",
             "summary.csv",
             "summary.json",
-            "timeseries/0.csv"
         ]
     );
 }
