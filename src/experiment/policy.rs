@@ -381,7 +381,8 @@ fn llm_only_key_set(raw: &ExperimentFile) -> Option<String> {
 }
 
 /// The policies of `raw`, whose endpoint was validated into `service`; `fallback` builds the
-/// breaker's fallback endpoint from its table.
+/// breaker's fallback endpoint from its table. Each knob is read by a function of its own below,
+/// called in the order the checks always ran, so the first error met is unchanged.
 pub(crate) fn policies(
     ctx: &Ctx<'_>,
     raw: &ExperimentFile,
@@ -439,16 +440,38 @@ pub(crate) fn policies(
         },
         (None, Service::Llm(_)) => unreachable!("an LLM service is matched above"),
     };
-    let is_async = raw.async_queue.is_some();
+    let classes = classes(ctx, raw, &possible, tokens)?;
+    let discipline = discipline(ctx, raw, classes.len())?;
+    let keep_alive = keep_alive(ctx, raw, &classes)?;
 
-    // Classes: one from [client], or one per [[classes]] entry with its own overrides.
-    let classes = match &raw.classes {
+    let async_queue = async_queue(ctx, raw, &classes, gateway_timeout)?;
+
+    let breaker = breaker(ctx, raw, service, &classes, &possible, fallback)?;
+    Ok(Policies {
+        classes,
+        gateway_timeout,
+        keep_alive,
+        breaker,
+        async_queue,
+        discipline,
+    })
+}
+
+/// The client classes: one from `[client]`, or one per `[[classes]]` entry with its own
+/// overrides.
+fn classes(
+    ctx: &Ctx<'_>,
+    raw: &ExperimentFile,
+    possible: &Possible,
+    tokens: &dyn Fn(&str, &super::file::DistFile) -> Result<Dist, ConfigError>,
+) -> Result<Vec<ClientClass>, ConfigError> {
+    Ok(match &raw.classes {
         None => vec![ClientClass {
             name: "default".into(),
             share: 1.0,
             prompt_tokens: None,
             output_tokens: None,
-            policy: client(ctx, "client", &raw.client, &possible)?,
+            policy: client(ctx, "client", &raw.client, possible)?,
             priority: 0,
             weight: 1.0,
         }],
@@ -486,7 +509,7 @@ pub(crate) fn policies(
                     .client
                     .as_ref()
                     .map_or(raw.client.clone(), |o| o.over(&raw.client));
-                let policy = client(ctx, &format!("{key}.client"), &merged, &possible)?;
+                let policy = client(ctx, &format!("{key}.client"), &merged, possible)?;
                 let weight = c.weight.unwrap_or(1.0);
                 if !(weight.is_finite() && weight > 0.0) {
                     return Err(ctx.error(
@@ -531,7 +554,15 @@ pub(crate) fn policies(
             }
             out
         }
-    };
+    })
+}
+
+/// `endpoint.scheduling`: how the server orders client classes.
+fn discipline(
+    ctx: &Ctx<'_>,
+    raw: &ExperimentFile,
+    classes: usize,
+) -> Result<Discipline, ConfigError> {
     let discipline = match raw.endpoint.scheduling.as_deref() {
         None | Some("fifo") => Discipline::Fifo,
         Some("priority") => Discipline::Strict,
@@ -546,7 +577,7 @@ pub(crate) fn policies(
             ));
         }
     };
-    if discipline != Discipline::Fifo && classes.len() < 2 {
+    if discipline != Discipline::Fifo && classes < 2 {
         return Err(ctx
             .error(
                 "endpoint.scheduling",
@@ -554,6 +585,15 @@ pub(crate) fn policies(
             )
             .with_hint("add [[classes]] entries (e.g. premium and free), or remove `scheduling`"));
     }
+    Ok(discipline)
+}
+
+/// `endpoint.keep-alive`: comments sent on streamed responses.
+fn keep_alive(
+    ctx: &Ctx<'_>,
+    raw: &ExperimentFile,
+    classes: &[ClientClass],
+) -> Result<Option<SimDuration>, ConfigError> {
     let keep_alive = match &raw.endpoint.keep_alive {
         Some(v) => Some(ctx.positive_duration("endpoint.keep-alive", v)?),
         None => None,
@@ -563,8 +603,17 @@ pub(crate) fn policies(
             .error("endpoint.keep-alive", "has no effect: no client streams")
             .with_hint("keep-alive comments are sent on streamed (SSE) responses; set `streaming = true` in [client]"))?;
     }
+    Ok(keep_alive)
+}
 
-    let async_queue = match &raw.async_queue {
+/// `[async]`: jobs through a task queue instead of synchronous calls.
+fn async_queue(
+    ctx: &Ctx<'_>,
+    raw: &ExperimentFile,
+    classes: &[ClientClass],
+    gateway_timeout: Option<SimDuration>,
+) -> Result<Option<AsyncSpec>, ConfigError> {
+    Ok(match &raw.async_queue {
         None => None,
         Some(a) => {
             for (i, c) in classes.iter().enumerate() {
@@ -631,9 +680,20 @@ pub(crate) fn policies(
                 },
             })
         }
-    };
+    })
+}
 
-    let breaker = match &raw.breaker {
+/// `[breaker]`: the circuit breaker and its fallback endpoint.
+fn breaker(
+    ctx: &Ctx<'_>,
+    raw: &ExperimentFile,
+    service: &Service,
+    classes: &[ClientClass],
+    possible: &Possible,
+    fallback: &dyn Fn(&super::file::EndpointFile) -> Result<Service, ConfigError>,
+) -> Result<Option<BreakerSpec>, ConfigError> {
+    let is_async = raw.async_queue.is_some();
+    Ok(match &raw.breaker {
         None => None,
         Some(b) => {
             if is_async {
@@ -655,13 +715,13 @@ pub(crate) fn policies(
                 .map(|w| w.to_string())
                 .collect();
             let on = match &b.on {
-                Some(words) => outcome_set(ctx, "breaker.on", words, &possible, &policies)?,
+                Some(words) => outcome_set(ctx, "breaker.on", words, possible, &policies)?,
                 None if default_on.is_empty() => {
                     return Err(ctx
                         .error("breaker", "no failure this experiment can produce would open it")
                         .with_hint("configure a timeout, a queue limit or a scale-to-zero endpoint, or remove [breaker]"));
                 }
-                None => outcome_set(ctx, "breaker.on", &default_on, &possible, &policies)?,
+                None => outcome_set(ctx, "breaker.on", &default_on, possible, &policies)?,
             };
             let fallback = match &b.fallback {
                 None => None,
@@ -701,13 +761,5 @@ pub(crate) fn policies(
                 fallback,
             })
         }
-    };
-    Ok(Policies {
-        classes,
-        gateway_timeout,
-        keep_alive,
-        breaker,
-        async_queue,
-        discipline,
     })
 }
