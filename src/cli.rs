@@ -30,43 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an experiment file and write summary.json and summary.csv.
-    Run {
-        /// The experiment file (TOML).
-        file: PathBuf,
-        /// Folder for the results [default: results/FILE_STEM/].
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Master seed; overrides the file's `seed`.
-        #[arg(long, value_name = "N")]
-        seed: Option<u64>,
-        /// Print nothing but errors.
-        #[arg(long, short)]
-        quiet: bool,
-        /// Also write DIR/timeseries/RUN.csv (LLM endpoints; windows of timeseries-interval).
-        #[arg(long)]
-        timeseries: bool,
-        /// Also write DIR/requests/RUN.csv, one row per request (LLM endpoints).
-        #[arg(long)]
-        requests: bool,
-        /// Threads for running a sweep's runs in parallel [default: one per core]. Outputs are
-        /// the same whatever the number.
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
-        threads: Option<u32>,
-        /// Run only shard K of N (runs whose index is K−1 modulo N), for a job array; put the
-        /// shards together with `capsim merge`. `auto` takes K and N from a Slurm job array
-        /// (SLURM_ARRAY_TASK_ID, _MIN, _COUNT) or a Kubernetes Indexed Job
-        /// (JOB_COMPLETION_INDEX, with CAPSIM_SHARD_COUNT).
-        #[arg(long, value_name = "K/N|auto", value_parser = parse_shard)]
-        shard: Option<ShardArg>,
-        /// A catalog folder merged over the built-in one (same layout as models/).
-        #[arg(long, value_name = "DIR")]
-        catalog: Option<PathBuf>,
-        /// Continue an interrupted run from DIR/partial.jsonl: the finished runs are kept, the
-        /// others run, and the files are those an uninterrupted run writes. Give the same
-        /// file, seed, shard and flags.
-        #[arg(long)]
-        resume: bool,
-    },
+    Run(RunArgs),
     /// Redraw the charts and report.md of a results folder from its summary.json.
     Chart {
         /// The results folder.
@@ -371,17 +335,44 @@ fn merge_command(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
 }
 
 /// `capsim run`'s flags.
-struct RunArgs {
-    file: PathBuf,
-    out: Option<PathBuf>,
-    seed: Option<u64>,
-    quiet: bool,
-    timeseries: bool,
-    requests: bool,
-    threads: Option<u32>,
-    shard: Option<ShardArg>,
-    catalog: Option<PathBuf>,
-    resume: bool,
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The experiment file (TOML).
+    pub(crate) file: PathBuf,
+    /// Folder for the results [default: results/FILE_STEM/].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+    /// Master seed; overrides the file's `seed`.
+    #[arg(long, value_name = "N")]
+    pub(crate) seed: Option<u64>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub(crate) quiet: bool,
+    /// Also write DIR/timeseries/RUN.csv (LLM endpoints; windows of timeseries-interval).
+    #[arg(long)]
+    pub(crate) timeseries: bool,
+    /// Also write DIR/requests/RUN.csv, one row per request (LLM endpoints, and plain servers
+    /// whose clients do more than wait).
+    #[arg(long)]
+    pub(crate) requests: bool,
+    /// Threads for running a sweep's runs in parallel [default: one per core]. Outputs are
+    /// the same whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub(crate) threads: Option<u32>,
+    /// Run only shard K of N (runs whose index is K−1 modulo N), for a job array; put the
+    /// shards together with `capsim merge`. `auto` takes K and N from a Slurm job array
+    /// (SLURM_ARRAY_TASK_ID, _MIN, _COUNT) or a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, with CAPSIM_SHARD_COUNT).
+    #[arg(long, value_name = "K/N|auto", value_parser = parse_shard)]
+    pub(crate) shard: Option<ShardArg>,
+    /// A catalog folder merged over the built-in one (same layout as models/).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) catalog: Option<PathBuf>,
+    /// Continue an interrupted run from DIR/partial.jsonl: the finished runs are kept, the
+    /// others run, and the files are those an uninterrupted run writes. Give the same
+    /// file, seed, shard and flags.
+    #[arg(long)]
+    pub(crate) resume: bool,
 }
 
 /// `arg` as one shell word: as it is when that is safe, else in single quotes.
@@ -898,29 +889,7 @@ fn flag_deployment(
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Run {
-            file,
-            out,
-            seed,
-            quiet,
-            timeseries,
-            requests,
-            threads,
-            shard,
-            catalog,
-            resume,
-        } => run_command(RunArgs {
-            file,
-            out,
-            seed,
-            quiet,
-            timeseries,
-            requests,
-            threads,
-            shard,
-            catalog,
-            resume,
-        }),
+        Command::Run(args) => run_command(args),
         Command::Merge { dirs, out } => merge_command(&dirs, &out),
         Command::Chart { dir } => {
             let path = dir.join("summary.json");
