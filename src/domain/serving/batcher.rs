@@ -5,19 +5,20 @@
 //! vllm-v1, sglang, tgi-1..3, tensorrt-llm, transformers) are mapped onto these families with
 //! their settings and costs, and need no code here.
 
-/// A batching engine family and its settings, driving an endpoint of type `E` whose events
-/// are scheduled on `S`. The types are parameters so that this file depends on nothing: the
-/// endpoint holds a batcher without knowing the families, and each family's file knows the
-/// endpoint (`pool`).
+/// A batching engine family and its settings, driving one replica at work (`E`, the pool's
+/// `Engine`: the replica's own state with what it shares with the others) whose events are
+/// scheduled on `S`. The types are parameters so that this file depends on nothing: every
+/// replica holds its batcher without knowing the families, and each family's file knows the
+/// replica (`pool`).
 pub trait Batcher<E, S>: std::fmt::Debug {
-    /// Chooses and starts the next step of the current replica of `ep`, whose GPU is free;
-    /// leaves it idle if there is nothing to do.
+    /// Chooses and starts the next step of the replica `ep`, whose GPU is free; leaves it idle
+    /// if there is nothing to do.
     fn plan(&self, ep: &mut E, sim: &mut S);
 
-    /// KV tokens in use on the current replica.
+    /// KV tokens in use on the replica.
     fn kv_used(&self, ep: &E) -> u64;
 
-    /// KV tokens the current replica will physically hold when the step being started ends,
+    /// KV tokens the replica will physically hold when the step being started ends,
     /// after `decode_steps` more decode tokens and `chunk_tokens` more prompt tokens.
     fn kv_at_end(&self, ep: &E, decode_steps: u64, chunk_tokens: u64) -> u64;
 

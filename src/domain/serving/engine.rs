@@ -5,47 +5,140 @@
 use std::cmp::Reverse;
 use std::rc::Rc;
 
+use super::super::endpoint::Notice;
 use super::super::llm_service::{completed_steps, secs, segment_seconds};
 use super::super::policy::Discipline;
 use super::super::request::{Outcome, RequestId};
-use super::pool::{BUSY, Busy, Event, LlmEndpoint, LlmEvent, State, WAITING};
+use super::pool::{Attempt, BUSY, Busy, Engine, Event, LlmEvent, State, WAITING};
 use crate::domain::perf::StepShape;
 use crate::sim::{SimTime, Simulation};
 
-impl LlmEndpoint<'_> {
+impl Engine<'_, '_> {
+    pub(super) fn attempt(&self, id: RequestId) -> &Attempt {
+        self.sh.attempt(id)
+    }
+
+    pub(super) fn attempt_mut(&mut self, id: RequestId) -> &mut Attempt {
+        self.sh.attempt_mut(id)
+    }
+
+    pub(super) fn live(&self, id: RequestId) -> bool {
+        self.sh.live(id)
+    }
+
+    /// Wraps one of this endpoint's events.
+    pub(super) fn ev(&self, e: LlmEvent) -> Event {
+        self.sh.ev(e)
+    }
+
+    /// Frees an attempt of this replica once the server side is done.
+    pub(super) fn release(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        self.sh.release(sim, id, Some(self.rep));
+    }
+
+    /// Takes a request on this replica: refused if its limits are reached, else queued.
+    pub(super) fn assign(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
+        let r = self.r;
+        let req = self.attempt_mut(id);
+        let was_held = req.state == State::Held;
+        req.replica = r;
+        req.state = State::Waiting;
+        // A request a proxy held is connected already; the client hears only of a new one.
+        let newly_connected = req.connected.is_none();
+        req.connected.get_or_insert(now);
+        let (owner, lane, measured, abandoned) = (req.owner, req.lane, req.measured, req.abandoned);
+        self.rep.assigned += 1;
+        if was_held && newly_connected && !abandoned {
+            self.sh
+                .outbox
+                .push(Notice::Connected { owner, attempt: id });
+        }
+        let rep = &*self.rep;
+        let in_server = rep.queue.live + rep.decoding + rep.prefilling.len() as u64;
+        let svc = self.sh.svc;
+        let over_cap = rep.engine.admission_cap().is_some_and(|c| in_server >= c)
+            || svc
+                .max_concurrent
+                .is_some_and(|c| in_server >= u64::from(c));
+        let queue_full = svc.queue_capacity.is_some_and(|c| rep.queue.live >= c);
+        if over_cap || queue_full {
+            self.sh.decide(sim, id, Outcome::Rejected);
+            self.release(sim, id);
+            return;
+        }
+        if measured && !matches!(self.rep.busy, Busy::Idle) {
+            self.sh.stats.queued += 1;
+        }
+        self.rep.queue.push_back(usize::from(lane), id);
+        self.rep.queue.live += 1;
+        let sh = &mut *self.sh;
+        sh.total_waiting += 1;
+        sh.stats.set_waiting(now, sh.total_waiting);
+        sh.signals[WAITING].set(now, (sh.total_waiting + sh.hold_live) as f64);
+        if let Some(t) = svc.queue_timeout {
+            // The queue timeout counts from arrival at the endpoint.
+            let at = (self.attempt(id).arrived + t).max(now);
+            sim.schedule_at(at, self.ev(LlmEvent::QueueTimeout(id)));
+        }
+        self.wake(sim);
+    }
+
+    /// Counts a step under way at `end` (the horizon) as busy up to then.
+    pub(super) fn close_replica(&mut self, end: SimTime) {
+        let kv = self.kv_used() as f64;
+        let (sh, rep) = (&mut *self.sh, &*self.rep);
+        match &rep.busy {
+            Busy::Segment { start, b, .. } => {
+                let level = *b as f64;
+                sh.serving.batch_area += sh.area(*start, end, level);
+                sh.serving.kv_area += sh.area(*start, end, kv);
+            }
+            Busy::Mixed { start, chunks, .. } => {
+                let level = chunks.len() as f64;
+                sh.serving.batch_area += sh.area(*start, end, level);
+            }
+            Busy::Static { start, batch, .. } => {
+                let level = batch.len() as f64;
+                sh.serving.batch_area += sh.area(*start, end, level);
+            }
+            Busy::Idle => {}
+        }
+    }
+
     /// Σ context of decoding sequences now.
     pub(super) fn dec_ctx(&self) -> u64 {
-        self.st.dec_ctx_base + self.st.decoding * (self.st.global - self.st.base_global)
+        self.rep.dec_ctx_base + self.rep.decoding * (self.rep.global - self.rep.base_global)
     }
 
     pub(super) fn rebase(&mut self) {
-        self.st.dec_ctx_base = self.dec_ctx();
-        self.st.base_global = self.st.global;
+        self.rep.dec_ctx_base = self.dec_ctx();
+        self.rep.base_global = self.rep.global;
     }
 
     /// KV tokens in use on the current replica, as its engine counts them.
     pub(super) fn kv_used(&self) -> u64 {
-        self.batcher.kv_used(self)
+        self.rep.engine.kv_used(self)
     }
 
     /// Records the KV cache a step will physically hold when it ends (after `decode_steps`
     /// more decode tokens and `chunk_tokens` more prompt tokens), for the never-exceeds check.
     pub(super) fn note_kv_at_end(&mut self, decode_steps: u64, chunk_tokens: u64) {
-        let held = self.batcher.kv_at_end(self, decode_steps, chunk_tokens);
-        self.serving.kv_peak = self.serving.kv_peak.max(held);
+        let held = self.rep.engine.kv_at_end(self, decode_steps, chunk_tokens);
+        self.sh.serving.kv_peak = self.sh.serving.kv_peak.max(held);
     }
 
     pub(super) fn generated_now(&self, id: RequestId) -> u32 {
         let r = self.attempt(id);
         match r.state {
-            State::Decoding => r.generated + (self.st.global - r.base_step) as u32,
+            State::Decoding => r.generated + (self.rep.global - r.base_step) as u32,
             _ => r.generated,
         }
     }
 
     /// Something changed (arrival, cancellation): let the engine react at the next chance.
     pub(super) fn wake(&mut self, sim: &mut Simulation<Event>) {
-        match &self.st.busy {
+        match &self.rep.busy {
             Busy::Idle => self.plan(sim),
             Busy::Segment { .. } => self.cut_segment(sim),
             Busy::Mixed { .. } | Busy::Static { .. } => {}
@@ -61,7 +154,7 @@ impl LlmEndpoint<'_> {
             beta,
             c0,
             b,
-        } = self.st.busy.clone()
+        } = self.rep.busy.clone()
         else {
             return;
         };
@@ -71,8 +164,8 @@ impl LlmEndpoint<'_> {
             m > 0 && start + secs(segment_seconds(alpha, beta, c0, bf, m)) == sim.now();
         let new_steps = if at_boundary { m } else { m + 1 };
         if new_steps < steps {
-            self.st.epoch += 1;
-            self.st.busy = Busy::Segment {
+            self.rep.epoch += 1;
+            self.rep.busy = Busy::Segment {
                 start,
                 steps: new_steps,
                 alpha,
@@ -81,85 +174,75 @@ impl LlmEndpoint<'_> {
                 b,
             };
             let end = start + secs(segment_seconds(alpha, beta, c0, bf, new_steps));
-            let done = self.ev(LlmEvent::StepDone(self.cur as u32, self.st.epoch));
+            let done = self.ev(LlmEvent::StepDone(self.r, self.rep.epoch));
             sim.schedule_at(end.max(sim.now()), done);
         }
     }
 
     pub(super) fn start_busy(&mut self, sim: &mut Simulation<Event>, busy: Busy, seconds: f64) {
-        self.st.busy = busy;
-        self.st.epoch += 1;
-        if !self.st.counted_busy {
-            self.st.counted_busy = true;
-            self.busy_replicas += 1;
-            self.stats.set_busy(sim.now(), self.busy_replicas);
-            self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
+        self.rep.busy = busy;
+        self.rep.epoch += 1;
+        if !self.rep.counted_busy {
+            self.rep.counted_busy = true;
+            self.sh.busy_replicas += 1;
+            self.sh.stats.set_busy(sim.now(), self.sh.busy_replicas);
+            self.sh.signals[BUSY].set(sim.now(), f64::from(self.sh.busy_replicas));
         }
-        let done = self.ev(LlmEvent::StepDone(self.cur as u32, self.st.epoch));
+        let done = self.ev(LlmEvent::StepDone(self.r, self.rep.epoch));
         sim.schedule_in(secs(seconds), done);
-    }
-
-    /// Adds `level` × the part of [start, end] inside the window.
-    pub(super) fn area(&self, start: SimTime, end: SimTime, level: f64) -> f64 {
-        let from = start.max(self.stats.window_start);
-        if end > from {
-            level * (end - from).as_secs_f64()
-        } else {
-            0.0
-        }
     }
 
     /// Chooses and starts the next step when the GPU is free.
     pub(super) fn plan(&mut self, sim: &mut Simulation<Event>) {
-        self.st.busy = Busy::Idle;
-        let batcher = Rc::clone(&self.batcher);
+        self.rep.busy = Busy::Idle;
+        let batcher = Rc::clone(&self.rep.engine);
         batcher.plan(self, sim);
-        if matches!(self.st.busy, Busy::Idle) && self.st.counted_busy {
-            self.st.counted_busy = false;
-            self.busy_replicas -= 1;
-            self.stats.set_busy(sim.now(), self.busy_replicas);
-            self.signals[BUSY].set(sim.now(), f64::from(self.busy_replicas));
+        if matches!(self.rep.busy, Busy::Idle) && self.rep.counted_busy {
+            self.rep.counted_busy = false;
+            self.sh.busy_replicas -= 1;
+            self.sh.stats.set_busy(sim.now(), self.sh.busy_replicas);
+            self.sh.signals[BUSY].set(sim.now(), f64::from(self.sh.busy_replicas));
         }
     }
 
     /// The next live waiting request, dropping stale entries.
     pub(super) fn waiting_head(&mut self) -> Option<RequestId> {
-        let lanes = self.st.waiting.q.len();
+        let lanes = self.rep.queue.q.len();
         // Drop stale entries at the front of every lane.
         for l in 0..lanes {
-            while let Some(&id) = self.st.waiting.q[l].front() {
+            while let Some(&id) = self.rep.queue.q[l].front() {
                 if self.live(id) && self.attempt(id).state == State::Waiting {
                     break;
                 }
-                self.st.waiting.q[l].pop_front();
+                self.rep.queue.q[l].pop_front();
             }
         }
-        let w = &self.st.waiting;
-        let lane = match self.discipline {
+        let w = &self.rep.queue;
+        let lane = match self.sh.discipline {
             // One lane, or lanes in priority order: the first non-empty one.
             Discipline::Fifo | Discipline::Strict => (0..lanes).find(|&l| !w.q[l].is_empty()),
             Discipline::Weighted => (0..lanes)
                 .filter(|&l| !w.q[l].is_empty())
                 .min_by(|&a, &b| w.vt[a].total_cmp(&w.vt[b]).then(a.cmp(&b))),
         }?;
-        self.st.waiting.head = lane;
-        self.st.waiting.q[lane].front().copied()
+        self.rep.queue.head = lane;
+        self.rep.queue.q[lane].front().copied()
     }
 
     pub(super) fn take_waiting(&mut self, now: SimTime) -> Option<RequestId> {
         let id = self.waiting_head()?;
-        let lane = self.st.waiting.head;
-        let w = &mut self.st.waiting;
+        let lane = self.rep.queue.head;
+        let w = &mut self.rep.queue;
         w.q[lane].pop_front();
         w.vnow = w.vt[lane];
-        w.vt[lane] += 1.0 / self.lane_weights[lane];
+        w.vt[lane] += 1.0 / self.sh.lane_weights[lane];
         self.leave_queue(now, id);
         Some(id)
     }
 
     pub(super) fn admit(&mut self, id: RequestId) {
-        self.st.admit_counter += 1;
-        let order = self.st.admit_counter;
+        self.rep.admit_counter += 1;
+        let order = self.rep.admit_counter;
         let r = self.attempt_mut(id);
         r.state = State::Prefilling;
         r.admit_order = order;
@@ -167,13 +250,13 @@ impl LlmEndpoint<'_> {
         // KV for the whole prompt is reserved at admission (as vLLM allocates a prompt's
         // blocks), so later chunks of a long prompt always fit.
         let target = u64::from(r.prefill_target);
-        self.st.prefill_kv += target;
-        self.st.admitted.insert(order, id);
-        self.st.prefilling.push(id);
+        self.rep.kv.prefill += target;
+        self.rep.admitted.insert(order, id);
+        self.rep.prefilling.push(id);
     }
 
     pub(super) fn start_decoding_without_prompt(&mut self, id: RequestId) {
-        self.st.prefilling.retain(|&p| p != id);
+        self.rep.prefilling.retain(|&p| p != id);
         self.join_decoding(id);
     }
 
@@ -194,10 +277,10 @@ impl LlmEndpoint<'_> {
             shape.prefill_pairs += c * done + c * (c + 1) / 2;
         }
         if with_decoders {
-            shape.decode_seqs = self.st.decoding;
+            shape.decode_seqs = self.rep.decoding;
             shape.decode_ctx = self.dec_ctx();
         }
-        let seconds = self.svc.step.step_seconds(&shape);
+        let seconds = self.sh.svc.step.step_seconds(&shape);
         self.note_kv_at_end(u64::from(with_decoders), shape.prefill_tokens);
         let busy = Busy::Mixed {
             start: sim.now(),
@@ -209,11 +292,15 @@ impl LlmEndpoint<'_> {
     }
 
     pub(super) fn start_segment(&mut self, sim: &mut Simulation<Event>, limit: u64) {
-        let to_done = self.st.done_heap.peek().map_or(1, |Reverse((done, _, _))| {
-            done.saturating_sub(self.st.global).max(1)
-        });
-        let b = self.st.decoding;
-        let (alpha, beta, valid) = self.svc.step.decode_line(b, self.dec_ctx());
+        let to_done = self
+            .rep
+            .done_heap
+            .peek()
+            .map_or(1, |Reverse((done, _, _))| {
+                done.saturating_sub(self.rep.global).max(1)
+            });
+        let b = self.rep.decoding;
+        let (alpha, beta, valid) = self.sh.svc.step.decode_line(b, self.dec_ctx());
         let steps = to_done.min(limit).min(valid).max(1);
         self.note_kv_at_end(steps, 0);
         let c0 = self.dec_ctx() as f64;
@@ -231,17 +318,17 @@ impl LlmEndpoint<'_> {
 
     pub(super) fn join_decoding(&mut self, id: RequestId) {
         self.rebase();
-        let global = self.st.global;
-        let g = self.st.g_dec;
+        let global = self.rep.global;
+        let g = self.rep.g_dec;
         let r = self.attempt_mut(id);
         r.state = State::Decoding;
         r.base_step = global;
         r.share_base = g;
         let ctx = u64::from(r.prompt + r.generated);
         let done = global + u64::from(r.output - r.generated);
-        self.st.dec_ctx_base += ctx;
-        self.st.decoding += 1;
-        self.st
+        self.rep.dec_ctx_base += ctx;
+        self.rep.decoding += 1;
+        self.rep
             .done_heap
             .push(Reverse((done, id.slot, id.generation)));
     }
@@ -249,40 +336,40 @@ impl LlmEndpoint<'_> {
     pub(super) fn leave_decoding(&mut self, id: RequestId) {
         self.rebase();
         let generated = self.generated_now(id);
-        let g = self.st.g_dec;
+        let g = self.rep.g_dec;
         let r = self.attempt_mut(id);
         r.generated = generated;
         r.share += g - r.share_base;
         let ctx = u64::from(r.prompt + generated);
         let order = r.admit_order;
-        self.st.dec_ctx_base -= ctx;
-        self.st.decoding -= 1;
-        self.st.admitted.remove(&order);
+        self.rep.dec_ctx_base -= ctx;
+        self.rep.decoding -= 1;
+        self.rep.admitted.remove(&order);
     }
 
     pub(super) fn preempt_newest(&mut self, sim: &mut Simulation<Event>) {
-        let Some((&order, &id)) = self.st.admitted.iter().next_back() else {
+        let Some((&order, &id)) = self.rep.admitted.iter().next_back() else {
             return;
         };
-        self.serving.preemptions += 1;
+        self.sh.serving.preemptions += 1;
         match self.attempt(id).state {
             State::Decoding => self.leave_decoding(id),
             State::Prefilling => {
-                self.st.prefilling.retain(|&p| p != id);
-                self.st.prefill_kv -= u64::from(self.attempt(id).prefill_target);
-                self.st.admitted.remove(&order);
+                self.rep.prefilling.retain(|&p| p != id);
+                self.rep.kv.prefill -= u64::from(self.attempt(id).prefill_target);
+                self.rep.admitted.remove(&order);
             }
             _ => {
-                self.st.admitted.remove(&order);
+                self.rep.admitted.remove(&order);
                 return;
             }
         }
         let now = sim.now();
         if self.attempt(id).cancelled {
             // Its client asked to cancel: it leaves instead of waiting for a recompute.
-            self.st.cancel_pending = self.st.cancel_pending.saturating_sub(1);
-            if self.batcher.reserves_per_attempt() {
-                self.st.reserved -= self.attempt(id).reserved;
+            self.rep.cancel_pending = self.rep.cancel_pending.saturating_sub(1);
+            if self.rep.engine.reserves_per_attempt() {
+                self.rep.kv.reserved -= self.attempt(id).reserved;
             }
             self.release(sim, id);
             return;
@@ -296,11 +383,14 @@ impl LlmEndpoint<'_> {
         r.prefilled = 0;
         r.state = State::Waiting;
         let lane = usize::from(self.attempt(id).lane);
-        self.st.waiting.q[lane].push_front(id);
-        self.st.waiting_live += 1;
-        self.total_waiting += 1;
-        self.stats.set_waiting(sim.now(), self.total_waiting);
-        self.signals[WAITING].set(sim.now(), (self.total_waiting + self.hold_live) as f64);
+        self.rep.queue.q[lane].push_front(id);
+        self.rep.queue.live += 1;
+        self.sh.total_waiting += 1;
+        self.sh.stats.set_waiting(sim.now(), self.sh.total_waiting);
+        self.sh.signals[WAITING].set(
+            sim.now(),
+            (self.sh.total_waiting + self.sh.hold_live) as f64,
+        );
     }
 
     /// Finishes a request on the server: it produced all its tokens (or was cancelled).
@@ -311,18 +401,18 @@ impl LlmEndpoint<'_> {
             self.attempt_mut(id).first_token = Some(sim.now());
         }
         if self.attempt(id).outcome.is_none() {
-            self.decide(sim, id, Outcome::Ok);
+            self.sh.decide(sim, id, Outcome::Ok);
         }
         let r = self.attempt(id);
-        if self.batcher.reserves_per_attempt() {
-            self.st.reserved -= r.reserved;
+        if self.rep.engine.reserves_per_attempt() {
+            self.rep.kv.reserved -= r.reserved;
         }
         self.release(sim, id);
     }
 
     pub(super) fn on_step_done(&mut self, sim: &mut Simulation<Event>) {
         let now = sim.now();
-        match std::mem::replace(&mut self.st.busy, Busy::Idle) {
+        match std::mem::replace(&mut self.rep.busy, Busy::Idle) {
             Busy::Idle => {}
             Busy::Mixed {
                 start,
@@ -332,20 +422,20 @@ impl LlmEndpoint<'_> {
             } => {
                 let participants = chunks.len() as f64
                     + if with_decoders {
-                        self.st.decoding as f64
+                        self.rep.decoding as f64
                     } else {
                         0.0
                     };
                 let share = seconds / participants.max(1.0);
                 let level = participants;
-                self.serving.batch_area += self.area(start, now, level);
+                self.sh.serving.batch_area += self.sh.area(start, now, level);
                 let kv = self.kv_used() as f64;
-                self.serving.kv_area += self.area(start, now, kv);
+                self.sh.serving.kv_area += self.sh.area(start, now, kv);
                 if with_decoders {
-                    self.st.g_dec += share;
-                    self.st.global += 1;
-                    self.st.steps_since_prefill += 1;
-                    self.st.last_decode_end = now;
+                    self.rep.g_dec += share;
+                    self.rep.global += 1;
+                    self.rep.steps_since_prefill += 1;
+                    self.rep.last_decode_end = now;
                 }
                 for (id, c) in chunks {
                     let r = self.attempt_mut(id);
@@ -359,11 +449,11 @@ impl LlmEndpoint<'_> {
                         }
                         let (done_all, reserved) =
                             (r.generated >= r.output, u64::from(r.prefill_target));
-                        self.st.prefill_kv -= reserved;
-                        self.st.prefilling.retain(|&p| p != id);
+                        self.rep.kv.prefill -= reserved;
+                        self.rep.prefilling.retain(|&p| p != id);
                         if done_all {
                             let order = self.attempt(id).admit_order;
-                            self.st.admitted.remove(&order);
+                            self.rep.admitted.remove(&order);
                             self.finish(sim, id);
                         } else {
                             self.join_decoding(id);
@@ -380,14 +470,16 @@ impl LlmEndpoint<'_> {
                 b,
             } => {
                 let seconds = segment_seconds(alpha, beta, c0, b as f64, steps);
-                self.serving.batch_area += self.area(start, now, b as f64);
+                self.sh.serving.batch_area += self.sh.area(start, now, b as f64);
                 // KV grows linearly through the segment: use its mean.
                 let kv_start = self.kv_used() as f64;
-                self.serving.kv_area += self.area(start, now, kv_start + (b * steps) as f64 / 2.0);
-                self.st.g_dec += seconds / b.max(1) as f64;
-                self.st.global += steps;
-                self.st.steps_since_prefill += steps;
-                self.st.last_decode_end = now;
+                self.sh.serving.kv_area +=
+                    self.sh
+                        .area(start, now, kv_start + (b * steps) as f64 / 2.0);
+                self.rep.g_dec += seconds / b.max(1) as f64;
+                self.rep.global += steps;
+                self.rep.steps_since_prefill += steps;
+                self.rep.last_decode_end = now;
             }
             Busy::Static {
                 start,
@@ -396,8 +488,8 @@ impl LlmEndpoint<'_> {
             } => {
                 let b = batch.len() as f64;
                 let total = (now - start).as_secs_f64();
-                self.serving.batch_area += self.area(start, now, b);
-                self.serving.kv_area += self.area(start, now, self.st.reserved as f64);
+                self.sh.serving.batch_area += self.sh.area(start, now, b);
+                self.sh.serving.kv_area += self.sh.area(start, now, self.rep.kv.reserved as f64);
                 let first = first_token;
                 for id in batch {
                     let r = self.attempt_mut(id);
@@ -406,15 +498,15 @@ impl LlmEndpoint<'_> {
                     r.generated = r.output;
                     self.finish(sim, id);
                 }
-                self.st.reserved = 0;
+                self.rep.kv.reserved = 0;
             }
         }
         // Completions reached by the global step count.
-        while let Some(&Reverse((done, slot, generation))) = self.st.done_heap.peek() {
-            if done > self.st.global {
+        while let Some(&Reverse((done, slot, generation))) = self.rep.done_heap.peek() {
+            if done > self.rep.global {
                 break;
             }
-            self.st.done_heap.pop();
+            self.rep.done_heap.pop();
             let id = RequestId { slot, generation };
             // A preempted and re-admitted request has a newer entry; this one is stale.
             let current = self.live(id) && self.attempt(id).state == State::Decoding && {
@@ -432,12 +524,12 @@ impl LlmEndpoint<'_> {
 
     /// Removes sequences whose client gave up and asked to cancel (at a step boundary).
     pub(super) fn drop_cancelled(&mut self, sim: &mut Simulation<Event>) {
-        if self.st.cancel_pending == 0 {
+        if self.rep.cancel_pending == 0 {
             return;
         }
-        self.st.cancel_pending = 0;
+        self.rep.cancel_pending = 0;
         let cancelled: Vec<RequestId> = self
-            .st
+            .rep
             .admitted
             .values()
             .copied()
@@ -447,16 +539,16 @@ impl LlmEndpoint<'_> {
             match self.attempt(id).state {
                 State::Decoding => self.leave_decoding(id),
                 State::Prefilling => {
-                    self.st.prefilling.retain(|&p| p != id);
-                    self.st.prefill_kv -= u64::from(self.attempt(id).prefill_target);
+                    self.rep.prefilling.retain(|&p| p != id);
+                    self.rep.kv.prefill -= u64::from(self.attempt(id).prefill_target);
                     let order = self.attempt(id).admit_order;
-                    self.st.admitted.remove(&order);
+                    self.rep.admitted.remove(&order);
                 }
                 _ => continue,
             }
             let r = self.attempt(id);
-            if self.batcher.reserves_per_attempt() {
-                self.st.reserved -= r.reserved;
+            if self.rep.engine.reserves_per_attempt() {
+                self.rep.kv.reserved -= r.reserved;
             }
             self.release(sim, id);
         }
@@ -464,20 +556,20 @@ impl LlmEndpoint<'_> {
 
     /// A waiting request leaves the queue: admitted, or not (then its entry is dropped lazily).
     pub(super) fn leave_queue(&mut self, now: SimTime, id: RequestId) {
-        self.st.waiting_live -= 1;
-        self.total_waiting -= 1;
-        self.stats.set_waiting(now, self.total_waiting);
-        self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
+        self.rep.queue.live -= 1;
+        self.sh.total_waiting -= 1;
+        self.sh.stats.set_waiting(now, self.sh.total_waiting);
+        self.sh.signals[WAITING].set(now, (self.sh.total_waiting + self.sh.hold_live) as f64);
         let r = self.attempt(id);
         if r.measured {
             let wait = now - r.arrived;
-            self.stats.record_wait(wait);
+            self.sh.stats.record_wait(wait);
         }
     }
 
     pub(super) fn on_queue_timeout(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
         self.leave_queue(sim.now(), id);
-        self.decide(sim, id, Outcome::QueueTimeout);
+        self.sh.decide(sim, id, Outcome::QueueTimeout);
         self.release(sim, id);
     }
 }

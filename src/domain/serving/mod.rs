@@ -3,9 +3,15 @@
 //! batching) and a step-time model; replicas start cold, scale on load and scale to zero.
 //!
 //! What an LLM endpoint is (step times, engine, replicas, lifecycle) is described in
-//! [`crate::domain::llm_service`]. The simulation is split by concern: `pool` holds its state, the
+//! [`crate::domain::llm_service`]. The simulation is split by concern: `pool` holds the state, the
 //! attempt lifecycle and event dispatch, `engine` chooses and runs steps, `lifecycle` starts,
 //! scales and bills replicas, `timeseries` summarises windows.
+//!
+//! Each `Replica` owns its waiting queue, its KV cache, its running sequences, its GPU and the
+//! engine (`Batcher`) that plans its steps; what replicas share (the attempts, the router's hold
+//! queue, the autoscaler's signals, the statistics) is the pool's `Shared`. Engine code runs on
+//! an `Engine`: one replica borrowed together with the shared part, so no replica is ever
+//! swapped in or out to be worked on.
 //!
 //! # Engines
 //! - **vllm**: every step carries one token for each decoding sequence plus prompt chunks

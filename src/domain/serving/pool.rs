@@ -15,7 +15,7 @@ use super::batcher::Batcher;
 use crate::sim::{RngStreams, SimDuration, SimRng, SimTime, Simulation};
 
 /// A batcher of LLM endpoints, of any family (see `families`).
-pub type DynBatcher = dyn for<'x> Batcher<LlmEndpoint<'x>, Simulation<Event>>;
+pub type DynBatcher = dyn for<'e, 'x> Batcher<Engine<'e, 'x>, Simulation<Event>>;
 
 /// The system's events, with this endpoint's own.
 pub(crate) type Event = super::super::endpoint::Event<LlmEvent>;
@@ -187,6 +187,8 @@ pub(super) enum Phase {
 #[derive(Debug)]
 pub(super) struct Lanes {
     pub(super) q: Vec<VecDeque<RequestId>>,
+    /// Live entries (stale ones are dropped lazily from the lanes).
+    pub(super) live: u64,
     /// Weighted fair share: each lane's virtual finish time, and the last one served.
     pub(super) vt: Vec<f64>,
     pub(super) vnow: f64,
@@ -198,6 +200,7 @@ impl Lanes {
     pub(super) fn new(lanes: usize) -> Self {
         Lanes {
             q: (0..lanes.max(1)).map(|_| VecDeque::new()).collect(),
+            live: 0,
             vt: vec![0.0; lanes.max(1)],
             vnow: 0.0,
             head: 0,
@@ -213,11 +216,24 @@ impl Lanes {
     }
 }
 
-/// The engine state of one replica.
+/// KV cache a replica has set aside besides what its decoding sequences hold (their context is
+/// counted by [`Replica::dec_ctx_base`] and the step count).
+#[derive(Debug, Default)]
+pub(super) struct Kv {
+    /// Tokens reserved for the prompts being prefilled (whole prompts, from admission).
+    pub(super) prefill: u64,
+    /// Tokens reserved for whole attempts (engines that reserve prompt plus output).
+    pub(super) reserved: u64,
+}
+
+/// One replica: its life (phase, billing), its waiting queue, its KV cache, its running
+/// sequences and its GPU, and the engine that chooses its steps.
 #[derive(Debug)]
 pub(super) struct Replica {
-    pub(super) waiting: Lanes,
-    pub(super) waiting_live: u64,
+    /// The batching engine that plans this replica's steps.
+    pub(super) engine: Rc<DynBatcher>,
+    pub(super) queue: Lanes,
+    pub(super) kv: Kv,
     pub(super) prefilling: Vec<RequestId>,
     pub(super) decoding: u64,
     pub(super) done_heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
@@ -226,8 +242,6 @@ pub(super) struct Replica {
     pub(super) global: u64,
     pub(super) dec_ctx_base: u64,
     pub(super) base_global: u64,
-    pub(super) prefill_kv: u64,
-    pub(super) reserved: u64,
     pub(super) g_dec: f64,
     pub(super) busy: Busy,
     pub(super) epoch: u64,
@@ -249,10 +263,11 @@ pub(super) struct Replica {
 }
 
 impl Replica {
-    pub(super) fn new(lanes: usize) -> Self {
+    pub(super) fn new(lanes: usize, engine: Rc<DynBatcher>, phase: Phase) -> Self {
         Replica {
-            waiting: Lanes::new(lanes),
-            waiting_live: 0,
+            engine,
+            queue: Lanes::new(lanes),
+            kv: Kv::default(),
             prefilling: Vec::new(),
             decoding: 0,
             done_heap: BinaryHeap::new(),
@@ -261,8 +276,6 @@ impl Replica {
             global: 0,
             dec_ctx_base: 0,
             base_global: 0,
-            prefill_kv: 0,
-            reserved: 0,
             g_dec: 0.0,
             busy: Busy::Idle,
             epoch: 0,
@@ -270,7 +283,7 @@ impl Replica {
             steps_since_prefill: 0,
             assigned: 0,
             counted_busy: false,
-            phase: Phase::Ready,
+            phase,
             life: 0,
             billed_from: SimTime::ZERO,
             last_decode_end: SimTime::ZERO,
@@ -279,16 +292,13 @@ impl Replica {
     }
 }
 
-/// The state of one simulated LLM endpoint: identical replicas behind a load balancer.
-///
-/// The replica being worked on is held in `st`, swapped in from `replicas` before any event for
-/// it is handled, so the engine code reads like single-replica code and switching is O(1).
+/// What the replicas of one endpoint share: the attempts, the router's hold queue, the
+/// autoscaler's signals, the time-series window, the notices for the clients and the
+/// statistics.
 #[derive(Debug)]
-pub struct LlmEndpoint<'a> {
+pub(crate) struct Shared<'a> {
     pub(super) scenario: &'a Scenario,
     pub(super) svc: &'a LlmService,
-    /// The batching engine family and its settings.
-    pub(super) batcher: Rc<DynBatcher>,
     /// 0: the primary endpoint, 1: the fallback.
     pub(super) ix: u8,
     /// Whether to keep the time-series rows (they are always summarised into alert windows).
@@ -302,9 +312,6 @@ pub struct LlmEndpoint<'a> {
     pub(super) lane_weights: Vec<f64>,
     pub(super) balancer_rng: SimRng,
     pub(super) attempts: Slab<Attempt>,
-    pub(super) st: Replica,
-    pub(super) cur: usize,
-    pub(super) replicas: Vec<Replica>,
     pub(super) busy_replicas: u32,
     pub(super) total_waiting: u64,
     pub(super) next_rr: usize,
@@ -328,16 +335,35 @@ pub struct LlmEndpoint<'a> {
     pub(super) serving: ServingStats,
 }
 
+/// The state of one simulated LLM endpoint: identical replicas behind a load balancer, and
+/// what they share.
+#[derive(Debug)]
+pub struct LlmEndpoint<'a> {
+    pub(super) replicas: Vec<Replica>,
+    pub(super) sh: Shared<'a>,
+}
+
+/// One replica at work, with what it shares with the others: the engine code (`engine` and
+/// each family's file) runs on this, so it reads like single-replica code while every replica
+/// keeps its own state.
+#[derive(Debug)]
+pub struct Engine<'e, 'a> {
+    pub(super) rep: &'e mut Replica,
+    pub(super) sh: &'e mut Shared<'a>,
+    /// The replica's index, for its events.
+    pub(super) r: u32,
+}
+
 impl<'a> LlmEndpoint<'a> {
     /// A fresh endpoint `ix` (0 primary, 1 fallback) serving `svc` for `scenario`; its
-    /// replicas keep one waiting lane per entry of `lane_weights`.
+    /// replicas run `engine` and keep one waiting lane per entry of `lane_weights`.
     pub fn new(
         scenario: &'a Scenario,
         svc: &'a LlmService,
         streams: &RngStreams,
         ix: u8,
         lane_weights: Vec<f64>,
-        batcher: Rc<DynBatcher>,
+        engine: Rc<DynBatcher>,
         keep_timeseries: bool,
     ) -> Self {
         let window_start = SimTime::ZERO + scenario.warm_up;
@@ -351,11 +377,25 @@ impl<'a> LlmEndpoint<'a> {
                 format!("fallback-{s}")
             }
         };
-        let mut e = LlmEndpoint {
+        // Replicas ready at time zero: all of them without a lifecycle, else the initial ones.
+        let ready = svc
+            .lifecycle
+            .as_ref()
+            .map_or(n, |l| l.initial_replicas as usize);
+        let replicas = (0..n)
+            .map(|r| {
+                let phase = if r < ready {
+                    Phase::Ready
+                } else {
+                    Phase::Stopped
+                };
+                Replica::new(lanes, Rc::clone(&engine), phase)
+            })
+            .collect();
+        let sh = Shared {
             keep_timeseries,
             scenario,
             svc,
-            batcher,
             ix,
             outbox: Vec::new(),
             client_done: false,
@@ -363,9 +403,6 @@ impl<'a> LlmEndpoint<'a> {
             lane_weights,
             balancer_rng: streams.stream(&name("balancer")),
             attempts: Slab::default(),
-            st: Replica::new(lanes),
-            cur: 0,
-            replicas: (0..n).map(|_| Replica::new(lanes)).collect(),
             busy_replicas: 0,
             total_waiting: 0,
             next_rr: 0,
@@ -375,7 +412,7 @@ impl<'a> LlmEndpoint<'a> {
             in_system: 0,
             idle_gen: 0,
             last_activity: SimTime::ZERO,
-            running: 0,
+            running: ready as u32,
             running_since: SimTime::ZERO,
             signals: [Integral::default(); 4],
             window: Window::default(),
@@ -387,29 +424,157 @@ impl<'a> LlmEndpoint<'a> {
                 kv_replica_capacity: svc.kv_tokens,
                 cost_usd: svc.price.as_ref().map(|_| 0.0),
                 gpus_per_replica: svc.deployment.as_ref().map_or(1, |d| d.tp),
+                replicas_max: ready as u64,
                 ..ServingStats::default()
             },
         };
-        // Replicas ready at time zero: all of them without a lifecycle, else the initial ones.
-        let ready = svc
-            .lifecycle
-            .as_ref()
-            .map_or(n, |l| l.initial_replicas as usize);
-        for (r, rep) in e.replicas.iter_mut().enumerate() {
-            if r >= ready {
-                rep.phase = Phase::Stopped;
-            }
-        }
-        e.st.phase = if ready > 0 {
-            Phase::Ready
-        } else {
-            Phase::Stopped
-        };
-        e.running = ready as u32;
-        e.serving.replicas_max = ready as u64;
-        e
+        LlmEndpoint { replicas, sh }
     }
 
+    /// Replica `r` at work.
+    pub(super) fn engine(&mut self, r: usize) -> Engine<'_, 'a> {
+        Engine {
+            rep: &mut self.replicas[r],
+            sh: &mut self.sh,
+            r: r as u32,
+        }
+    }
+
+    /// Frees an attempt's slot once the server side is done (see [`Shared::release`]).
+    pub(super) fn release(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let r = self.sh.attempt(id).replica;
+        let rep = (r != UNASSIGNED).then(|| &mut self.replicas[r as usize]);
+        self.sh.release(sim, id, rep);
+    }
+
+    /// Gives a request to a ready replica, or holds or refuses it.
+    pub(super) fn route(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
+        let now = sim.now();
+        if let Some(r) = self.choose_replica() {
+            self.forward(sim, id, r);
+            return;
+        }
+        // No replica is ready: start one unless one is on its way, then reject or hold.
+        if !self.any_coming() {
+            self.start_replica(sim);
+        }
+        let sh = &mut self.sh;
+        let when = sh
+            .svc
+            .lifecycle
+            .as_ref()
+            .map_or(WhenUnavailable::Reject, |l| l.when_unavailable);
+        match when {
+            WhenUnavailable::Reject => {
+                sh.decide(sim, id, Outcome::Unavailable);
+                sh.release(sim, id, None);
+            }
+            WhenUnavailable::Hold(_) | WhenUnavailable::Queue => {
+                let accepted = sh
+                    .svc
+                    .lifecycle
+                    .as_ref()
+                    .is_none_or(|l| l.cold_connections == ColdConnections::Accepted);
+                if accepted {
+                    // The proxy in front has accepted the connection: the client is connected
+                    // now, and its read timeout runs while the request is held.
+                    sh.attempt_mut(id).connected = Some(now);
+                }
+                sh.attempt_mut(id).state = State::Held;
+                sh.hold.push_back(id);
+                sh.hold_live += 1;
+                if let WhenUnavailable::Hold(t) = when {
+                    sim.schedule_in(t, sh.ev(LlmEvent::HoldTimeout(id)));
+                }
+            }
+        }
+    }
+
+    /// Sends a request to replica `r`: first through the replica's API server (HTTP handling,
+    /// tokenisation), which takes its time before the engine sees the request, then to the
+    /// engine's queue. A request that finishes the API step is routed again, since replicas may
+    /// have changed meanwhile.
+    pub(super) fn forward(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
+        let sh = &mut self.sh;
+        let api = sh.svc.step.api_seconds(u64::from(sh.attempt(id).prompt));
+        if api <= 0.0 || sh.attempt(id).api_done {
+            self.engine(r).assign(sim, id);
+            return;
+        }
+        let now = sim.now();
+        let req = sh.attempt_mut(id);
+        req.api_done = true;
+        let was_held = req.state == State::Held;
+        req.state = State::Api;
+        // The API server has accepted the connection.
+        let newly_connected = req.connected.is_none();
+        req.connected.get_or_insert(now);
+        let (owner, abandoned) = (req.owner, req.abandoned);
+        if was_held && newly_connected && !abandoned {
+            sh.outbox.push(Notice::Connected { owner, attempt: id });
+        }
+        sim.schedule_in(secs(api), sh.ev(LlmEvent::ApiDone(id)));
+    }
+
+    /// The most requests a replica pulls from an async queue: what it can run at once.
+    pub(super) fn pull_capacity(&self) -> u64 {
+        let engine = self.replicas[0].engine.capacity();
+        self.sh
+            .svc
+            .max_concurrent
+            .map_or(engine, |c| engine.min(u64::from(c)))
+    }
+
+    /// Ends the run at `end` and returns its statistics (request counts are the clients').
+    pub fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats) {
+        // Work still under way for clients that have gone is wasted too.
+        let mut wasted = Vec::new();
+        for r in self.sh.attempts.values() {
+            if r.state == State::Free || !r.abandoned || !r.measured {
+                continue;
+            }
+            let (mut share, mut tokens) = (r.share, u64::from(r.generated));
+            if r.state == State::Decoding {
+                let rep = &self.replicas[r.replica as usize];
+                share += rep.g_dec - r.share_base;
+                tokens += rep.global - r.base_step;
+            }
+            wasted.push((share, tokens));
+        }
+        for (share, tokens) in wasted {
+            self.sh.stats.record_waste(secs(share));
+            self.sh.serving.wasted_tokens += tokens;
+        }
+        // A step under way at the horizon counts as busy up to the horizon, on every replica;
+        // replicas still starting or running are billed up to the end.
+        for r in 0..self.replicas.len() {
+            let mut e = self.engine(r);
+            e.close_replica(end);
+            if e.rep.phase != Phase::Stopped {
+                e.sh.bill(e.rep, end);
+            }
+        }
+        let sh = &mut self.sh;
+        let running = sh.running;
+        sh.set_running(end, running);
+        if end > sh.window.start {
+            self.close_window(end);
+        }
+        let sh = &mut self.sh;
+        sh.serving.empty_draining_at_end = self
+            .replicas
+            .iter()
+            .filter(|rep| rep.phase == Phase::Draining && rep.assigned == 0)
+            .count() as u32;
+        sh.stats.close(end);
+        sh.stats.events = events;
+        sh.serving.gpu_seconds =
+            sh.serving.replica_seconds * f64::from(sh.serving.gpus_per_replica);
+        (self.sh.stats, self.sh.serving)
+    }
+}
+
+impl Shared<'_> {
     pub(super) fn attempt(&self, id: RequestId) -> &Attempt {
         self.attempts.get(id)
     }
@@ -459,19 +624,19 @@ impl<'a> LlmEndpoint<'a> {
         self.attempts.insert(req)
     }
 
-    /// Frees a request's slot once the server side is done; decides nothing.
-    pub(super) fn release(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
-        if self.attempt(id).replica != UNASSIGNED {
-            debug_assert_eq!(
-                self.attempt(id).replica as usize,
-                self.cur,
-                "released from another replica"
-            );
-            self.st.assigned -= 1;
+    /// Frees an attempt's slot once the server side is done; decides nothing. `rep` is the
+    /// replica it was assigned to, if any: a draining replica stops with its last attempt.
+    pub(super) fn release(
+        &mut self,
+        sim: &mut Simulation<Event>,
+        id: RequestId,
+        rep: Option<&mut Replica>,
+    ) {
+        if let Some(rep) = rep {
+            rep.assigned -= 1;
             // A draining replica stops once its last request is done.
-            if self.st.phase == Phase::Draining && self.st.assigned == 0 {
-                let r = self.cur;
-                self.stop_replica(sim.now(), r);
+            if rep.phase == Phase::Draining && rep.assigned == 0 {
+                self.stop_replica(sim.now(), rep);
             }
         }
         self.in_system -= 1;
@@ -513,74 +678,17 @@ impl<'a> LlmEndpoint<'a> {
         });
     }
 
-    /// Gives a request to a ready replica, or holds or refuses it.
-    pub(super) fn route(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
-        let now = sim.now();
-        if let Some(r) = self.choose_replica() {
-            self.forward(sim, id, r);
-            return;
+    /// Counts an attempt's outcome in the current time-series window. The window's latency is
+    /// what a monitor sees: answers, and clients giving up at their timeout (requests refused
+    /// at once would only hide a slow endpoint).
+    pub(super) fn note_outcome(&mut self, outcome: Outcome, latency: SimDuration) {
+        self.window.outcomes[outcome.index()] += 1;
+        if matches!(
+            outcome,
+            Outcome::Ok | Outcome::ClientTimeout | Outcome::GatewayTimeout
+        ) {
+            self.window.latencies_ns.push(latency.as_nanos());
         }
-        // No replica is ready: start one unless one is on its way, then reject or hold.
-        if !self.any_coming() {
-            self.start_replica(sim);
-        }
-        let when = self
-            .svc
-            .lifecycle
-            .as_ref()
-            .map_or(WhenUnavailable::Reject, |l| l.when_unavailable);
-        match when {
-            WhenUnavailable::Reject => {
-                self.decide(sim, id, Outcome::Unavailable);
-                self.release(sim, id);
-            }
-            WhenUnavailable::Hold(_) | WhenUnavailable::Queue => {
-                let accepted = self
-                    .svc
-                    .lifecycle
-                    .as_ref()
-                    .is_none_or(|l| l.cold_connections == ColdConnections::Accepted);
-                if accepted {
-                    // The proxy in front has accepted the connection: the client is connected
-                    // now, and its read timeout runs while the request is held.
-                    self.attempt_mut(id).connected = Some(now);
-                }
-                self.attempt_mut(id).state = State::Held;
-                self.hold.push_back(id);
-                self.hold_live += 1;
-                if let WhenUnavailable::Hold(t) = when {
-                    sim.schedule_in(t, self.ev(LlmEvent::HoldTimeout(id)));
-                }
-            }
-        }
-    }
-
-    /// Sends a request to replica `r`: first through the replica's API server (HTTP handling,
-    /// tokenisation), which takes its time before the engine sees the request, then to the
-    /// engine's queue. A request that finishes the API step is routed again, since replicas may
-    /// have changed meanwhile.
-    pub(super) fn forward(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
-        let api = self
-            .svc
-            .step
-            .api_seconds(u64::from(self.attempt(id).prompt));
-        if api <= 0.0 || self.attempt(id).api_done {
-            self.assign(sim, id, r);
-            return;
-        }
-        let now = sim.now();
-        let req = self.attempt_mut(id);
-        req.api_done = true;
-        let was_held = req.state == State::Held;
-        req.state = State::Api;
-        // The API server has accepted the connection.
-        let newly_connected = req.connected.is_none();
-        req.connected.get_or_insert(now);
-        let (owner, abandoned) = (req.owner, req.abandoned);
-        if was_held && newly_connected && !abandoned {
-            self.outbox.push(Notice::Connected { owner, attempt: id });
-        }
-        sim.schedule_in(secs(api), self.ev(LlmEvent::ApiDone(id)));
     }
 
     /// Counts a new attempt in the system.
@@ -603,122 +711,13 @@ impl<'a> LlmEndpoint<'a> {
         Event::Ep(self.ix, e)
     }
 
-    /// The most requests a replica pulls from an async queue: what it can run at once.
-    pub(super) fn pull_capacity(&self) -> u64 {
-        let engine = self.batcher.capacity();
-        self.svc
-            .max_concurrent
-            .map_or(engine, |c| engine.min(u64::from(c)))
-    }
-
-    /// Hands a request to replica `r`: refused there if its limits are reached, else queued.
-    pub(super) fn assign(&mut self, sim: &mut Simulation<Event>, id: RequestId, r: usize) {
-        let now = sim.now();
-        self.switch_to(r);
-        let was_held = self.attempt(id).state == State::Held;
-        let req = self.attempt_mut(id);
-        req.replica = r as u32;
-        req.state = State::Waiting;
-        // A request a proxy held is connected already; the client hears only of a new one.
-        let newly_connected = req.connected.is_none();
-        req.connected.get_or_insert(now);
-        let (owner, lane, measured) = (req.owner, req.lane, req.measured);
-        self.st.assigned += 1;
-        if was_held && newly_connected && !self.attempt(id).abandoned {
-            self.outbox.push(Notice::Connected { owner, attempt: id });
-        }
-        let in_server = self.st.waiting_live + self.st.decoding + self.st.prefilling.len() as u64;
-        let over_cap = self.batcher.admission_cap().is_some_and(|c| in_server >= c)
-            || self
-                .svc
-                .max_concurrent
-                .is_some_and(|c| in_server >= u64::from(c));
-        let queue_full = self
-            .svc
-            .queue_capacity
-            .is_some_and(|c| self.st.waiting_live >= c);
-        if over_cap || queue_full {
-            self.decide(sim, id, Outcome::Rejected);
-            self.release(sim, id);
-            return;
-        }
-        if measured && !matches!(self.st.busy, Busy::Idle) {
-            self.stats.queued += 1;
-        }
-        self.st.waiting.push_back(usize::from(lane), id);
-        self.st.waiting_live += 1;
-        self.total_waiting += 1;
-        self.stats.set_waiting(now, self.total_waiting);
-        self.signals[WAITING].set(now, (self.total_waiting + self.hold_live) as f64);
-        if let Some(t) = self.svc.queue_timeout {
-            // The queue timeout counts from arrival at the endpoint.
-            let at = (self.attempt(id).arrived + t).max(now);
-            sim.schedule_at(at, self.ev(LlmEvent::QueueTimeout(id)));
-        }
-        self.wake(sim);
-    }
-
-    /// Ends the run at `end` and returns its statistics (request counts are the clients').
-    pub fn finish_run(mut self, end: SimTime, events: u64) -> (RunStats, ServingStats) {
-        // Work still under way for clients that have gone is wasted too.
-        let mut wasted = Vec::new();
-        for r in self.attempts.values() {
-            if r.state == State::Free || !r.abandoned || !r.measured {
-                continue;
-            }
-            let (mut share, mut tokens) = (r.share, u64::from(r.generated));
-            if r.state == State::Decoding {
-                let rep = self.replica(r.replica as usize);
-                share += rep.g_dec - r.share_base;
-                tokens += rep.global - r.base_step;
-            }
-            wasted.push((share, tokens));
-        }
-        for (share, tokens) in wasted {
-            self.stats.record_waste(secs(share));
-            self.serving.wasted_tokens += tokens;
-        }
-        // A step under way at the horizon counts as busy up to the horizon, on every replica;
-        // replicas still starting or running are billed up to the end.
-        for r in 0..self.replicas.len() {
-            self.switch_to(r);
-            self.close_replica(end);
-            if self.st.phase != Phase::Stopped {
-                self.bill(r, end);
-            }
-        }
-        let running = self.running;
-        self.set_running(end, running);
-        if end > self.window.start {
-            self.close_window(end);
-        }
-        self.serving.empty_draining_at_end = (0..self.replicas.len())
-            .filter(|&r| self.replica(r).phase == Phase::Draining && self.replica(r).assigned == 0)
-            .count() as u32;
-        self.stats.close(end);
-        self.stats.events = events;
-        self.serving.gpu_seconds =
-            self.serving.replica_seconds * f64::from(self.serving.gpus_per_replica);
-        (self.stats, self.serving)
-    }
-
-    pub(super) fn close_replica(&mut self, end: SimTime) {
-        match &self.st.busy {
-            Busy::Segment { start, b, .. } => {
-                let level = *b as f64;
-                self.serving.batch_area += self.area(*start, end, level);
-                let kv = self.kv_used() as f64;
-                self.serving.kv_area += self.area(*start, end, kv);
-            }
-            Busy::Mixed { start, chunks, .. } => {
-                let level = chunks.len() as f64;
-                self.serving.batch_area += self.area(*start, end, level);
-            }
-            Busy::Static { start, batch, .. } => {
-                let level = batch.len() as f64;
-                self.serving.batch_area += self.area(*start, end, level);
-            }
-            Busy::Idle => {}
+    /// Adds `level` × the part of [start, end] inside the window.
+    pub(super) fn area(&self, start: SimTime, end: SimTime, level: f64) -> f64 {
+        let from = start.max(self.stats.window_start);
+        if end > from {
+            level * (end - from).as_secs_f64()
+        } else {
+            0.0
         }
     }
 }
@@ -726,28 +725,19 @@ impl<'a> LlmEndpoint<'a> {
 impl Endpoint for LlmEndpoint<'_> {
     type Event = LlmEvent;
 
-    /// Counts an attempt's outcome in the current time-series window. The window's latency is
-    /// what a monitor sees: answers, and clients giving up at their timeout (requests refused
-    /// at once would only hide a slow endpoint).
     fn note_outcome(&mut self, outcome: Outcome, latency: SimDuration) {
-        self.window.outcomes[outcome.index()] += 1;
-        if matches!(
-            outcome,
-            Outcome::Ok | Outcome::ClientTimeout | Outcome::GatewayTimeout
-        ) {
-            self.window.latencies_ns.push(latency.as_nanos());
-        }
+        self.sh.note_outcome(outcome, latency);
     }
 
     /// Takes the notices for the clients.
     fn take_notices(&mut self, into: &mut Vec<Notice>) {
-        into.append(&mut self.outbox);
+        into.append(&mut self.sh.outbox);
     }
 
     /// Accepts an attempt: to a ready replica, or (none ready) held or refused with 503.
     fn submit(&mut self, sim: &mut Simulation<Event>, sub: &Submit) -> RequestId {
         let now = sim.now();
-        let id = self.arrive(now, sub);
+        let id = self.sh.arrive(now, sub);
         self.route(sim, id);
         id
     }
@@ -756,9 +746,11 @@ impl Endpoint for LlmEndpoint<'_> {
     /// only what it can start: nothing while a pulled job still waits for admission there.
     fn pull_target(&self) -> Option<usize> {
         let cap = self.pull_capacity();
-        (0..self.replicas.len())
-            .filter(|&r| self.replica(r).phase == Phase::Ready && self.replica(r).waiting_live == 0)
-            .map(|r| (self.replica(r).assigned, r))
+        self.replicas
+            .iter()
+            .enumerate()
+            .filter(|(_, rep)| rep.phase == Phase::Ready && rep.queue.live == 0)
+            .map(|(r, rep)| (rep.assigned, r))
             .filter(|&(a, _)| a < cap)
             .min()
             .map(|(_, r)| r)
@@ -766,8 +758,8 @@ impl Endpoint for LlmEndpoint<'_> {
 
     /// A replica pulls an async job: it is assigned there directly.
     fn pull(&mut self, sim: &mut Simulation<Event>, r: usize, sub: &Submit) -> RequestId {
-        let id = self.arrive(sim.now(), sub);
-        self.assign(sim, id, r);
+        let id = self.sh.arrive(sim.now(), sub);
+        self.engine(r).assign(sim, id);
         id
     }
 
@@ -780,8 +772,8 @@ impl Endpoint for LlmEndpoint<'_> {
 
     /// When a replica took the attempt, if one has.
     fn connected_at(&self, id: RequestId) -> Option<SimTime> {
-        if self.live(id) {
-            self.attempt(id).connected
+        if self.sh.live(id) {
+            self.sh.attempt(id).connected
         } else {
             None
         }
@@ -790,21 +782,21 @@ impl Endpoint for LlmEndpoint<'_> {
     /// Whether a replica has taken the attempt: only a replica sends keep-alives, not the proxy
     /// holding a request while none is ready.
     fn taken(&self, id: RequestId) -> bool {
-        self.live(id) && self.attempt(id).replica != UNASSIGNED
+        self.sh.live(id) && self.sh.attempt(id).replica != UNASSIGNED
     }
 
     /// When the attempt's latest token was made, as of `now` (tokens of a decode segment
     /// under way included).
     fn last_token(&self, id: RequestId, now: SimTime) -> Option<SimTime> {
-        if !self.live(id) {
+        if !self.sh.live(id) {
             return None;
         }
-        let r = self.attempt(id);
+        let r = self.sh.attempt(id);
         r.first_token?;
         let mut last = r.last_tok.max(r.first_token);
         match r.state {
             State::Decoding => {
-                let rep = self.replica(r.replica as usize);
+                let rep = &self.replicas[r.replica as usize];
                 last = last.max(Some(rep.last_decode_end));
                 if let Busy::Segment {
                     start,
@@ -833,37 +825,38 @@ impl Endpoint for LlmEndpoint<'_> {
     /// The client hung up on an attempt (a timeout). The server cancels its work if the
     /// attempt asked for that, else it goes on, for nobody.
     fn disconnect(&mut self, sim: &mut Simulation<Event>, id: RequestId) {
-        if !self.live(id) {
+        if !self.sh.live(id) {
             return;
         }
-        self.attempt_mut(id).abandoned = true;
-        if self.attempt(id).replica != UNASSIGNED {
-            self.switch_to(self.attempt(id).replica as usize);
-        }
-        match self.attempt(id).state {
+        self.sh.attempt_mut(id).abandoned = true;
+        let a = self.sh.attempt(id);
+        let (state, cancel, cancelled, replica) = (a.state, a.cancel, a.cancelled, a.replica);
+        match state {
             // A held attempt was never given to a replica: it just leaves.
             State::Held => {
-                self.hold_live -= 1;
-                self.decide(sim, id, Outcome::ClientTimeout);
+                self.sh.hold_live -= 1;
+                self.sh.decide(sim, id, Outcome::ClientTimeout);
                 self.release(sim, id);
             }
             // Still in the API server: it never reaches the engine.
             State::Api => {
-                self.decide(sim, id, Outcome::ClientTimeout);
+                self.sh.decide(sim, id, Outcome::ClientTimeout);
                 self.release(sim, id);
             }
-            _ if !self.attempt(id).cancel => {}
+            _ if !cancel => {}
             State::Waiting => {
-                self.leave_queue(sim.now(), id);
-                self.decide(sim, id, Outcome::ClientTimeout);
-                self.release(sim, id);
+                let mut e = self.engine(replica as usize);
+                e.leave_queue(sim.now(), id);
+                e.sh.decide(sim, id, Outcome::ClientTimeout);
+                e.release(sim, id);
             }
             State::Prefilling | State::Decoding => {
-                if !self.attempt(id).cancelled {
-                    self.attempt_mut(id).cancelled = true;
-                    self.st.cancel_pending += 1;
+                let mut e = self.engine(replica as usize);
+                if !cancelled {
+                    e.sh.attempt_mut(id).cancelled = true;
+                    e.rep.cancel_pending += 1;
                 }
-                self.wake(sim);
+                e.wake(sim);
             }
             // A static batch runs to its end; there is nothing to cancel.
             State::Batched | State::Free => {}
@@ -873,26 +866,30 @@ impl Endpoint for LlmEndpoint<'_> {
     /// Whether one of this endpoint's events is stale.
     fn is_stale(&self, event: &LlmEvent) -> bool {
         match *event {
-            LlmEvent::StepDone(r, epoch) => epoch != self.replica(r as usize).epoch,
+            LlmEvent::StepDone(r, epoch) => epoch != self.replicas[r as usize].epoch,
             LlmEvent::BatchTimer(r, epoch) => {
-                let rep = self.replica(r as usize);
+                let rep = &self.replicas[r as usize];
                 epoch != rep.timer_epoch || !matches!(rep.busy, Busy::Idle)
             }
             LlmEvent::QueueTimeout(id) => {
-                !self.live(id) || self.attempt(id).state != State::Waiting
+                !self.sh.live(id) || self.sh.attempt(id).state != State::Waiting
             }
             LlmEvent::ReplicaReady(r, life) => {
-                let rep = self.replica(r as usize);
+                let rep = &self.replicas[r as usize];
                 rep.life != life || rep.phase != Phase::Starting
             }
             LlmEvent::IdleCheck(generation) => {
-                generation != self.idle_gen || self.in_system > 0 || self.counted_run_done()
+                generation != self.sh.idle_gen
+                    || self.sh.in_system > 0
+                    || self.sh.counted_run_done()
             }
-            LlmEvent::HoldTimeout(id) => !self.live(id) || self.attempt(id).state != State::Held,
-            LlmEvent::ApiDone(id) => !self.live(id) || self.attempt(id).state != State::Api,
+            LlmEvent::HoldTimeout(id) => {
+                !self.sh.live(id) || self.sh.attempt(id).state != State::Held
+            }
+            LlmEvent::ApiDone(id) => !self.sh.live(id) || self.sh.attempt(id).state != State::Api,
             // Periodic events do not outlive a counted run: it ends with its last answer.
             LlmEvent::ScaleSnapshot(_) | LlmEvent::ScaleEval(_) | LlmEvent::WindowTick => {
-                self.counted_run_done()
+                self.sh.counted_run_done()
             }
         }
     }
@@ -900,34 +897,28 @@ impl Endpoint for LlmEndpoint<'_> {
     /// Handles one of this endpoint's events.
     fn handle(&mut self, sim: &mut Simulation<Event>, event: LlmEvent) {
         match event {
-            LlmEvent::StepDone(r, _) => {
-                self.switch_to(r as usize);
-                self.on_step_done(sim);
-            }
-            LlmEvent::BatchTimer(r, _) => {
-                self.switch_to(r as usize);
-                self.plan(sim);
-            }
+            LlmEvent::StepDone(r, _) => self.engine(r as usize).on_step_done(sim),
+            LlmEvent::BatchTimer(r, _) => self.engine(r as usize).plan(sim),
             LlmEvent::QueueTimeout(id) => {
-                self.switch_to(self.attempt(id).replica as usize);
-                self.on_queue_timeout(sim, id);
+                let r = self.sh.attempt(id).replica as usize;
+                self.engine(r).on_queue_timeout(sim, id);
             }
             LlmEvent::ReplicaReady(r, _) => self.on_replica_ready(sim, r as usize),
             LlmEvent::IdleCheck(_) => self.on_idle(sim),
-            LlmEvent::ScaleSnapshot(up) => self.on_scale_snapshot(sim.now(), up),
+            LlmEvent::ScaleSnapshot(up) => self.sh.on_scale_snapshot(sim.now(), up),
             LlmEvent::WindowTick => {
                 self.close_window(sim.now());
                 // Windows go on while requests may still come or are in the system.
-                if !self.counted_run_done() {
-                    let tick = self.ev(LlmEvent::WindowTick);
-                    sim.schedule_in(self.scenario.timeseries_interval, tick);
+                if !self.sh.counted_run_done() {
+                    let tick = self.sh.ev(LlmEvent::WindowTick);
+                    sim.schedule_in(self.sh.scenario.timeseries_interval, tick);
                 }
             }
             LlmEvent::ScaleEval(up) => self.on_scale_eval(sim, up),
             LlmEvent::ApiDone(id) => self.route(sim, id),
             LlmEvent::HoldTimeout(id) => {
-                self.hold_live -= 1;
-                self.decide(sim, id, Outcome::Unavailable);
+                self.sh.hold_live -= 1;
+                self.sh.decide(sim, id, Outcome::Unavailable);
                 self.release(sim, id);
             }
         }
@@ -935,22 +926,23 @@ impl Endpoint for LlmEndpoint<'_> {
 
     /// Schedules what runs from time zero: the first window, autoscaler checks, idle timer.
     fn start(&mut self, sim: &mut Simulation<Event>) {
+        let sh = &mut self.sh;
         // An endpoint that starts idle starts its idle clock at zero.
-        self.check_idle(sim);
-        let tick = self.ev(LlmEvent::WindowTick);
-        sim.schedule_in(self.scenario.timeseries_interval, tick);
-        self.schedule_scaling(sim, true);
-        self.schedule_scaling(sim, false);
-        let running = self.running;
-        self.signals[RUNNING].set(SimTime::ZERO, f64::from(running));
+        sh.check_idle(sim);
+        let tick = sh.ev(LlmEvent::WindowTick);
+        sim.schedule_in(sh.scenario.timeseries_interval, tick);
+        sh.schedule_scaling(sim, true);
+        sh.schedule_scaling(sim, false);
+        let running = sh.running;
+        sh.signals[RUNNING].set(SimTime::ZERO, f64::from(running));
     }
 
     fn has_notices(&self) -> bool {
-        !self.outbox.is_empty()
+        !self.sh.outbox.is_empty()
     }
 
     fn set_client_done(&mut self, done: bool) {
-        self.client_done = done;
+        self.sh.client_done = done;
     }
 
     fn finish(self, end: SimTime, events: u64) -> (RunStats, Option<ServingStats>) {

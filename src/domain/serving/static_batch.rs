@@ -4,7 +4,7 @@
 
 use super::super::request::RequestId;
 use super::batcher::Batcher;
-use super::pool::{Busy, Event, LlmEndpoint, LlmEvent, State};
+use super::pool::{Busy, Engine, Event, LlmEvent, State};
 use crate::domain::llm_service::secs;
 use crate::domain::perf::StepShape;
 use crate::sim::{SimDuration, Simulation};
@@ -18,19 +18,19 @@ pub(crate) struct StaticBatch {
     pub(super) max_wait: SimDuration,
 }
 
-impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for StaticBatch {
-    fn plan(&self, ep: &mut LlmEndpoint<'_>, sim: &mut Simulation<Event>) {
+impl Batcher<Engine<'_, '_>, Simulation<Event>> for StaticBatch {
+    fn plan(&self, ep: &mut Engine<'_, '_>, sim: &mut Simulation<Event>) {
         let (max_batch, max_wait) = (self.max_batch, self.max_wait);
         let now = sim.now();
         let Some(head) = ep.waiting_head() else {
             return;
         };
         let oldest = ep.attempt(head).arrived;
-        if ep.st.waiting_live < u64::from(max_batch) && now < oldest + max_wait {
-            ep.st.timer_epoch += 1;
+        if ep.rep.queue.live < u64::from(max_batch) && now < oldest + max_wait {
+            ep.rep.timer_epoch += 1;
             sim.schedule_at(
                 oldest + max_wait,
-                ep.ev(LlmEvent::BatchTimer(ep.cur as u32, ep.st.timer_epoch)),
+                ep.ev(LlmEvent::BatchTimer(ep.r, ep.rep.timer_epoch)),
             );
             return;
         }
@@ -44,7 +44,7 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for StaticBatch {
                 u64::from(ep.attempt(h).output),
             );
             let (np, no) = (max_p.max(p), max_o.max(o));
-            if !batch.is_empty() && (batch.len() as u64 + 1) * (np + no) > ep.svc.kv_tokens {
+            if !batch.is_empty() && (batch.len() as u64 + 1) * (np + no) > ep.sh.svc.kv_tokens {
                 break;
             }
             let id = ep.take_waiting(now).expect("head exists");
@@ -53,8 +53,8 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for StaticBatch {
             (max_p, max_o) = (np, no);
         }
         let b = batch.len() as u64;
-        ep.st.reserved = b * (max_p + max_o);
-        let prefill_s = ep.svc.step.step_seconds(&StepShape {
+        ep.rep.kv.reserved = b * (max_p + max_o);
+        let prefill_s = ep.sh.svc.step.step_seconds(&StepShape {
             prefill_tokens: b * max_p,
             prefill_seqs: b,
             prefill_pairs: b * max_p * (max_p + 1) / 2,
@@ -69,9 +69,9 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for StaticBatch {
         let first_step = if max_p > 0 {
             prefill_s
         } else {
-            ep.svc.step.decode_seconds(b, 0, 1)
+            ep.sh.svc.step.decode_seconds(b, 0, 1)
         };
-        let total = prefill_s + ep.svc.step.decode_seconds(b, c0, steps);
+        let total = prefill_s + ep.sh.svc.step.decode_seconds(b, c0, steps);
         let busy = Busy::Static {
             start: now,
             batch,
@@ -82,12 +82,12 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for StaticBatch {
     }
 
     /// The reservations, which bound what is stored.
-    fn kv_used(&self, ep: &LlmEndpoint<'_>) -> u64 {
-        ep.st.reserved
+    fn kv_used(&self, ep: &Engine<'_, '_>) -> u64 {
+        ep.rep.kv.reserved
     }
 
-    fn kv_at_end(&self, ep: &LlmEndpoint<'_>, _decode_steps: u64, _chunk_tokens: u64) -> u64 {
-        ep.st.reserved
+    fn kv_at_end(&self, ep: &Engine<'_, '_>, _decode_steps: u64, _chunk_tokens: u64) -> u64 {
+        ep.rep.kv.reserved
     }
 
     fn capacity(&self) -> u64 {

@@ -5,7 +5,7 @@
 //! `max-waiting-tokens` decode steps. Each admitted request reserves KV for its whole length.
 
 use super::batcher::Batcher;
-use super::pool::{Event, LlmEndpoint};
+use super::pool::{Engine, Event};
 use crate::sim::Simulation;
 
 /// TGI's router and scheduler settings.
@@ -21,20 +21,20 @@ pub(crate) struct Tgi {
     pub(super) max_waiting_tokens: u32,
 }
 
-impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Tgi {
-    fn plan(&self, ep: &mut LlmEndpoint<'_>, sim: &mut Simulation<Event>) {
+impl Batcher<Engine<'_, '_>, Simulation<Event>> for Tgi {
+    fn plan(&self, ep: &mut Engine<'_, '_>, sim: &mut Simulation<Event>) {
         let (max_prefill, ratio, max_waiting_tokens) = (
             self.max_prefill_tokens,
             self.waiting_served_ratio,
             self.max_waiting_tokens,
         );
         let now = sim.now();
-        let waiting = ep.st.waiting_live;
-        let running = ep.st.decoding;
+        let waiting = ep.rep.queue.live;
+        let running = ep.rep.decoding;
         let prefill_now = waiting > 0
             && (running == 0
                 || waiting as f64 / running as f64 >= ratio
-                || ep.st.steps_since_prefill >= u64::from(max_waiting_tokens));
+                || ep.rep.steps_since_prefill >= u64::from(max_waiting_tokens));
         if prefill_now {
             let mut budget = u64::from(max_prefill);
             let mut chunks = Vec::new();
@@ -43,13 +43,15 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Tgi {
                     u64::from(ep.attempt(head).prefill_target),
                     u64::from(ep.attempt(head).output),
                 );
-                if (p > budget && !chunks.is_empty()) || ep.st.reserved + p + o > ep.svc.kv_tokens {
+                if (p > budget && !chunks.is_empty())
+                    || ep.rep.kv.reserved + p + o > ep.sh.svc.kv_tokens
+                {
                     break;
                 }
                 let id = ep.take_waiting(now).expect("head exists");
                 ep.admit(id);
                 ep.attempt_mut(id).reserved = p + o;
-                ep.st.reserved += p + o;
+                ep.rep.kv.reserved += p + o;
                 if p == 0 {
                     ep.start_decoding_without_prompt(id);
                     continue;
@@ -61,16 +63,16 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Tgi {
                 }
             }
             if !chunks.is_empty() {
-                ep.st.steps_since_prefill = 0;
+                ep.rep.steps_since_prefill = 0;
                 ep.start_mixed(sim, chunks, false);
                 ep.note_kv_at_end(0, 0);
                 return;
             }
         }
-        if ep.st.decoding > 0 {
+        if ep.rep.decoding > 0 {
             let forced = if waiting > 0 {
                 u64::from(max_waiting_tokens)
-                    .saturating_sub(ep.st.steps_since_prefill)
+                    .saturating_sub(ep.rep.steps_since_prefill)
                     .max(1)
             } else {
                 u64::MAX
@@ -85,12 +87,12 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Tgi {
     }
 
     /// The reservations, which bound what is stored.
-    fn kv_used(&self, ep: &LlmEndpoint<'_>) -> u64 {
-        ep.st.reserved
+    fn kv_used(&self, ep: &Engine<'_, '_>) -> u64 {
+        ep.rep.kv.reserved
     }
 
-    fn kv_at_end(&self, ep: &LlmEndpoint<'_>, _decode_steps: u64, _chunk_tokens: u64) -> u64 {
-        ep.st.reserved
+    fn kv_at_end(&self, ep: &Engine<'_, '_>, _decode_steps: u64, _chunk_tokens: u64) -> u64 {
+        ep.rep.kv.reserved
     }
 
     fn capacity(&self) -> u64 {

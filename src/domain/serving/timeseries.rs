@@ -7,7 +7,14 @@ use crate::sim::SimTime;
 impl LlmEndpoint<'_> {
     /// Closes the current window at `now`: a time-series row and the alert rule.
     pub(super) fn close_window(&mut self, now: SimTime) {
-        let w = std::mem::take(&mut self.window);
+        let counts = |p: Phase| self.replicas.iter().filter(|rep| rep.phase == p).count() as u32;
+        let replicas = [
+            counts(Phase::Starting),
+            counts(Phase::Ready),
+            counts(Phase::Draining),
+        ];
+        let sh = &mut self.sh;
+        let w = std::mem::take(&mut sh.window);
         let mut lat = w.latencies_ns;
         let p99_s = if lat.is_empty() {
             None
@@ -17,37 +24,28 @@ impl LlmEndpoint<'_> {
             let rank = ((lat.len() as f64 * 0.99).ceil() as usize).clamp(1, lat.len());
             Some(lat[rank - 1] as f64 / 1e9)
         };
-        let busy = self.signals[BUSY].at(now);
-        let running = self.signals[RUNNING].at(now);
-        if now > self.stats.window_start
+        let busy = sh.signals[BUSY].at(now);
+        let running = sh.signals[RUNNING].at(now);
+        if now > sh.stats.window_start
             && let (Some(p99), Some(t)) =
-                (p99_s, self.scenario.policies.classes[0].policy.read_timeout)
+                (p99_s, sh.scenario.policies.classes[0].policy.read_timeout)
             && p99 > 0.8 * t.as_secs_f64()
         {
-            self.serving.alert_windows += 1;
+            sh.serving.alert_windows += 1;
         }
-        if self.keep_timeseries {
-            let count = |p: Phase| {
-                (0..self.replicas.len())
-                    .filter(|&r| self.replica(r).phase == p)
-                    .count() as u32
-            };
+        if sh.keep_timeseries {
             let up_time = running - w.running_at_start;
-            self.serving.timeseries.push(WindowRow {
+            sh.serving.timeseries.push(WindowRow {
                 start_s: w.start.as_secs_f64(),
                 arrivals: w.arrivals,
                 outcomes: w.outcomes,
-                queue_depth: self.total_waiting + self.hold_live,
-                replicas: [
-                    count(Phase::Starting),
-                    count(Phase::Ready),
-                    count(Phase::Draining),
-                ],
+                queue_depth: sh.total_waiting + sh.hold_live,
+                replicas,
                 gpu_util: (up_time > 0.0).then(|| (busy - w.busy_at_start) / up_time),
                 p99_s,
             });
         }
-        self.window = Window {
+        sh.window = Window {
             start: now,
             busy_at_start: busy,
             running_at_start: running,

@@ -5,7 +5,7 @@
 
 use super::super::request::RequestId;
 use super::batcher::Batcher;
-use super::pool::{Event, LlmEndpoint};
+use super::pool::{Engine, Event};
 use crate::sim::Simulation;
 
 /// vLLM's scheduler settings.
@@ -20,12 +20,12 @@ pub(crate) struct Vllm {
 }
 
 /// KV tokens of the partly filled last block a sequence may hold.
-fn block_slack(ep: &LlmEndpoint<'_>) -> u64 {
-    u64::from(ep.svc.block_size.max(1) - 1)
+fn block_slack(ep: &Engine<'_, '_>) -> u64 {
+    u64::from(ep.sh.svc.block_size.max(1) - 1)
 }
 
-impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Vllm {
-    fn plan(&self, ep: &mut LlmEndpoint<'_>, sim: &mut Simulation<Event>) {
+impl Batcher<Engine<'_, '_>, Simulation<Event>> for Vllm {
+    fn plan(&self, ep: &mut Engine<'_, '_>, sim: &mut Simulation<Event>) {
         let (max_seqs, max_tokens, chunked) = (
             self.max_num_seqs,
             self.max_batched_tokens,
@@ -33,18 +33,18 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Vllm {
         );
         let now = sim.now();
         // Make room for the decoders' next token, preempting the newest sequences if needed.
-        while ep.st.decoding > 0 && ep.kv_used() + ep.st.decoding > ep.svc.kv_tokens {
+        while ep.rep.decoding > 0 && ep.kv_used() + ep.rep.decoding > ep.sh.svc.kv_tokens {
             ep.preempt_newest(sim);
         }
         let mut budget = u64::from(max_tokens);
         let mut chunks: Vec<(RequestId, u32)> = Vec::new();
         if chunked {
-            budget = budget.saturating_sub(ep.st.decoding);
+            budget = budget.saturating_sub(ep.rep.decoding);
         }
-        let kv_cap = ep.svc.kv_tokens;
-        let mut kv = ep.kv_used() + ep.st.decoding;
+        let kv_cap = ep.sh.svc.kv_tokens;
+        let mut kv = ep.kv_used() + ep.rep.decoding;
         // Prompts already being prefilled continue first; their KV is already reserved.
-        for &id in &ep.st.prefilling.clone() {
+        for &id in &ep.rep.prefilling.clone() {
             if budget == 0 {
                 break;
             }
@@ -58,7 +58,8 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Vllm {
             budget -= c;
         }
         // Then new requests, first come first served, while sequences, tokens and KV allow.
-        while budget > 0 && (ep.st.decoding + ep.st.prefilling.len() as u64) < u64::from(max_seqs) {
+        while budget > 0 && (ep.rep.decoding + ep.rep.prefilling.len() as u64) < u64::from(max_seqs)
+        {
             let Some(head) = ep.waiting_head() else {
                 break;
             };
@@ -82,9 +83,9 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Vllm {
         }
         if !chunks.is_empty() {
             // Without chunking, a prefill step pauses decoding (prefill first, as vLLM v0 did).
-            let with_decoders = chunked && ep.st.decoding > 0;
+            let with_decoders = chunked && ep.rep.decoding > 0;
             ep.start_mixed(sim, chunks, with_decoders);
-        } else if let Some(kv_steps) = (kv_cap - ep.kv_used()).checked_div(ep.st.decoding) {
+        } else if let Some(kv_steps) = (kv_cap - ep.kv_used()).checked_div(ep.rep.decoding) {
             // Decode until the first completion or until the KV cache would overflow.
             ep.start_segment(sim, kv_steps.max(1));
         }
@@ -92,23 +93,23 @@ impl Batcher<LlmEndpoint<'_>, Simulation<Event>> for Vllm {
     }
 
     /// Every stored token, counting a partly filled block for every sequence.
-    fn kv_used(&self, ep: &LlmEndpoint<'_>) -> u64 {
-        let seqs = ep.st.decoding + ep.st.prefilling.len() as u64;
-        ep.st.prefill_kv + ep.dec_ctx() + seqs * block_slack(ep)
+    fn kv_used(&self, ep: &Engine<'_, '_>) -> u64 {
+        let seqs = ep.rep.decoding + ep.rep.prefilling.len() as u64;
+        ep.rep.kv.prefill + ep.dec_ctx() + seqs * block_slack(ep)
     }
 
     /// Decoders after `decode_steps` more tokens, prompts prefilled so far plus `chunk_tokens`,
     /// and one partly filled block per sequence.
-    fn kv_at_end(&self, ep: &LlmEndpoint<'_>, decode_steps: u64, chunk_tokens: u64) -> u64 {
+    fn kv_at_end(&self, ep: &Engine<'_, '_>, decode_steps: u64, chunk_tokens: u64) -> u64 {
         let prefilled: u64 = ep
-            .st
+            .rep
             .prefilling
             .iter()
             .map(|&id| u64::from(ep.attempt(id).prefilled))
             .sum();
-        let seqs = ep.st.decoding + ep.st.prefilling.len() as u64;
+        let seqs = ep.rep.decoding + ep.rep.prefilling.len() as u64;
         ep.dec_ctx()
-            + ep.st.decoding * decode_steps
+            + ep.rep.decoding * decode_steps
             + prefilled
             + chunk_tokens
             + seqs * block_slack(ep)
