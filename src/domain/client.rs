@@ -430,6 +430,8 @@ impl<'a, E: Endpoint> System<'a, E> {
             lane: self.lanes[usize::from(j.class)],
             measured: j.measured,
             cancel: self.policy(id).cancel_on_disconnect,
+            content: None,
+            answer: 0,
         }
     }
 

@@ -8,6 +8,7 @@
 //! the endpoint answers with [`Notice`]s (connected, done: answered, refused or dropped) that the
 //! client layer drains after every call; the client hangs up with [`Endpoint::disconnect`].
 
+use super::prompt::Content;
 use super::request::{Outcome, RequestId};
 use super::stats::RunStats;
 use super::stats::ServingStats;
@@ -59,7 +60,7 @@ pub enum Notice {
 }
 
 /// One attempt handed to an endpoint.
-#[derive(Copy, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub struct Submit {
     /// The client's request.
     pub owner: RequestId,
@@ -73,6 +74,12 @@ pub struct Submit {
     pub measured: bool,
     /// Whether the server stops work when the client hangs up.
     pub cancel: bool,
+    /// What the prompt is made of, when parts of it repeat across requests (prefix caching);
+    /// `None`: tokens no other request shares.
+    pub content: Option<Content>,
+    /// The id the answer's tokens go by, should a later prompt send them back (a
+    /// conversation's next turn).
+    pub answer: u64,
 }
 
 /// An endpoint the client layer drives. `Self::Event` is the endpoint's own closed event enum;

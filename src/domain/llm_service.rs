@@ -121,6 +121,9 @@ pub struct LlmService {
     pub kv_tokens: u64,
     /// Tokens per KV block.
     pub block_size: u32,
+    /// Whether the engine keeps a prefix cache: KV blocks of earlier prompts reused by prompts
+    /// that start the same way (vLLM's automatic prefix caching).
+    pub prefix_caching: bool,
     /// Longest sequence (prompt + output); longer requests are clipped to it.
     pub max_model_len: u32,
     /// Prompt tokens per request.

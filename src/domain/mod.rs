@@ -15,6 +15,7 @@ pub mod memory;
 pub mod perf;
 pub mod policy;
 pub mod profile;
+pub mod prompt;
 pub mod quant;
 pub mod request;
 pub mod run;

@@ -261,6 +261,11 @@ pub struct ServingStats {
     pub batch_area: f64,
     /// Preemptions (vllm).
     pub preemptions: u64,
+    /// Prompt tokens of counted attempts at admission (a recomputed one again), the
+    /// denominator of the prefix-cache hit rate.
+    pub prompt_tokens_admitted: u64,
+    /// Of those, tokens whose KV came from the prefix cache instead of a prefill.
+    pub prefill_tokens_saved: u64,
     /// Tokens generated for attempts whose client had gone (or that did not end ok).
     pub wasted_tokens: u64,
     /// Instance cost of the window, US dollars (when a price is known).

@@ -540,6 +540,7 @@ pub(crate) fn llm_service(
         engine: engine_spec,
         kv_tokens,
         block_size,
+        prefix_caching: false,
         max_model_len,
         prompt_tokens,
         output_tokens,

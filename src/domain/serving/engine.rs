@@ -6,6 +6,8 @@ use std::cmp::Reverse;
 use std::rc::Rc;
 
 use super::super::endpoint::Notice;
+use super::super::prompt::Segment;
+use super::prefix::Hit;
 use super::super::llm_service::{completed_steps, secs, segment_seconds};
 use super::super::policy::Discipline;
 use super::super::request::{Outcome, RequestId};
@@ -125,7 +127,15 @@ impl Engine<'_, '_> {
     /// more decode tokens and `chunk_tokens` more prompt tokens), for the never-exceeds check.
     pub(super) fn note_kv_at_end(&mut self, decode_steps: u64, chunk_tokens: u64) {
         let held = self.rep.engine.kv_at_end(self, decode_steps, chunk_tokens);
-        self.sh.serving.kv_peak = self.sh.serving.kv_peak.max(held);
+        // Cached blocks no sequence holds give way to what the running ones need.
+        let idle = match self.rep.cache.as_mut() {
+            Some(cache) => {
+                cache.evict_to(self.sh.svc.kv_tokens.saturating_sub(held));
+                cache.idle_tokens()
+            }
+            None => 0,
+        };
+        self.sh.serving.kv_peak = self.sh.serving.kv_peak.max(held + idle);
     }
 
     pub(super) fn generated_now(&self, id: RequestId) -> u32 {
@@ -250,9 +260,75 @@ impl Engine<'_, '_> {
         // KV for the whole prompt is reserved at admission (as vLLM allocates a prompt's
         // blocks), so later chunks of a long prompt always fit.
         let target = u64::from(r.prefill_target);
+        let measured = r.measured;
         self.rep.kv.prefill += target;
         self.rep.admitted.insert(order, id);
         self.rep.prefilling.push(id);
+        // A cached prefix is not prefilled again: its tokens count as done (their KV is still
+        // read by the rest of the prompt's attention), and its blocks are counted once.
+        let mut hit = 0;
+        if let Some(cache) = self.rep.cache.as_mut() {
+            let r = self.sh.attempts.get_mut(id);
+            if let Some(content) = &r.content {
+                let (h, path) = cache.acquire(content);
+                hit = h.tokens;
+                r.prefilled = hit;
+                r.path = path;
+                r.shared = hit;
+                self.rep.kv.shared += u64::from(hit);
+            }
+        }
+        if measured {
+            let s = &mut self.sh.serving;
+            s.prompt_tokens_admitted += target;
+            s.prefill_tokens_saved += u64::from(hit);
+            self.sh.window.prompt_tokens += target;
+            self.sh.window.hit_tokens += u64::from(hit);
+        }
+    }
+
+    /// What the head of the queue would take from the prefix cache if admitted now.
+    pub(super) fn cache_peek(&self, id: RequestId) -> Hit {
+        match (&self.rep.cache, &self.attempt(id).content) {
+            (Some(cache), Some(content)) => cache.peek(content),
+            _ => Hit::default(),
+        }
+    }
+
+    /// The attempt's prompt is computed up to `prefilled`: its whole blocks join the cache.
+    pub(super) fn cache_progress(&mut self, id: RequestId) {
+        let Some(cache) = self.rep.cache.as_mut() else {
+            return;
+        };
+        let r = self.sh.attempts.get_mut(id);
+        let Some(content) = r.content.clone() else {
+            return;
+        };
+        let added = cache.extend(&mut r.path, &content, r.prefilled);
+        r.shared += added as u32;
+        self.rep.kv.shared += added;
+    }
+
+    /// The attempt leaves the engine (`answered`: with all its tokens): an answered one leaves
+    /// its prompt and answer in the cache; either way the cache no longer counts it as held.
+    pub(super) fn cache_leave(&mut self, id: RequestId, answered: bool) {
+        let Some(cache) = self.rep.cache.as_mut() else {
+            return;
+        };
+        let r = self.sh.attempts.get_mut(id);
+        if answered && let Some(content) = r.content.clone() {
+            let mut whole = content.to_vec();
+            whole.push(Segment {
+                id: r.answer,
+                len: r.output,
+            });
+            // The last token was sampled but never run through the model: it has no KV.
+            let computed = r.prompt + r.output - 1;
+            cache.extend(&mut r.path, &whole, computed);
+        }
+        cache.release(&mut r.path);
+        self.rep.kv.shared -= u64::from(r.shared);
+        r.shared = 0;
     }
 
     pub(super) fn start_decoding_without_prompt(&mut self, id: RequestId) {
@@ -364,6 +440,8 @@ impl Engine<'_, '_> {
                 return;
             }
         }
+        // Its blocks stay cached (unheld): a recompute may find them again.
+        self.cache_leave(id, false);
         let now = sim.now();
         if self.attempt(id).cancelled {
             // Its client asked to cancel: it leaves instead of waiting for a recompute.
@@ -403,6 +481,7 @@ impl Engine<'_, '_> {
         if self.attempt(id).outcome.is_none() {
             self.sh.decide(sim, id, Outcome::Ok);
         }
+        self.cache_leave(id, true);
         let r = self.attempt(id);
         if self.rep.engine.reserves_per_attempt() {
             self.rep.kv.reserved -= r.reserved;
@@ -438,8 +517,9 @@ impl Engine<'_, '_> {
                     self.rep.last_decode_end = now;
                 }
                 for (id, c) in chunks {
+                    self.attempt_mut(id).prefilled += c;
+                    self.cache_progress(id);
                     let r = self.attempt_mut(id);
-                    r.prefilled += c;
                     r.share += share;
                     if r.prefilled >= r.prefill_target {
                         // The step that completes a prompt also produces the next token.
@@ -546,6 +626,7 @@ impl Engine<'_, '_> {
                 }
                 _ => continue,
             }
+            self.cache_leave(id, false);
             let r = self.attempt(id);
             if self.rep.engine.reserves_per_attempt() {
                 self.rep.kv.reserved -= r.reserved;

@@ -40,6 +40,7 @@ mod engine;
 pub mod families;
 mod lifecycle;
 pub mod pool;
+mod prefix;
 mod static_batch;
 mod tgi;
 mod timeseries;

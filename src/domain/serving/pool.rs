@@ -11,7 +11,9 @@ use super::super::request::{Outcome, RequestId};
 use super::super::scenario::Scenario;
 use super::super::slab::Slab;
 use super::super::stats::{RunStats, ServingStats};
+use super::super::prompt::{self, Content};
 use super::batcher::Batcher;
+use super::prefix::{Path, PrefixCache};
 use crate::sim::{RngStreams, SimDuration, SimRng, SimTime, Simulation};
 
 /// A batcher of LLM endpoints, of any family (see `families`).
@@ -103,6 +105,15 @@ pub(super) struct Attempt {
     pub(super) reserved: u64,
     /// The replica serving it.
     pub(super) replica: u32,
+    /// What the prompt is made of (clipped to the context), when it may share a prefix.
+    pub(super) content: Option<Content>,
+    /// The id of the answer's tokens, cached with the prompt when the attempt ends.
+    pub(super) answer: u64,
+    /// Its nodes in the replica's prefix cache while it runs.
+    pub(super) path: Path,
+    /// Tokens of prefix-cache blocks it uses that are counted once, in the cache: its hit and
+    /// the blocks it added.
+    pub(super) shared: u32,
 }
 
 /// A running time integral of a level, seconds × level.
@@ -170,6 +181,9 @@ pub(super) struct Window {
     pub(super) outcomes: [u64; Outcome::COUNT],
     pub(super) latencies_ns: Vec<u64>,
     pub(super) busy_at_start: f64,
+    /// Prompt tokens admitted in the window, and those taken from the prefix cache.
+    pub(super) prompt_tokens: u64,
+    pub(super) hit_tokens: u64,
     pub(super) running_at_start: f64,
 }
 
@@ -224,6 +238,9 @@ pub(super) struct Kv {
     pub(super) prefill: u64,
     /// Tokens reserved for whole attempts (engines that reserve prompt plus output).
     pub(super) reserved: u64,
+    /// Tokens of running sequences that sit in prefix-cache blocks (counted once, by the
+    /// cache, however many sequences use them).
+    pub(super) shared: u64,
 }
 
 /// One replica: its life (phase, billing), its waiting queue, its KV cache, its running
@@ -234,6 +251,8 @@ pub(super) struct Replica {
     pub(super) engine: Rc<DynBatcher>,
     pub(super) queue: Lanes,
     pub(super) kv: Kv,
+    /// The prefix cache, for engines that keep one.
+    pub(super) cache: Option<PrefixCache>,
     pub(super) prefilling: Vec<RequestId>,
     pub(super) decoding: u64,
     pub(super) done_heap: BinaryHeap<Reverse<(u64, u32, u32)>>,
@@ -263,11 +282,17 @@ pub(super) struct Replica {
 }
 
 impl Replica {
-    pub(super) fn new(lanes: usize, engine: Rc<DynBatcher>, phase: Phase) -> Self {
+    pub(super) fn new(
+        lanes: usize,
+        engine: Rc<DynBatcher>,
+        phase: Phase,
+        cache: Option<PrefixCache>,
+    ) -> Self {
         Replica {
             engine,
             queue: Lanes::new(lanes),
             kv: Kv::default(),
+            cache,
             prefilling: Vec::new(),
             decoding: 0,
             done_heap: BinaryHeap::new(),
@@ -389,7 +414,10 @@ impl<'a> LlmEndpoint<'a> {
                 } else {
                     Phase::Stopped
                 };
-                Replica::new(lanes, Rc::clone(&engine), phase)
+                let cache = svc
+                    .prefix_caching
+                    .then(|| PrefixCache::new(svc.block_size));
+                Replica::new(lanes, Rc::clone(&engine), phase, cache)
             })
             .collect();
         let sh = Shared {
@@ -620,6 +648,16 @@ impl Shared<'_> {
             share_base: 0.0,
             reserved: 0,
             replica: UNASSIGNED,
+            content: sub.content.as_ref().map(|c| {
+                if prompt::tokens(c) > u64::from(prompt) {
+                    Content::from(prompt::clip(c, prompt))
+                } else {
+                    Rc::clone(c)
+                }
+            }),
+            answer: sub.answer,
+            path: Path::default(),
+            shared: 0,
         };
         self.attempts.insert(req)
     }

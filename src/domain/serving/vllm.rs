@@ -19,6 +19,12 @@ pub(crate) struct Vllm {
     pub(super) chunked_prefill: bool,
 }
 
+/// Prefix-cache tokens running sequences hold: counted once however many share them (each
+/// sequence's own count leaves them out, see `Kv::shared`).
+fn held_cache(ep: &Engine<'_, '_>) -> u64 {
+    ep.rep.cache.as_ref().map_or(0, |c| c.pinned_tokens())
+}
+
 /// KV tokens of the partly filled last block a sequence may hold.
 fn block_slack(ep: &Engine<'_, '_>) -> u64 {
     u64::from(ep.sh.svc.block_size.max(1) - 1)
@@ -64,15 +70,19 @@ impl Batcher<Engine<'_, '_>, Simulation<Event>> for Vllm {
                 break;
             };
             let need = u64::from(ep.attempt(head).prefill_target);
-            let c = if chunked { need.min(budget) } else { need };
+            // A cached prefix needs no prefill, and no new blocks unless it was evictable.
+            let hit = ep.cache_peek(head);
+            let fresh = need - u64::from(hit.tokens);
+            let c = if chunked { fresh.min(budget) } else { fresh };
             // A request without a prompt decodes at once: its first token is written this step.
             let first_token = u64::from(need == 0);
-            if (!chunked && c > budget) || kv + need + first_token + block_slack(ep) > kv_cap {
+            let grows = fresh + hit.idle_tokens + first_token + block_slack(ep);
+            if (!chunked && c > budget) || kv + grows > kv_cap {
                 break;
             }
             let id = ep.take_waiting(now).expect("head exists");
             ep.admit(id);
-            kv += need + first_token + block_slack(ep);
+            kv += grows;
             if need == 0 {
                 // Nothing to prefill (a profile-driven, non-LLM request): decode straight away.
                 ep.start_decoding_without_prompt(id);
@@ -95,7 +105,8 @@ impl Batcher<Engine<'_, '_>, Simulation<Event>> for Vllm {
     /// Every stored token, counting a partly filled block for every sequence.
     fn kv_used(&self, ep: &Engine<'_, '_>) -> u64 {
         let seqs = ep.rep.decoding + ep.rep.prefilling.len() as u64;
-        ep.rep.kv.prefill + ep.dec_ctx() + seqs * block_slack(ep)
+        ep.rep.kv.prefill + ep.dec_ctx() + seqs * block_slack(ep) - ep.rep.kv.shared
+            + held_cache(ep)
     }
 
     /// Decoders after `decode_steps` more tokens, prompts prefilled so far plus `chunk_tokens`,
@@ -113,6 +124,8 @@ impl Batcher<Engine<'_, '_>, Simulation<Event>> for Vllm {
             + prefilled
             + chunk_tokens
             + seqs * block_slack(ep)
+            - ep.rep.kv.shared
+            + held_cache(ep)
     }
 
     fn capacity(&self) -> u64 {
