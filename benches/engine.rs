@@ -99,6 +99,37 @@ fn serving(c: &mut Criterion) {
     group.finish();
 }
 
+/// One hour of chat traffic whose every request starts with the same 2,000-token system prompt,
+/// at 3 requests/s on one A100-80GB replica of Llama-2-7B under vLLM V1 with its prefix cache
+/// on: what the prefix cache costs the simulator per request (the target is at least 0.5 M
+/// simulated requests/s per core).
+fn serving_cached(c: &mut Criterion) {
+    let src = format!(
+        "name = \"bench cached system prompt\"\nduration = \"1h\"\n{}",
+        CHAT_ON_A100
+            .replace("rate = \"6/s\"", "rate = \"3/s\"")
+            .replace(
+                "output-tokens = { kind = \"lognormal\", median = 200, p99 = 1000 }",
+                "output-tokens = { kind = \"lognormal\", median = 200, p99 = 1000 }\nsystem-prompt = 2000",
+            )
+            .replace("engine = { kind = \"vllm\" }", "engine = { kind = \"vllm\", prefix-caching = true }")
+    );
+    let scenario = experiment::parse(&src, Path::new("bench.toml"))
+        .expect("bench experiment is valid")
+        .scenario;
+    let out = simulate(&scenario, 42);
+    let saved = out.serving.as_ref().map_or(0, |s| s.prefill_tokens_saved);
+    assert!(saved > 0, "the bench's prompts hit the prefix cache");
+    let requests = out.stats.arrived;
+    let mut group = c.benchmark_group("serving");
+    group.throughput(Throughput::Elements(requests));
+    group.sample_size(30);
+    group.bench_function("a100_llama2_7b_chat_system_prompt_cached_1h", |b| {
+        b.iter(|| simulate(black_box(&scenario), 42))
+    });
+    group.finish();
+}
+
 /// 24 hours of Poisson chat traffic following a day (quiet at night, peaking at noon at about
 /// 50 requests/s) on Llama-2-7B A100-80GB replicas autoscaling between 0 and 8 (HF's pending
 /// requests policy, scale-to-zero after 15 idle minutes, requests held while none is ready).
@@ -182,5 +213,13 @@ priority = 1
     group.finish();
 }
 
-criterion_group!(benches, mmc, event_queue, serving, diurnal, policies);
+criterion_group!(
+    benches,
+    mmc,
+    event_queue,
+    serving,
+    serving_cached,
+    diurnal,
+    policies
+);
 criterion_main!(benches);

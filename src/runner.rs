@@ -124,6 +124,10 @@ fn serving_metrics(m: &mut Metrics, stats: &RunStats, s: &ServingStats) {
     m.gpu_busy = (s.replica_seconds > 0.0).then(|| busy_s / s.replica_seconds);
     m.utilization = m.gpu_busy;
     m.preemptions = Some(s.preemptions);
+    if s.prefix_caching {
+        m.prefix_hit_rate = ratio(s.prefill_tokens_saved, s.prompt_tokens_admitted);
+        m.prefill_tokens_saved = Some(s.prefill_tokens_saved);
+    }
     m.cost_usd = s.cost_usd;
     m.cost_per_1k_ok_usd = s
         .cost_usd
@@ -379,6 +383,7 @@ fn window_row(w: &crate::domain::serving::WindowRow) -> crate::report::WindowRow
         replicas: w.replicas,
         gpu_util: w.gpu_util,
         p99_s: w.p99_s,
+        prefix_hit_rate: w.prefix_hit_rate,
     }
 }
 

@@ -21,11 +21,13 @@ use std::collections::{BTreeMap, VecDeque};
 use super::distribution::Dist;
 use super::endpoint::{Endpoint, Event, Notice, Submit};
 use super::policy::{ClientPolicy, Discipline, JobOrder, Policies, RetryPolicy};
+use super::prompt::Content;
 use super::request::{Outcome, RequestId};
+use super::reuse::{Prompts, Sessions, Turn};
 use super::scenario::{Load, Scenario, StopRule};
 use super::slab::Slab;
 use super::stats::{LatencyStats, RunStats, ServingStats};
-use super::workload::ArrivalState;
+use super::workload::{ArrivalState, Arrivals};
 use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
 use rand::RngExt;
 
@@ -154,6 +156,12 @@ struct Request {
     queued: Option<(u32, u64)>,
     /// An async job's first token, once done and waiting for the client's next poll.
     first_token: Option<SimTime>,
+    /// What the prompt is made of, when prompts repeat.
+    content: Option<Content>,
+    /// The id of its answer's tokens (sent back by a conversation's next turn).
+    answer: u64,
+    /// The conversation it is a turn of.
+    session: Option<RequestId>,
 }
 
 enum Route {
@@ -207,6 +215,8 @@ pub struct System<'a, E: Endpoint> {
     out: ClientOutput,
     notices: Vec<Notice>,
     window_start: SimTime,
+    /// Prompts that repeat and conversations under way, when any class's prompts repeat.
+    sessions: Option<Sessions>,
 }
 
 /// The system's events, for endpoints of type `E`.
@@ -321,6 +331,22 @@ impl<'a, E: Endpoint> System<'a, E> {
             out: ClientOutput::default(),
             notices: Vec::new(),
             window_start,
+            sessions: match tokens {
+                Some((prompt, _))
+                    if pol.classes.iter().any(|c| c.reuse.is_some())
+                        || traced_conversations(scenario) =>
+                {
+                    let prompts = Prompts::new(
+                        pol.classes
+                            .iter()
+                            .map(|c| (&c.reuse, c.prompt_tokens.as_ref().unwrap_or(prompt))),
+                        streams.stream("prompt-pool"),
+                        streams.stream("reuse"),
+                    );
+                    Some(Sessions::new(prompts, streams.stream("conversations")))
+                }
+                _ => None,
+            },
         }
     }
 
@@ -358,8 +384,8 @@ impl<'a, E: Endpoint> System<'a, E> {
         sim: &mut Simulation<Ev<E>>,
         user: Option<u32>,
         sizes: Option<(u32, u32)>,
+        conversation: Option<u64>,
     ) {
-        let now = sim.now();
         let classes = &self.pol.classes;
         let class = if classes.len() == 1 {
             0
@@ -391,10 +417,74 @@ impl<'a, E: Endpoint> System<'a, E> {
             // A plain server takes no tokens.
             (_, None) => (0, 0),
         };
+        let turn = match (self.sessions.as_mut(), conversation) {
+            (Some(sessions), Some(conv)) if self.scenario.sizes_from_trace => Some(Turn {
+                made: sessions.traced(conv, prompt, output),
+                session: None,
+            }),
+            (Some(sessions), _) if c.reuse.is_some() => {
+                Some(sessions.start(class as u16, &c.reuse, prompt, user))
+            }
+            _ => None,
+        };
+        self.create_request(sim, class as u16, user, prompt, output, turn);
+    }
+
+    /// A conversation's next turn: its user sends the history and a new message.
+    fn next_turn(&mut self, sim: &mut Simulation<Ev<E>>, session: RequestId) {
+        let Some(sessions) = self.sessions.as_mut() else {
+            return;
+        };
+        let measured = sim.now() >= self.window_start;
+        if !user_may_send(&mut self.arrivals_left, measured) {
+            sessions.stop(session);
+            return;
+        }
+        let class = sessions.class(session);
+        let c = &self.pol.classes[usize::from(class)];
+        let (prompt, output) = self.tokens.expect("conversations carry tokens");
+        let conv = c.reuse.conversation.as_ref().expect("a conversation");
+        let own_dist = conv
+            .user_tokens
+            .as_ref()
+            .or(c.prompt_tokens.as_ref())
+            .unwrap_or(prompt);
+        let own = Self::sample_tokens(own_dist, &mut self.prompt_rng, 0.0);
+        let output_dist = c.output_tokens.as_ref().unwrap_or(output);
+        let output = Self::sample_tokens(output_dist, &mut self.output_rng, 1.0);
+        let user = sessions.user(session);
+        let turn = sessions.next(session, own);
+        self.create_request(sim, class, user, own, output, Some(turn));
+    }
+
+    /// Counts a new request and sends it (or queues it as an async job); `turn`: its prompt
+    /// when prompts repeat (else it has `prompt` tokens of its own).
+    fn create_request(
+        &mut self,
+        sim: &mut Simulation<Ev<E>>,
+        class: u16,
+        user: Option<u32>,
+        prompt: u32,
+        output: u32,
+        turn: Option<Turn>,
+    ) {
+        let now = sim.now();
+        let (prompt, content, answer, session) = match turn {
+            Some(t) => (
+                t.made.tokens,
+                Some(t.made.content),
+                t.made.answer,
+                t.session,
+            ),
+            None => (prompt, None, 0, None),
+        };
         let measured = now >= self.window_start;
         let job = Request {
+            content,
+            answer,
+            session,
             live: true,
-            class: class as u16,
+            class,
             measured,
             arrived: now,
             prompt,
@@ -412,7 +502,7 @@ impl<'a, E: Endpoint> System<'a, E> {
         let id = self.requests.insert(job);
         self.live += 1;
         if measured {
-            self.count(class as u16, |s| s.run.arrived += 1);
+            self.count(class, |s| s.run.arrived += 1);
         }
         if self.pol.async_queue.is_some() {
             self.enqueue(sim, id);
@@ -430,8 +520,8 @@ impl<'a, E: Endpoint> System<'a, E> {
             lane: self.lanes[usize::from(j.class)],
             measured: j.measured,
             cancel: self.policy(id).cancel_on_disconnect,
-            content: None,
-            answer: 0,
+            content: j.content.clone(),
+            answer: j.answer,
         }
     }
 
@@ -780,6 +870,22 @@ impl<'a, E: Endpoint> System<'a, E> {
                 }
             });
         }
+        let mut user = user;
+        if let (Some(session), Some(sessions)) = (self.request(id).session, self.sessions.as_mut())
+        {
+            let conv = self.pol.classes[usize::from(class)]
+                .reuse
+                .conversation
+                .as_ref()
+                .expect("a turn of a conversation");
+            // Until the session ends, its user goes on with the conversation, not with a new
+            // request.
+            if let Ok(think) = sessions.ended(session, conv, outcome.is_success().then_some(output))
+            {
+                sim.schedule_in(think, Event::Turn(session));
+                user = None;
+            }
+        }
         if let (Some(u), Load::Closed { think, .. }) = (user, &self.scenario.load) {
             let wait = think.sample_duration(&mut self.think_rng);
             sim.schedule_in(wait, Event::UserReady(u));
@@ -970,6 +1076,7 @@ impl<E: Endpoint> Model for System<'_, E> {
             Event::Arrival | Event::UserReady(_) => false,
             Event::AttemptTimer(id, seq) => !self.request_live(id) || self.request(id).seq != seq,
             Event::Retry(id) | Event::JobSeen(id) => !self.request_live(id),
+            Event::Turn(session) => !self.sessions.as_ref().is_some_and(|s| s.is_live(session)),
             Event::JobExpire(id) => !self.request_live(id) || self.request(id).queued.is_none(),
             Event::BreakerHalfOpen(epoch) => {
                 epoch != self.breaker_epoch || self.breaker != BreakerState::Open
@@ -984,6 +1091,7 @@ impl<E: Endpoint> Model for System<'_, E> {
                 let measured = sim.now() >= self.window_start;
                 // A replayed trace gives this arrival's tokens; take them before the next.
                 let sizes = self.arrival_state.next_sizes.take();
+                let conversation = self.arrival_state.next_conversation.take();
                 if count_arrival(&mut self.arrivals_left, measured)
                     && let Load::Open(arrivals) = &self.scenario.load
                 {
@@ -994,15 +1102,16 @@ impl<E: Endpoint> Model for System<'_, E> {
                     );
                     sim.schedule_in(gap, Event::Arrival);
                 }
-                self.new_request(sim, None, sizes);
+                self.new_request(sim, None, sizes, conversation);
             }
             Event::UserReady(u) => {
                 let measured = sim.now() >= self.window_start;
                 if user_may_send(&mut self.arrivals_left, measured) {
-                    self.new_request(sim, Some(u), None);
+                    self.new_request(sim, Some(u), None, None);
                 }
             }
             Event::AttemptTimer(id, _) => self.arm(sim, id),
+            Event::Turn(session) => self.next_turn(sim, session),
             Event::Retry(id) => self.start_attempt(sim, id),
             Event::JobSeen(id) => {
                 let first = self.request(id).first_token;
@@ -1033,6 +1142,11 @@ impl<E: Endpoint> Model for System<'_, E> {
         }
         self.sync_done();
     }
+}
+
+/// Whether the scenario replays a trace that names each row's conversation.
+fn traced_conversations(scenario: &Scenario) -> bool {
+    matches!(&scenario.load, Load::Open(Arrivals::Replay { trace, .. }) if !trace.conversations.is_empty())
 }
 
 /// Counts an open-loop arrival against a `requests = N` budget (`left`); returns whether

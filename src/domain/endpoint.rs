@@ -30,6 +30,8 @@ pub enum Event<X> {
     JobSeen(RequestId),
     /// An async job's time to live ends (stale once it started).
     JobExpire(RequestId),
+    /// A conversation's user has thought after an answer and sends the next turn.
+    Turn(RequestId),
     /// The circuit breaker's cool-down ends (stale if it opened again since).
     BreakerHalfOpen(u32),
     /// An event of endpoint `0` (primary) or `1` (fallback).

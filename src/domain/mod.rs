@@ -18,6 +18,7 @@ pub mod profile;
 pub mod prompt;
 pub mod quant;
 pub mod request;
+pub mod reuse;
 pub mod run;
 pub mod scenario;
 pub mod servers;

@@ -110,6 +110,12 @@ pub struct EngineClass {
     pub api: ApiCost,
     /// Tensor-parallel all-reduces per decoder layer.
     pub all_reduces_per_layer: f64,
+    /// Whether the engine keeps a prefix cache by default (vLLM V1's automatic prefix
+    /// caching, SGLang's radix cache, TensorRT-LLM's KV block reuse).
+    pub prefix_caching: bool,
+    /// Tokens per KV block where the class differs from its scheduler's default (SGLang's
+    /// page size 1, TensorRT-LLM's 32 tokens per block).
+    pub block_size: Option<u32>,
     /// Quantized kernels by quantization id, in order of preference: the first that runs on
     /// the GPU's architecture is used.
     pub quant_kernels: Vec<(String, Vec<Kernel>)>,

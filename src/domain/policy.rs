@@ -5,6 +5,7 @@
 
 use super::distribution::Dist;
 use super::request::Outcome;
+use super::reuse::Reuse;
 use crate::sim::{SimDuration, SimRng};
 use rand::RngExt;
 
@@ -195,6 +196,8 @@ pub struct ClientClass {
     pub priority: u32,
     /// Weight under weighted fair share.
     pub weight: f64,
+    /// How its prompts repeat (prefix caching).
+    pub reuse: Reuse,
 }
 
 /// Everything between the users and the primary endpoint.
@@ -227,6 +230,7 @@ impl Policies {
                 policy,
                 priority: 0,
                 weight: 1.0,
+                reuse: Reuse::default(),
             }],
             gateway_timeout: None,
             keep_alive: None,

@@ -236,6 +236,9 @@ pub struct WindowRow {
     pub gpu_util: Option<f64>,
     /// 99th percentile latency of the requests answered or timed out in the window, seconds.
     pub p99_s: Option<f64>,
+    /// Share of the prompt tokens admitted in the window that came from the prefix cache
+    /// (engines with one, windows that admitted any).
+    pub prefix_hit_rate: Option<f64>,
 }
 
 /// Serving statistics beyond the request counts.
@@ -261,6 +264,8 @@ pub struct ServingStats {
     pub batch_area: f64,
     /// Preemptions (vllm).
     pub preemptions: u64,
+    /// Whether the engine keeps a prefix cache.
+    pub prefix_caching: bool,
     /// Prompt tokens of counted attempts at admission (a recomputed one again), the
     /// denominator of the prefix-cache hit rate.
     pub prompt_tokens_admitted: u64,

@@ -13,6 +13,10 @@ pub struct Trace {
     pub source: String,
     /// Rows in time order: offset from the first row, prompt tokens, output tokens.
     pub rows: Vec<(SimDuration, u32, u32)>,
+    /// The conversation of each row, when the trace names them (empty: it does not, and its
+    /// requests share no prefix): a row's prompt then starts with the previous row of its
+    /// conversation, prompt and answer.
+    pub conversations: Vec<u64>,
 }
 
 impl Trace {
@@ -38,6 +42,8 @@ pub struct ArrivalState {
     lap_start: SimTime,
     /// Prompt and output tokens of the arrival just scheduled (trace replay).
     pub next_sizes: Option<(u32, u32)>,
+    /// Its conversation, when the trace names one.
+    pub next_conversation: Option<u64>,
 }
 
 /// An open-loop arrival process, started at time zero.
@@ -314,6 +320,7 @@ impl Arrivals {
                     st.cursor = 0;
                 }
                 let (offset, prompt, output) = rows[st.cursor];
+                st.next_conversation = trace.conversations.get(st.cursor).copied();
                 st.cursor += 1;
                 st.next_sizes = Some((prompt, output));
                 let at = st.lap_start
@@ -489,6 +496,7 @@ mod tests {
                 (SimDuration::from_secs(2), 20, 2),
                 (SimDuration::from_secs(4), 30, 3),
             ],
+            conversations: Vec::new(),
         });
         let a = Arrivals::Replay {
             trace,

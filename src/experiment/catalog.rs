@@ -208,6 +208,9 @@ pub struct ClassFile {
     #[serde(default = "yes")]
     chunked_prefill: bool,
     waiting_served_ratio: Option<f64>,
+    #[serde(default)]
+    prefix_caching: bool,
+    block_size: Option<u32>,
     attention_bandwidth: f64,
     attention_overhead_tokens: f64,
     all_reduces_per_layer: f64,
@@ -745,6 +748,18 @@ pub(crate) fn class_from(
         overlapped: c.overlapped,
         chunked_prefill: c.chunked_prefill,
         waiting_served_ratio: c.waiting_served_ratio,
+        prefix_caching: c.prefix_caching,
+        block_size: match c.block_size {
+            Some(b) if (1..=1024).contains(&b) => Some(b),
+            Some(b) => {
+                return Err(ConfigError::new(
+                    path,
+                    format!("must be from 1 to 1024 tokens, found {b}"),
+                )
+                .at_key("block-size"));
+            }
+            None => None,
+        },
         attention_bandwidth: positive(path, "attention-bandwidth", c.attention_bandwidth)?,
         attention_overhead_tokens: non_negative(
             path,

@@ -103,6 +103,14 @@ pub struct WorkloadFile {
     pub prompt_tokens: Option<DistFile>,
     /// Output tokens per request (LLM endpoints).
     pub output_tokens: Option<DistFile>,
+    /// A system prompt every request starts with (or variants with shares).
+    pub system_prompt: Option<SystemPromptFile>,
+    /// A fixed pool of prompts, reused.
+    pub prompt_pool: Option<PoolFile>,
+    /// Documents shared by groups of requests.
+    pub prefix_groups: Option<GroupsFile>,
+    /// Multi-turn sessions.
+    pub conversation: Option<ConversationFile>,
 }
 
 /// `workload.users = { count = 16, think-time = { ... } }`.
@@ -225,6 +233,8 @@ pub struct EngineFile {
     pub gpu_memory_utilization: Option<f64>,
     /// vllm, tgi.
     pub block_size: Option<i64>,
+    /// vllm: keep a prefix cache (default: the engine class's).
+    pub prefix_caching: Option<bool>,
     /// all: `auto`, `fp16` or `fp8`.
     pub kv_cache_dtype: Option<String>,
     /// all.
@@ -589,4 +599,86 @@ pub struct ClassFile {
     pub weight: Option<f64>,
     /// Client keys overriding `[client]`.
     pub client: Option<ClientFile>,
+    /// A system prompt every request starts with (or variants with shares).
+    pub system_prompt: Option<SystemPromptFile>,
+    /// A fixed pool of prompts, reused.
+    pub prompt_pool: Option<PoolFile>,
+    /// Documents shared by groups of requests.
+    pub prefix_groups: Option<GroupsFile>,
+    /// Multi-turn sessions.
+    pub conversation: Option<ConversationFile>,
+}
+
+/// `system-prompt = 2000`, or variants with shares.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SystemPromptFile {
+    /// One system prompt of this many tokens on every request.
+    Tokens(i64),
+    /// Variants: `[{ tokens = 2000, share = 0.7 }, { tokens = 500, share = 0.3 }]`.
+    Variants(Vec<VariantFile>),
+}
+
+/// One system prompt variant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantFile {
+    /// Tokens.
+    pub tokens: i64,
+    /// Share of requests.
+    pub share: f64,
+}
+
+/// `prompt-pool = { size = 100, order = "cycle" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolFile {
+    /// Distinct prompts.
+    pub size: i64,
+    /// `cycle` (default) or `random`.
+    pub order: Option<String>,
+}
+
+/// `prefix-groups = { share = 0.4, groups = 20, tokens = 1500 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupsFile {
+    /// Share of requests that start with a group's document.
+    pub share: f64,
+    /// Distinct documents.
+    pub groups: i64,
+    /// Tokens of each.
+    pub tokens: i64,
+}
+
+/// `turns = 5`, or a distribution of turns per session.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TurnsFile {
+    /// This many turns in every session.
+    Count(i64),
+    /// Turns drawn per session (rounded, at least 1).
+    Dist(Box<DistFile>),
+}
+
+/// `conversation = { turns = 5, think-time = "20s", user-tokens = { ... } }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConversationFile {
+    /// Turns per session.
+    pub turns: TurnsFile,
+    /// Time between an answer and the next message: a duration or a distribution.
+    pub think_time: ThinkFile,
+    /// Tokens of each user message; default: the prompt-token distribution.
+    pub user_tokens: Option<DistFile>,
+}
+
+/// A think time: one duration, or a distribution.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ThinkFile {
+    /// `"20s"`.
+    Fixed(Scalar),
+    /// `{ kind = "exponential", mean = "20s" }`.
+    Dist(Box<DistFile>),
 }

@@ -83,9 +83,13 @@ fn without_trace_paths(scenario: &Scenario, seen: &mut BTreeMap<usize, Arc<Trace
             .or_insert_with(|| {
                 let mut h = Fnv128::new();
                 let _ = write!(h, "{:?}", trace.rows);
+                if !trace.conversations.is_empty() {
+                    let _ = write!(h, "{:?}", trace.conversations);
+                }
                 Arc::new(Trace {
                     source: format!("rows {} digest {}", trace.rows.len(), h.hex()),
                     rows: Vec::new(),
+                    conversations: Vec::new(),
                 })
             })
             .clone();

@@ -15,6 +15,7 @@ pub mod locate;
 mod policy;
 mod read;
 mod resolved;
+mod reuse;
 mod serving;
 mod suggest;
 pub mod sweep;

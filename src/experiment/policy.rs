@@ -4,11 +4,13 @@
 
 use super::file::{ClientFile, ExperimentFile, RetryFile};
 use super::read::{Ctx, unknown_kind};
+use super::reuse::ReuseKeys;
 use crate::domain::Outcome;
 use crate::domain::policy::{
     AsyncSpec, BreakerSpec, ClientClass, ClientPolicy, Discipline, Jitter, JobOrder, OutcomeSet,
     Policies, RetryPolicy,
 };
+use crate::domain::reuse::Reuse;
 use crate::domain::serving::{ColdConnections, EngineSpec, LlmService, WhenUnavailable};
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
@@ -363,7 +365,22 @@ fn llm_only_key_set(raw: &ExperimentFile) -> Option<String> {
             raw.endpoint.scheduling.as_deref() == Some("fair"),
         ),
     ];
+    for (k, set) in [
+        ("system-prompt", raw.workload.system_prompt.is_some()),
+        ("prompt-pool", raw.workload.prompt_pool.is_some()),
+        ("prefix-groups", raw.workload.prefix_groups.is_some()),
+        ("conversation", raw.workload.conversation.is_some()),
+    ] {
+        keys.push((format!("workload.{k}"), set));
+    }
     for (i, c) in raw.classes.iter().flatten().enumerate() {
+        if c.system_prompt.is_some()
+            || c.prompt_pool.is_some()
+            || c.prefix_groups.is_some()
+            || c.conversation.is_some()
+        {
+            keys.push((format!("classes[{i}]"), true));
+        }
         keys.push((
             format!("classes[{i}].client.streaming"),
             c.client.as_ref().is_some_and(|o| o.streaming.is_some()),
@@ -457,6 +474,35 @@ pub(crate) fn policies(
     })
 }
 
+/// The prompt reuse of `keys`; a replayed trace brings its own prompts.
+fn reuse_of(
+    ctx: &Ctx<'_>,
+    keys: ReuseKeys<'_>,
+    replayed: bool,
+    written: &dyn Fn(&str) -> String,
+) -> Result<Reuse, ConfigError> {
+    if replayed && keys.any() {
+        let k = [
+            "system-prompt",
+            "prompt-pool",
+            "prefix-groups",
+            "conversation",
+        ]
+        .into_iter()
+        .find(|k| match *k {
+            "system-prompt" => keys.system.is_some(),
+            "prompt-pool" => keys.pool.is_some(),
+            "prefix-groups" => keys.groups.is_some(),
+            _ => keys.conversation.is_some(),
+        })
+        .unwrap_or("system-prompt");
+        return Err(ctx
+            .error(&written(k), "does not apply to a replayed trace: its rows are the prompts")
+            .with_hint("replay the trace as it is, or describe the traffic with `arrival` and token distributions"));
+    }
+    super::reuse::reuse(ctx, keys, written)
+}
+
 /// The client classes: one from `[client]`, or one per `[[classes]]` entry with its own
 /// overrides.
 fn classes(
@@ -465,6 +511,15 @@ fn classes(
     possible: &Possible,
     tokens: &dyn Fn(&str, &super::file::DistFile) -> Result<Dist, ConfigError>,
 ) -> Result<Vec<ClientClass>, ConfigError> {
+    let w = &raw.workload;
+    let base = ReuseKeys {
+        system: w.system_prompt.as_ref(),
+        pool: w.prompt_pool.as_ref(),
+        groups: w.prefix_groups.as_ref(),
+        conversation: w.conversation.as_ref(),
+    };
+    let replayed = w.arrival.as_ref().is_some_and(|a| a.kind == "trace");
+    let in_workload = |k: &str| format!("workload.{k}");
     Ok(match &raw.classes {
         None => vec![ClientClass {
             name: "default".into(),
@@ -474,6 +529,7 @@ fn classes(
             policy: client(ctx, "client", &raw.client, possible)?,
             priority: 0,
             weight: 1.0,
+            reuse: reuse_of(ctx, base, replayed, &in_workload)?,
         }],
         Some(list) => {
             if list.is_empty() || list.len() > 64 {
@@ -517,7 +573,28 @@ fn classes(
                         format!("must be a positive number, found {weight}"),
                     ));
                 }
+                let own = ReuseKeys {
+                    system: c.system_prompt.as_ref(),
+                    pool: c.prompt_pool.as_ref(),
+                    groups: c.prefix_groups.as_ref(),
+                    conversation: c.conversation.as_ref(),
+                };
+                let written = |k: &str| {
+                    let in_class = match k {
+                        "system-prompt" => own.system.is_some(),
+                        "prompt-pool" => own.pool.is_some(),
+                        "prefix-groups" => own.groups.is_some(),
+                        _ => own.conversation.is_some(),
+                    };
+                    if in_class {
+                        format!("{key}.{k}")
+                    } else {
+                        format!("workload.{k}")
+                    }
+                };
+                let reuse = reuse_of(ctx, own.over(base), replayed, &written)?;
                 out.push(ClientClass {
+                    reuse,
                     name: c.name.clone(),
                     share: c.share,
                     prompt_tokens: c

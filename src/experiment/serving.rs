@@ -39,6 +39,7 @@ fn engine_keys(scheduler: &str) -> Option<&'static [&'static str]> {
             "block-size",
             "kv-cache-dtype",
             "max-model-len",
+            "prefix-caching",
         ],
         "tgi" => &[
             "version",
@@ -65,8 +66,9 @@ fn engine_keys(scheduler: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn present(e: &EngineFile) -> [(&'static str, bool); 16] {
+fn present(e: &EngineFile) -> [(&'static str, bool); 17] {
     [
+        ("prefix-caching", e.prefix_caching.is_some()),
         ("version", e.version.is_some()),
         ("class", e.class.is_some()),
         ("max-num-seqs", e.max_num_seqs.is_some()),
@@ -497,6 +499,13 @@ pub(crate) fn llm_service(
         "tgi" => catalog.tgi.block_size,
         _ => catalog.vllm.block_size,
     };
+    let block_size = class.block_size.unwrap_or(block_size);
+    let prefix_caching = engine.prefix_caching.unwrap_or(class.prefix_caching);
+    if engine.prefix_caching == Some(true) && scheduler != "vllm" {
+        return Err(ctx
+            .error(&ek("prefix-caching"), format!("is not modelled for the {scheduler} scheduler"))
+            .with_hint("prefix caching is simulated for vLLM-like engines (vllm, sglang, tensorrt-llm classes); TGI 3's own cache is not yet"));
+    }
     let block_size = count(
         ctx,
         &ek("block-size"),
@@ -540,7 +549,7 @@ pub(crate) fn llm_service(
         engine: engine_spec,
         kv_tokens,
         block_size,
-        prefix_caching: false,
+        prefix_caching,
         max_model_len,
         prompt_tokens,
         output_tokens,

@@ -5,7 +5,7 @@
 use super::file::{EndpointFile, ExperimentFile, Scalar, WorkloadFile};
 use super::read::{Ctx, MAX_SERVERS, dist, read_seconds_file};
 use super::resolved::{Config, Experiment};
-use crate::domain::{Dist, EndpointSpec, Load, Scenario, Service, StopRule};
+use crate::domain::{Arrivals, Dist, EndpointSpec, Load, Scenario, Service, StopRule};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
 
@@ -277,6 +277,24 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         timeseries_interval,
         sizes_from_trace: sizes_from_trace(&raw.workload),
     };
+    let mut warnings = Vec::new();
+    if let (Load::Open(Arrivals::Replay { trace, .. }), Service::Llm(svc)) =
+        (&scenario.load, &scenario.service)
+        && svc.prefix_caching
+        && trace.conversations.is_empty()
+        && scenario.sizes_from_trace
+    {
+        warnings.push(
+            ctx.error(
+                "workload.arrival.file",
+                format!(
+                    "the trace {} names no conversations: its requests share no prefix, so the prefix cache finds nothing to reuse",
+                    trace.source
+                ),
+            )
+            .with_hint("a `conversation` (or `session_id`) column makes each row's prompt start with the previous row of its conversation"),
+        );
+    }
     Ok(Experiment {
         name: raw.name,
         description: raw.description,
@@ -288,7 +306,7 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
             scenario: scenario.clone(),
         }],
         replications: 1,
-        warnings: Vec::new(),
+        warnings,
         scenario,
     })
 }

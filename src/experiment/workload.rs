@@ -61,7 +61,9 @@ fn timestamp_ns(s: &str) -> Option<i128> {
 
 /// Reads a trace CSV: a header naming a time column (`TIMESTAMP`, `timestamp` or `time`), a
 /// prompt-token column (`ContextTokens` or `prompt_tokens`) and an output-token column
-/// (`GeneratedTokens` or `output_tokens`). Times are date-times or seconds, in order.
+/// (`GeneratedTokens` or `output_tokens`), and optionally a conversation column
+/// (`conversation`, `conversation_id`, `session_id` or `session`). Times are date-times or
+/// seconds, in order.
 pub fn read_trace(path: &Path) -> Result<Trace, ConfigError> {
     let text = super::input::read_text(path, super::input::InputKind::Data).map_err(|e| {
         ConfigError::new(path, format!("cannot read the trace: {e}"))
@@ -88,6 +90,9 @@ pub fn read_trace(path: &Path) -> Result<Trace, ConfigError> {
             .at_line(1, None)
             .with_hint("expected columns TIMESTAMP,ContextTokens,GeneratedTokens (Azure) or timestamp,prompt_tokens,output_tokens"));
     };
+    // A conversation column names each row's conversation: hashed, so any id text works.
+    let ci = find(&["conversation", "conversation_id", "session_id", "session"]);
+    let mut conversations = Vec::new();
     let mut rows = Vec::new();
     let mut first: Option<i128> = None;
     let mut last = 0i128;
@@ -126,6 +131,13 @@ pub fn read_trace(path: &Path) -> Result<Trace, ConfigError> {
         last = t;
         let offset = u64::try_from(t - base).map_err(|_| bad("the time is out of range".into()))?;
         rows.push((SimDuration::from_nanos(offset), prompt, output));
+        if let Some(ci) = ci {
+            let id = fields[ci].trim();
+            if id.is_empty() {
+                return Err(bad("the conversation is empty".into()));
+            }
+            conversations.push(fnv64(id));
+        }
     }
     if rows.is_empty() {
         return Err(ConfigError::new(path, "the trace has a header but no rows"));
@@ -133,6 +145,14 @@ pub fn read_trace(path: &Path) -> Result<Trace, ConfigError> {
     Ok(Trace {
         source: path.display().to_string(),
         rows,
+        conversations,
+    })
+}
+
+/// FNV-1a of a conversation id's text.
+fn fnv64(s: &str) -> u64 {
+    s.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
     })
 }
 

@@ -127,6 +127,7 @@ pub fn timeseries_csv(outcome_names: &[&str], rows: &[WindowRow]) -> Result<Vec<
             "replicas_draining",
             "gpu_util",
             "p99_s",
+            "prefix_hit_rate",
         ]
         .map(String::from),
     );
@@ -138,6 +139,7 @@ pub fn timeseries_csv(outcome_names: &[&str], rows: &[WindowRow]) -> Result<Vec<
         row.extend(r.replicas.iter().map(u32::to_string));
         row.push(csv_real(r.gpu_util));
         row.push(csv_real(r.p99_s));
+        row.push(csv_real(r.prefix_hit_rate));
         w.write_record(&row).map_err(encode)?;
     }
     w.into_inner().map_err(|e| RunError::Encode {

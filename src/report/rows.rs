@@ -21,6 +21,9 @@ pub struct WindowRow {
     pub gpu_util: Option<f64>,
     /// 99th percentile latency of the requests answered or timed out in the window, seconds.
     pub p99_s: Option<f64>,
+    /// Share of the prompt tokens admitted in the window that came from the prefix cache
+    /// (engines with one, windows that admitted any).
+    pub prefix_hit_rate: Option<f64>,
 }
 
 impl WindowRow {

@@ -278,6 +278,8 @@ metrics_table! {
     batch_mean: real, "sequences", "mean number of sequences in a step while the GPU is busy (LLM endpoints)";
     gpu_busy: real, "share", "share of the window the GPU spends running steps (LLM endpoints)";
     preemptions: maybe_count, "count", "sequences preempted because the KV cache ran out (LLM endpoints)";
+    prefix_hit_rate: real, "share", "prompt tokens whose KV came from the prefix cache / prompt tokens admitted, recomputations included (LLM engines with a prefix cache)";
+    prefill_tokens_saved: maybe_count, "tokens", "prompt tokens not prefilled because their KV blocks were cached (LLM engines with a prefix cache)";
     cost_usd: real, "USD", "instance cost of the window, billed per started minute while replicas start or run";
     cost_per_1k_ok_usd: real, "USD per 1,000 ok", "cost_usd per 1,000 ok requests";
     gpu_hours: real, "h", "GPU hours of replicas starting or running in the window";

@@ -312,7 +312,7 @@ fn the_time_series_accounts_for_every_request_and_flags_alert_windows() {
         capsim::report::timeseries_csv(&capsim::runner::outcome_names(), rows).unwrap(),
     )
     .unwrap();
-    assert!(csv.starts_with("start_s,arrivals,ok,client_timeout,connect_timeout,gateway_timeout,queue_timeout,rejected,unavailable,fallback_ok,fallback_failed,breaker_rejected,expired,queue_depth,replicas_starting,replicas_ready,replicas_draining,gpu_util,p99_s\n0,"));
+    assert!(csv.starts_with("start_s,arrivals,ok,client_timeout,connect_timeout,gateway_timeout,queue_timeout,rejected,unavailable,fallback_ok,fallback_failed,breaker_rejected,expired,queue_depth,replicas_starting,replicas_ready,replicas_draining,gpu_util,p99_s,prefix_hit_rate\n0,"));
     // Without --timeseries nothing is kept, but the alert rule still counts.
     let (plain, none) = run_keeping_timeseries(&exp, false);
     assert!(none[0].is_empty());

@@ -12,6 +12,7 @@ mod input_safety;
 mod layering;
 mod lifecycle;
 mod policies;
+mod prefix_cache;
 mod queueing_theory;
 mod results;
 mod server_policies;

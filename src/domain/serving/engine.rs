@@ -6,12 +6,12 @@ use std::cmp::Reverse;
 use std::rc::Rc;
 
 use super::super::endpoint::Notice;
-use super::super::prompt::Segment;
-use super::prefix::Hit;
 use super::super::llm_service::{completed_steps, secs, segment_seconds};
 use super::super::policy::Discipline;
+use super::super::prompt::Segment;
 use super::super::request::{Outcome, RequestId};
 use super::pool::{Attempt, BUSY, Busy, Engine, Event, LlmEvent, State, WAITING};
+use super::prefix::Hit;
 use crate::domain::perf::StepShape;
 use crate::sim::{SimTime, Simulation};
 

@@ -7,11 +7,11 @@ use std::rc::Rc;
 
 use super::super::endpoint::{Endpoint, Notice, Submit};
 use super::super::policy::Discipline;
+use super::super::prompt::{self, Content};
 use super::super::request::{Outcome, RequestId};
 use super::super::scenario::Scenario;
 use super::super::slab::Slab;
 use super::super::stats::{RunStats, ServingStats};
-use super::super::prompt::{self, Content};
 use super::batcher::Batcher;
 use super::prefix::{Path, PrefixCache};
 use crate::sim::{RngStreams, SimDuration, SimRng, SimTime, Simulation};
@@ -414,9 +414,7 @@ impl<'a> LlmEndpoint<'a> {
                 } else {
                     Phase::Stopped
                 };
-                let cache = svc
-                    .prefix_caching
-                    .then(|| PrefixCache::new(svc.block_size));
+                let cache = svc.prefix_caching.then(|| PrefixCache::new(svc.block_size));
                 Replica::new(lanes, Rc::clone(&engine), phase, cache)
             })
             .collect();
@@ -453,6 +451,7 @@ impl<'a> LlmEndpoint<'a> {
                 cost_usd: svc.price.as_ref().map(|_| 0.0),
                 gpus_per_replica: svc.deployment.as_ref().map_or(1, |d| d.tp),
                 replicas_max: ready as u64,
+                prefix_caching: svc.prefix_caching,
                 ..ServingStats::default()
             },
         };

@@ -43,6 +43,8 @@ impl LlmEndpoint<'_> {
                 replicas,
                 gpu_util: (up_time > 0.0).then(|| (busy - w.busy_at_start) / up_time),
                 p99_s,
+                prefix_hit_rate: (sh.svc.prefix_caching && w.prompt_tokens > 0)
+                    .then(|| w.hit_tokens as f64 / w.prompt_tokens as f64),
             });
         }
         sh.window = Window {
