@@ -7,7 +7,7 @@
 use std::rc::Rc;
 
 /// A run of prompt tokens: the same `id` and `len` are the same tokens.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Segment {
     /// What the tokens are (a hash of their origin; see [`segment_id`]).
     pub id: u64,

@@ -119,6 +119,32 @@ fn push(segments: &mut Vec<Segment>, id: u64, len: u32) {
     }
 }
 
+/// The runs of a first prompt (system prompt, document, body): at most three, kept on the
+/// stack so that a prompt costs one allocation, its shared [`Content`].
+#[derive(Default)]
+struct Head {
+    runs: [Segment; 3],
+    n: usize,
+}
+
+impl Head {
+    fn push(&mut self, id: u64, len: u32) {
+        if len > 0 {
+            self.runs[self.n] = Segment { id, len };
+            self.n += 1;
+        }
+    }
+
+    fn made(&self, answer: u64) -> Made {
+        let runs = &self.runs[..self.n];
+        Made {
+            tokens: runs.iter().map(|s| s.len).sum(),
+            content: Rc::from(runs),
+            answer,
+        }
+    }
+}
+
 impl Prompts {
     /// The prompt makers of classes whose reuse and prompt-token distributions are `classes`;
     /// pool lengths are drawn from `pool_rng`, choices from `rng`.
@@ -145,7 +171,7 @@ impl Prompts {
     }
 
     /// The shared head of a new prompt of class `class`: system prompt and group document.
-    fn head(&mut self, class: u16, reuse: &Reuse, segments: &mut Vec<Segment>) {
+    fn head(&mut self, class: u16, reuse: &Reuse, segments: &mut Head) {
         let c = u64::from(class);
         if !reuse.system.is_empty() {
             let v = if reuse.system.len() == 1 {
@@ -162,21 +188,13 @@ impl Prompts {
                     })
                     .unwrap_or(reuse.system.len() - 1)
             };
-            push(
-                segments,
-                segment_id(kind::SYSTEM, c, v as u64),
-                reuse.system[v].0,
-            );
+            segments.push(segment_id(kind::SYSTEM, c, v as u64), reuse.system[v].0);
         }
         if let Some(g) = &reuse.groups {
             let u: f64 = self.rng.random();
             if u < g.share {
                 let which = self.rng.random_range(0..g.groups.max(1));
-                push(
-                    segments,
-                    segment_id(kind::GROUP, c, u64::from(which)),
-                    g.tokens,
-                );
+                segments.push(segment_id(kind::GROUP, c, u64::from(which)), g.tokens);
             }
         }
     }
@@ -185,7 +203,7 @@ impl Prompts {
     /// `own` tokens (drawn by the caller from the class's distribution).
     pub fn first(&mut self, class: u16, reuse: &Reuse, own: u32) -> Made {
         self.made += 1;
-        let mut segments = Vec::with_capacity(3);
+        let mut segments = Head::default();
         self.head(class, reuse, &mut segments);
         let c = u64::from(class);
         match (&reuse.pool, self.pools[usize::from(class)].as_mut()) {
@@ -198,20 +216,14 @@ impl Prompts {
                     }
                     PoolOrder::Random => self.rng.random_range(0..pool.size.max(1)),
                 };
-                push(
-                    &mut segments,
+                segments.push(
                     segment_id(kind::POOL, c, u64::from(k)),
                     state.lengths[k as usize],
                 );
             }
-            _ => push(&mut segments, segment_id(kind::UNIQUE, self.made, 0), own),
+            _ => segments.push(segment_id(kind::UNIQUE, self.made, 0), own),
         }
-        let tokens = segments.iter().map(|s| s.len).sum();
-        Made {
-            tokens,
-            content: Rc::from(segments),
-            answer: segment_id(kind::ANSWER, self.made, 0),
-        }
+        segments.made(segment_id(kind::ANSWER, self.made, 0))
     }
 
     /// Turn `turn` (from 1) of session `session`: the previous prompt `before`, its answer
@@ -244,15 +256,10 @@ impl Prompts {
     /// A conversation's first turn: the shared head and the first message of `own` tokens.
     pub fn first_turn(&mut self, class: u16, reuse: &Reuse, session: u64, own: u32) -> Made {
         self.made += 1;
-        let mut segments = Vec::with_capacity(3);
+        let mut segments = Head::default();
         self.head(class, reuse, &mut segments);
-        push(&mut segments, segment_id(kind::USER, session, 0), own);
-        let tokens = segments.iter().map(|s| s.len).sum();
-        Made {
-            tokens,
-            content: Rc::from(segments),
-            answer: segment_id(kind::ANSWER, session, 1),
-        }
+        segments.push(segment_id(kind::USER, session, 0), own);
+        segments.made(segment_id(kind::ANSWER, session, 1))
     }
 }
 

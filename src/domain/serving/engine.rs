@@ -304,7 +304,7 @@ impl Engine<'_, '_> {
         let Some(content) = r.content.clone() else {
             return;
         };
-        let added = cache.extend(&mut r.path, &content, r.prefilled);
+        let added = cache.extend(&mut r.path, &content, None, r.prefilled);
         r.shared += added as u32;
         self.rep.kv.shared += added;
     }
@@ -317,14 +317,13 @@ impl Engine<'_, '_> {
         };
         let r = self.sh.attempts.get_mut(id);
         if answered && let Some(content) = r.content.clone() {
-            let mut whole = content.to_vec();
-            whole.push(Segment {
+            let answer = Segment {
                 id: r.answer,
                 len: r.output,
-            });
+            };
             // The last token was sampled but never run through the model: it has no KV.
             let computed = r.prompt + r.output - 1;
-            cache.extend(&mut r.path, &whole, computed);
+            cache.extend(&mut r.path, &content, Some(answer), computed);
         }
         cache.release(&mut r.path);
         self.rep.kv.shared -= u64::from(r.shared);

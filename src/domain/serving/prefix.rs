@@ -157,17 +157,16 @@ impl PrefixCache {
         upto.saturating_sub(n.start / b)
     }
 
-    /// The nodes of the longest cached prefix of `prompt`, and the hit.
-    fn walk(&self, prompt: &[Segment]) -> (Vec<u32>, Hit) {
+    /// The longest cached prefix of `prompt`: the hit, each of its nodes given to `visit`.
+    fn walk(&self, prompt: &[Segment], mut visit: impl FnMut(u32)) -> Hit {
         let total: u32 = prompt.iter().map(|s| s.len).sum();
-        let mut nodes = Vec::new();
         let (mut at, mut hit_blocks, mut idle) = (ROOT, 0u32, 0u64);
         for s in prompt {
             let Some(&n) = self.edges.get(&(at, key(s))) else {
                 break;
             };
             let node = &self.nodes[n as usize];
-            nodes.push(n);
+            visit(n);
             hit_blocks = node.start / self.block + node.cached;
             if node.pins == 0 {
                 idle += u64::from(node.cached);
@@ -180,21 +179,22 @@ impl PrefixCache {
         // The last prompt token is always computed: its logits give the first output token.
         let max_blocks = total.saturating_sub(1) / self.block;
         let tokens = hit_blocks.min(max_blocks) * self.block;
-        let hit = Hit {
+        Hit {
             tokens,
             idle_tokens: idle * u64::from(self.block),
-        };
-        (nodes, hit)
+        }
     }
 
     /// What `prompt` would hit now, changing nothing.
     pub(super) fn peek(&self, prompt: &[Segment]) -> Hit {
-        self.walk(prompt).1
+        self.walk(prompt, |_| {})
     }
 
     /// Looks `prompt` up and holds its hit path for a sequence being admitted.
     pub(super) fn acquire(&mut self, prompt: &[Segment]) -> (Hit, Path) {
-        let (nodes, hit) = self.walk(prompt);
+        // Room for every run and the answer, so the path never grows again.
+        let mut nodes = Vec::with_capacity(prompt.len() + 1);
+        let hit = self.walk(prompt, |n| nodes.push(n));
         for &n in &nodes {
             self.pin(n);
         }
@@ -221,13 +221,19 @@ impl PrefixCache {
     }
 
     /// Records that the sequence on `path` has computed the first `computed` tokens of
-    /// `content` (its prompt, then its answer): their whole blocks join the cache. Returns the
+    /// `content` (its prompt) and `answer` (when it ends): their whole blocks join the cache. Returns the
     /// tokens of blocks this call added to the cache (they were the sequence's own).
-    pub(super) fn extend(&mut self, path: &mut Path, content: &[Segment], computed: u32) -> u64 {
+    pub(super) fn extend(
+        &mut self,
+        path: &mut Path,
+        content: &[Segment],
+        answer: Option<Segment>,
+        computed: u32,
+    ) -> u64 {
         let mut added = 0u64;
         let mut start = 0u32;
         let mut parent = ROOT;
-        for (i, s) in content.iter().enumerate() {
+        for (i, s) in content.iter().chain(answer.iter()).enumerate() {
             if start >= computed && i >= path.nodes.len() {
                 break;
             }
@@ -371,7 +377,7 @@ mod tests {
     fn run_once(c: &mut PrefixCache, prompt: &[Segment]) -> Hit {
         let (hit, mut path) = c.acquire(prompt);
         let total = prompt.iter().map(|s| s.len).sum();
-        c.extend(&mut path, prompt, total);
+        c.extend(&mut path, prompt, None, total);
         c.release(&mut path);
         hit
     }
@@ -431,9 +437,7 @@ mod tests {
         let turn1 = [seg(1, 200), seg(10, 40)];
         let (_, mut path) = c.acquire(&turn1);
         // Prompt and answer (60 tokens, the last never computed) join the cache at the end.
-        let mut whole = turn1.to_vec();
-        whole.push(seg(11, 60));
-        c.extend(&mut path, &whole, 240 + 59);
+        c.extend(&mut path, &turn1, Some(seg(11, 60)), 240 + 59);
         c.release(&mut path);
         let turn2 = [seg(1, 200), seg(10, 40), seg(11, 60), seg(12, 30)];
         // 299 computed tokens: 18 whole blocks (288 tokens).
