@@ -17,7 +17,8 @@
 //! at once each hold their own copy (as in vLLM); here the shared node counts as held until both
 //! end, which overstates use by the duplicate blocks for that while.
 
-use std::collections::{BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::super::prompt::Segment;
@@ -65,6 +66,8 @@ struct Node {
     children: u32,
     /// When it was last used (a logical clock), for least-recently-used eviction.
     last: u64,
+    /// Whether the slot holds a node (slots of removed nodes are reused).
+    live: bool,
 }
 
 /// The prefix cache of one replica.
@@ -75,8 +78,13 @@ pub(super) struct PrefixCache {
     nodes: Vec<Node>,
     free: Vec<u32>,
     edges: HashMap<(u32, u64), u32, BuildHasherDefault<MixHasher>>,
-    /// Leaves no sequence holds, by last use: the eviction order.
-    lru: BTreeSet<(u64, u32)>,
+    /// Leaves no sequence holds, least recently used first: the eviction order. Entries are
+    /// dropped lazily: one whose node has been used, has grown a child or is gone since is
+    /// skipped (a node's `last` changes whenever it is used, so it tells). Rebuilt when stale
+    /// entries outnumber live ones, so its size stays bounded by the nodes.
+    lru: BinaryHeap<Reverse<(u64, u32)>>,
+    /// Its size after the last rebuild.
+    lru_rebuilt: usize,
     clock: u64,
     /// Cached blocks of nodes some sequence holds.
     pinned: u64,
@@ -124,10 +132,12 @@ impl PrefixCache {
                 pins: 0,
                 children: 0,
                 last: 0,
+                live: true,
             }],
             free: Vec::new(),
             edges: HashMap::default(),
-            lru: BTreeSet::new(),
+            lru: BinaryHeap::new(),
+            lru_rebuilt: 0,
             clock: 0,
             pinned: 0,
             idle: 0,
@@ -209,9 +219,6 @@ impl PrefixCache {
     fn pin(&mut self, n: u32) {
         let node = &self.nodes[n as usize];
         if node.pins == 0 {
-            if node.children == 0 {
-                self.lru.remove(&(node.last, n));
-            }
             let cached = u64::from(node.cached);
             self.idle -= cached;
             self.pinned += cached;
@@ -273,6 +280,7 @@ impl PrefixCache {
             pins: 0,
             children: 0,
             last: 0,
+            live: true,
         };
         let n = match self.free.pop() {
             Some(n) => {
@@ -285,12 +293,8 @@ impl PrefixCache {
             }
         };
         self.edges.insert((parent, key), n);
-        let p = &mut self.nodes[parent as usize];
-        if p.children == 0 && p.pins == 0 && parent != ROOT {
-            let last = p.last;
-            self.lru.remove(&(last, parent));
-        }
         self.nodes[parent as usize].children += 1;
+        self.touch(n);
         n
     }
 
@@ -319,14 +323,30 @@ impl PrefixCache {
         if node.cached == 0 {
             self.remove(n);
         } else {
-            self.lru.insert((node.last, n));
+            self.lru.push(Reverse((node.last, n)));
+            if self.lru.len() > 2 * self.lru_rebuilt + 1024 {
+                let old = std::mem::take(&mut self.lru);
+                let live: Vec<_> = old
+                    .into_iter()
+                    .filter(|&Reverse((last, n))| self.evictable(n, last))
+                    .collect();
+                self.lru = BinaryHeap::from(live);
+                self.lru_rebuilt = self.lru.len();
+            }
         }
+    }
+
+    /// Whether the eviction entry `(last, n)` still names an unheld leaf unused since.
+    fn evictable(&self, n: u32, last: u64) -> bool {
+        let node = &self.nodes[n as usize];
+        node.live && node.last == last && node.pins == 0 && node.children == 0
     }
 
     /// Removes an unheld leaf with its blocks; its parent may become an evictable leaf.
     fn remove(&mut self, n: u32) {
         let node = self.nodes[n as usize].clone();
         debug_assert!(node.pins == 0 && node.children == 0);
+        self.nodes[n as usize].live = false;
         self.idle -= u64::from(node.cached);
         self.edges.remove(&(node.parent, node.key));
         self.free.push(n);
@@ -342,17 +362,21 @@ impl PrefixCache {
     pub(super) fn evict_to(&mut self, max_tokens: u64) {
         let max_blocks = max_tokens / u64::from(self.block);
         while self.idle > max_blocks {
-            let Some(&(last, n)) = self.lru.first() else {
+            let Some(&Reverse((last, n))) = self.lru.peek() else {
                 break;
             };
+            if !self.evictable(n, last) {
+                self.lru.pop();
+                continue;
+            }
             let excess = self.idle - max_blocks;
             let cached = u64::from(self.nodes[n as usize].cached);
             if cached > excess {
-                // Trim the leaf's tail: its head stays cached.
+                // Trim the leaf's tail: its head stays cached (and first in line).
                 self.nodes[n as usize].cached -= excess as u32;
                 self.idle -= excess;
             } else {
-                self.lru.remove(&(last, n));
+                self.lru.pop();
                 self.remove(n);
             }
         }
