@@ -387,6 +387,7 @@ impl<'a, E: Endpoint> System<'a, E> {
     }
 
     /// Applies `f` to the statistics of `class` and to the total.
+    #[inline(always)]
     fn count(&mut self, class: u16, f: impl Fn(&mut ClassStats)) {
         f(&mut self.classes[usize::from(class)]);
         if let Some(t) = self.total.as_mut() {
@@ -836,7 +837,7 @@ impl<'a, E: Endpoint> System<'a, E> {
     }
 
     /// Counts a measured request that ended at `now` (and keeps its record if asked to).
-    #[inline]
+    #[inline(always)]
     fn count_end(
         &mut self,
         id: RequestId,
@@ -1091,6 +1092,7 @@ impl<'a, E: Endpoint> System<'a, E> {
 impl<E: Endpoint> Model for System<'_, E> {
     type Event = Ev<E>;
 
+    #[inline(always)]
     fn is_stale(&self, event: &Ev<E>) -> bool {
         match *event {
             Event::Arrival | Event::UserReady(_) => false,

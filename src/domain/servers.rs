@@ -182,7 +182,8 @@ impl<'a> ServerPool<'a> {
     /// Takes a live attempt from the head of the first non-empty lane for each free server.
     fn dispatch(&mut self, sim: &mut Sim) {
         let mut lane = 0;
-        while self.busy < self.spec.servers && lane < self.queue.len() {
+        // With nothing waiting, what is left in the lanes is stale entries: they may stay.
+        while self.waiting > 0 && self.busy < self.spec.servers && lane < self.queue.len() {
             let Some(id) = self.queue[lane].pop_front() else {
                 lane += 1;
                 continue;

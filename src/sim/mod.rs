@@ -31,6 +31,7 @@ pub use time::{SimDuration, SimTime};
 ///
 /// /// Counts ticks; each tick schedules the next one second later, three in all.
 /// struct Clock { ticks: u32 }
+/// #[derive(Copy, Clone)]
 /// enum Tick { Tick }
 ///
 /// impl Model for Clock {
@@ -82,13 +83,14 @@ pub struct Simulation<E> {
     skipped: u64,
 }
 
-impl<E> Default for Simulation<E> {
+impl<E: Copy> Default for Simulation<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> Simulation<E> {
+/// Events are small plain values (`Copy`): the future-event list moves them as it sifts.
+impl<E: Copy> Simulation<E> {
     /// A simulation at time zero with nothing scheduled.
     pub fn new() -> Self {
         Simulation {
@@ -137,6 +139,7 @@ impl<E> Simulation<E> {
 
     /// Processes events in order until none is left or the next one lies after `horizon`
     /// (events exactly at the horizon are processed). With a horizon, the clock ends at it.
+    #[inline]
     pub fn run<M: Model<Event = E>>(&mut self, model: &mut M, horizon: Option<SimTime>) -> RunEnd {
         let limit = horizon.unwrap_or(SimTime::MAX);
         while let Some(time) = self.queue.peek_time() {
@@ -175,6 +178,7 @@ mod tests {
         seen: Vec<(u64, u32)>,
     }
 
+    #[derive(Copy, Clone)]
     enum Ev {
         Tick(u32),
         Cancelled,
