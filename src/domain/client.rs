@@ -940,11 +940,20 @@ impl<'a, E: Endpoint> System<'a, E> {
         }
     }
 
+    /// Whether some endpoint has notices queued.
+    #[inline(always)]
+    fn any_notices(&self) -> bool {
+        match &self.eps[..] {
+            [e] => e.has_notices(),
+            eps => eps.iter().any(|e| e.has_notices()),
+        }
+    }
+
     /// Handles what the endpoints reported, until they have nothing more to say.
     #[inline(always)]
     fn drain(&mut self, sim: &mut Simulation<Ev<E>>) {
         // Most calls into an endpoint say nothing back: only then is the batch machinery run.
-        if self.eps.iter().any(|e| e.has_notices()) {
+        if self.any_notices() {
             self.drain_notices(sim);
         }
     }
@@ -1107,7 +1116,16 @@ impl<E: Endpoint> Model for System<'_, E> {
     }
 
     fn handle(&mut self, sim: &mut Simulation<Ev<E>>, event: Ev<E>) {
+        let fresh = self.handle_if_fresh(sim, event);
+        debug_assert!(fresh, "a stale event was handed to `handle`");
+    }
+
+    /// One look at the event decides both whether it is stale (as [`Model::is_stale`] says)
+    /// and what it does.
+    #[inline(always)]
+    fn handle_if_fresh(&mut self, sim: &mut Simulation<Ev<E>>, event: Ev<E>) -> bool {
         match event {
+            // Arrivals are never stale.
             Event::Arrival => {
                 let measured = sim.now() >= self.window_start;
                 // A replayed trace gives this arrival's tokens; take them before the next.
@@ -1130,6 +1148,49 @@ impl<E: Endpoint> Model for System<'_, E> {
                     self.new_request(sim, Some(u), None);
                 }
             }
+            Event::Ep(i, e) => {
+                let i = usize::from(i);
+                if self.eps[i].is_stale(&e) {
+                    return false;
+                }
+                if let Some(n) = self.eps[i].handle_one(sim, e) {
+                    if self.any_notices() {
+                        self.notice_after_queued(sim, i, n);
+                    } else {
+                        // The only notice: it is the whole first round.
+                        self.on_notice(sim, n);
+                    }
+                }
+                self.drain(sim);
+            }
+            _ => {
+                if self.is_stale(&event) {
+                    return false;
+                }
+                self.on_client_timer(sim, event);
+            }
+        }
+        match &mut self.eps[..] {
+            // Without a fallback (the usual case), no loop.
+            [e] => e.settle(sim),
+            eps => {
+                for e in eps {
+                    e.settle(sim);
+                }
+            }
+        }
+        if !self.queue.is_empty() {
+            self.dispatch(sim);
+        }
+        self.sync_done();
+        true
+    }
+}
+
+impl<E: Endpoint> System<'_, E> {
+    /// The clients' own timers: time limits, retries, async jobs, the breaker.
+    fn on_client_timer(&mut self, sim: &mut Simulation<Ev<E>>, event: Ev<E>) {
+        match event {
             Event::AttemptTimer(id, _) => self.arm(sim, id),
             Event::Retry(id) => self.start_attempt(sim, id),
             Event::JobSeen(id) => {
@@ -1148,26 +1209,10 @@ impl<E: Endpoint> Model for System<'_, E> {
                 self.probes_ok = 0;
                 self.log_breaker(sim.now());
             }
-            Event::Ep(i, e) => {
-                let i = usize::from(i);
-                if let Some(n) = self.eps[i].handle_one(sim, e) {
-                    if self.eps.iter().any(|e| e.has_notices()) {
-                        self.notice_after_queued(sim, i, n);
-                    } else {
-                        // The only notice: it is the whole first round.
-                        self.on_notice(sim, n);
-                    }
-                }
-                self.drain(sim);
+            Event::Arrival | Event::UserReady(_) | Event::Ep(..) => {
+                unreachable!("handled in `handle_if_fresh`")
             }
         }
-        for e in &mut self.eps {
-            e.settle(sim);
-        }
-        if !self.queue.is_empty() {
-            self.dispatch(sim);
-        }
-        self.sync_done();
     }
 }
 

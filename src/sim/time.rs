@@ -86,9 +86,18 @@ impl SimDuration {
 
     /// The span closest to `secs` seconds; negative or NaN input gives zero and overflow
     /// saturates. Use this for sampled values, which validated distributions keep in range.
+    #[inline]
     pub fn from_secs_f64_saturating(secs: f64) -> Self {
         if secs.is_nan() || secs <= 0.0 {
             return SimDuration::ZERO;
+        }
+        let nanos = secs * NANOS_PER_SEC as f64;
+        // Every sampled duration comes through here: below 2^63 ns (292 years) the signed
+        // conversions, single instructions, round exactly as `round_half_away` does.
+        if nanos < 9_223_372_036_854_775_808.0 {
+            let whole = nanos as i64;
+            let up = nanos - whole as f64 >= 0.5;
+            return SimDuration(whole as u64 + u64::from(up));
         }
         Self::try_from_secs_f64(secs).unwrap_or(SimDuration::MAX)
     }
@@ -230,6 +239,21 @@ mod tests {
             // Every non-negative double below 2^64, by its bit pattern.
             let x = f64::from_bits(bits);
             proptest::prop_assert_eq!(round_half_away(x), x.round() as u64);
+        }
+
+        #[test]
+        fn sampled_durations_round_like_f64_round(bits in 0u64..0x7FF0_0000_0000_0000) {
+            // Every positive finite number of seconds, by its bit pattern.
+            let secs = f64::from_bits(bits);
+            let nanos = secs * 1e9;
+            let expected = if nanos >= u64::MAX as f64 { u64::MAX } else { nanos.round() as u64 };
+            proptest::prop_assert_eq!(SimDuration::from_secs_f64_saturating(secs).as_nanos(), expected);
+        }
+
+        #[test]
+        fn sampled_durations_of_everyday_lengths_round_like_f64_round(secs in 0.0f64..1e5) {
+            let expected = (secs * 1e9).round() as u64;
+            proptest::prop_assert_eq!(SimDuration::from_secs_f64_saturating(secs).as_nanos(), expected);
         }
 
         #[test]
