@@ -164,10 +164,50 @@ struct Request {
     session: Option<RequestId>,
 }
 
+/// What the hot path needs of a class's policy, looked up once per run.
+#[derive(Copy, Clone, Debug)]
+struct ClassInfo {
+    /// Waiting lane (priority tier) at a server or replica.
+    lane: u8,
+    /// Whether attempts have any time limit (client or gateway).
+    timed: bool,
+    /// Whether the server stops work when the client hangs up.
+    cancel: bool,
+}
+
 enum Route {
     Primary { probe: bool },
     Fallback,
     Reject,
+}
+
+/// How a measured request ended, as its class (and the total) count it.
+#[derive(Copy, Clone, Debug)]
+struct End {
+    now: SimTime,
+    arrived: SimTime,
+    outcome: Outcome,
+    first_token: Option<SimTime>,
+    output: u32,
+    polls: u64,
+}
+
+impl End {
+    #[inline(always)]
+    fn count(&self, s: &mut ClassStats) {
+        s.run.record_outcome(self.outcome, self.now - self.arrived);
+        s.polls += self.polls;
+        if self.outcome.is_success() {
+            if let Some(first) = self.first_token {
+                s.ttft.record(first - self.arrived);
+                if self.output > 1 {
+                    s.tpot_sum_s += (self.now - first).as_secs_f64() / f64::from(self.output - 1);
+                    s.tpot_count += 1;
+                }
+            }
+            s.ok_output_tokens += u64::from(self.output);
+        }
+    }
 }
 
 /// Clients and the endpoints they call: the whole simulated system. `eps[0]` is the primary
@@ -183,10 +223,10 @@ pub struct System<'a, E: Endpoint> {
     tokens: Option<(&'a Dist, &'a Dist)>,
     /// Whether the endpoints were last told the clients are done.
     client_done: bool,
-    /// Waiting lane of each class at a replica.
-    lanes: Vec<u8>,
-    /// Whether attempts of each class have any time limit (client or gateway).
-    timed: Vec<bool>,
+    /// Lane, time limits and cancelling of each class.
+    info: Vec<ClassInfo>,
+    /// How often async jobs' clients poll, if they do.
+    poll: Option<SimDuration>,
     arrival_rng: SimRng,
     arrival_state: ArrivalState,
     class_rng: SimRng,
@@ -286,18 +326,23 @@ impl<'a, E: Endpoint> System<'a, E> {
             eps,
             tokens,
             client_done: false,
-            lanes,
-            timed: pol
+            info: pol
                 .classes
                 .iter()
-                .map(|c| {
+                .zip(lanes)
+                .map(|(c, lane)| {
                     let p = &c.policy;
-                    pol.gateway_timeout.is_some()
-                        || p.connect_timeout.is_some()
-                        || p.read_timeout.is_some()
-                        || p.deadline.is_some()
+                    ClassInfo {
+                        lane,
+                        timed: pol.gateway_timeout.is_some()
+                            || p.connect_timeout.is_some()
+                            || p.read_timeout.is_some()
+                            || p.deadline.is_some(),
+                        cancel: p.cancel_on_disconnect,
+                    }
                 })
                 .collect(),
+            poll: pol.async_queue.as_ref().and_then(|a| a.poll),
             arrival_rng: streams.stream("arrivals"),
             arrival_state: ArrivalState::default(),
             class_rng: streams.stream("classes"),
@@ -368,6 +413,7 @@ impl<'a, E: Endpoint> System<'a, E> {
     }
 
     /// Applies `f` to the statistics of `class` and to the total.
+    #[inline(always)]
     fn count(&mut self, class: u16, f: impl Fn(&mut ClassStats)) {
         f(&mut self.classes[usize::from(class)]);
         if let Some(t) = self.total.as_mut() {
@@ -511,25 +557,24 @@ impl<'a, E: Endpoint> System<'a, E> {
         }
     }
 
-    fn submit_for(&self, id: RequestId) -> Submit {
-        let j = self.request(id);
-        Submit {
+    /// Counts an attempt about to be sent, for the statistics and the retry budget, and says
+    /// what the endpoint is handed.
+    #[inline(always)]
+    fn count_attempt(&mut self, now: SimTime, id: RequestId) -> Submit {
+        let j = self.requests.get_mut(id);
+        j.attempts += 1;
+        let (first, measured, class) = (j.attempts == 1, j.measured, j.class);
+        let info = self.info[usize::from(class)];
+        let sub = Submit {
             owner: id,
             prompt: j.prompt,
             output: j.output,
-            lane: self.lanes[usize::from(j.class)],
-            measured: j.measured,
-            cancel: self.policy(id).cancel_on_disconnect,
+            lane: info.lane,
+            measured,
+            cancel: info.cancel,
             content: j.content.clone(),
             answer: j.answer,
-        }
-    }
-
-    /// Counts an attempt about to be sent, for the statistics and the retry budget.
-    fn count_attempt(&mut self, now: SimTime, id: RequestId) {
-        let j = self.request_mut(id);
-        j.attempts += 1;
-        let (first, measured, class) = (j.attempts == 1, j.measured, j.class);
+        };
         if self.budgeted {
             // Times older than the window never count again (time only moves on), so they are
             // dropped here too: memory stays bounded by one window of attempts.
@@ -549,35 +594,44 @@ impl<'a, E: Endpoint> System<'a, E> {
         if measured {
             self.count(class, |s| {
                 s.attempts += 1;
-                if !first {
-                    s.retries += 1;
-                }
+                s.retries += u64::from(!first);
             });
         }
+        sub
     }
 
     /// Sends the request's next attempt where the breaker says.
+    #[inline(always)]
     fn start_attempt(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
         let now = sim.now();
-        let (ep, probe) = match self.route() {
-            Route::Primary { probe } => (0u8, probe),
-            Route::Fallback => (1, false),
-            Route::Reject => {
-                self.finish(sim, id, Outcome::BreakerRejected, None);
-                return;
+        let (ep, probe) = if self.pol.breaker.is_none() {
+            (0u8, false)
+        } else {
+            match self.route() {
+                Route::Primary { probe } => (0u8, probe),
+                Route::Fallback => (1, false),
+                Route::Reject => {
+                    self.finish(sim, id, Outcome::BreakerRejected, None);
+                    return;
+                }
             }
         };
-        self.count_attempt(now, id);
-        let sub = self.submit_for(id);
-        let attempt = self.eps[usize::from(ep)].submit(sim, &sub);
-        let connected = self.eps[usize::from(ep)].connected_at(attempt);
-        let j = self.request_mut(id);
+        let sub = self.count_attempt(now, id);
+        let e = &mut self.eps[usize::from(ep)];
+        let attempt = e.submit(sim, &sub);
+        let connected = e.connected_at(attempt);
+        let j = self.requests.get_mut(id);
         j.cur = Some((ep, attempt));
         j.started = now;
         j.connected = connected;
         j.probe = probe;
+        let class = j.class;
         self.drain(sim);
-        if self.request_live(id) && self.request(id).cur == Some((ep, attempt)) {
+        // `arm` would return at once for a class without time limits.
+        if self.info[usize::from(class)].timed
+            && self.request_live(id)
+            && self.request(id).cur == Some((ep, attempt))
+        {
             self.arm(sim, id);
         }
     }
@@ -711,7 +765,7 @@ impl<'a, E: Endpoint> System<'a, E> {
 
     /// (Re-)arms the attempt timer at the earliest limit, or ends the attempt if it is due.
     fn arm(&mut self, sim: &mut Simulation<Ev<E>>, id: RequestId) {
-        if !self.timed[usize::from(self.request(id).class)] {
+        if !self.info[usize::from(self.request(id).class)].timed {
             return;
         }
         let now = sim.now();
@@ -739,6 +793,7 @@ impl<'a, E: Endpoint> System<'a, E> {
     }
 
     /// The current attempt ended with `outcome`: the request ends, or is retried.
+    #[inline(always)]
     fn attempt_ended(
         &mut self,
         sim: &mut Simulation<Ev<E>>,
@@ -746,20 +801,45 @@ impl<'a, E: Endpoint> System<'a, E> {
         outcome: Outcome,
         first_token: Option<SimTime>,
     ) {
-        let now = sim.now();
-        let j = self.request_mut(id);
+        let j = self.requests.get_mut(id);
         let (ep, _) = j.cur.take().expect("an attempt under way");
         j.seq = j.seq.wrapping_add(1);
-        let (measured, class, probe, arrived) = (j.measured, j.class, j.probe, j.arrived);
+        let (measured, class, probe) = (j.measured, j.class, j.probe);
         if measured {
             self.count(class, |s| s.attempt_outcomes[outcome.index()] += 1);
         }
-        if ep == 0 {
+        if ep == 0 && self.pol.breaker.is_some() {
             self.breaker_sees(sim, outcome, probe);
         }
+        // The usual end, inline: answered, and no async job waiting for its client's poll.
+        if outcome == Outcome::Ok && self.poll.is_none() {
+            let o = if ep == 1 {
+                Outcome::FallbackOk
+            } else {
+                Outcome::Ok
+            };
+            self.finish(sim, id, o, first_token);
+            return;
+        }
+        self.attempt_failed_or_polled(sim, id, ep, outcome, first_token);
+    }
+
+    /// [`System::attempt_ended`] for an async job's answer (seen at the next poll) or an
+    /// attempt that failed (retried, or the request's outcome).
+    #[inline(never)]
+    fn attempt_failed_or_polled(
+        &mut self,
+        sim: &mut Simulation<Ev<E>>,
+        id: RequestId,
+        ep: u8,
+        outcome: Outcome,
+        first_token: Option<SimTime>,
+    ) {
+        let now = sim.now();
+        let arrived = self.request(id).arrived;
         let fallback = ep == 1;
         if outcome == Outcome::Ok {
-            if let Some(p) = self.pol.async_queue.as_ref().and_then(|a| a.poll) {
+            if let Some(p) = self.poll {
                 // The client learns of it at its next poll.
                 let waited = (now - arrived).as_nanos();
                 let polls = waited.div_ceil(p.as_nanos().max(1));
@@ -825,6 +905,7 @@ impl<'a, E: Endpoint> System<'a, E> {
     }
 
     /// The request ends with `outcome`.
+    #[inline(always)]
     fn finish(
         &mut self,
         sim: &mut Simulation<Ev<E>>,
@@ -833,42 +914,11 @@ impl<'a, E: Endpoint> System<'a, E> {
         first_token: Option<SimTime>,
     ) {
         let now = sim.now();
-        let j = self.request(id);
-        let (measured, arrived, class, output, user) =
-            (j.measured, j.arrived, j.class, j.output, j.user);
-        let (attempts, prompt) = (j.attempts, j.prompt);
-        let polls = if measured { self.polls(j, now) } else { 0 };
-        if measured && self.keep_requests {
-            let record = RequestRecord {
-                arrived_s: arrived.as_secs_f64(),
-                class,
-                outcome,
-                attempts,
-                latency_s: (now - arrived).as_secs_f64(),
-                ttft_s: first_token
-                    .filter(|_| outcome.is_success())
-                    .map(|f| (f - arrived).as_secs_f64()),
-                prompt,
-                output,
-            };
-            self.out.requests.push(record);
-        }
+        let j = self.requests.get_mut(id);
+        j.live = false;
+        let (measured, user, class, output) = (j.measured, j.user, j.class, j.output);
         if measured {
-            let latency = now - arrived;
-            self.count(class, |s| {
-                s.run.record_outcome(outcome, latency);
-                s.polls += polls;
-                if outcome.is_success() {
-                    if let Some(first) = first_token {
-                        s.ttft.record(first - arrived);
-                        if output > 1 {
-                            s.tpot_sum_s += (now - first).as_secs_f64() / f64::from(output - 1);
-                            s.tpot_count += 1;
-                        }
-                    }
-                    s.ok_output_tokens += u64::from(output);
-                }
-            });
+            self.count_end(id, now, outcome, first_token);
         }
         let mut user = user;
         if let (Some(session), Some(sessions)) = (self.request(id).session, self.sessions.as_mut())
@@ -890,14 +940,68 @@ impl<'a, E: Endpoint> System<'a, E> {
             let wait = think.sample_duration(&mut self.think_rng);
             sim.schedule_in(wait, Event::UserReady(u));
         }
-        self.request_mut(id).live = false;
         self.requests.remove(id);
         self.live -= 1;
     }
 
+    /// Counts a measured request that ended at `now` (and keeps its record if asked to).
+    #[inline(always)]
+    fn count_end(
+        &mut self,
+        id: RequestId,
+        now: SimTime,
+        outcome: Outcome,
+        first_token: Option<SimTime>,
+    ) {
+        let j = self.request(id);
+        let polls = self.polls(j, now);
+        let (arrived, class, output) = (j.arrived, j.class, j.output);
+        if self.keep_requests {
+            self.keep_record(id, now, outcome, first_token);
+        }
+        let end = End {
+            now,
+            arrived,
+            outcome,
+            first_token,
+            output,
+            polls,
+        };
+        end.count(&mut self.classes[usize::from(class)]);
+        if let Some(t) = self.total.as_mut() {
+            end.count(t);
+        }
+    }
+
+    /// Keeps the record of a measured request that ended (`--requests`).
+    #[inline(never)]
+    fn keep_record(
+        &mut self,
+        id: RequestId,
+        now: SimTime,
+        outcome: Outcome,
+        first_token: Option<SimTime>,
+    ) {
+        let j = self.request(id);
+        let arrived = j.arrived;
+        let record = RequestRecord {
+            arrived_s: arrived.as_secs_f64(),
+            class: j.class,
+            outcome,
+            attempts: j.attempts,
+            latency_s: (now - arrived).as_secs_f64(),
+            ttft_s: first_token
+                .filter(|_| outcome.is_success())
+                .map(|f| (f - arrived).as_secs_f64()),
+            prompt: j.prompt,
+            output: j.output,
+        };
+        self.out.requests.push(record);
+    }
+
     /// Status polls an async job's client has made by `now`.
     fn polls(&self, j: &Request, now: SimTime) -> u64 {
-        match self.pol.async_queue.as_ref().and_then(|a| a.poll) {
+        match self.poll {
             Some(p) => (now - j.arrived).as_nanos() / p.as_nanos().max(1),
             None => 0,
         }
@@ -934,8 +1038,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             };
             self.queue.remove(&key);
             self.request_mut(id).queued = None;
-            self.count_attempt(sim.now(), id);
-            let sub = self.submit_for(id);
+            let sub = self.count_attempt(sim.now(), id);
             let attempt = self.eps[0].pull(sim, r, &sub);
             let j = self.request_mut(id);
             j.cur = Some((0, attempt));
@@ -945,27 +1048,62 @@ impl<'a, E: Endpoint> System<'a, E> {
         }
     }
 
-    /// Handles what the endpoints reported, until they have nothing more to say.
-    fn drain(&mut self, sim: &mut Simulation<Ev<E>>) {
-        loop {
-            if self.eps.iter().all(|e| !e.has_notices()) {
-                return;
-            }
-            let mut notices = std::mem::take(&mut self.notices);
-            for e in &mut self.eps {
-                e.take_notices(&mut notices);
-            }
-            if notices.is_empty() {
-                self.notices = notices;
-                return;
-            }
-            for n in notices.drain(..) {
-                self.on_notice(sim, n);
-            }
-            self.notices = notices;
+    /// Whether some endpoint has notices queued.
+    #[inline(always)]
+    fn any_notices(&self) -> bool {
+        match &self.eps[..] {
+            [e] => e.has_notices(),
+            eps => eps.iter().any(|e| e.has_notices()),
         }
     }
 
+    /// Handles what the endpoints reported, until they have nothing more to say.
+    #[inline(always)]
+    fn drain(&mut self, sim: &mut Simulation<Ev<E>>) {
+        // Most calls into an endpoint say nothing back: only then is the batch machinery run.
+        if self.any_notices() {
+            self.drain_notices(sim);
+        }
+    }
+
+    /// [`System::drain`] once some endpoint has notices: they are taken in rounds, the
+    /// primary's before the fallback's, and what handling a round makes waits for the next.
+    fn drain_notices(&mut self, sim: &mut Simulation<Ev<E>>) {
+        let mut batch = std::mem::take(&mut self.notices);
+        loop {
+            for e in &mut self.eps {
+                e.take_notices(&mut batch);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            for &n in &batch {
+                self.on_notice(sim, n);
+            }
+            batch.clear();
+        }
+        self.notices = batch;
+    }
+
+    /// Takes a notice endpoint `i` handed back (see [`Endpoint::handle_one`]) while notices
+    /// are queued: one round, with it last of endpoint `i`'s, as if it had been queued.
+    #[inline(never)]
+    fn notice_after_queued(&mut self, sim: &mut Simulation<Ev<E>>, i: usize, n: Notice) {
+        let mut batch = std::mem::take(&mut self.notices);
+        for (k, e) in self.eps.iter_mut().enumerate() {
+            e.take_notices(&mut batch);
+            if k == i {
+                batch.push(n);
+            }
+        }
+        for &n in &batch {
+            self.on_notice(sim, n);
+        }
+        batch.clear();
+        self.notices = batch;
+    }
+
+    #[inline(always)]
     fn on_notice(&mut self, sim: &mut Simulation<Ev<E>>, n: Notice) {
         let (owner, attempt) = match n {
             Notice::Done { owner, attempt, .. } | Notice::Connected { owner, attempt } => {
@@ -1071,6 +1209,7 @@ impl<'a, E: Endpoint> System<'a, E> {
 impl<E: Endpoint> Model for System<'_, E> {
     type Event = Ev<E>;
 
+    #[inline(always)]
     fn is_stale(&self, event: &Ev<E>) -> bool {
         match *event {
             Event::Arrival | Event::UserReady(_) => false,
@@ -1086,7 +1225,16 @@ impl<E: Endpoint> Model for System<'_, E> {
     }
 
     fn handle(&mut self, sim: &mut Simulation<Ev<E>>, event: Ev<E>) {
+        let fresh = self.handle_if_fresh(sim, event);
+        debug_assert!(fresh, "a stale event was handed to `handle`");
+    }
+
+    /// One look at the event decides both whether it is stale (as [`Model::is_stale`] says)
+    /// and what it does.
+    #[inline(always)]
+    fn handle_if_fresh(&mut self, sim: &mut Simulation<Ev<E>>, event: Ev<E>) -> bool {
         match event {
+            // Arrivals are never stale.
             Event::Arrival => {
                 let measured = sim.now() >= self.window_start;
                 // A replayed trace gives this arrival's tokens; take them before the next.
@@ -1110,6 +1258,49 @@ impl<E: Endpoint> Model for System<'_, E> {
                     self.new_request(sim, Some(u), None, None);
                 }
             }
+            Event::Ep(i, e) => {
+                let i = usize::from(i);
+                if self.eps[i].is_stale(&e) {
+                    return false;
+                }
+                if let Some(n) = self.eps[i].handle_one(sim, e) {
+                    if self.any_notices() {
+                        self.notice_after_queued(sim, i, n);
+                    } else {
+                        // The only notice: it is the whole first round.
+                        self.on_notice(sim, n);
+                    }
+                }
+                self.drain(sim);
+            }
+            _ => {
+                if self.is_stale(&event) {
+                    return false;
+                }
+                self.on_client_timer(sim, event);
+            }
+        }
+        match &mut self.eps[..] {
+            // Without a fallback (the usual case), no loop.
+            [e] => e.settle(sim),
+            eps => {
+                for e in eps {
+                    e.settle(sim);
+                }
+            }
+        }
+        if !self.queue.is_empty() {
+            self.dispatch(sim);
+        }
+        self.sync_done();
+        true
+    }
+}
+
+impl<E: Endpoint> System<'_, E> {
+    /// The clients' own timers: time limits, retries, async jobs, the breaker.
+    fn on_client_timer(&mut self, sim: &mut Simulation<Ev<E>>, event: Ev<E>) {
+        match event {
             Event::AttemptTimer(id, _) => self.arm(sim, id),
             Event::Turn(session) => self.next_turn(sim, session),
             Event::Retry(id) => self.start_attempt(sim, id),
@@ -1129,18 +1320,10 @@ impl<E: Endpoint> Model for System<'_, E> {
                 self.probes_ok = 0;
                 self.log_breaker(sim.now());
             }
-            Event::Ep(i, e) => {
-                self.eps[usize::from(i)].handle(sim, e);
-                self.drain(sim);
+            Event::Arrival | Event::UserReady(_) | Event::Ep(..) => {
+                unreachable!("handled in `handle_if_fresh`")
             }
         }
-        for e in &mut self.eps {
-            e.settle(sim);
-        }
-        if !self.queue.is_empty() {
-            self.dispatch(sim);
-        }
-        self.sync_done();
     }
 }
 

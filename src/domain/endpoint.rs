@@ -147,6 +147,21 @@ pub trait Endpoint {
     /// Handles one of the endpoint's events.
     fn handle(&mut self, sim: &mut Simulation<Event<Self::Event>>, event: Self::Event);
 
+    /// Handles one of the endpoint's events like [`Endpoint::handle`], but may hand back the
+    /// last notice it makes instead of queueing it: the clients take it as if it were the last
+    /// of the endpoint's queued notices, without moving it through the notice buffers (most
+    /// events of a plain server end one attempt and say just that). By default everything is
+    /// queued.
+    #[inline]
+    fn handle_one(
+        &mut self,
+        sim: &mut Simulation<Event<Self::Event>>,
+        event: Self::Event,
+    ) -> Option<Notice> {
+        self.handle(sim, event);
+        None
+    }
+
     /// Ends the run at `end`: the endpoint's statistics (request counts are the clients'), and
     /// token-level ones for an LLM endpoint.
     fn finish(self, end: SimTime, events: u64) -> (RunStats, Option<ServingStats>);

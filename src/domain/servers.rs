@@ -137,22 +137,20 @@ impl<'a> ServerPool<'a> {
         self.attempts.remove(id);
     }
 
-    /// The server side ends with `outcome` (once); the client is told unless it has gone.
-    fn decide(&mut self, id: RequestId, outcome: Outcome) {
+    /// The server side ends with `outcome` (once); the notice for the client, unless it has
+    /// gone.
+    #[inline]
+    fn decide(&mut self, id: RequestId, outcome: Outcome) -> Option<Notice> {
         let s = self.attempt_mut(id);
         debug_assert!(!s.decided, "outcome decided twice");
         s.decided = true;
-        if s.abandoned {
-            return;
-        }
-        let owner = s.owner;
         // A plain server makes no tokens: its answer has no first token to time.
-        self.outbox.push(Notice::Done {
-            owner,
+        (!s.abandoned).then_some(Notice::Done {
+            owner: s.owner,
             attempt: id,
             outcome,
             first_token: None,
-        });
+        })
     }
 
     /// The attempt leaves the queue at `now` (to a server, or dropped): its wait is over.
@@ -184,7 +182,8 @@ impl<'a> ServerPool<'a> {
     /// Takes a live attempt from the head of the first non-empty lane for each free server.
     fn dispatch(&mut self, sim: &mut Sim) {
         let mut lane = 0;
-        while self.busy < self.spec.servers && lane < self.queue.len() {
+        // With nothing waiting, what is left in the lanes is stale entries: they may stay.
+        while self.waiting > 0 && self.busy < self.spec.servers && lane < self.queue.len() {
             let Some(id) = self.queue[lane].pop_front() else {
                 lane += 1;
                 continue;
@@ -213,29 +212,33 @@ impl<'a> ServerPool<'a> {
         }
     }
 
-    fn on_service_done(&mut self, sim: &mut Sim, id: RequestId) {
+    #[inline]
+    fn on_service_done(&mut self, sim: &mut Sim, id: RequestId) -> Option<Notice> {
         let now = sim.now();
         self.busy -= 1;
         self.stats.set_busy(now, self.busy);
         let s = self.attempt(id);
-        if s.abandoned {
+        let notice = if s.abandoned {
             // The client left before the answer was ready: the whole service was wasted.
             if s.measured {
                 let service = s.service;
                 self.stats.record_waste(service);
             }
+            None
         } else {
-            self.decide(id, Outcome::Ok);
-        }
+            self.decide(id, Outcome::Ok)
+        };
         self.free(id);
         self.dispatch_pending = true;
+        notice
     }
 
-    fn on_queue_timeout(&mut self, sim: &mut Sim, id: RequestId) {
+    fn on_queue_timeout(&mut self, sim: &mut Sim, id: RequestId) -> Option<Notice> {
         let now = sim.now();
         self.remove_from_queue(id, now);
-        self.decide(id, Outcome::QueueTimeout);
+        let notice = self.decide(id, Outcome::QueueTimeout);
         self.free(id);
+        notice
     }
 }
 
@@ -272,7 +275,8 @@ impl Endpoint for ServerPool<'_> {
             .queue_capacity
             .is_some_and(|cap| self.waiting >= cap)
         {
-            self.decide(id, Outcome::Rejected);
+            let notice = self.decide(id, Outcome::Rejected);
+            self.outbox.extend(notice);
             self.free(id);
         } else {
             if sub.measured {
@@ -300,6 +304,7 @@ impl Endpoint for ServerPool<'_> {
 
     fn ensure_coming(&mut self, _sim: &mut Sim) {}
 
+    #[inline]
     fn connected_at(&self, id: RequestId) -> Option<SimTime> {
         // The pool accepts every connection at once (it may refuse the request after).
         self.is_live(id).then(|| self.attempt(id).arrived)
@@ -345,24 +350,35 @@ impl Endpoint for ServerPool<'_> {
         }
     }
 
+    #[inline]
     fn note_outcome(&mut self, _outcome: Outcome, _latency: SimDuration) {}
 
+    #[inline]
     fn has_notices(&self) -> bool {
         !self.outbox.is_empty()
     }
 
+    #[inline]
     fn take_notices(&mut self, into: &mut Vec<Notice>) {
-        into.append(&mut self.outbox);
+        if into.is_empty() {
+            // The usual case (the clients' batch is empty): trading buffers copies nothing.
+            std::mem::swap(into, &mut self.outbox);
+        } else {
+            into.append(&mut self.outbox);
+        }
     }
 
+    #[inline]
     fn set_client_done(&mut self, _done: bool) {}
 
+    #[inline]
     fn settle(&mut self, sim: &mut Sim) {
         if std::mem::take(&mut self.dispatch_pending) {
             self.dispatch(sim);
         }
     }
 
+    #[inline]
     fn is_stale(&self, event: &PoolEvent) -> bool {
         match *event {
             PoolEvent::ServiceDone(id) => {
@@ -373,6 +389,13 @@ impl Endpoint for ServerPool<'_> {
     }
 
     fn handle(&mut self, sim: &mut Sim, event: PoolEvent) {
+        let notice = self.handle_one(sim, event);
+        self.outbox.extend(notice);
+    }
+
+    /// Every event ends at most one attempt, so its one notice (if any) is handed back.
+    #[inline]
+    fn handle_one(&mut self, sim: &mut Sim, event: PoolEvent) -> Option<Notice> {
         match event {
             PoolEvent::ServiceDone(id) => self.on_service_done(sim, id),
             PoolEvent::QueueTimeout(id) => self.on_queue_timeout(sim, id),

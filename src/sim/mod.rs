@@ -31,6 +31,7 @@ pub use time::{SimDuration, SimTime};
 ///
 /// /// Counts ticks; each tick schedules the next one second later, three in all.
 /// struct Clock { ticks: u32 }
+/// #[derive(Copy, Clone)]
 /// enum Tick { Tick }
 ///
 /// impl Model for Clock {
@@ -62,6 +63,19 @@ pub trait Model {
 
     /// Reacts to `event` at `sim.now()`, possibly scheduling more events.
     fn handle(&mut self, sim: &mut Simulation<Self::Event>, event: Self::Event);
+
+    /// Handles `event` at `sim.now()` unless it is stale, and says whether it did; the engine
+    /// calls only this. By default [`Model::is_stale`], then [`Model::handle`]; a model may
+    /// decide both in one look at the event. `sim.now()` is the event's time even when it
+    /// turns out stale (the engine then sets the clock back).
+    #[inline]
+    fn handle_if_fresh(&mut self, sim: &mut Simulation<Self::Event>, event: Self::Event) -> bool {
+        if self.is_stale(&event) {
+            return false;
+        }
+        self.handle(sim, event);
+        true
+    }
 }
 
 /// Why [`Simulation::run`] returned.
@@ -82,13 +96,14 @@ pub struct Simulation<E> {
     skipped: u64,
 }
 
-impl<E> Default for Simulation<E> {
+impl<E: Copy> Default for Simulation<E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<E> Simulation<E> {
+/// Events are small plain values (`Copy`): the future-event list moves them as it sifts.
+impl<E: Copy> Simulation<E> {
     /// A simulation at time zero with nothing scheduled.
     pub fn new() -> Self {
         Simulation {
@@ -137,6 +152,7 @@ impl<E> Simulation<E> {
 
     /// Processes events in order until none is left or the next one lies after `horizon`
     /// (events exactly at the horizon are processed). With a horizon, the clock ends at it.
+    #[inline]
     pub fn run<M: Model<Event = E>>(&mut self, model: &mut M, horizon: Option<SimTime>) -> RunEnd {
         let limit = horizon.unwrap_or(SimTime::MAX);
         while let Some(time) = self.queue.peek_time() {
@@ -149,13 +165,14 @@ impl<E> Simulation<E> {
             };
             // A stale event does not move the clock: the run ends at the last thing that
             // actually happened, not at a timer nobody needed any more.
-            if model.is_stale(&event) {
-                self.skipped += 1;
-                continue;
-            }
+            let before = self.now;
             self.now = time;
             self.handled += 1;
-            model.handle(self, event);
+            if !model.handle_if_fresh(self, event) {
+                self.now = before;
+                self.handled -= 1;
+                self.skipped += 1;
+            }
         }
         if let Some(h) = horizon {
             self.now = self.now.max(h);
@@ -175,6 +192,7 @@ mod tests {
         seen: Vec<(u64, u32)>,
     }
 
+    #[derive(Copy, Clone)]
     enum Ev {
         Tick(u32),
         Cancelled,
@@ -217,6 +235,46 @@ mod tests {
         sim.schedule_at(SimTime::from_nanos(99), Ev::Cancelled);
         sim.run(&mut model, None);
         assert_eq!(sim.now(), SimTime::from_nanos(5));
+    }
+
+    /// Decides staleness in the same look as handling: odd ticks are stale. Records the clock
+    /// it saw for every event, stale or not.
+    #[derive(Default)]
+    struct OneLook {
+        seen: Vec<(u64, u32, bool)>,
+    }
+
+    impl Model for OneLook {
+        type Event = Ev;
+        fn handle(&mut self, _sim: &mut Simulation<Ev>, _event: Ev) {
+            panic!("the engine calls `handle_if_fresh`");
+        }
+        fn handle_if_fresh(&mut self, sim: &mut Simulation<Ev>, event: Ev) -> bool {
+            let Ev::Tick(n) = event else {
+                return false;
+            };
+            let fresh = n % 2 == 0;
+            self.seen.push((sim.now().as_nanos(), n, fresh));
+            fresh
+        }
+    }
+
+    #[test]
+    fn a_model_deciding_staleness_in_one_look_sees_the_event_time_and_stale_ones_leave_the_clock() {
+        let mut sim = Simulation::new();
+        let mut model = OneLook::default();
+        for n in 0..4 {
+            sim.schedule_at(SimTime::from_nanos(10 * u64::from(n)), Ev::Tick(n));
+        }
+        sim.run(&mut model, None);
+        assert_eq!(
+            model.seen,
+            [(0, 0, true), (10, 1, false), (20, 2, true), (30, 3, false)]
+        );
+        // The last event was stale: the clock stays at the last one handled.
+        assert_eq!(sim.now(), SimTime::from_nanos(20));
+        assert_eq!(sim.events_handled(), 2);
+        assert_eq!(sim.events_skipped(), 2);
     }
 
     #[test]

@@ -75,18 +75,29 @@ impl SimDuration {
         if !secs.is_finite() || secs < 0.0 {
             return None;
         }
-        let nanos = (secs * NANOS_PER_SEC as f64).round();
+        let nanos = secs * NANOS_PER_SEC as f64;
+        // Rounding cannot carry a value below 2^64 up to it (doubles there lie 2048 apart), so
+        // the range is checked before rounding.
         if nanos >= u64::MAX as f64 {
             return None;
         }
-        Some(SimDuration(nanos as u64))
+        Some(SimDuration(round_half_away(nanos)))
     }
 
     /// The span closest to `secs` seconds; negative or NaN input gives zero and overflow
     /// saturates. Use this for sampled values, which validated distributions keep in range.
+    #[inline]
     pub fn from_secs_f64_saturating(secs: f64) -> Self {
         if secs.is_nan() || secs <= 0.0 {
             return SimDuration::ZERO;
+        }
+        let nanos = secs * NANOS_PER_SEC as f64;
+        // Every sampled duration comes through here: below 2^63 ns (292 years) the signed
+        // conversions, single instructions, round exactly as `round_half_away` does.
+        if nanos < 9_223_372_036_854_775_808.0 {
+            let whole = nanos as i64;
+            let up = nanos - whole as f64 >= 0.5;
+            return SimDuration(whole as u64 + u64::from(up));
         }
         Self::try_from_secs_f64(secs).unwrap_or(SimDuration::MAX)
     }
@@ -104,6 +115,21 @@ impl SimDuration {
     /// Whether this span is zero.
     pub const fn is_zero(self) -> bool {
         self.0 == 0
+    }
+}
+
+/// `x.round() as u64` for `0 <= x < 2^64` (NaN gives 0), without the call `f64::round` makes on
+/// targets without a rounding instruction: every sampled duration goes through here. The
+/// truncation is exact, and so is the fraction it leaves (below 2^53 both share `x`'s bits;
+/// above, `x` is whole and the fraction zero), so halves round away from zero exactly as
+/// `round` does.
+#[inline]
+fn round_half_away(x: f64) -> u64 {
+    let whole = x as u64;
+    if x - whole as f64 >= 0.5 {
+        whole + 1
+    } else {
+        whole
     }
 }
 
@@ -188,6 +214,53 @@ mod tests {
         assert_eq!(SimDuration::try_from_secs_f64(-1.0), None);
         assert_eq!(SimDuration::try_from_secs_f64(f64::NAN), None);
         assert_eq!(SimDuration::try_from_secs_f64(1e20), None);
+    }
+
+    #[test]
+    fn halves_round_away_from_zero_and_near_halves_do_not() {
+        assert_eq!(round_half_away(0.5), 1);
+        assert_eq!(round_half_away(2.5), 3);
+        assert_eq!(round_half_away(0.499_999_999_999_999_94), 0);
+        assert_eq!(round_half_away(-0.0), 0);
+        assert_eq!(round_half_away(f64::NAN), 0);
+        assert_eq!(
+            round_half_away(9_007_199_254_740_993.0),
+            9_007_199_254_740_992
+        );
+        assert_eq!(
+            round_half_away(18_446_744_073_709_549_568.0),
+            u64::MAX - 2047
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rounding_agrees_with_f64_round(bits in 0u64..0x43F0_0000_0000_0000) {
+            // Every non-negative double below 2^64, by its bit pattern.
+            let x = f64::from_bits(bits);
+            proptest::prop_assert_eq!(round_half_away(x), x.round() as u64);
+        }
+
+        #[test]
+        fn sampled_durations_round_like_f64_round(bits in 0u64..0x7FF0_0000_0000_0000) {
+            // Every positive finite number of seconds, by its bit pattern.
+            let secs = f64::from_bits(bits);
+            let nanos = secs * 1e9;
+            let expected = if nanos >= u64::MAX as f64 { u64::MAX } else { nanos.round() as u64 };
+            proptest::prop_assert_eq!(SimDuration::from_secs_f64_saturating(secs).as_nanos(), expected);
+        }
+
+        #[test]
+        fn sampled_durations_of_everyday_lengths_round_like_f64_round(secs in 0.0f64..1e5) {
+            let expected = (secs * 1e9).round() as u64;
+            proptest::prop_assert_eq!(SimDuration::from_secs_f64_saturating(secs).as_nanos(), expected);
+        }
+
+        #[test]
+        fn rounding_agrees_with_f64_round_on_small_fractions(whole in 0u64..1 << 40, frac in 0.0f64..1.0) {
+            let x = whole as f64 + frac;
+            proptest::prop_assert_eq!(round_half_away(x), x.round() as u64);
+        }
     }
 
     #[test]
