@@ -2,55 +2,16 @@
 //!
 //! These types follow the TOML shape and nothing more: every value that has a unit or a range is
 //! kept as written ([`Scalar`]) and checked in `validate`, where the error can say which key is
-//! wrong and why. Unknown keys are refused here.
+//! wrong and why. Unknown keys are refused here, except in tables whose keys depend on what
+//! another key picks (an engine's options depend on the scheduler of its class): those are
+//! kept as written and read in stage two.
 
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-/// A value as written: text (which usually carries a unit) or a bare number.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    /// A TOML string.
-    Text(String),
-    /// A TOML integer or float.
-    Number(f64),
-}
-
-impl fmt::Display for Scalar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scalar::Text(t) => write!(f, "\"{t}\""),
-            Scalar::Number(n) => write!(f, "{n}"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ScalarVisitor;
-        impl Visitor<'_> for ScalarVisitor {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string such as \"30s\" or \"3/s\", or a number")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar::Text(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(v as f64))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(v))
-            }
-        }
-        deserializer.deserialize_any(ScalarVisitor)
-    }
-}
+pub use super::units::Scalar;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -204,10 +165,12 @@ impl<T> CatalogRef<T> {
     }
 }
 
-/// `endpoint.engine = { kind = "vllm", ... }`: one flat table for every kind, so validation can
-/// name a key that does not belong to the chosen kind.
+/// `endpoint.engine = { kind = "vllm", ... }`: the keys every engine takes. The others are the
+/// options of the scheduler the engine's class runs, which is known only once `kind` and
+/// `version` have picked the class: they are kept as written, and read then as that
+/// scheduler's variant of `experiment::engines::Options`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub struct EngineFile {
     /// Engine family (`vllm`, `tgi`, `sglang`, `tensorrt-llm`, `transformers`) or `static`.
     pub kind: String,
@@ -215,34 +178,20 @@ pub struct EngineFile {
     pub version: Option<String>,
     /// Engine class id (`tgi-1`, `vllm-v1`, ...) or an inline class table, instead of a version.
     pub class: Option<CatalogRef<crate::experiment::catalog::ClassFile>>,
-    /// vllm.
-    pub max_num_seqs: Option<i64>,
-    /// vllm.
-    pub max_num_batched_tokens: Option<i64>,
-    /// vllm.
-    pub chunked_prefill: Option<bool>,
-    /// vllm, static.
-    pub gpu_memory_utilization: Option<f64>,
-    /// vllm, tgi.
-    pub block_size: Option<i64>,
-    /// all: `auto`, `fp16` or `fp8`.
+    /// `auto`, `fp16` or `fp8`.
     pub kv_cache_dtype: Option<String>,
-    /// all.
+    /// Longest sequence, prompt and output.
     pub max_model_len: Option<i64>,
-    /// tgi.
-    pub max_concurrent_requests: Option<i64>,
-    /// tgi.
-    pub max_batch_prefill_tokens: Option<i64>,
-    /// tgi.
-    pub waiting_served_ratio: Option<f64>,
-    /// tgi.
-    pub max_waiting_tokens: Option<i64>,
-    /// tgi.
-    pub cuda_memory_fraction: Option<f64>,
-    /// static.
-    pub max_batch: Option<i64>,
-    /// static.
-    pub max_wait: Option<Scalar>,
+    /// Every other key: the scheduler's options.
+    #[serde(flatten)]
+    pub options: toml::Table,
+}
+
+impl EngineFile {
+    /// The keys above that pick the class, for messages listing what an engine takes.
+    pub const PICKING: [&'static str; 2] = ["version", "class"];
+    /// The keys above that every engine takes as options, for the same messages.
+    pub const SHARED: [&'static str; 2] = ["kv-cache-dtype", "max-model-len"];
 }
 
 /// Measured latencies: one list over batch sizes, or rows over context lengths.

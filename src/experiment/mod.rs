@@ -8,6 +8,7 @@
 //! mirror and validation, with errors located by key path in the file as written.
 
 pub mod catalog;
+pub mod engines;
 pub mod file;
 mod fingerprint;
 pub mod input;
@@ -18,6 +19,7 @@ mod resolved;
 mod serving;
 mod suggest;
 pub mod sweep;
+mod tagged;
 pub mod units;
 mod validate;
 mod workload;
@@ -308,17 +310,10 @@ fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) 
     if let Some(k) = &key {
         if message.starts_with("unknown field") {
             let written = k.rsplit('.').next().unwrap_or(k);
-            let kebab = written.replace('_', "-");
             let options = expected_fields(&message);
-            err = if written.contains('_') && options.contains(&kebab.as_str()) {
-                err.with_hint(format!(
-                    "keys are kebab-case: write `{kebab}`, not `{written}`"
-                ))
-            } else if let Some(s) = suggest::did_you_mean(written, &options) {
-                err.with_hint(format!("did you mean `{s}`?"))
-            } else {
-                err.with_hint("see the experiment-file reference in the README for every key")
-            };
+            err = err.with_hint(suggest::key_hint(written, &options).unwrap_or_else(|| {
+                "see the experiment-file reference in the README for every key".into()
+            }));
         }
         err = err.at_key(k.clone());
     }

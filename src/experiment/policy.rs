@@ -9,7 +9,7 @@ use crate::domain::policy::{
     AsyncSpec, BreakerSpec, ClientClass, ClientPolicy, Discipline, Jitter, JobOrder, OutcomeSet,
     Policies, RetryPolicy,
 };
-use crate::domain::serving::{ColdConnections, EngineSpec, LlmService, WhenUnavailable};
+use crate::domain::serving::{ColdConnections, LlmService, WhenUnavailable};
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
@@ -68,7 +68,7 @@ impl Possible {
             queue_timeout: svc.queue_timeout.is_some(),
             rejects: svc.queue_capacity.is_some()
                 || svc.max_concurrent.is_some()
-                || matches!(svc.engine, EngineSpec::Tgi { .. }),
+                || svc.engine.refuses_when_full(),
             unavailable: matches!(
                 when,
                 Some(WhenUnavailable::Reject | WhenUnavailable::Hold(_))

@@ -48,6 +48,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// An error at `key` with the column where the key is written too: for a value of the
+    /// wrong type, which a reader of TOML would point at.
+    pub(crate) fn error_with_column(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let err = self.error(key, message);
+        match err.key.as_deref().and_then(|k| locate(self.src, k)) {
+            Some((line, col)) => err.at_line(line, Some(col)),
+            None => err,
+        }
+    }
+
     /// A setting that has no effect: an error in a single run (the user wrote something that
     /// does nothing), a warning inside a sweep (where another axis may be what makes it idle).
     pub(crate) fn no_effect(&self, err: ConfigError) -> Result<(), ConfigError> {
@@ -144,6 +154,17 @@ impl Ctx<'_> {
                 )
                 .with_hint("this parameter has no unit; write it without quotes, e.g. 0.5")),
         }
+    }
+}
+
+/// Engine options are read through this (`engines` sits below the catalog, which `Ctx` holds).
+impl super::engines::Source for Ctx<'_> {
+    fn error(&self, key: &str, message: String) -> ConfigError {
+        Ctx::error(self, key, message)
+    }
+
+    fn duration(&self, key: &str, v: &Scalar) -> Result<SimDuration, ConfigError> {
+        Ctx::duration(self, key, v)
     }
 }
 

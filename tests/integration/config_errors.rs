@@ -406,6 +406,22 @@ fn llm_endpoint_rules_report_their_exact_messages() {
             "bad.toml:14: `endpoint.engine.max-batch`: `max-batch` is not a setting of the vllm engine\n  hint: the vllm engine takes: version, class, max-num-seqs, max-num-batched-tokens, chunked-prefill, gpu-memory-utilization, block-size, kv-cache-dtype, max-model-len",
         ),
         (
+            "a misspelt engine setting",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\nengine = { kind = \"tgi\", max-concurent-requests = 4 }",
+            ),
+            "bad.toml:14: `endpoint.engine.max-concurent-requests`: `max-concurent-requests` is not a setting of the tgi engine\n  hint: did you mean `max-concurrent-requests`? (the tgi engine takes: version, class, max-concurrent-requests, max-batch-prefill-tokens, waiting-served-ratio, max-waiting-tokens, cuda-memory-fraction, block-size, kv-cache-dtype, max-model-len)",
+        ),
+        (
+            "an engine setting of the wrong type",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\nengine = { kind = \"sglang\", max-num-seqs = \"64\" }",
+            ),
+            "bad.toml:14:29: `endpoint.engine.max-num-seqs`: invalid type: string \"64\", expected an integer",
+        ),
+        (
             "a token count written as text",
             with("median = 400, p99 = 2000", r#"median = "400", p99 = 2000"#),
             "bad.toml:7: `workload.prompt-tokens.median`: a token count is a plain number, found the string \"400\"\n  hint: write it without quotes, e.g. median = 400",
