@@ -500,10 +500,10 @@ mod tests {
         ));
         assert_eq!(
             Options::read("vllm", &t).unwrap_err(),
-            Problem::UnknownKey {
+            Problem::Key(tagged::KeyProblem::Unknown {
                 key: "max-batch".into(),
                 expected: scheduler_keys("vllm"),
-            }
+            })
         );
     }
 }

@@ -7,6 +7,7 @@
 //! kept as written and read in stage two.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
@@ -57,13 +58,13 @@ pub struct ExperimentFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WorkloadFile {
     /// `workload.arrival`: an open-loop arrival process.
-    pub arrival: Option<ArrivalFile>,
+    pub arrival: Option<Tagged<ArrivalFile>>,
     /// `workload.users`: a closed loop of users instead.
     pub users: Option<UsersFile>,
     /// Prompt tokens per request (LLM endpoints).
-    pub prompt_tokens: Option<DistFile>,
+    pub prompt_tokens: Option<Tagged<DistFile>>,
     /// Output tokens per request (LLM endpoints).
-    pub output_tokens: Option<DistFile>,
+    pub output_tokens: Option<Tagged<DistFile>>,
 }
 
 /// `workload.users = { count = 16, think-time = { ... } }`.
@@ -73,7 +74,7 @@ pub struct UsersFile {
     /// Number of users.
     pub count: i64,
     /// Time between an outcome and the next request.
-    pub think_time: DistFile,
+    pub think_time: Tagged<DistFile>,
 }
 
 /// A model: a catalog id, or an inline table with the architecture.
@@ -225,37 +226,108 @@ pub struct ProfileFile {
     pub kv_tokens: Option<i64>,
 }
 
-/// `workload.arrival = { kind = "poisson", rate = "3/s" }`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ArrivalFile {
-    /// `poisson`, `constant` or `schedule`.
-    pub kind: String,
-    /// Mean arrival rate.
-    pub rate: Option<Scalar>,
-    /// `schedule`: `[["0s", "1/s"], ["8h", "5/s"], ...]`, start time and rate of each piece.
-    pub rates: Option<Vec<Vec<Scalar>>>,
-    /// `schedule`: repeat with this period (e.g. `"24h"`); `diurnal`: the cycle (default 24h).
-    pub period: Option<Scalar>,
-    /// `gamma`: coefficient of variation of the gaps.
-    pub cv: Option<Scalar>,
-    /// `on-off`: the rate while off (`rate` is the rate while on).
-    pub off_rate: Option<Scalar>,
-    /// `on-off`: mean length of an on phase.
-    pub on: Option<Scalar>,
-    /// `on-off`: mean length of an off phase.
-    pub off: Option<Scalar>,
-    /// `diurnal`: relative swing of the rate, 0 to 1.
-    pub amplitude: Option<Scalar>,
-    /// `diurnal`: time of the peak within the cycle (default 14h).
-    pub peak: Option<Scalar>,
-    /// `trace`: the CSV file to replay.
-    pub file: Option<String>,
-    /// `trace`: replay this many times faster (instead of `rate`).
-    pub speed: Option<Scalar>,
-    /// `trace`: start again after the last row.
-    #[serde(rename = "loop")]
-    pub looped: Option<bool>,
+/// A table whose keys depend on its `kind` (`kind = "uniform"` takes `min` and `max`), kept as
+/// written in stage one and read in stage two as `T`, an internally tagged enum with one
+/// variant per kind, where an error can name the key and say what the kind takes.
+#[derive(Debug, Clone)]
+pub struct Tagged<T> {
+    table: toml::Table,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T> Tagged<T> {
+    /// The tag every such table has.
+    pub const TAG: &'static str = "kind";
+
+    /// The table as written.
+    pub fn table(&self) -> &toml::Table {
+        &self.table
+    }
+
+    /// The kind as written, when it is a string.
+    pub fn kind(&self) -> Option<&str> {
+        self.table.get(Self::TAG).and_then(toml::Value::as_str)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Tagged<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Tagged {
+            table: toml::Table::deserialize(deserializer)?,
+            of: PhantomData,
+        })
+    }
+}
+
+/// `workload.arrival = { kind = "poisson", rate = "3/s" }`: one variant per arrival process.
+/// Keys whose absence has a specific message (`rate`, `rates`, `file`) are optional here and
+/// required in `workload`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    deny_unknown_fields
+)]
+pub enum ArrivalFile {
+    /// Exponential gaps.
+    Poisson {
+        /// Mean arrival rate.
+        rate: Option<Scalar>,
+    },
+    /// Equal gaps.
+    Constant {
+        /// Arrival rate.
+        rate: Option<Scalar>,
+    },
+    /// Gamma-distributed gaps.
+    Gamma {
+        /// Mean arrival rate.
+        rate: Option<Scalar>,
+        /// Coefficient of variation of the gaps.
+        cv: Option<Scalar>,
+    },
+    /// Poisson at `rate` during on phases and `off-rate` during off phases.
+    OnOff {
+        /// The rate while on.
+        rate: Option<Scalar>,
+        /// The rate while off.
+        off_rate: Option<Scalar>,
+        /// Mean length of an on phase.
+        on: Option<Scalar>,
+        /// Mean length of an off phase.
+        off: Option<Scalar>,
+    },
+    /// A sinusoidal daily cycle.
+    Diurnal {
+        /// Mean rate over the cycle.
+        rate: Option<Scalar>,
+        /// Relative swing of the rate, 0 to 1.
+        amplitude: Option<Scalar>,
+        /// The cycle (default 24h).
+        period: Option<Scalar>,
+        /// Time of the peak within the cycle (default 14h).
+        peak: Option<Scalar>,
+    },
+    /// Piecewise-constant rates.
+    Schedule {
+        /// `[["0s", "1/s"], ["8h", "5/s"], ...]`: start time and rate of each piece.
+        rates: Option<Vec<Vec<Scalar>>>,
+        /// Repeat with this period (e.g. `"24h"`).
+        period: Option<Scalar>,
+    },
+    /// A request trace replayed.
+    Trace {
+        /// The CSV file to replay.
+        file: Option<String>,
+        /// Replay at this mean rate (instead of `speed`).
+        rate: Option<Scalar>,
+        /// Replay this many times faster (instead of `rate`).
+        speed: Option<Scalar>,
+        /// Start again after the last row.
+        #[serde(rename = "loop")]
+        looped: Option<bool>,
+    },
 }
 
 /// `[endpoint]`: either `servers` and `service-time`, or an LLM (`gpu` and `model`, and/or a
@@ -266,7 +338,7 @@ pub struct EndpointFile {
     /// Number of servers.
     pub servers: Option<i64>,
     /// Service time distribution.
-    pub service_time: Option<DistFile>,
+    pub service_time: Option<Tagged<DistFile>>,
     /// GPU id, or an inline GPU table.
     pub gpu: Option<CatalogRef<crate::experiment::catalog::GpuFile>>,
     /// Multi-GPU instance id (`g5.12xlarge`) or an inline instance table: its GPU,
@@ -306,36 +378,60 @@ pub struct EndpointFile {
     pub scheduling: Option<String>,
 }
 
-/// A distribution: `{ kind = "...", ...parameters }`. One flat table for every kind, so that
-/// validation can name a parameter that does not belong to the chosen kind.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct DistFile {
-    /// Family name.
-    pub kind: String,
-    /// Mean (exponential, gamma).
-    pub mean: Option<Scalar>,
-    /// Constant (deterministic).
-    pub value: Option<Scalar>,
-    /// Lower bound (uniform).
-    pub min: Option<Scalar>,
-    /// Upper bound (uniform).
-    pub max: Option<Scalar>,
-    /// Median (lognormal).
-    pub median: Option<Scalar>,
-    /// Log-space standard deviation (lognormal).
-    pub sigma: Option<Scalar>,
-    /// 99th percentile (lognormal, instead of sigma).
-    pub p99: Option<Scalar>,
-    /// Coefficient of variation (gamma).
-    pub cv: Option<Scalar>,
-    /// Observed values (empirical).
-    pub values: Option<Vec<Scalar>>,
-    /// File of observed values, one per line (empirical).
-    pub file: Option<String>,
-    /// With `file`: read this column of a CSV with a header instead (e.g. a trace's
-    /// `ContextTokens`).
-    pub column: Option<String>,
+/// A distribution: `{ kind = "...", ...parameters }`, one variant per family. `sigma` and
+/// `p99`, `values` and `file` are alternatives, checked in `read`; `cv` of a gamma has a
+/// message of its own when missing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    deny_unknown_fields
+)]
+pub enum DistFile {
+    /// Exponential.
+    Exponential {
+        /// Mean.
+        mean: Scalar,
+    },
+    /// A constant.
+    Deterministic {
+        /// The value.
+        value: Scalar,
+    },
+    /// Uniform between two bounds.
+    Uniform {
+        /// Lower bound.
+        min: Scalar,
+        /// Upper bound.
+        max: Scalar,
+    },
+    /// Lognormal, by its median and spread.
+    Lognormal {
+        /// Median.
+        median: Scalar,
+        /// Log-space standard deviation (or `p99`).
+        sigma: Option<Scalar>,
+        /// 99th percentile (or `sigma`).
+        p99: Option<Scalar>,
+    },
+    /// Gamma, by its mean and coefficient of variation.
+    Gamma {
+        /// Mean.
+        mean: Scalar,
+        /// Coefficient of variation.
+        cv: Option<Scalar>,
+    },
+    /// Observed values, drawn with equal weight.
+    Empirical {
+        /// The values inline (or `file`).
+        values: Option<Vec<Scalar>>,
+        /// A file of values, one per line (or `values`).
+        file: Option<String>,
+        /// With `file`: read this column of a CSV with a header instead (e.g. a trace's
+        /// `ContextTokens`).
+        column: Option<String>,
+    },
 }
 
 /// `[endpoint.cold-start]`; every key overrides a default from `models/lifecycle.toml`.
@@ -529,9 +625,9 @@ pub struct ClassFile {
     /// Share of the workload's requests.
     pub share: f64,
     /// Prompt tokens, overriding the workload's.
-    pub prompt_tokens: Option<DistFile>,
+    pub prompt_tokens: Option<Tagged<DistFile>>,
     /// Output tokens, overriding the workload's.
-    pub output_tokens: Option<DistFile>,
+    pub output_tokens: Option<Tagged<DistFile>>,
     /// Scheduling priority, 0 first.
     pub priority: Option<i64>,
     /// Weight under fair share.

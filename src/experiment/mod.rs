@@ -34,7 +34,7 @@ use std::path::Path;
 use crate::error::ConfigError;
 use crate::experiment::catalog::Catalog;
 
-pub use read::{DIST_KINDS, MAX_SERVERS};
+pub use read::{MAX_SERVERS, dist_kinds};
 
 /// Reads and validates the experiment file at `path` against the built-in catalog.
 pub fn load(path: &Path) -> Result<Experiment, ConfigError> {

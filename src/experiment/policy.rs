@@ -3,14 +3,14 @@
 //! they interact with. Contradictions are refused here, where the key can be named.
 
 use super::file::{ClientFile, ExperimentFile, RetryFile};
-use super::read::{Ctx, unknown_kind};
+use super::read::{Ctx, DistReader, unknown_kind};
 use crate::domain::Outcome;
+use crate::domain::Service;
 use crate::domain::policy::{
     AsyncSpec, BreakerSpec, ClientClass, ClientPolicy, Discipline, Jitter, JobOrder, OutcomeSet,
     Policies, RetryPolicy,
 };
 use crate::domain::serving::{ColdConnections, LlmService, WhenUnavailable};
-use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
 
@@ -388,7 +388,7 @@ pub(crate) fn policies(
     raw: &ExperimentFile,
     service: &Service,
     fallback: &dyn Fn(&super::file::EndpointFile) -> Result<Service, ConfigError>,
-    tokens: &dyn Fn(&str, &super::file::DistFile) -> Result<Dist, ConfigError>,
+    tokens: &DistReader<'_>,
 ) -> Result<Policies, ConfigError> {
     let svc = match service {
         Service::Llm(svc) => Some(svc.as_ref()),
@@ -463,7 +463,7 @@ fn classes(
     ctx: &Ctx<'_>,
     raw: &ExperimentFile,
     possible: &Possible,
-    tokens: &dyn Fn(&str, &super::file::DistFile) -> Result<Dist, ConfigError>,
+    tokens: &DistReader<'_>,
 ) -> Result<Vec<ClientClass>, ConfigError> {
     Ok(match &raw.classes {
         None => vec![ClientClass {

@@ -6,11 +6,11 @@ use std::path::Path;
 use super::engines::{self, Options, Place, count};
 use super::file::{
     AutoscaleFile, CatalogRef, ColdStartFile, DistFile, EndpointFile, EngineFile, LatencyTable,
-    ModelRef, ProfileFile, Scalar,
+    ModelRef, ProfileFile, Scalar, Tagged,
 };
 use super::read::{Ctx, dist, read_numbers_file, unknown_kind};
 use super::suggest;
-use super::tagged::Problem;
+use super::tagged::{KeyProblem, Problem};
 
 use crate::domain::deployment::Deployment;
 use crate::domain::lifecycle::ColdStartSpec;
@@ -30,7 +30,11 @@ use crate::experiment::catalog::{
 use crate::sim::SimDuration;
 
 /// Token counts are plain numbers (no unit), zero or more.
-pub(crate) fn tokens(ctx: &Ctx<'_>, key: &str, raw: &DistFile) -> Result<Dist, ConfigError> {
+pub(crate) fn tokens(
+    ctx: &Ctx<'_>,
+    key: &str,
+    raw: &Tagged<DistFile>,
+) -> Result<Dist, ConfigError> {
     let quantity = |k: &str, v: &Scalar| match v {
         Scalar::Number(n) if n.is_finite() && *n >= 0.0 => Ok(*n),
         Scalar::Number(n) => {
@@ -50,10 +54,10 @@ pub(crate) fn tokens(ctx: &Ctx<'_>, key: &str, raw: &DistFile) -> Result<Dist, C
 /// The prompt and output token distributions an LLM endpoint needs.
 pub(crate) fn token_dists(
     ctx: &Ctx<'_>,
-    prompt: &Option<DistFile>,
-    output: &Option<DistFile>,
+    prompt: &Option<Tagged<DistFile>>,
+    output: &Option<Tagged<DistFile>>,
 ) -> Result<(Dist, Dist), ConfigError> {
-    let need = |key: &str, d: &Option<DistFile>| match d {
+    let need = |key: &str, d: &Option<Tagged<DistFile>>| match d {
         Some(d) => tokens(ctx, key, d),
         None => Err(ctx
             .error("workload", format!("an LLM endpoint needs `{key}`"))
@@ -641,37 +645,41 @@ fn engine_options(
 ) -> Result<Options, ConfigError> {
     let kind = &engine.kind;
     let ek = |k: &str| format!("endpoint.engine.{k}");
-    let takes: Vec<&str> = EngineFile::PICKING
-        .iter()
-        .chain(engines::scheduler_keys(scheduler))
-        .chain(&EngineFile::SHARED)
-        .copied()
-        .collect();
-    let takes_hint = format!("the {kind} engine takes: {}", takes.join(", "));
-    Options::read(scheduler, &engine.options).map_err(|p| match p {
-        Problem::UnknownKey { key, .. } => {
-            let hint = match suggest::key_hint(&key, &takes) {
-                Some(h) => format!("{h} ({takes_hint})"),
-                None => takes_hint,
-            };
-            ctx.error(
-                &ek(&key),
-                format!("`{key}` is not a setting of the {kind} engine"),
-            )
-            .with_hint(hint)
+    Options::read(scheduler, &engine.options).map_err(|p| {
+        let takes: Vec<&str> = EngineFile::PICKING
+            .iter()
+            .chain(engines::scheduler_keys(scheduler))
+            .chain(&EngineFile::SHARED)
+            .copied()
+            .collect();
+        let takes_hint = format!("the {kind} engine takes: {}", takes.join(", "));
+        match p {
+            Problem::Key(KeyProblem::Unknown { key, .. }) => {
+                let hint = match suggest::key_hint(&key, &takes) {
+                    Some(h) => format!("{h} ({takes_hint})"),
+                    None => takes_hint,
+                };
+                ctx.error(
+                    &ek(&key),
+                    format!("`{key}` is not a setting of the {kind} engine"),
+                )
+                .with_hint(hint)
+            }
+            Problem::Key(KeyProblem::Missing(k)) => ctx
+                .error("endpoint.engine", format!("the {kind} engine needs `{k}`"))
+                .with_hint(takes_hint),
+            Problem::Invalid { key, message } => ctx.error_with_column(
+                &key.map_or_else(|| "endpoint.engine".into(), |k| ek(&k)),
+                suggest::plain_types(&message),
+            ),
+            // The catalog checks that each class runs a scheduler there are options for.
+            Problem::MissingTag | Problem::UnknownTag { .. } => ctx.error(
+                "endpoint.engine",
+                format!(
+                    "the engine's class runs the scheduler \"{scheduler}\", which has no options"
+                ),
+            ),
         }
-        Problem::Invalid { key, message } => ctx.error_with_column(
-            &key.map_or_else(|| "endpoint.engine".into(), |k| ek(&k)),
-            suggest::plain_types(&message),
-        ),
-        Problem::MissingKey(k) => ctx
-            .error("endpoint.engine", format!("the {kind} engine needs `{k}`"))
-            .with_hint(takes_hint),
-        // The catalog checks that each class runs a scheduler there are options for.
-        Problem::MissingTag | Problem::UnknownTag { .. } => ctx.error(
-            "endpoint.engine",
-            format!("the engine's class runs the scheduler \"{scheduler}\", which has no options"),
-        ),
     })
 }
 

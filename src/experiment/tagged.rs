@@ -26,15 +26,8 @@ pub(crate) enum Problem {
         /// The variants.
         expected: &'static [&'static str],
     },
-    /// A key the tag's variant does not take.
-    UnknownKey {
-        /// The key as written.
-        key: String,
-        /// The keys the variant takes, in their declared order.
-        expected: &'static [&'static str],
-    },
-    /// A key the tag's variant needs.
-    MissingKey(&'static str),
+    /// A key that does not fit the tag's variant.
+    Key(KeyProblem),
     /// A value of the wrong type: `message` says which and what was expected; `key` is where it
     /// is written (`values[2]` inside an array), when it could be found.
     Invalid {
@@ -43,6 +36,20 @@ pub(crate) enum Problem {
         /// serde's description.
         message: String,
     },
+}
+
+/// A key that does not fit the variant: the part of a [`Problem`] worded by the table's reader.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum KeyProblem {
+    /// A key the variant does not take.
+    Unknown {
+        /// The key as written.
+        key: String,
+        /// The keys the variant takes, in their declared order.
+        expected: &'static [&'static str],
+    },
+    /// A key the variant needs.
+    Missing(&'static str),
 }
 
 /// serde's errors while reading, kept apart by what they mean.
@@ -141,39 +148,47 @@ fn deserialize<T: DeserializeOwned>(table: &toml::Table) -> Result<T, Error> {
     T::deserialize(Node::Table(table))
 }
 
-/// `table` with only the tag `tag` and `key = value`.
-fn single(tag: &str, tag_value: &toml::Value, key: &str, value: toml::Value) -> toml::Table {
-    let mut t = toml::Table::new();
-    t.insert(tag.to_string(), tag_value.clone());
-    t.insert(key.to_string(), value);
-    t
-}
-
 /// Where in `table` the wrong value is: serde reads an internally tagged enum from a buffered
 /// copy of the table, which forgets the key, so each key is tried alone (a key that is merely
-/// missing is not a wrong type, and serde reports wrong values before missing keys). Inside an
-/// array, the item.
+/// missing is not a wrong type, and serde reports wrong values before missing keys).
 fn find_invalid<T: DeserializeOwned>(tag: &str, table: &toml::Table) -> Option<String> {
     let tag_value = table.get(tag)?;
-    let wrong = |t: toml::Table| matches!(deserialize::<T>(&t), Err(Error::Other(_)));
     for (k, v) in table.iter().filter(|(k, _)| *k != tag) {
-        if !wrong(single(tag, tag_value, k, v.clone())) {
-            continue;
+        let wrong = |value: toml::Value| {
+            let mut t = toml::Table::new();
+            t.insert(tag.to_string(), tag_value.clone());
+            t.insert(k.clone(), value);
+            matches!(deserialize::<T>(&t), Err(Error::Other(_)))
+        };
+        if wrong(v.clone()) {
+            return Some(narrow(&wrong, k.clone(), v, &|x| x));
         }
-        // Inside an array that is one where one is expected: the item.
-        if let toml::Value::Array(items) = v
-            && !wrong(single(tag, tag_value, k, toml::Value::Array(Vec::new())))
-        {
-            for (i, item) in items.iter().enumerate() {
-                let one = toml::Value::Array(vec![item.clone()]);
-                if wrong(single(tag, tag_value, k, one)) {
-                    return Some(format!("{k}[{i}]"));
-                }
-            }
-        }
-        return Some(k.clone());
     }
     None
+}
+
+/// The path of the wrong part of `v`, which is wrong at `at`: inside an array that is one where
+/// one is expected, the first wrong item, and so on down. `place` puts a value where `v` is
+/// (inside arrays of one item), for `wrong` to try.
+fn narrow(
+    wrong: &dyn Fn(toml::Value) -> bool,
+    at: String,
+    v: &toml::Value,
+    place: &dyn Fn(toml::Value) -> toml::Value,
+) -> String {
+    let toml::Value::Array(items) = v else {
+        return at;
+    };
+    if wrong(place(toml::Value::Array(Vec::new()))) {
+        return at;
+    }
+    for (i, item) in items.iter().enumerate() {
+        let inner = |x: toml::Value| place(toml::Value::Array(vec![x]));
+        if wrong(inner(item.clone())) {
+            return narrow(wrong, format!("{at}[{i}]"), item, &inner);
+        }
+    }
+    at
 }
 
 /// Reads `table`, tagged by its key `tag`, as the internally tagged enum `T`.
@@ -190,9 +205,9 @@ pub(crate) fn read<T: DeserializeOwned>(tag: &str, table: &toml::Table) -> Resul
     }
     deserialize(table).map_err(|e| match e {
         Error::MissingField(f) if f == tag => Problem::MissingTag,
-        Error::MissingField(f) => Problem::MissingKey(f),
+        Error::MissingField(f) => Problem::Key(KeyProblem::Missing(f)),
         Error::UnknownVariant(found, expected) => Problem::UnknownTag { found, expected },
-        Error::UnknownField(key, expected) => Problem::UnknownKey { key, expected },
+        Error::UnknownField(key, expected) => Problem::Key(KeyProblem::Unknown { key, expected }),
         Error::Other(message) => Problem::Invalid {
             key: find_invalid::<T>(tag, table),
             message,
@@ -209,10 +224,10 @@ pub(crate) fn read_as<T: DeserializeOwned>(
 ) -> Result<T, Problem> {
     if table.contains_key(tag) {
         // Not a key of the table: the variant is decided elsewhere.
-        return Err(Problem::UnknownKey {
+        return Err(Problem::Key(KeyProblem::Unknown {
             key: tag.to_string(),
             expected: keys::<T>(tag, variant),
-        });
+        }));
     }
     let mut t = table.clone();
     t.insert(tag.to_string(), toml::Value::String(variant.to_string()));
@@ -275,6 +290,9 @@ mod tests {
             label: Option<String>,
         },
         Dot {},
+        Grid {
+            rows: Vec<Vec<i64>>,
+        },
     }
 
     fn table(src: &str) -> toml::Table {
@@ -298,7 +316,10 @@ mod tests {
 
     #[test]
     fn the_variants_and_their_keys_are_read_back_from_the_enum() {
-        assert_eq!(variants::<Shape>("kind"), ["circle", "polygon", "dot"]);
+        assert_eq!(
+            variants::<Shape>("kind"),
+            ["circle", "polygon", "dot", "grid"]
+        );
         assert_eq!(keys::<Shape>("kind", "polygon"), ["sides", "label"]);
         assert!(keys::<Shape>("kind", "dot").is_empty());
     }
@@ -311,17 +332,20 @@ mod tests {
             read("kind = \"circel\""),
             Problem::UnknownTag {
                 found: "circel".into(),
-                expected: &["circle", "polygon", "dot"]
+                expected: &["circle", "polygon", "dot", "grid"]
             }
         );
         assert_eq!(
             read("kind = \"circle\"\nradius = 1\nsides = [3]"),
-            Problem::UnknownKey {
+            Problem::Key(KeyProblem::Unknown {
                 key: "sides".into(),
                 expected: &["radius"]
-            }
+            })
         );
-        assert_eq!(read("kind = \"circle\""), Problem::MissingKey("radius"));
+        assert_eq!(
+            read("kind = \"circle\""),
+            Problem::Key(KeyProblem::Missing("radius"))
+        );
         assert_eq!(
             read("kind = 3"),
             Problem::Invalid {
@@ -342,6 +366,10 @@ mod tests {
             panic!("a boolean radius is a wrong type");
         };
         assert_eq!(key.as_deref(), Some("radius"));
+        let Problem::Invalid { key, .. } = read("kind = \"grid\"\nrows = [[1], [2, true]]") else {
+            panic!("a boolean among integers is a wrong type");
+        };
+        assert_eq!(key.as_deref(), Some("rows[1][1]"));
         let Problem::Invalid { key, .. } = read("kind = \"circle\"\nradius = [1]") else {
             panic!("an array radius is a wrong type");
         };
@@ -356,17 +384,17 @@ mod tests {
         );
         assert_eq!(
             read_as::<Shape>("kind", "dot", &table("radius = 1")),
-            Err(Problem::UnknownKey {
+            Err(Problem::Key(KeyProblem::Unknown {
                 key: "radius".into(),
                 expected: &[]
-            })
+            }))
         );
         assert_eq!(
             read_as::<Shape>("kind", "circle", &table("kind = \"dot\"\nradius = 1")),
-            Err(Problem::UnknownKey {
+            Err(Problem::Key(KeyProblem::Unknown {
                 key: "kind".into(),
                 expected: &["radius"]
-            })
+            }))
         );
     }
 }
