@@ -1,6 +1,10 @@
 //! What an LLM endpoint is: step times, the batching engine, replicas, their lifecycle and
 //! autoscaler. Plain validated descriptions; `serving` simulates them.
 
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
 use super::distribution::Dist;
 use super::perf::{PerfModel, StepShape};
 use super::profile::Profile;
@@ -67,47 +71,60 @@ impl StepModel {
     }
 }
 
-/// The batching engine and its settings.
-#[derive(Clone, Debug, PartialEq)]
-pub enum EngineSpec {
-    /// vLLM-like continuous batching.
-    Vllm {
-        /// Running sequences at most.
-        max_num_seqs: u32,
-        /// Tokens per step at most.
-        max_batched_tokens: u32,
-        /// Whether long prompts are split into chunks that share steps with decodes.
-        chunked_prefill: bool,
-    },
-    /// TGI-like continuous batching.
-    Tgi {
-        /// Queued plus running requests at most; more are refused with HTTP 429.
-        max_concurrent: u32,
-        /// Prompt tokens per prefill step at most.
-        max_prefill_tokens: u32,
-        /// A prefill is considered when waiting / running reaches this.
-        waiting_served_ratio: f64,
-        /// After this many decode steps waiting requests are prefilled anyway.
-        max_waiting_tokens: u32,
-    },
-    /// Static batching.
-    Static {
-        /// Requests per batch at most.
-        max_batch: u32,
-        /// Longest wait for a batch to fill.
-        max_wait: SimDuration,
-    },
-}
+/// The batching engine family and its settings: a handle to the family's own settings type
+/// (`serving::vllm`, `serving::tgi`, `serving::static_batch`), which is also the batcher the
+/// simulation runs. Everything the simulator knows of a family is in that one file, so nothing
+/// here or elsewhere matches on the family.
+///
+/// `Debug` shows the family's settings as they are (`Vllm { max_num_seqs: 256, .. }`): the
+/// experiment's fingerprint hashes that text.
+#[derive(Clone)]
+pub struct EngineSpec(Arc<dyn EngineFamily>);
 
 impl EngineSpec {
-    /// The engine's name in experiment files.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            EngineSpec::Vllm { .. } => "vllm",
-            EngineSpec::Tgi { .. } => "tgi",
-            EngineSpec::Static { .. } => "static",
-        }
+    /// The engine of `family`'s settings (any family's settings type is an [`EngineFamily`]).
+    pub fn new(family: impl EngineFamily + 'static) -> Self {
+        EngineSpec(Arc::new(family))
     }
+
+    /// The engine's name in experiment files (its scheduler: `vllm`, `tgi`, `static`).
+    pub fn kind(&self) -> &'static str {
+        self.0.kind()
+    }
+
+    /// Whether the engine's own router refuses requests beyond a cap (HTTP 429, as TGI's
+    /// `max-concurrent-requests`), so that clients can see rejections with no queue limit set.
+    pub fn refuses_when_full(&self) -> bool {
+        self.0.refuses_when_full()
+    }
+
+    /// The family's settings, for the simulation to build its batcher from
+    /// (`serving::families::of`).
+    pub(crate) fn family(&self) -> &dyn EngineFamily {
+        &*self.0
+    }
+}
+
+impl fmt::Debug for EngineSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A batching engine family's settings, as the scenario holds them. Every family's settings
+/// type implements it through its `Batcher` implementation (`serving::families`), which is
+/// where these answers come from.
+pub trait EngineFamily: fmt::Debug + Send + Sync {
+    /// The family's name in experiment files.
+    fn kind(&self) -> &'static str;
+
+    /// Whether the engine's router refuses requests beyond a cap of its own.
+    fn refuses_when_full(&self) -> bool;
+
+    /// The batcher these settings make, for one run: an `Rc<serving::pool::DynBatcher>`, typed
+    /// `Any` here because naming the simulation's types from this file would make an import
+    /// circle (the simulation holds an `LlmService`); `serving::families::of` restores the type.
+    fn batcher(&self) -> Box<dyn Any>;
 }
 
 /// One LLM replica.

@@ -15,6 +15,7 @@ use crate::domain::llm::{Experts, LlmSpec};
 use crate::domain::perf::{ApiCost, EngineClass, HostCost, KernelCost};
 use crate::domain::quant::{Kernel, Quantization};
 use crate::error::ConfigError;
+use crate::experiment::engines::EnginesFile;
 
 include!(concat!(env!("OUT_DIR"), "/model_files.rs"));
 
@@ -171,23 +172,6 @@ struct QuantFile {
     source: String,
 }
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct EnginesFile {
-    model: ModelSection,
-    vllm: VllmDefaults,
-    tgi: TgiDefaults,
-    #[serde(rename = "static")]
-    static_batching: StaticDefaults,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct ModelSection {
-    overlap_exponent: f64,
-    overlap_reasoning: String,
-}
-
 /// The TOML shape of an engine class, in `models/engines/*.toml`, a user's catalog folder or
 /// inline in an experiment file (`endpoint.engine.class = { ... }`).
 #[derive(Clone, Debug, Deserialize)]
@@ -269,62 +253,6 @@ struct KernelFile {
     source: String,
 }
 
-/// vLLM scheduler defaults (figures.md §2.3).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct VllmDefaults {
-    /// Running sequences at most.
-    pub max_num_seqs: u32,
-    /// Tokens per step at most.
-    pub max_num_batched_tokens: u32,
-    /// `max_num_seqs` on GPUs of 70 GiB or more that are not A100s.
-    pub large_gpu_max_num_seqs: u32,
-    /// `max_num_batched_tokens` on those GPUs.
-    pub large_gpu_max_num_batched_tokens: u32,
-    /// Share of GPU memory the engine takes.
-    pub gpu_memory_utilization: f64,
-    /// Tokens per KV block.
-    pub block_size: u32,
-    /// Where these come from.
-    pub source: String,
-}
-
-/// TGI router defaults (figures.md §2.3).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct TgiDefaults {
-    /// Queued plus running requests at most; more get HTTP 429.
-    pub max_concurrent_requests: u32,
-    /// `max_batch_prefill_tokens = max_input_tokens + margin`.
-    pub max_batch_prefill_tokens_margin: u32,
-    /// Waiting / running ratio at which a prefill is considered.
-    pub waiting_served_ratio: f64,
-    /// Decode steps after which waiting requests are forced in.
-    pub max_waiting_tokens: u32,
-    /// CUDA_MEMORY_FRACTION.
-    pub cuda_memory_fraction: f64,
-    /// TGI_WIGGLE_ROOM.
-    pub wiggle_room: f64,
-    /// Tokens per KV block.
-    pub block_size: u32,
-    /// Where these come from.
-    pub source: String,
-}
-
-/// Static batching defaults.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct StaticDefaults {
-    /// Requests per batch at most.
-    pub max_batch: u32,
-    /// Longest wait for a batch to fill, milliseconds.
-    pub max_wait_ms: f64,
-    /// Share of GPU memory the engine takes.
-    pub gpu_memory_utilization: f64,
-    /// Where these come from.
-    pub source: String,
-}
-
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct LifecycleFile {
@@ -384,12 +312,8 @@ pub struct Catalog {
     pub overlap_exponent: f64,
     /// Why it has that value.
     pub overlap_reasoning: String,
-    /// vLLM defaults.
-    pub vllm: VllmDefaults,
-    /// TGI defaults.
-    pub tgi: TgiDefaults,
-    /// Static batching defaults.
-    pub static_batching: StaticDefaults,
+    /// `models/engines.toml`: each scheduler's defaults (and the overlap exponent, also above).
+    pub engines: EnginesFile,
     /// Cold-start defaults.
     pub cold_start: ColdStartDefaults,
 }
@@ -703,9 +627,6 @@ fn non_negative(path: &Path, key: &str, v: f64) -> Result<f64, ConfigError> {
     }
 }
 
-/// Schedulers an engine class can run.
-pub const SCHEDULERS: [&str; 3] = ["vllm", "tgi", "static"];
-
 /// Checks an engine class description against the known quantized kernels and builds the
 /// domain type; errors name `path` and keys relative to the class table.
 pub(crate) fn class_from(
@@ -713,11 +634,12 @@ pub(crate) fn class_from(
     c: ClassFile,
     kernels: &BTreeMap<String, Kernel>,
 ) -> Result<EngineClass, ConfigError> {
-    if !SCHEDULERS.contains(&c.scheduler.as_str()) {
+    let schedulers = super::engines::schedulers();
+    if !schedulers.contains(&c.scheduler.as_str()) {
         return Err(
             ConfigError::new(path, format!("unknown scheduler \"{}\"", c.scheduler))
                 .at_key("scheduler")
-                .with_hint(format!("one of: {}", SCHEDULERS.join(", "))),
+                .with_hint(format!("one of: {}", schedulers.join(", "))),
         );
     }
     let mut quant_kernels = Vec::new();
@@ -1107,10 +1029,8 @@ impl Builder {
             kernels: self.kernels.clone(),
             instances,
             overlap_exponent: engines.model.overlap_exponent,
-            overlap_reasoning: engines.model.overlap_reasoning,
-            vllm: engines.vllm,
-            tgi: engines.tgi,
-            static_batching: engines.static_batching,
+            overlap_reasoning: engines.model.overlap_reasoning.clone(),
+            engines,
             cold_start: lifecycle.cold_start,
         })
     }
@@ -1262,7 +1182,7 @@ mod tests {
             interconnect: c.gpus[gpu].interconnect.clone(),
             instance: None,
             class: c.classes["vllm-v1"].clone(),
-            memory_utilization: c.vllm.gpu_memory_utilization,
+            memory_utilization: c.engines.vllm.gpu_memory_utilization,
             kv_bytes: c.quantizations[quant].kv_bytes,
             overlap_exponent: c.overlap_exponent,
         }

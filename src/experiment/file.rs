@@ -2,55 +2,17 @@
 //!
 //! These types follow the TOML shape and nothing more: every value that has a unit or a range is
 //! kept as written ([`Scalar`]) and checked in `validate`, where the error can say which key is
-//! wrong and why. Unknown keys are refused here.
+//! wrong and why. Unknown keys are refused here, except in tables whose keys depend on what
+//! another key picks (an engine's options depend on the scheduler of its class): those are
+//! kept as written and read in stage two.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-/// A value as written: text (which usually carries a unit) or a bare number.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Scalar {
-    /// A TOML string.
-    Text(String),
-    /// A TOML integer or float.
-    Number(f64),
-}
-
-impl fmt::Display for Scalar {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Scalar::Text(t) => write!(f, "\"{t}\""),
-            Scalar::Number(n) => write!(f, "{n}"),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Scalar {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ScalarVisitor;
-        impl Visitor<'_> for ScalarVisitor {
-            type Value = Scalar;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string such as \"30s\" or \"3/s\", or a number")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
-                Ok(Scalar::Text(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(v as f64))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
-                Ok(Scalar::Number(v))
-            }
-        }
-        deserializer.deserialize_any(ScalarVisitor)
-    }
-}
+pub use super::units::Scalar;
 
 /// The whole file.
 #[derive(Debug, Deserialize)]
@@ -96,13 +58,13 @@ pub struct ExperimentFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct WorkloadFile {
     /// `workload.arrival`: an open-loop arrival process.
-    pub arrival: Option<ArrivalFile>,
+    pub arrival: Option<Tagged<ArrivalFile>>,
     /// `workload.users`: a closed loop of users instead.
     pub users: Option<UsersFile>,
     /// Prompt tokens per request (LLM endpoints).
-    pub prompt_tokens: Option<DistFile>,
+    pub prompt_tokens: Option<Tagged<DistFile>>,
     /// Output tokens per request (LLM endpoints).
-    pub output_tokens: Option<DistFile>,
+    pub output_tokens: Option<Tagged<DistFile>>,
     /// A system prompt every request starts with (or variants with shares).
     pub system_prompt: Option<SystemPromptFile>,
     /// A fixed pool of prompts, reused.
@@ -120,7 +82,7 @@ pub struct UsersFile {
     /// Number of users.
     pub count: i64,
     /// Time between an outcome and the next request.
-    pub think_time: DistFile,
+    pub think_time: Tagged<DistFile>,
 }
 
 /// A model: a catalog id, or an inline table with the architecture.
@@ -212,10 +174,12 @@ impl<T> CatalogRef<T> {
     }
 }
 
-/// `endpoint.engine = { kind = "vllm", ... }`: one flat table for every kind, so validation can
-/// name a key that does not belong to the chosen kind.
+/// `endpoint.engine = { kind = "vllm", ... }`: the keys every engine takes. The others are the
+/// options of the scheduler the engine's class runs, which is known only once `kind` and
+/// `version` have picked the class: they are kept as written, and read then as that
+/// scheduler's variant of `experiment::engines::Options`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case")]
 pub struct EngineFile {
     /// Engine family (`vllm`, `tgi`, `sglang`, `tensorrt-llm`, `transformers`) or `static`.
     pub kind: String,
@@ -223,36 +187,20 @@ pub struct EngineFile {
     pub version: Option<String>,
     /// Engine class id (`tgi-1`, `vllm-v1`, ...) or an inline class table, instead of a version.
     pub class: Option<CatalogRef<crate::experiment::catalog::ClassFile>>,
-    /// vllm.
-    pub max_num_seqs: Option<i64>,
-    /// vllm.
-    pub max_num_batched_tokens: Option<i64>,
-    /// vllm.
-    pub chunked_prefill: Option<bool>,
-    /// vllm, static.
-    pub gpu_memory_utilization: Option<f64>,
-    /// vllm, tgi.
-    pub block_size: Option<i64>,
-    /// vllm: keep a prefix cache (default: the engine class's).
-    pub prefix_caching: Option<bool>,
-    /// all: `auto`, `fp16` or `fp8`.
+    /// `auto`, `fp16` or `fp8`.
     pub kv_cache_dtype: Option<String>,
-    /// all.
+    /// Longest sequence, prompt and output.
     pub max_model_len: Option<i64>,
-    /// tgi.
-    pub max_concurrent_requests: Option<i64>,
-    /// tgi.
-    pub max_batch_prefill_tokens: Option<i64>,
-    /// tgi.
-    pub waiting_served_ratio: Option<f64>,
-    /// tgi.
-    pub max_waiting_tokens: Option<i64>,
-    /// tgi.
-    pub cuda_memory_fraction: Option<f64>,
-    /// static.
-    pub max_batch: Option<i64>,
-    /// static.
-    pub max_wait: Option<Scalar>,
+    /// Every other key: the scheduler's options.
+    #[serde(flatten)]
+    pub options: toml::Table,
+}
+
+impl EngineFile {
+    /// The keys above that pick the class, for messages listing what an engine takes.
+    pub const PICKING: [&'static str; 2] = ["version", "class"];
+    /// The keys above that every engine takes as options, for the same messages.
+    pub const SHARED: [&'static str; 2] = ["kv-cache-dtype", "max-model-len"];
 }
 
 /// Measured latencies: one list over batch sizes, or rows over context lengths.
@@ -286,37 +234,108 @@ pub struct ProfileFile {
     pub kv_tokens: Option<i64>,
 }
 
-/// `workload.arrival = { kind = "poisson", rate = "3/s" }`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ArrivalFile {
-    /// `poisson`, `constant` or `schedule`.
-    pub kind: String,
-    /// Mean arrival rate.
-    pub rate: Option<Scalar>,
-    /// `schedule`: `[["0s", "1/s"], ["8h", "5/s"], ...]`, start time and rate of each piece.
-    pub rates: Option<Vec<Vec<Scalar>>>,
-    /// `schedule`: repeat with this period (e.g. `"24h"`); `diurnal`: the cycle (default 24h).
-    pub period: Option<Scalar>,
-    /// `gamma`: coefficient of variation of the gaps.
-    pub cv: Option<Scalar>,
-    /// `on-off`: the rate while off (`rate` is the rate while on).
-    pub off_rate: Option<Scalar>,
-    /// `on-off`: mean length of an on phase.
-    pub on: Option<Scalar>,
-    /// `on-off`: mean length of an off phase.
-    pub off: Option<Scalar>,
-    /// `diurnal`: relative swing of the rate, 0 to 1.
-    pub amplitude: Option<Scalar>,
-    /// `diurnal`: time of the peak within the cycle (default 14h).
-    pub peak: Option<Scalar>,
-    /// `trace`: the CSV file to replay.
-    pub file: Option<String>,
-    /// `trace`: replay this many times faster (instead of `rate`).
-    pub speed: Option<Scalar>,
-    /// `trace`: start again after the last row.
-    #[serde(rename = "loop")]
-    pub looped: Option<bool>,
+/// A table whose keys depend on its `kind` (`kind = "uniform"` takes `min` and `max`), kept as
+/// written in stage one and read in stage two as `T`, an internally tagged enum with one
+/// variant per kind, where an error can name the key and say what the kind takes.
+#[derive(Debug, Clone)]
+pub struct Tagged<T> {
+    table: toml::Table,
+    of: PhantomData<fn() -> T>,
+}
+
+impl<T> Tagged<T> {
+    /// The tag every such table has.
+    pub const TAG: &'static str = "kind";
+
+    /// The table as written.
+    pub fn table(&self) -> &toml::Table {
+        &self.table
+    }
+
+    /// The kind as written, when it is a string.
+    pub fn kind(&self) -> Option<&str> {
+        self.table.get(Self::TAG).and_then(toml::Value::as_str)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Tagged<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Tagged {
+            table: toml::Table::deserialize(deserializer)?,
+            of: PhantomData,
+        })
+    }
+}
+
+/// `workload.arrival = { kind = "poisson", rate = "3/s" }`: one variant per arrival process.
+/// Keys whose absence has a specific message (`rate`, `rates`, `file`) are optional here and
+/// required in `workload`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    deny_unknown_fields
+)]
+pub enum ArrivalFile {
+    /// Exponential gaps.
+    Poisson {
+        /// Mean arrival rate.
+        rate: Option<Scalar>,
+    },
+    /// Equal gaps.
+    Constant {
+        /// Arrival rate.
+        rate: Option<Scalar>,
+    },
+    /// Gamma-distributed gaps.
+    Gamma {
+        /// Mean arrival rate.
+        rate: Option<Scalar>,
+        /// Coefficient of variation of the gaps.
+        cv: Option<Scalar>,
+    },
+    /// Poisson at `rate` during on phases and `off-rate` during off phases.
+    OnOff {
+        /// The rate while on.
+        rate: Option<Scalar>,
+        /// The rate while off.
+        off_rate: Option<Scalar>,
+        /// Mean length of an on phase.
+        on: Option<Scalar>,
+        /// Mean length of an off phase.
+        off: Option<Scalar>,
+    },
+    /// A sinusoidal daily cycle.
+    Diurnal {
+        /// Mean rate over the cycle.
+        rate: Option<Scalar>,
+        /// Relative swing of the rate, 0 to 1.
+        amplitude: Option<Scalar>,
+        /// The cycle (default 24h).
+        period: Option<Scalar>,
+        /// Time of the peak within the cycle (default 14h).
+        peak: Option<Scalar>,
+    },
+    /// Piecewise-constant rates.
+    Schedule {
+        /// `[["0s", "1/s"], ["8h", "5/s"], ...]`: start time and rate of each piece.
+        rates: Option<Vec<Vec<Scalar>>>,
+        /// Repeat with this period (e.g. `"24h"`).
+        period: Option<Scalar>,
+    },
+    /// A request trace replayed.
+    Trace {
+        /// The CSV file to replay.
+        file: Option<String>,
+        /// Replay at this mean rate (instead of `speed`).
+        rate: Option<Scalar>,
+        /// Replay this many times faster (instead of `rate`).
+        speed: Option<Scalar>,
+        /// Start again after the last row.
+        #[serde(rename = "loop")]
+        looped: Option<bool>,
+    },
 }
 
 /// `[endpoint]`: either `servers` and `service-time`, or an LLM (`gpu` and `model`, and/or a
@@ -327,7 +346,7 @@ pub struct EndpointFile {
     /// Number of servers.
     pub servers: Option<i64>,
     /// Service time distribution.
-    pub service_time: Option<DistFile>,
+    pub service_time: Option<Tagged<DistFile>>,
     /// GPU id, or an inline GPU table.
     pub gpu: Option<CatalogRef<crate::experiment::catalog::GpuFile>>,
     /// Multi-GPU instance id (`g5.12xlarge`) or an inline instance table: its GPU,
@@ -367,36 +386,60 @@ pub struct EndpointFile {
     pub scheduling: Option<String>,
 }
 
-/// A distribution: `{ kind = "...", ...parameters }`. One flat table for every kind, so that
-/// validation can name a parameter that does not belong to the chosen kind.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct DistFile {
-    /// Family name.
-    pub kind: String,
-    /// Mean (exponential, gamma).
-    pub mean: Option<Scalar>,
-    /// Constant (deterministic).
-    pub value: Option<Scalar>,
-    /// Lower bound (uniform).
-    pub min: Option<Scalar>,
-    /// Upper bound (uniform).
-    pub max: Option<Scalar>,
-    /// Median (lognormal).
-    pub median: Option<Scalar>,
-    /// Log-space standard deviation (lognormal).
-    pub sigma: Option<Scalar>,
-    /// 99th percentile (lognormal, instead of sigma).
-    pub p99: Option<Scalar>,
-    /// Coefficient of variation (gamma).
-    pub cv: Option<Scalar>,
-    /// Observed values (empirical).
-    pub values: Option<Vec<Scalar>>,
-    /// File of observed values, one per line (empirical).
-    pub file: Option<String>,
-    /// With `file`: read this column of a CSV with a header instead (e.g. a trace's
-    /// `ContextTokens`).
-    pub column: Option<String>,
+/// A distribution: `{ kind = "...", ...parameters }`, one variant per family. `sigma` and
+/// `p99`, `values` and `file` are alternatives, checked in `read`; `cv` of a gamma has a
+/// message of its own when missing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "kebab-case",
+    rename_all_fields = "kebab-case",
+    deny_unknown_fields
+)]
+pub enum DistFile {
+    /// Exponential.
+    Exponential {
+        /// Mean.
+        mean: Scalar,
+    },
+    /// A constant.
+    Deterministic {
+        /// The value.
+        value: Scalar,
+    },
+    /// Uniform between two bounds.
+    Uniform {
+        /// Lower bound.
+        min: Scalar,
+        /// Upper bound.
+        max: Scalar,
+    },
+    /// Lognormal, by its median and spread.
+    Lognormal {
+        /// Median.
+        median: Scalar,
+        /// Log-space standard deviation (or `p99`).
+        sigma: Option<Scalar>,
+        /// 99th percentile (or `sigma`).
+        p99: Option<Scalar>,
+    },
+    /// Gamma, by its mean and coefficient of variation.
+    Gamma {
+        /// Mean.
+        mean: Scalar,
+        /// Coefficient of variation.
+        cv: Option<Scalar>,
+    },
+    /// Observed values, drawn with equal weight.
+    Empirical {
+        /// The values inline (or `file`).
+        values: Option<Vec<Scalar>>,
+        /// A file of values, one per line (or `values`).
+        file: Option<String>,
+        /// With `file`: read this column of a CSV with a header instead (e.g. a trace's
+        /// `ContextTokens`).
+        column: Option<String>,
+    },
 }
 
 /// `[endpoint.cold-start]`; every key overrides a default from `models/lifecycle.toml`.
@@ -590,9 +633,9 @@ pub struct ClassFile {
     /// Share of the workload's requests.
     pub share: f64,
     /// Prompt tokens, overriding the workload's.
-    pub prompt_tokens: Option<DistFile>,
+    pub prompt_tokens: Option<Tagged<DistFile>>,
     /// Output tokens, overriding the workload's.
-    pub output_tokens: Option<DistFile>,
+    pub output_tokens: Option<Tagged<DistFile>>,
     /// Scheduling priority, 0 first.
     pub priority: Option<i64>,
     /// Weight under fair share.
@@ -658,7 +701,7 @@ pub enum TurnsFile {
     /// This many turns in every session.
     Count(i64),
     /// Turns drawn per session (rounded, at least 1).
-    Dist(Box<DistFile>),
+    Dist(Box<Tagged<DistFile>>),
 }
 
 /// `conversation = { turns = 5, think-time = "20s", user-tokens = { ... } }`.
@@ -670,7 +713,7 @@ pub struct ConversationFile {
     /// Time between an answer and the next message: a duration or a distribution.
     pub think_time: ThinkFile,
     /// Tokens of each user message; default: the prompt-token distribution.
-    pub user_tokens: Option<DistFile>,
+    pub user_tokens: Option<Tagged<DistFile>>,
 }
 
 /// A think time: one duration, or a distribution.
@@ -680,5 +723,5 @@ pub enum ThinkFile {
     /// `"20s"`.
     Fixed(Scalar),
     /// `{ kind = "exponential", mean = "20s" }`.
-    Dist(Box<DistFile>),
+    Dist(Box<Tagged<DistFile>>),
 }

@@ -8,6 +8,7 @@
 //! mirror and validation, with errors located by key path in the file as written.
 
 pub mod catalog;
+pub mod engines;
 pub mod file;
 mod fingerprint;
 pub mod input;
@@ -19,6 +20,7 @@ mod reuse;
 mod serving;
 mod suggest;
 pub mod sweep;
+mod tagged;
 pub mod units;
 mod validate;
 mod workload;
@@ -33,7 +35,7 @@ use std::path::Path;
 use crate::error::ConfigError;
 use crate::experiment::catalog::Catalog;
 
-pub use read::{DIST_KINDS, MAX_SERVERS};
+pub use read::{MAX_SERVERS, dist_kinds};
 
 /// Reads and validates the experiment file at `path` against the built-in catalog.
 pub fn load(path: &Path) -> Result<Experiment, ConfigError> {
@@ -309,17 +311,10 @@ fn toml_error(src: &str, path: &Path, key: Option<String>, e: &toml::de::Error) 
     if let Some(k) = &key {
         if message.starts_with("unknown field") {
             let written = k.rsplit('.').next().unwrap_or(k);
-            let kebab = written.replace('_', "-");
             let options = expected_fields(&message);
-            err = if written.contains('_') && options.contains(&kebab.as_str()) {
-                err.with_hint(format!(
-                    "keys are kebab-case: write `{kebab}`, not `{written}`"
-                ))
-            } else if let Some(s) = suggest::did_you_mean(written, &options) {
-                err.with_hint(format!("did you mean `{s}`?"))
-            } else {
-                err.with_hint("see the experiment-file reference in the README for every key")
-            };
+            err = err.with_hint(suggest::key_hint(written, &options).unwrap_or_else(|| {
+                "see the experiment-file reference in the README for every key".into()
+            }));
         }
         err = err.at_key(k.clone());
     }

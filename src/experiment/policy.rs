@@ -3,16 +3,16 @@
 //! they interact with. Contradictions are refused here, where the key can be named.
 
 use super::file::{ClientFile, ExperimentFile, RetryFile};
-use super::read::{Ctx, unknown_kind};
+use super::read::{Ctx, DistReader, unknown_kind};
 use super::reuse::ReuseKeys;
 use crate::domain::Outcome;
+use crate::domain::Service;
 use crate::domain::policy::{
     AsyncSpec, BreakerSpec, ClientClass, ClientPolicy, Discipline, Jitter, JobOrder, OutcomeSet,
     Policies, RetryPolicy,
 };
 use crate::domain::reuse::Reuse;
-use crate::domain::serving::{ColdConnections, EngineSpec, LlmService, WhenUnavailable};
-use crate::domain::{Dist, Service};
+use crate::domain::serving::{ColdConnections, LlmService, WhenUnavailable};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
 
@@ -70,7 +70,7 @@ impl Possible {
             queue_timeout: svc.queue_timeout.is_some(),
             rejects: svc.queue_capacity.is_some()
                 || svc.max_concurrent.is_some()
-                || matches!(svc.engine, EngineSpec::Tgi { .. }),
+                || svc.engine.refuses_when_full(),
             unavailable: matches!(
                 when,
                 Some(WhenUnavailable::Reject | WhenUnavailable::Hold(_))
@@ -405,7 +405,7 @@ pub(crate) fn policies(
     raw: &ExperimentFile,
     service: &Service,
     fallback: &dyn Fn(&super::file::EndpointFile) -> Result<Service, ConfigError>,
-    tokens: &dyn Fn(&str, &super::file::DistFile) -> Result<Dist, ConfigError>,
+    tokens: &DistReader<'_>,
 ) -> Result<Policies, ConfigError> {
     let svc = match service {
         Service::Llm(svc) => Some(svc.as_ref()),
@@ -509,7 +509,7 @@ fn classes(
     ctx: &Ctx<'_>,
     raw: &ExperimentFile,
     possible: &Possible,
-    tokens: &dyn Fn(&str, &super::file::DistFile) -> Result<Dist, ConfigError>,
+    tokens: &DistReader<'_>,
 ) -> Result<Vec<ClientClass>, ConfigError> {
     let w = &raw.workload;
     let base = ReuseKeys {
@@ -518,7 +518,7 @@ fn classes(
         groups: w.prefix_groups.as_ref(),
         conversation: w.conversation.as_ref(),
     };
-    let replayed = w.arrival.as_ref().is_some_and(|a| a.kind == "trace");
+    let replayed = w.arrival.as_ref().is_some_and(|a| a.kind() == Some("trace"));
     let in_workload = |k: &str| format!("workload.{k}");
     Ok(match &raw.classes {
         None => vec![ClientClass {

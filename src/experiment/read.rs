@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::file::{ArrivalFile, DistFile, Scalar};
+use super::file::{DistFile, Scalar, Tagged};
 use super::locate::locate;
-use super::suggest::did_you_mean;
+use super::suggest::{self, did_you_mean};
+use super::tagged::{self, KeyProblem, Problem};
 use super::units::{UnitError, parse_duration, parse_rate};
 use crate::domain::{Arrivals, Dist};
 use crate::error::ConfigError;
@@ -44,6 +45,16 @@ impl Ctx<'_> {
         let err = ConfigError::new(self.file, message).at_key(key);
         match locate(self.src, key) {
             Some((line, _)) => err.at_line(line, None),
+            None => err,
+        }
+    }
+
+    /// An error at `key` with the column where the key is written too: for a value of the
+    /// wrong type, which a reader of TOML would point at.
+    pub(crate) fn error_with_column(&self, key: &str, message: impl Into<String>) -> ConfigError {
+        let err = self.error(key, message);
+        match err.key.as_deref().and_then(|k| locate(self.src, k)) {
+            Some((line, col)) => err.at_line(line, Some(col)),
             None => err,
         }
     }
@@ -147,6 +158,17 @@ impl Ctx<'_> {
     }
 }
 
+/// Engine options are read through this (`engines` sits below the catalog, which `Ctx` holds).
+impl super::engines::Source for Ctx<'_> {
+    fn error(&self, key: &str, message: String) -> ConfigError {
+        Ctx::error(self, key, message)
+    }
+
+    fn duration(&self, key: &str, v: &Scalar) -> Result<SimDuration, ConfigError> {
+        Ctx::duration(self, key, v)
+    }
+}
+
 /// An error for a `kind` that is not one of `options`.
 pub(crate) fn unknown_kind(
     ctx: &Ctx<'_>,
@@ -178,34 +200,48 @@ fn article(word: &str) -> &'static str {
     }
 }
 
-/// The parameters a distribution kind takes, in the order they are documented.
-fn dist_params(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "exponential" => &["mean"],
-        "deterministic" => &["value"],
-        "uniform" => &["min", "max"],
-        "lognormal" => &["median", "sigma", "p99"],
-        "gamma" => &["mean", "cv"],
-        "empirical" => &["values", "file", "column"],
-        _ => return None,
-    })
+/// Every distribution kind, in the order they are documented.
+pub fn dist_kinds() -> &'static [&'static str] {
+    tagged::variants::<DistFile>(Tagged::<DistFile>::TAG)
 }
-
-/// Every distribution kind.
-pub const DIST_KINDS: [&str; 6] = [
-    "exponential",
-    "deterministic",
-    "uniform",
-    "lognormal",
-    "gamma",
-    "empirical",
-];
 
 /// Reads a quantity parameter (with its unit) at a key path, as a number in the base unit.
 pub(crate) type QuantityReader<'a> = dyn Fn(&str, &Scalar) -> Result<f64, ConfigError> + 'a;
 
+/// Reads a distribution table at a key path (e.g. token counts, which have no unit).
+pub(crate) type DistReader<'a> = dyn Fn(&str, &Tagged<DistFile>) -> Result<Dist, ConfigError> + 'a;
+
 /// Reads a file of observed values named at a key path.
 pub(crate) type ValuesFileReader<'a> = dyn Fn(&str, &Path) -> Result<Vec<f64>, ConfigError> + 'a;
+
+/// Reads `raw`, the table at `key`, as its kind's variant of `T`, a `what` ("distribution
+/// kind"). A missing or unknown kind and a value of the wrong type are worded here, a key that
+/// does not fit the kind by `word`, given the kind as written.
+pub(crate) fn read_tagged<T: serde::de::DeserializeOwned>(
+    ctx: &Ctx<'_>,
+    key: &str,
+    what: &str,
+    raw: &Tagged<T>,
+    word: impl FnOnce(&str, KeyProblem) -> ConfigError,
+) -> Result<T, ConfigError> {
+    let tag = Tagged::<T>::TAG;
+    tagged::read(tag, raw.table()).map_err(|p| match p {
+        Problem::MissingTag => ctx
+            .error(key, format!("needs a `{tag}`"))
+            .with_hint(format!(
+                "the {what}: one of {}",
+                tagged::variants::<T>(tag).join(", ")
+            )),
+        Problem::UnknownTag { found, expected } => {
+            unknown_kind(ctx, &format!("{key}.{tag}"), what, &found, expected)
+        }
+        Problem::Key(k) => word(raw.kind().unwrap_or_default(), k),
+        Problem::Invalid { key: at, message } => ctx.error_with_column(
+            &at.map_or_else(|| key.to_string(), |k| format!("{key}.{k}")),
+            suggest::plain_types(&message),
+        ),
+    })
+}
 
 /// Builds a distribution at `key` whose quantities (mean, value, bounds, median, p99, list
 /// items) are read by `quantity`; `sigma` and `cv` are plain numbers.
@@ -213,38 +249,23 @@ pub(crate) fn dist(
     ctx: &Ctx<'_>,
     key: &str,
     unit: &str,
-    raw: &DistFile,
+    raw: &Tagged<DistFile>,
     quantity: &QuantityReader<'_>,
     read_file: &ValuesFileReader<'_>,
 ) -> Result<Dist, ConfigError> {
-    let kind = raw.kind.as_str();
-    let Some(allowed) = dist_params(kind) else {
-        return Err(unknown_kind(
-            ctx,
-            &format!("{key}.kind"),
-            "distribution kind",
-            kind,
-            &DIST_KINDS,
-        ));
+    let takes = |kind: &str| {
+        let keys = tagged::keys::<DistFile>(Tagged::<DistFile>::TAG, kind);
+        format!(
+            "{} {kind} distribution takes: {}",
+            article(kind),
+            keys.join(", ")
+        )
     };
-    let present: [(&str, bool); 11] = [
-        ("mean", raw.mean.is_some()),
-        ("value", raw.value.is_some()),
-        ("min", raw.min.is_some()),
-        ("max", raw.max.is_some()),
-        ("median", raw.median.is_some()),
-        ("sigma", raw.sigma.is_some()),
-        ("p99", raw.p99.is_some()),
-        ("cv", raw.cv.is_some()),
-        ("values", raw.values.is_some()),
-        ("file", raw.file.is_some()),
-        ("column", raw.column.is_some()),
-    ];
-    if let Some((extra, _)) = present
-        .iter()
-        .find(|(name, set)| *set && !allowed.contains(name))
-    {
-        return Err(ctx
+    let file = read_tagged(ctx, key, "distribution kind", raw, |kind, p| match p {
+        KeyProblem::Unknown {
+            key: extra,
+            expected,
+        } => ctx
             .error(
                 &format!("{key}.{extra}"),
                 format!(
@@ -252,38 +273,29 @@ pub(crate) fn dist(
                     article(kind)
                 ),
             )
-            .with_hint(format!(
-                "{} {kind} distribution takes: {}",
-                article(kind),
-                allowed.join(", ")
-            )));
-    }
-    let need = |name: &str, v: &Option<Scalar>| -> Result<f64, ConfigError> {
-        match v {
-            Some(v) => quantity(&format!("{key}.{name}"), v),
-            None => Err(ctx
-                .error(
-                    key,
-                    format!("{} {kind} distribution needs `{name}`", article(kind)),
-                )
-                .with_hint(format!(
-                    "{} {kind} distribution takes: {}",
-                    article(kind),
-                    allowed.join(", ")
-                ))),
+            .with_hint(match suggest::key_hint(&extra, expected) {
+                Some(h) => format!("{h} ({})", takes(kind)),
+                None => takes(kind),
+            }),
+        KeyProblem::Missing(name) => ctx
+            .error(
+                key,
+                format!("{} {kind} distribution needs `{name}`", article(kind)),
+            )
+            .with_hint(takes(kind)),
+    })?;
+    let k = |name: &str| format!("{key}.{name}");
+    let built = match &file {
+        DistFile::Exponential { mean } => Dist::exponential(quantity(&k("mean"), mean)?),
+        DistFile::Deterministic { value } => Dist::deterministic(quantity(&k("value"), value)?),
+        DistFile::Uniform { min, max } => {
+            Dist::uniform(quantity(&k("min"), min)?, quantity(&k("max"), max)?)
         }
-    };
-    let built = match kind {
-        "exponential" => Dist::exponential(need("mean", &raw.mean)?),
-        "deterministic" => Dist::deterministic(need("value", &raw.value)?),
-        "uniform" => Dist::uniform(need("min", &raw.min)?, need("max", &raw.max)?),
-        "lognormal" => {
-            let median = need("median", &raw.median)?;
-            match (&raw.sigma, &raw.p99) {
-                (Some(s), None) => {
-                    Dist::lognormal(median, ctx.positive_number(&format!("{key}.sigma"), s)?)
-                }
-                (None, Some(p)) => Dist::lognormal_p99(median, quantity(&format!("{key}.p99"), p)?),
+        DistFile::Lognormal { median, sigma, p99 } => {
+            let median = quantity(&k("median"), median)?;
+            match (sigma, p99) {
+                (Some(s), None) => Dist::lognormal(median, ctx.positive_number(&k("sigma"), s)?),
+                (None, Some(p)) => Dist::lognormal_p99(median, quantity(&k("p99"), p)?),
                 _ => {
                     return Err(ctx
                         .error(
@@ -296,10 +308,10 @@ pub(crate) fn dist(
                 }
             }
         }
-        "gamma" => {
-            let mean = need("mean", &raw.mean)?;
-            let cv = match &raw.cv {
-                Some(cv) => ctx.positive_number(&format!("{key}.cv"), cv)?,
+        DistFile::Gamma { mean, cv } => {
+            let mean = quantity(&k("mean"), mean)?;
+            let cv = match cv {
+                Some(cv) => ctx.positive_number(&k("cv"), cv)?,
                 None => {
                     return Err(ctx.error(key, "a gamma distribution needs `cv`").with_hint(
                         "cv is the standard deviation divided by the mean; 1 is exponential",
@@ -308,16 +320,20 @@ pub(crate) fn dist(
             };
             Dist::gamma(mean, cv)
         }
-        "empirical" => {
-            let values = match (&raw.values, &raw.file) {
+        DistFile::Empirical {
+            values,
+            file,
+            column,
+        } => {
+            let values = match (values, file) {
                 (Some(list), None) => list
                     .iter()
                     .enumerate()
                     .map(|(i, v)| quantity(&format!("{key}.values[{i}]"), v))
                     .collect::<Result<Vec<_>, _>>()?,
-                (None, Some(f)) => match &raw.column {
-                    Some(c) => read_csv_column(ctx, &format!("{key}.column"), &ctx.resolve(f), c)?,
-                    None => read_file(&format!("{key}.file"), &ctx.resolve(f))?,
+                (None, Some(f)) => match column {
+                    Some(c) => read_csv_column(ctx, &k("column"), &ctx.resolve(f), c)?,
+                    None => read_file(&k("file"), &ctx.resolve(f))?,
                 },
                 _ => {
                     return Err(ctx
@@ -332,7 +348,6 @@ pub(crate) fn dist(
             };
             Dist::empirical(values)
         }
-        _ => unreachable!("dist_params accepted the kind"),
     };
     built.map_err(|message| ctx.error(key, format!("{message} ({unit})")))
 }
@@ -427,9 +442,13 @@ pub(crate) fn read_seconds_file(
 }
 
 /// `workload.arrival` with kind = "schedule".
-pub(crate) fn schedule(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
+pub(crate) fn schedule(
+    ctx: &Ctx<'_>,
+    rates: &Option<Vec<Vec<Scalar>>>,
+    period: &Option<Scalar>,
+) -> Result<Arrivals, ConfigError> {
     let key = "workload.arrival";
-    let Some(rows) = &raw.rates else {
+    let Some(rows) = rates else {
         return Err(ctx
                 .error(key, "schedule arrivals need `rates`")
                 .with_hint("e.g. rates = [[\"0s\", \"1/s\"], [\"8h\", \"5/s\"], [\"20h\", \"1/s\"]], period = \"24h\""));
@@ -457,8 +476,7 @@ pub(crate) fn schedule(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, Con
         };
         pieces.push((start, rate));
     }
-    let period = raw
-        .period
+    let period = period
         .as_ref()
         .map(|p| ctx.positive_duration(&format!("{key}.period"), p))
         .transpose()?;

@@ -3,11 +3,14 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+use super::engines::{self, Options, Place, count};
 use super::file::{
     AutoscaleFile, CatalogRef, ColdStartFile, DistFile, EndpointFile, EngineFile, LatencyTable,
-    ModelRef, ProfileFile, Scalar,
+    ModelRef, ProfileFile, Scalar, Tagged,
 };
 use super::read::{Ctx, dist, read_numbers_file, unknown_kind};
+use super::suggest;
+use super::tagged::{KeyProblem, Problem};
 
 use crate::domain::deployment::Deployment;
 use crate::domain::lifecycle::ColdStartSpec;
@@ -15,8 +18,8 @@ use crate::domain::memory::stored_weight_bytes;
 use crate::domain::perf::EngineClass;
 use crate::domain::profile::Profile;
 use crate::domain::serving::{
-    Autoscaler, Balancer, ColdConnections, EngineSpec, Lifecycle, LlmService, ScaleSignal,
-    StepModel, WhenUnavailable,
+    Autoscaler, Balancer, ColdConnections, Lifecycle, LlmService, ScaleSignal, StepModel,
+    WhenUnavailable,
 };
 use crate::domain::{Dist, Service};
 use crate::error::ConfigError;
@@ -26,99 +29,12 @@ use crate::experiment::catalog::{
 };
 use crate::sim::SimDuration;
 
-/// Which keys each engine kind takes.
-fn engine_keys(scheduler: &str) -> Option<&'static [&'static str]> {
-    Some(match scheduler {
-        "vllm" => &[
-            "version",
-            "class",
-            "max-num-seqs",
-            "max-num-batched-tokens",
-            "chunked-prefill",
-            "gpu-memory-utilization",
-            "block-size",
-            "kv-cache-dtype",
-            "max-model-len",
-            "prefix-caching",
-        ],
-        "tgi" => &[
-            "version",
-            "class",
-            "max-concurrent-requests",
-            "max-batch-prefill-tokens",
-            "waiting-served-ratio",
-            "max-waiting-tokens",
-            "cuda-memory-fraction",
-            "block-size",
-            "kv-cache-dtype",
-            "max-model-len",
-        ],
-        "static" => &[
-            "version",
-            "class",
-            "max-batch",
-            "max-wait",
-            "gpu-memory-utilization",
-            "kv-cache-dtype",
-            "max-model-len",
-        ],
-        _ => return None,
-    })
-}
-
-fn present(e: &EngineFile) -> [(&'static str, bool); 17] {
-    [
-        ("prefix-caching", e.prefix_caching.is_some()),
-        ("version", e.version.is_some()),
-        ("class", e.class.is_some()),
-        ("max-num-seqs", e.max_num_seqs.is_some()),
-        ("max-num-batched-tokens", e.max_num_batched_tokens.is_some()),
-        ("chunked-prefill", e.chunked_prefill.is_some()),
-        ("gpu-memory-utilization", e.gpu_memory_utilization.is_some()),
-        ("block-size", e.block_size.is_some()),
-        ("kv-cache-dtype", e.kv_cache_dtype.is_some()),
-        ("max-model-len", e.max_model_len.is_some()),
-        (
-            "max-concurrent-requests",
-            e.max_concurrent_requests.is_some(),
-        ),
-        (
-            "max-batch-prefill-tokens",
-            e.max_batch_prefill_tokens.is_some(),
-        ),
-        ("waiting-served-ratio", e.waiting_served_ratio.is_some()),
-        ("max-waiting-tokens", e.max_waiting_tokens.is_some()),
-        ("cuda-memory-fraction", e.cuda_memory_fraction.is_some()),
-        ("max-batch", e.max_batch.is_some()),
-        ("max-wait", e.max_wait.is_some()),
-    ]
-}
-
-fn count(
+/// Token counts are plain numbers (no unit), zero or more.
+pub(crate) fn tokens(
     ctx: &Ctx<'_>,
     key: &str,
-    v: Option<i64>,
-    default: u64,
-    min: i64,
-    max: i64,
-) -> Result<u64, ConfigError> {
-    match v {
-        None => Ok(default),
-        Some(n) if (min..=max).contains(&n) => Ok(n as u64),
-        Some(n) => Err(ctx.error(key, format!("must be between {min} and {max}, found {n}"))),
-    }
-}
-
-fn fraction(ctx: &Ctx<'_>, key: &str, v: Option<f64>, default: f64) -> Result<f64, ConfigError> {
-    match v {
-        None => Ok(default),
-        Some(x) if x > 0.0 && x <= 1.0 => Ok(x),
-        Some(x) => Err(ctx.error(key, format!("must be more than 0 and at most 1, found {x}"))),
-    }
-}
-
-/// Token counts are plain numbers (no unit), zero or more.
-pub(crate) fn tokens(ctx: &Ctx<'_>, key: &str, raw: &DistFile) -> Result<Dist, ConfigError> {
+    raw: &Tagged<DistFile>,
+) -> Result<Dist, ConfigError> {
     let quantity = |k: &str, v: &Scalar| match v {
         Scalar::Number(n) if n.is_finite() && *n >= 0.0 => Ok(*n),
         Scalar::Number(n) => {
@@ -138,10 +54,10 @@ pub(crate) fn tokens(ctx: &Ctx<'_>, key: &str, raw: &DistFile) -> Result<Dist, C
 /// The prompt and output token distributions an LLM endpoint needs.
 pub(crate) fn token_dists(
     ctx: &Ctx<'_>,
-    prompt: &Option<DistFile>,
-    output: &Option<DistFile>,
+    prompt: &Option<Tagged<DistFile>>,
+    output: &Option<Tagged<DistFile>>,
 ) -> Result<(Dist, Dist), ConfigError> {
-    let need = |key: &str, d: &Option<DistFile>| match d {
+    let need = |key: &str, d: &Option<Tagged<DistFile>>| match d {
         Some(d) => tokens(ctx, key, d),
         None => Err(ctx
             .error("workload", format!("an LLM endpoint needs `{key}`"))
@@ -404,29 +320,11 @@ pub(crate) fn llm_service(
     };
     let engine = raw.engine.as_ref().unwrap_or(&default_engine);
     let class = engine_class(ctx, catalog, engine)?;
-    let Some(allowed) = engine_keys(&class.scheduler) else {
-        unreachable!("the catalog checks every class's scheduler");
-    };
-    if let Some((extra, _)) = present(engine)
-        .iter()
-        .find(|(k, set)| *set && !allowed.contains(k))
-    {
-        return Err(ctx
-            .error(
-                &format!("endpoint.engine.{extra}"),
-                format!("`{extra}` is not a setting of the {} engine", engine.kind),
-            )
-            .with_hint(format!(
-                "the {} engine takes: {}",
-                engine.kind,
-                allowed.join(", ")
-            )));
-    }
-    let ek = |k: &str| format!("endpoint.engine.{k}");
     // From here on the engine is known by the scheduler it runs.
-    let scheduler = class.scheduler.as_str();
+    let options = engine_options(ctx, engine, &class.scheduler)?;
+    let ek = |k: &str| format!("endpoint.engine.{k}");
 
-    let deployment = deployment(ctx, raw, engine, &class, scheduler)?;
+    let deployment = deployment(ctx, raw, engine, &class, &options)?;
 
     let model_max = deployment
         .as_ref()
@@ -487,33 +385,15 @@ pub(crate) fn llm_service(
             .with_hint("or set workload.prompt-tokens to { kind = \"deterministic\", value = 0 } for non-LLM models"));
     }
 
-    let engine_spec = engine_spec(
-        ctx,
-        engine,
-        &class,
-        scheduler,
-        deployment.as_ref(),
+    let engine_spec = options.spec(Place {
+        src: ctx,
+        defaults: &catalog.engines,
+        class: &class,
+        deployment: deployment.as_ref(),
         max_model_len,
-    )?;
-    let block_size = match scheduler {
-        "tgi" => catalog.tgi.block_size,
-        _ => catalog.vllm.block_size,
-    };
-    let block_size = class.block_size.unwrap_or(block_size);
-    let prefix_caching = engine.prefix_caching.unwrap_or(class.prefix_caching);
-    if engine.prefix_caching == Some(true) && scheduler != "vllm" {
-        return Err(ctx
-            .error(&ek("prefix-caching"), format!("is not modelled for the {scheduler} scheduler"))
-            .with_hint("prefix caching is simulated for vLLM-like engines (vllm, sglang, tensorrt-llm classes); TGI 3's own cache is not yet"));
-    }
-    let block_size = count(
-        ctx,
-        &ek("block-size"),
-        engine.block_size,
-        u64::from(block_size),
-        1,
-        1024,
-    )? as u32;
+    })?;
+    let block_size = options.block_size(ctx, &catalog.engines, class.block_size)?;
+    let prefix_caching = options.prefix_caching().unwrap_or(class.prefix_caching);
     let (replicas, lifecycle) = scaling(ctx, raw)?;
     if lifecycle.is_some() && deployment.is_none() {
         return Err(ctx
@@ -572,7 +452,7 @@ fn deployment(
     raw: &EndpointFile,
     engine: &EngineFile,
     class: &EngineClass,
-    scheduler: &str,
+    options: &Options,
 ) -> Result<Option<Deployment>, ConfigError> {
     let catalog = ctx.catalog;
     let ek = |k: &str| format!("endpoint.engine.{k}");
@@ -712,28 +592,7 @@ fn deployment(
                     ));
                 }
             };
-            let utilization = match scheduler {
-                "tgi" => {
-                    fraction(
-                        ctx,
-                        &ek("cuda-memory-fraction"),
-                        engine.cuda_memory_fraction,
-                        catalog.tgi.cuda_memory_fraction,
-                    )? * catalog.tgi.wiggle_room
-                }
-                "static" => fraction(
-                    ctx,
-                    &ek("gpu-memory-utilization"),
-                    engine.gpu_memory_utilization,
-                    catalog.static_batching.gpu_memory_utilization,
-                )?,
-                _ => fraction(
-                    ctx,
-                    &ek("gpu-memory-utilization"),
-                    engine.gpu_memory_utilization,
-                    catalog.vllm.gpu_memory_utilization,
-                )?,
-            };
+            let utilization = options.memory_utilization(ctx, &catalog.engines)?;
             Some(Deployment {
                 interconnect: gpu.interconnect.clone(),
                 instance: instance.map(|i| i.id.clone()),
@@ -780,124 +639,49 @@ fn deployment(
     Ok(deployment)
 }
 
-/// The scheduler's limits (`[endpoint.engine]`), with the catalog's defaults for the engine
-/// family and, for vLLM, the GPU size.
-fn engine_spec(
+/// The options of `engine` besides those every engine takes, read as the scheduler's.
+fn engine_options(
     ctx: &Ctx<'_>,
     engine: &EngineFile,
-    class: &EngineClass,
     scheduler: &str,
-    deployment: Option<&Deployment>,
-    max_model_len: u32,
-) -> Result<EngineSpec, ConfigError> {
-    let catalog = ctx.catalog;
+) -> Result<Options, ConfigError> {
+    let kind = &engine.kind;
     let ek = |k: &str| format!("endpoint.engine.{k}");
-    let large_gpu = deployment.is_some_and(|d| {
-        d.gpu.visible_memory >= 70.0 * 1024f64.powi(3) && !d.gpu.id.starts_with("a100")
-    });
-    Ok(match scheduler {
-        "vllm" => {
-            let (seqs, toks) = if large_gpu {
-                (
-                    catalog.vllm.large_gpu_max_num_seqs,
-                    catalog.vllm.large_gpu_max_num_batched_tokens,
+    Options::read(scheduler, &engine.options).map_err(|p| {
+        let takes: Vec<&str> = EngineFile::PICKING
+            .iter()
+            .chain(engines::scheduler_keys(scheduler))
+            .chain(&EngineFile::SHARED)
+            .copied()
+            .collect();
+        let takes_hint = format!("the {kind} engine takes: {}", takes.join(", "));
+        match p {
+            Problem::Key(KeyProblem::Unknown { key, .. }) => {
+                let hint = match suggest::key_hint(&key, &takes) {
+                    Some(h) => format!("{h} ({takes_hint})"),
+                    None => takes_hint,
+                };
+                ctx.error(
+                    &ek(&key),
+                    format!("`{key}` is not a setting of the {kind} engine"),
                 )
-            } else {
-                (
-                    catalog.vllm.max_num_seqs,
-                    catalog.vllm.max_num_batched_tokens,
-                )
-            };
-            let chunked = engine.chunked_prefill.unwrap_or(class.chunked_prefill);
-            let max_batched_tokens = count(
-                ctx,
-                &ek("max-num-batched-tokens"),
-                engine.max_num_batched_tokens,
-                u64::from(toks),
-                1,
-                1 << 24,
-            )? as u32;
-            if !chunked && max_batched_tokens < max_model_len {
-                return Err(ctx
-                    .error(&ek("max-num-batched-tokens"), format!("without chunked prefill it must hold a whole prompt: at least max-model-len ({max_model_len}), found {max_batched_tokens}"))
-                    .with_hint("raise it, lower max-model-len, or enable chunked-prefill"));
+                .with_hint(hint)
             }
-            EngineSpec::Vllm {
-                max_num_seqs: count(
-                    ctx,
-                    &ek("max-num-seqs"),
-                    engine.max_num_seqs,
-                    u64::from(seqs),
-                    1,
-                    1 << 20,
-                )? as u32,
-                max_batched_tokens,
-                chunked_prefill: chunked,
-            }
+            Problem::Key(KeyProblem::Missing(k)) => ctx
+                .error("endpoint.engine", format!("the {kind} engine needs `{k}`"))
+                .with_hint(takes_hint),
+            Problem::Invalid { key, message } => ctx.error_with_column(
+                &key.map_or_else(|| "endpoint.engine".into(), |k| ek(&k)),
+                suggest::plain_types(&message),
+            ),
+            // The catalog checks that each class runs a scheduler there are options for.
+            Problem::MissingTag | Problem::UnknownTag { .. } => ctx.error(
+                "endpoint.engine",
+                format!(
+                    "the engine's class runs the scheduler \"{scheduler}\", which has no options"
+                ),
+            ),
         }
-        "tgi" => {
-            let t = &catalog.tgi;
-            let default_prefill = u64::from(max_model_len - 1 + t.max_batch_prefill_tokens_margin);
-            let ratio = engine
-                .waiting_served_ratio
-                .or(class.waiting_served_ratio)
-                .unwrap_or(t.waiting_served_ratio);
-            if !(ratio.is_finite() && ratio >= 0.0) {
-                return Err(ctx.error(
-                    &ek("waiting-served-ratio"),
-                    format!("must be zero or more, found {ratio}"),
-                ));
-            }
-            let max_prefill_tokens = count(
-                ctx,
-                &ek("max-batch-prefill-tokens"),
-                engine.max_batch_prefill_tokens,
-                default_prefill,
-                1,
-                1 << 24,
-            )? as u32;
-            if max_prefill_tokens < max_model_len - 1 {
-                return Err(ctx
-                    .error(&ek("max-batch-prefill-tokens"), format!("must hold the longest prompt: at least max-model-len - 1 ({}), found {max_prefill_tokens}", max_model_len - 1))
-                    .with_hint("TGI refuses to start with a smaller value"));
-            }
-            EngineSpec::Tgi {
-                max_concurrent: count(
-                    ctx,
-                    &ek("max-concurrent-requests"),
-                    engine.max_concurrent_requests,
-                    u64::from(t.max_concurrent_requests),
-                    1,
-                    1 << 24,
-                )? as u32,
-                max_prefill_tokens,
-                waiting_served_ratio: ratio,
-                max_waiting_tokens: count(
-                    ctx,
-                    &ek("max-waiting-tokens"),
-                    engine.max_waiting_tokens,
-                    u64::from(t.max_waiting_tokens),
-                    1,
-                    1 << 20,
-                )? as u32,
-            }
-        }
-        _ => EngineSpec::Static {
-            max_batch: count(
-                ctx,
-                &ek("max-batch"),
-                engine.max_batch,
-                u64::from(catalog.static_batching.max_batch),
-                1,
-                1 << 16,
-            )? as u32,
-            max_wait: match &engine.max_wait {
-                Some(v) => ctx.duration(&ek("max-wait"), v)?,
-                None => {
-                    SimDuration::from_secs_f64_saturating(catalog.static_batching.max_wait_ms / 1e3)
-                }
-            },
-        },
     })
 }
 

@@ -25,6 +25,18 @@ pub(crate) fn did_you_mean<'a>(word: &str, options: &[&'a str]) -> Option<&'a st
         .map(|(_, o)| o)
 }
 
+/// The hint for a key `written` that is not one of `options`: the kebab-case spelling when
+/// that is all that is wrong, else the closest option when it is close.
+pub(crate) fn key_hint(written: &str, options: &[&str]) -> Option<String> {
+    let kebab = written.replace('_', "-");
+    if written.contains('_') && options.contains(&kebab.as_str()) {
+        return Some(format!(
+            "keys are kebab-case: write `{kebab}`, not `{written}`"
+        ));
+    }
+    did_you_mean(written, options).map(|s| format!("did you mean `{s}`?"))
+}
+
 /// `message` with serde's and Rust's type names replaced by what a user writes in TOML: no
 /// message shows an internal name such as "struct ArrivalFile".
 pub(crate) fn plain_types(message: &str) -> String {

@@ -1,12 +1,59 @@
 //! Human units in experiment files: durations like `"30s"`, `"1.5m"`, `"2h 30m"` and rates like
-//! `"3/s"` or `"180/min"`.
+//! `"3/s"` or `"180/min"`, and the value as written before its unit is read ([`Scalar`]).
 //!
 //! humantime is not used because it rejects fractions (`"0.5s"`), which queueing experiments
 //! need constantly.
 
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 use thiserror::Error;
 
 use crate::sim::SimDuration;
+
+/// A value as written: text (which usually carries a unit) or a bare number.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// A TOML string.
+    Text(String),
+    /// A TOML integer or float.
+    Number(f64),
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Text(t) => write!(f, "\"{t}\""),
+            Scalar::Number(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl Visitor<'_> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string such as \"30s\" or \"3/s\", or a number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar::Text(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Number(v))
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
 
 /// Why a unit string could not be read.
 #[derive(Debug, Clone, PartialEq, Error)]

@@ -204,7 +204,9 @@ fn load(ctx: &Ctx<'_>, raw: &WorkloadFile) -> Result<Load, ConfigError> {
 /// Whether requests take their tokens from a replayed trace: a trace workload that sets no
 /// token distributions (setting one means both are drawn).
 fn sizes_from_trace(w: &WorkloadFile) -> bool {
-    w.arrival.as_ref().is_some_and(|a| a.kind == "trace")
+    w.arrival
+        .as_ref()
+        .is_some_and(|a| a.kind() == Some("trace"))
         && w.prompt_tokens.is_none()
         && w.output_tokens.is_none()
 }

@@ -3,27 +3,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::file::{ArrivalFile, Scalar};
-use super::read::{Ctx, unknown_kind};
+use super::file::{ArrivalFile, Scalar, Tagged};
+use super::read::{Ctx, read_tagged};
+use super::suggest;
+use super::tagged::{self, KeyProblem};
 use crate::domain::{Arrivals, Trace};
 use crate::error::ConfigError;
 use crate::sim::SimDuration;
-
-const KINDS: [&str; 7] = [
-    "poisson", "constant", "gamma", "on-off", "diurnal", "schedule", "trace",
-];
-
-/// The keys each kind takes besides `kind`.
-fn keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "poisson" | "constant" => &["rate"],
-        "gamma" => &["rate", "cv"],
-        "on-off" => &["rate", "off-rate", "on", "off"],
-        "diurnal" => &["rate", "amplitude", "period", "peak"],
-        "schedule" => &["rates", "period"],
-        _ => &["file", "rate", "speed", "loop"],
-    }
-}
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -189,61 +175,55 @@ fn number(ctx: &Ctx<'_>, key: &str, v: &Scalar, lo: f64, hi: f64) -> Result<f64,
 }
 
 /// `workload.arrival`, validated.
-pub(crate) fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, ConfigError> {
+pub(crate) fn arrivals(ctx: &Ctx<'_>, raw: &Tagged<ArrivalFile>) -> Result<Arrivals, ConfigError> {
     let key = "workload.arrival";
     let k = |name: &str| format!("{key}.{name}");
-    if !KINDS.contains(&raw.kind.as_str()) {
-        return Err(unknown_kind(
-            ctx,
-            &k("kind"),
-            "arrival kind",
-            &raw.kind,
-            &KINDS,
-        ));
-    }
-    let present = [
-        ("rate", raw.rate.is_some()),
-        ("rates", raw.rates.is_some()),
-        ("period", raw.period.is_some()),
-        ("cv", raw.cv.is_some()),
-        ("off-rate", raw.off_rate.is_some()),
-        ("on", raw.on.is_some()),
-        ("off", raw.off.is_some()),
-        ("amplitude", raw.amplitude.is_some()),
-        ("peak", raw.peak.is_some()),
-        ("file", raw.file.is_some()),
-        ("speed", raw.speed.is_some()),
-        ("loop", raw.looped.is_some()),
-    ];
-    let allowed = keys(&raw.kind);
-    if let Some((name, _)) = present.iter().find(|(n, set)| *set && !allowed.contains(n)) {
-        let takers: Vec<String> = KINDS
-            .iter()
-            .filter(|kind| keys(kind).contains(name))
-            .map(|kind| format!("\"{kind}\""))
-            .collect();
-        return Err(ctx.error(
-            &k(name),
-            format!(
-                "applies only to kind = {}, not {}",
-                takers.join(" or "),
-                raw.kind
-            ),
-        ));
-    }
-    let rate = |ctx: &Ctx<'_>| -> Result<f64, ConfigError> {
-        match &raw.rate {
+    let tag = Tagged::<ArrivalFile>::TAG;
+    let file = read_tagged(ctx, key, "arrival kind", raw, |kind, p| {
+        let takes = |kind: &str| tagged::keys::<ArrivalFile>(tag, kind);
+        match p {
+            KeyProblem::Unknown { key: name, .. } => {
+                // A key of other kinds says which; a key of none is a typo.
+                let takers: Vec<String> = tagged::variants::<ArrivalFile>(tag)
+                    .iter()
+                    .filter(|other| takes(other).contains(&name.as_str()))
+                    .map(|other| format!("\"{other}\""))
+                    .collect();
+                if takers.is_empty() {
+                    let own = format!("{kind} arrivals take: {}", takes(kind).join(", "));
+                    ctx.error(
+                        &k(&name),
+                        format!("`{name}` is not a key of {kind} arrivals"),
+                    )
+                    .with_hint(match suggest::key_hint(&name, takes(kind)) {
+                        Some(h) => format!("{h} ({own})"),
+                        None => own,
+                    })
+                } else {
+                    ctx.error(
+                        &k(&name),
+                        format!("applies only to kind = {}, not {kind}", takers.join(" or ")),
+                    )
+                }
+            }
+            KeyProblem::Missing(name) => ctx
+                .error(key, format!("{kind} arrivals need `{name}`"))
+                .with_hint(format!("{kind} arrivals take: {}", takes(kind).join(", "))),
+        }
+    })?;
+    let rate = |what: &str, r: &Option<Scalar>| -> Result<f64, ConfigError> {
+        match r {
             Some(r) => ctx.rate(&k("rate"), r),
             None => Err(ctx
-                .error(key, format!("{} arrivals need a `rate`", raw.kind))
+                .error(key, format!("{what} arrivals need a `rate`"))
                 .with_hint("e.g. rate = \"3/s\"")),
         }
     };
-    let built = match raw.kind.as_str() {
-        "poisson" => Arrivals::poisson(rate(ctx)?),
-        "constant" => Arrivals::constant(rate(ctx)?),
-        "gamma" => {
-            let cv = match &raw.cv {
+    let built = match &file {
+        ArrivalFile::Poisson { rate: r } => Arrivals::poisson(rate("poisson", r)?),
+        ArrivalFile::Constant { rate: r } => Arrivals::constant(rate("constant", r)?),
+        ArrivalFile::Gamma { rate: r, cv } => {
+            let cv = match cv {
                 Some(v) => number(ctx, &k("cv"), v, 0.05, 20.0)?,
                 None => {
                     return Err(ctx
@@ -254,12 +234,17 @@ pub(crate) fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, Con
                         .with_hint("1 is Poisson; 2 or 3 is bursty; 0.5 is more regular"));
                 }
             };
-            Arrivals::gamma(rate(ctx)?, cv)
+            Arrivals::gamma(rate("gamma", r)?, cv)
         }
-        "on-off" => {
-            let on_rate = rate(ctx)?;
+        ArrivalFile::OnOff {
+            rate: r,
+            off_rate,
+            on,
+            off,
+        } => {
+            let on_rate = rate("on-off", r)?;
             // Off phases may be silent: zero is a valid rate here.
-            let off_rate = match &raw.off_rate {
+            let off_rate = match off_rate {
                 Some(Scalar::Text(t)) => match super::units::parse_rate(t) {
                     Ok(r) if r.is_finite() && r >= 0.0 => r,
                     Ok(r) => {
@@ -281,7 +266,7 @@ pub(crate) fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, Con
                     )
                     .with_hint("e.g. on = \"2m\", off = \"10m\"")),
             };
-            let (on, off) = (dur("on", &raw.on)?, dur("off", &raw.off)?);
+            let (on, off) = (dur("on", on)?, dur("off", off)?);
             Ok(Arrivals::OnOff {
                 on_rate,
                 off_rate,
@@ -289,36 +274,48 @@ pub(crate) fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, Con
                 off_mean_s: off.as_secs_f64(),
             })
         }
-        "diurnal" => {
-            let amplitude = match &raw.amplitude {
+        ArrivalFile::Diurnal {
+            rate: r,
+            amplitude,
+            period,
+            peak,
+        } => {
+            let amplitude = match amplitude {
                 Some(v) => number(ctx, &k("amplitude"), v, 0.0, 1.0)?,
                 None => 0.8,
             };
-            let period = match &raw.period {
+            let period = match period {
                 Some(v) => ctx.positive_duration(&k("period"), v)?,
                 None => SimDuration::from_secs(86_400),
             };
-            let peak = match &raw.peak {
+            let peak = match peak {
                 Some(v) => ctx.duration(&k("peak"), v)?,
                 None => SimDuration::from_secs(14 * 3600),
             };
             Ok(Arrivals::Diurnal {
-                mean_rate: rate(ctx)?,
+                mean_rate: rate("diurnal", r)?,
                 amplitude,
                 period,
                 peak,
             })
         }
-        "schedule" => return super::read::schedule(ctx, raw),
-        _ => {
-            let Some(file) = &raw.file else {
+        ArrivalFile::Schedule { rates, period } => {
+            return super::read::schedule(ctx, rates, period);
+        }
+        ArrivalFile::Trace {
+            file,
+            rate: r,
+            speed,
+            looped,
+        } => {
+            let Some(file) = file else {
                 return Err(ctx
                     .error(key, "trace arrivals need a `file`")
                     .with_hint("e.g. file = \"../../data/traces/azure-llm-2023-conv.csv\""));
             };
             let trace = cached_trace(&ctx.resolve(file))?;
             let mean = trace.mean_rate_per_s();
-            let scale = match (&raw.rate, &raw.speed) {
+            let scale = match (r, speed) {
                 (Some(_), Some(_)) => {
                     return Err(ctx
                         .error(&k("speed"), "give `rate` or `speed`, not both")
@@ -326,7 +323,7 @@ pub(crate) fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, Con
                             "`rate` sets the mean rate; `speed` multiplies the trace's own",
                         ));
                 }
-                (Some(_), None) if mean > 0.0 => mean / rate(ctx)?,
+                (Some(_), None) if mean > 0.0 => mean / rate("trace", r)?,
                 (Some(_), None) => {
                     return Err(ctx.error(
                         &k("rate"),
@@ -339,7 +336,7 @@ pub(crate) fn arrivals(ctx: &Ctx<'_>, raw: &ArrivalFile) -> Result<Arrivals, Con
             Ok(Arrivals::Replay {
                 trace,
                 scale,
-                looped: raw.looped.unwrap_or(false),
+                looped: looped.unwrap_or(false),
             })
         }
     };

@@ -314,24 +314,8 @@ pub fn engines(c: &Catalog) -> String {
         "\nOverlap exponent p = {}: {}\n",
         c.overlap_exponent, c.overlap_reasoning
     ));
-    out.push_str(&format!(
-        "\nvllm defaults: max-num-seqs {}, max-num-batched-tokens {} ({} and {} on GPUs of 70 GiB or more that are not A100s), gpu-memory-utilization {}, block size {}.\n  {}\n",
-        c.vllm.max_num_seqs,
-        c.vllm.max_num_batched_tokens,
-        c.vllm.large_gpu_max_num_seqs,
-        c.vllm.large_gpu_max_num_batched_tokens,
-        c.vllm.gpu_memory_utilization,
-        c.vllm.block_size,
-        c.vllm.source
-    ));
-    out.push_str(&format!(
-        "tgi defaults: max-concurrent-requests {}, max-batch-prefill-tokens = max input + {}, waiting-served-ratio {}, max-waiting-tokens {}.\n  {}\n",
-        c.tgi.max_concurrent_requests, c.tgi.max_batch_prefill_tokens_margin, c.tgi.waiting_served_ratio, c.tgi.max_waiting_tokens, c.tgi.source
-    ));
-    out.push_str(&format!(
-        "static defaults: max-batch {}, max-wait {} ms.\n  {}\n",
-        c.static_batching.max_batch, c.static_batching.max_wait_ms, c.static_batching.source
-    ));
+    out.push('\n');
+    out.push_str(&c.engines.describe());
     out
 }
 

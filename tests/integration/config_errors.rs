@@ -183,6 +183,37 @@ fn each_rule_reports_file_line_key_and_exact_message() {
             "bad.toml:10: `endpoint.service-time.sigma`: `sigma` does not apply to an exponential distribution\n  hint: an exponential distribution takes: mean",
         ),
         (
+            "misspelt distribution parameter",
+            with(r#"mean = "1s" }"#, r#"meen = "1s" }"#),
+            "bad.toml:10: `endpoint.service-time.meen`: `meen` does not apply to an exponential distribution\n  hint: did you mean `mean`? (an exponential distribution takes: mean)",
+        ),
+        (
+            "distribution without a kind",
+            with(
+                r#"{ kind = "exponential", mean = "1s" }"#,
+                r#"{ mean = "1s" }"#,
+            ),
+            "bad.toml:10: `endpoint.service-time`: needs a `kind`\n  hint: the distribution kind: one of exponential, deterministic, uniform, lognormal, gamma, empirical",
+        ),
+        (
+            "distribution parameter of the wrong type",
+            with(
+                r#"{ kind = "exponential", mean = "1s" }"#,
+                r#"{ kind = "empirical", values = [["1s"], true] }"#,
+            ),
+            "bad.toml:10:48: `endpoint.service-time.values[0]`: invalid type: sequence, expected a string such as \"30s\" or \"3/s\", or a number",
+        ),
+        (
+            "misspelt arrival key",
+            with(r#"rate = "3/s""#, r#"raet = "3/s""#),
+            "bad.toml:6: `workload.arrival.raet`: `raet` is not a key of poisson arrivals\n  hint: did you mean `rate`? (poisson arrivals take: rate)",
+        ),
+        (
+            "key of another arrival kind",
+            with(r#"rate = "3/s""#, r#"rate = "3/s", cv = 2"#),
+            "bad.toml:6: `workload.arrival.cv`: applies only to kind = \"gamma\", not poisson",
+        ),
+        (
             "missing distribution parameter",
             with(
                 r#"{ kind = "exponential", mean = "1s" }"#,
@@ -404,6 +435,22 @@ fn llm_endpoint_rules_report_their_exact_messages() {
                 "quantization = \"int8\"\nengine = { kind = \"vllm\", max-batch = 4 }",
             ),
             "bad.toml:14: `endpoint.engine.max-batch`: `max-batch` is not a setting of the vllm engine\n  hint: the vllm engine takes: version, class, max-num-seqs, max-num-batched-tokens, chunked-prefill, gpu-memory-utilization, block-size, kv-cache-dtype, max-model-len, prefix-caching",
+        ),
+        (
+            "a misspelt engine setting",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\nengine = { kind = \"tgi\", max-concurent-requests = 4 }",
+            ),
+            "bad.toml:14: `endpoint.engine.max-concurent-requests`: `max-concurent-requests` is not a setting of the tgi engine\n  hint: did you mean `max-concurrent-requests`? (the tgi engine takes: version, class, max-concurrent-requests, max-batch-prefill-tokens, waiting-served-ratio, max-waiting-tokens, cuda-memory-fraction, block-size, kv-cache-dtype, max-model-len)",
+        ),
+        (
+            "an engine setting of the wrong type",
+            with(
+                r#"quantization = "int8""#,
+                "quantization = \"int8\"\nengine = { kind = \"sglang\", max-num-seqs = \"64\" }",
+            ),
+            "bad.toml:14:29: `endpoint.engine.max-num-seqs`: invalid type: string \"64\", expected an integer",
         ),
         (
             "a token count written as text",

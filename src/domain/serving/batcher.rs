@@ -36,4 +36,7 @@ pub trait Batcher<E, S>: std::fmt::Debug {
     fn admission_cap(&self) -> Option<u64> {
         None
     }
+
+    /// The family's name in experiment files and outputs (the scheduler an engine class names).
+    fn name(&self) -> &'static str;
 }

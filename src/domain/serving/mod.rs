@@ -48,8 +48,11 @@ mod vllm;
 
 pub use super::client::{BreakerState, ClassStats, ClientOutput, RequestRecord};
 pub use super::llm_service::{
-    Autoscaler, Balancer, ColdConnections, EngineSpec, Lifecycle, LlmService, ScaleSignal,
-    StepModel, WhenUnavailable,
+    Autoscaler, Balancer, ColdConnections, EngineFamily, EngineSpec, Lifecycle, LlmService,
+    ScaleSignal, StepModel, WhenUnavailable,
 };
 pub use super::stats::{ServingStats, WindowRow};
 pub use pool::{LlmEndpoint, LlmEvent};
+pub use static_batch::StaticBatch;
+pub use tgi::Tgi;
+pub use vllm::Vllm;

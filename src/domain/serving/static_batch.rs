@@ -10,12 +10,23 @@ use crate::domain::perf::StepShape;
 use crate::sim::{SimDuration, Simulation};
 
 /// Static batching settings.
-#[derive(Clone, Debug)]
-pub(crate) struct StaticBatch {
+#[derive(Clone)]
+pub struct StaticBatch {
     /// Requests per batch at most.
-    pub(super) max_batch: u32,
+    pub max_batch: u32,
     /// Longest wait for a batch to fill.
-    pub(super) max_wait: SimDuration,
+    pub max_wait: SimDuration,
+}
+
+/// Shown as `Static { .. }`, the name these settings had in the scenario before they moved
+/// here, so that experiment fingerprints (a hash of the scenario's `Debug` text) stay the same.
+impl std::fmt::Debug for StaticBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Static")
+            .field("max_batch", &self.max_batch)
+            .field("max_wait", &self.max_wait)
+            .finish()
+    }
 }
 
 impl Batcher<Engine<'_, '_>, Simulation<Event>> for StaticBatch {
@@ -92,5 +103,9 @@ impl Batcher<Engine<'_, '_>, Simulation<Event>> for StaticBatch {
 
     fn capacity(&self) -> u64 {
         u64::from(self.max_batch)
+    }
+
+    fn name(&self) -> &'static str {
+        "static"
     }
 }

@@ -10,15 +10,15 @@ use crate::sim::Simulation;
 
 /// TGI's router and scheduler settings.
 #[derive(Clone, Debug)]
-pub(crate) struct Tgi {
+pub struct Tgi {
     /// Queued plus running requests at most; more are refused with HTTP 429.
-    pub(super) max_concurrent: u32,
+    pub max_concurrent: u32,
     /// Prompt tokens per prefill step at most.
-    pub(super) max_prefill_tokens: u32,
+    pub max_prefill_tokens: u32,
     /// A prefill is considered when waiting / running reaches this.
-    pub(super) waiting_served_ratio: f64,
+    pub waiting_served_ratio: f64,
     /// After this many decode steps waiting requests are prefilled anyway.
-    pub(super) max_waiting_tokens: u32,
+    pub max_waiting_tokens: u32,
 }
 
 impl Batcher<Engine<'_, '_>, Simulation<Event>> for Tgi {
@@ -101,5 +101,9 @@ impl Batcher<Engine<'_, '_>, Simulation<Event>> for Tgi {
 
     fn admission_cap(&self) -> Option<u64> {
         Some(u64::from(self.max_concurrent))
+    }
+
+    fn name(&self) -> &'static str {
+        "tgi"
     }
 }

@@ -10,13 +10,13 @@ use crate::sim::Simulation;
 
 /// vLLM's scheduler settings.
 #[derive(Clone, Debug)]
-pub(crate) struct Vllm {
+pub struct Vllm {
     /// Running sequences at most.
-    pub(super) max_num_seqs: u32,
+    pub max_num_seqs: u32,
     /// Tokens per step at most.
-    pub(super) max_batched_tokens: u32,
+    pub max_batched_tokens: u32,
     /// Whether long prompts are split into chunks that share steps with decodes.
-    pub(super) chunked_prefill: bool,
+    pub chunked_prefill: bool,
 }
 
 /// Prefix-cache tokens running sequences hold: counted once however many share them (each
@@ -130,5 +130,9 @@ impl Batcher<Engine<'_, '_>, Simulation<Event>> for Vllm {
 
     fn capacity(&self) -> u64 {
         u64::from(self.max_num_seqs)
+    }
+
+    fn name(&self) -> &'static str {
+        "vllm"
     }
 }
