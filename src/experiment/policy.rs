@@ -518,7 +518,10 @@ fn classes(
         groups: w.prefix_groups.as_ref(),
         conversation: w.conversation.as_ref(),
     };
-    let replayed = w.arrival.as_ref().is_some_and(|a| a.kind() == Some("trace"));
+    let replayed = w
+        .arrival
+        .as_ref()
+        .is_some_and(|a| a.kind() == Some("trace"));
     let in_workload = |k: &str| format!("workload.{k}");
     Ok(match &raw.classes {
         None => vec![ClientClass {

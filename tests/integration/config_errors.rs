@@ -434,7 +434,7 @@ fn llm_endpoint_rules_report_their_exact_messages() {
                 r#"quantization = "int8""#,
                 "quantization = \"int8\"\nengine = { kind = \"vllm\", max-batch = 4 }",
             ),
-            "bad.toml:14: `endpoint.engine.max-batch`: `max-batch` is not a setting of the vllm engine\n  hint: the vllm engine takes: version, class, max-num-seqs, max-num-batched-tokens, chunked-prefill, gpu-memory-utilization, block-size, kv-cache-dtype, max-model-len, prefix-caching",
+            "bad.toml:14: `endpoint.engine.max-batch`: `max-batch` is not a setting of the vllm engine\n  hint: the vllm engine takes: version, class, max-num-seqs, max-num-batched-tokens, chunked-prefill, gpu-memory-utilization, block-size, prefix-caching, kv-cache-dtype, max-model-len",
         ),
         (
             "a misspelt engine setting",
