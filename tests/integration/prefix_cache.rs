@@ -204,7 +204,9 @@ fn reuse_experiment() -> impl Strategy<Value = String> {
                     ""
                 };
                 format!(
-                    "name = \"prop\"\nduration = \"5m\"\n[workload]\narrival = {{ kind = \"poisson\", rate = \"{rate}/s\" }}\nprompt-tokens = {{ kind = \"uniform\", min = 1, max = {p} }}\noutput-tokens = {{ kind = \"uniform\", min = 1, max = {o} }}\n{w}[endpoint]\ngpu = \"t4\"\nmodel = \"llama-2-7b\"\nquantization = \"int8\"\nengine = {{ kind = \"{engine}\", max-model-len = 2048 }}\n{client}"
+                    "name = \"prop\"\nduration = \"5m\"\n[workload]\narrival = {{ kind = \"poisson\", rate = \"{rate}/s\" }}\nprompt-tokens = {{ kind = \"uniform\", min = 1, max = {} }}\noutput-tokens = {{ kind = \"uniform\", min = 1, max = {} }}\n{w}[endpoint]\ngpu = \"t4\"\nmodel = \"llama-2-7b\"\nquantization = \"int8\"\nengine = {{ kind = \"{engine}\", max-model-len = 2048 }}\n{client}",
+                    p + 1,
+                    o + 1
                 )
             },
         )
