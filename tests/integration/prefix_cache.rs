@@ -106,25 +106,34 @@ fn a_reused_pool_hits_its_whole_blocks_and_prefills_only_the_uncached_tail() {
     assert!(expected < whole, "tail {expected} s, whole {whole} s");
 }
 
+/// One closed-loop user holding conversations of `turns` turns (a 300-token system prompt,
+/// 50-token messages, 20-token answers, 2 s between turns, 5 s between sessions) until
+/// `requests` requests.
+fn chat(requests: u32, turns: u32) -> String {
+    format!(
+        r#"name = "chat"
+seed = 3
+requests = {requests}
+[workload]
+users = {{ count = 1, think-time = {{ kind = "deterministic", value = "5s" }} }}
+prompt-tokens = {{ kind = "deterministic", value = 50 }}
+output-tokens = {{ kind = "deterministic", value = 20 }}
+system-prompt = 300
+conversation = {{ turns = {turns}, think-time = "2s" }}
+[endpoint]
+gpu = "a100-80gb"
+model = "llama-2-7b"
+engine = {{ kind = "vllm" }}
+"#
+    )
+}
+
 #[test]
 fn a_conversation_turn_sends_the_previous_prompt_and_answer_and_a_new_message() {
     // One user, sessions of 4 turns: a 300-token system prompt, 50-token messages, 20-token
     // answers. Turn prompts: 350, 350 + 20 + 50 = 420, 490, 560, then a new session.
-    let src = r#"name = "chat"
-seed = 3
-requests = 8
-[workload]
-users = { count = 1, think-time = { kind = "deterministic", value = "5s" } }
-prompt-tokens = { kind = "deterministic", value = 50 }
-output-tokens = { kind = "deterministic", value = 20 }
-system-prompt = 300
-conversation = { turns = 4, think-time = "2s" }
-[endpoint]
-gpu = "a100-80gb"
-model = "llama-2-7b"
-engine = { kind = "vllm" }
-"#;
-    let turns = records(src, 3);
+    let src = chat(8, 4);
+    let turns = records(&src, 3);
     let prompts: Vec<u32> = turns.iter().map(|r| r.prompt).collect();
     assert_eq!(prompts, [350, 420, 490, 560, 350, 420, 490, 560]);
     // Turns follow their answers by the conversation's think time, sessions by the user's.
@@ -143,21 +152,8 @@ fn the_second_turn_of_a_conversation_hits_the_first_turn_up_to_its_last_whole_bl
     // As above, one session of 2 turns: turn 1 computes 350 prompt tokens and 19 of its 20
     // answer tokens (the last is sampled, never run through the model): 369 tokens, 23 whole
     // blocks of 16 = 368 tokens. Turn 1 itself hits nothing (the system prompt is new).
-    let src = r#"name = "chat"
-seed = 3
-requests = 2
-[workload]
-users = { count = 1, think-time = { kind = "deterministic", value = "5s" } }
-prompt-tokens = { kind = "deterministic", value = 50 }
-output-tokens = { kind = "deterministic", value = 20 }
-system-prompt = 300
-conversation = { turns = 2, think-time = "2s" }
-[endpoint]
-gpu = "a100-80gb"
-model = "llama-2-7b"
-engine = { kind = "vllm" }
-"#;
-    let (_, serving) = serve(src, 3);
+    let src = chat(2, 2);
+    let (_, serving) = serve(&src, 3);
     assert_eq!(serving.prefill_tokens_saved, 368);
     assert_eq!(serving.prompt_tokens_admitted, 350 + 420);
 }
