@@ -875,10 +875,10 @@ fn autoscaler(ctx: &Ctx<'_>, a: &AutoscaleFile) -> Result<Autoscaler, ConfigErro
                 return Err(ctx.error(&k("target"), format!("must be positive, found {target}")));
             }
             (
-                if a.signal == "pending" {
-                    ScaleSignal::Pending(target)
-                } else {
-                    ScaleSignal::QueueDepth(target)
+                match a.signal.as_str() {
+                    "pending" => ScaleSignal::Pending(target),
+                    "queue-depth" => ScaleSignal::QueueDepth(target),
+                    _ => ScaleSignal::Concurrency(target),
                 },
                 20,
             )
@@ -887,7 +887,7 @@ fn autoscaler(ctx: &Ctx<'_>, a: &AutoscaleFile) -> Result<Autoscaler, ConfigErro
             if a.target.is_some() {
                 return Err(ctx.error(
                     &k("target"),
-                    "applies to pending and queue-depth; gpu-utilization takes `threshold`",
+                    "applies to pending, queue-depth and concurrency; gpu-utilization takes `threshold`",
                 ));
             }
             let t = a.threshold.unwrap_or(0.8);

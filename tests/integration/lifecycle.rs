@@ -207,6 +207,43 @@ fn after_a_step_in_load_the_first_replica_is_added_at_the_evaluation_the_window_
 }
 
 #[test]
+fn each_autoscaling_signal_name_is_read_as_that_signal() {
+    use capsim::domain::serving::ScaleSignal;
+    // `concurrency` was once read as `queue-depth`: the two watch different counts (in service
+    // versus waiting), so a file naming one must get that one.
+    let cases = [
+        (
+            r#"{ signal = "pending", target = 2 }"#,
+            ScaleSignal::Pending(2.0),
+        ),
+        (
+            r#"{ signal = "queue-depth", target = 2 }"#,
+            ScaleSignal::QueueDepth(2.0),
+        ),
+        (
+            r#"{ signal = "concurrency", target = 2 }"#,
+            ScaleSignal::Concurrency(2.0),
+        ),
+        (
+            r#"{ signal = "gpu-utilization", threshold = 0.6 }"#,
+            ScaleSignal::GpuUtilization(0.6),
+        ),
+    ];
+    for (table, want) in cases {
+        let exp = experiment::parse(&autoscaled(table), Path::new("a.toml")).expect("valid");
+        let Service::Llm(llm) = &exp.scenario.service else {
+            panic!("an LLM endpoint")
+        };
+        let signal = llm
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.autoscaler.as_ref())
+            .map(|a| a.signal);
+        assert_eq!(signal, Some(want), "{table}");
+    }
+}
+
+#[test]
 fn a_60_percent_utilisation_threshold_scales_no_later_than_90_percent() {
     let first_up = |t: f64| {
         let log = scaling_log(&autoscaled(&format!(
