@@ -278,7 +278,7 @@ fn read_summary(path: &Path) -> Result<report::Summary, Failure> {
     let mut summary: report::Summary = serde_json::from_str(&text)
         .map_err(|e| Failure::from(ConfigError::new(path, format!("not a capsim summary: {e}"))))?;
     if summary.shard.is_none() && summary.runs.iter().any(|r| r.replication > 0) {
-        summary.aggregates = report::aggregate(&summary.runs);
+        summary.aggregates = report::aggregate(&summary.runs, summary.slo.as_ref());
     }
     Ok(summary)
 }

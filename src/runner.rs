@@ -7,11 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::domain::serving::{ClassStats, ServingStats};
-use crate::domain::{Outcome, RunOutput, RunStats, Scenario, simulate_observed};
+use crate::domain::{Load, Outcome, RunOutput, RunStats, Scenario, capacity_rps, simulate_observed};
 use crate::error::RunError;
 use crate::experiment::Experiment;
 use crate::experiment::sweep::Role;
-use crate::report::{AxisRole, AxisValue, FORMAT_VERSION, Metrics, RunSummary, Summary, SweepAxis};
+use crate::report::{
+    AxisRole, AxisValue, FORMAT_VERSION, Metrics, RunSummary, SloSpec, SloTarget, Summary,
+    SweepAxis, Verdict,
+};
 
 /// One run to simulate.
 #[derive(Clone, Debug)]
@@ -97,7 +100,9 @@ pub fn class_metrics(c: &ClassStats) -> Metrics {
     m.ttft_p50_s = c.ttft.quantile_s(0.50);
     m.ttft_p99_s = c.ttft.quantile_s(0.99);
     m.tpot_mean_s = (c.tpot_count > 0).then(|| c.tpot_sum_s / c.tpot_count as f64);
+    m.tpot_p99_s = c.tpot.quantile_s(0.99);
     m.tokens_per_s = (window > 0.0).then(|| c.ok_output_tokens as f64 / window);
+    m.goodput_tokens_per_s = (window > 0.0).then(|| c.run.good_tokens as f64 / window);
     m
 }
 
@@ -115,7 +120,9 @@ fn serving_metrics(m: &mut Metrics, stats: &RunStats, s: &ServingStats) {
     m.ttft_p50_s = s.ttft.as_ref().and_then(|t| t.quantile_s(0.50));
     m.ttft_p99_s = s.ttft.as_ref().and_then(|t| t.quantile_s(0.99));
     m.tpot_mean_s = (s.tpot_count > 0).then(|| s.tpot_sum_s / s.tpot_count as f64);
+    m.tpot_p99_s = s.tpot.as_ref().and_then(|t| t.quantile_s(0.99));
     m.tokens_per_s = (window > 0.0).then(|| s.ok_output_tokens as f64 / window);
+    m.goodput_tokens_per_s = (window > 0.0).then(|| stats.good_tokens as f64 / window);
     // An unlimited KV cache (a profile without kv-tokens) has no meaningful utilisation.
     m.kv_util_mean = (window > 0.0 && s.kv_capacity < 1 << 40)
         .then(|| s.kv_area / (s.kv_capacity as f64 * window));
@@ -151,8 +158,8 @@ fn request_metrics(stats: &RunStats) -> Metrics {
         .filter(|o| o.is_timeout())
         .map(|&o| count(o))
         .sum();
-    let failures =
-        stats.arrived - count(Outcome::Ok) - count(Outcome::FallbackOk) - stats.in_flight;
+    let answered = count(Outcome::Ok) + count(Outcome::FallbackOk);
+    let all = stats.latency_all();
     Metrics {
         arrived: stats.arrived,
         ok: count(Outcome::Ok),
@@ -166,14 +173,19 @@ fn request_metrics(stats: &RunStats) -> Metrics {
         fallback_failed: count(Outcome::FallbackFailed),
         breaker_rejected: count(Outcome::BreakerRejected),
         expired: count(Outcome::Expired),
-        in_flight: stats.in_flight,
+        unfinished: stats.in_flight,
         timeout_rate: ratio(timeouts, stats.arrived),
-        error_rate: ratio(failures, stats.arrived),
+        failed_rate: ratio(stats.arrived - answered, stats.arrived),
+        answered_rate: ratio(answered, stats.arrived),
         latency_mean_s: stats.latency.mean_s(),
         latency_p50_s: stats.latency.quantile_s(0.50),
         latency_p95_s: stats.latency.quantile_s(0.95),
         latency_p99_s: stats.latency.quantile_s(0.99),
         latency_max_s: stats.latency.max_s(),
+        latency_all_p50_s: all.quantile_s(0.50),
+        latency_all_p95_s: all.quantile_s(0.95),
+        latency_all_p99_s: all.quantile_s(0.99),
+        goodput_rps: per_window(stats.good as f64),
         wait_mean_s: (stats.waits > 0).then(|| stats.wait_sum_ns as f64 / stats.waits as f64 / 1e9),
         wait_prob: ratio(stats.queued, stats.arrived),
         queue_mean: per_window(stats.waiting.level_seconds()),
@@ -287,6 +299,56 @@ impl std::fmt::Debug for RunOptions<'_> {
     }
 }
 
+/// A run's queue behaviour: `overloaded` if it was stopped at the in-flight budget or its
+/// offered load is above the capacity estimate; `backlogged` if the mean number of requests in
+/// the system over the last third of the window is more than twice that of the first third
+/// plus ten (the ten keeps small queues' noise from counting as growth); `stable` otherwise.
+pub fn verdict(stats: &RunStats, offered_load: Option<f64>) -> Verdict {
+    if stats.stopped || offered_load.is_some_and(|x| x > 1.0) {
+        Verdict::Overloaded
+    } else if stats
+        .backlog
+        .is_some_and(|(first, last)| last > 2.0 * first + 10.0)
+    {
+        Verdict::Backlogged
+    } else {
+        Verdict::Stable
+    }
+}
+
+/// The scenario's SLO as the report judges rows: one target per metric bounded, for `all`
+/// and for each class with targets of its own.
+pub fn slo_spec(scenario: &Scenario) -> Option<SloSpec> {
+    let slo = scenario.slo.as_ref()?;
+    let mut targets = Vec::new();
+    let mut push = |class: &str, t: &crate::domain::SloTargets| {
+        let secs = |d: Option<crate::sim::SimDuration>| d.map(|d| d.as_secs_f64());
+        for (metric, max) in [
+            ("failed_rate", t.failed_rate),
+            ("timeout_rate", t.timeout_rate),
+            ("latency_all_p99_s", secs(t.latency_p99)),
+            ("ttft_p99_s", secs(t.ttft_p99)),
+            ("tpot_p99_s", secs(t.tpot_p99)),
+        ] {
+            if let Some(max) = max {
+                targets.push(SloTarget {
+                    class: class.to_string(),
+                    metric: metric.to_string(),
+                    max,
+                });
+            }
+        }
+    };
+    push("all", &slo.targets);
+    for (name, t) in &slo.classes {
+        push(name, t);
+    }
+    Some(SloSpec {
+        confidence: slo.confidence,
+        targets,
+    })
+}
+
 /// Simulates one planned run, keeping what `observe` asks for.
 pub fn run_one(plan: &RunPlan, observe: Observe) -> Result<RunResult, RunError> {
     let out = simulate_observed(&plan.scenario, plan.seed, observe);
@@ -306,15 +368,30 @@ pub fn run_one(plan: &RunPlan, observe: Observe) -> Result<RunResult, RunError> 
             .filter_map(|&q| l.quantile_s(q))
             .collect()
     };
-    let row = |class: &str, metrics: Metrics, latency_cdf: Vec<f64>| RunSummary {
-        index: plan.index,
-        config: plan.config,
-        replication: plan.replication,
-        class: class.to_string(),
-        seed: plan.seed,
-        params: plan.params.clone(),
-        metrics,
-        latency_cdf,
+    let capacity = capacity_rps(&plan.scenario);
+    let offered = match (&plan.scenario.load, capacity) {
+        (Load::Open(a), Some(c)) if c > 0.0 => Some(a.mean_rate_per_s() / c),
+        _ => None,
+    };
+    let verdict = verdict(stats, offered);
+    let slo = slo_spec(&plan.scenario);
+    let row = |class: &str, mut metrics: Metrics, latency_cdf: Vec<f64>| {
+        if class == "all" {
+            metrics.capacity_rps = capacity;
+            metrics.offered_load = offered;
+        }
+        RunSummary {
+            index: plan.index,
+            config: plan.config,
+            replication: plan.replication,
+            class: class.to_string(),
+            seed: plan.seed,
+            params: plan.params.clone(),
+            verdict,
+            slo_met: slo.as_ref().and_then(|s| s.met_by(class, &metrics)),
+            metrics,
+            latency_cdf,
+        }
     };
     let mut rows = vec![row("all", metrics(&out), cdf(&out.stats.latency))];
     if let Some(c) = &out.clients {
@@ -342,6 +419,11 @@ pub fn run_one(plan: &RunPlan, observe: Observe) -> Result<RunResult, RunError> 
                     .map(|k| row(&k.name, class_metrics(k), cdf(&k.run.latency))),
             );
         }
+    }
+    // The whole run meets the SLO only if every class with targets of its own does too.
+    if slo.is_some() {
+        let classes_met = rows[1..].iter().all(|r| r.slo_met != Some(false));
+        rows[0].slo_met = Some(rows[0].slo_met != Some(false) && classes_met);
     }
     let (requests, class_names) = match out.clients {
         Some(c) => {
@@ -498,7 +580,7 @@ fn run_here(
     // Stable: the rows of one run (`all`, then its classes) keep their order.
     runs.sort_by_key(|r| r.index);
     let aggregates = if experiment.replications > 1 && opts.shard.is_none() {
-        crate::report::aggregate(&runs)
+        crate::report::aggregate(&runs, slo_spec(&experiment.scenario).as_ref())
     } else {
         Vec::new()
     };
@@ -515,6 +597,7 @@ fn run_here(
             replications: experiment.replications,
         }),
         axes: axes(experiment),
+        slo: slo_spec(&experiment.scenario),
         runs,
         aggregates,
     })

@@ -26,7 +26,8 @@ use super::request::{Outcome, RequestId};
 use super::reuse::{Prompts, Sessions, Turn};
 use super::scenario::{Load, Scenario, StopRule};
 use super::slab::Slab;
-use super::stats::{LatencyStats, RunStats, ServingStats};
+use super::slo::RequestBounds;
+use super::stats::{Backlog, LatencyStats, RunStats, ServingStats};
 use super::workload::{ArrivalState, Arrivals};
 use crate::sim::{Model, RngStreams, SimDuration, SimRng, SimTime, Simulation};
 use rand::RngExt;
@@ -42,6 +43,8 @@ pub struct ClassStats {
     pub ttft: LatencyStats,
     /// Sum of time per output token over answered requests with more than one token.
     pub tpot_sum_s: f64,
+    /// Time per output token of those requests, summarised (for its percentiles).
+    pub tpot: LatencyStats,
     /// Count for `tpot_sum_s`.
     pub tpot_count: u64,
     /// Output tokens of answered requests.
@@ -67,6 +70,7 @@ impl ClassStats {
             run: RunStats::new(window_start, 1),
             ttft: LatencyStats::default(),
             tpot_sum_s: 0.0,
+            tpot: LatencyStats::default(),
             tpot_count: 0,
             ok_output_tokens: 0,
             attempts: 0,
@@ -190,22 +194,35 @@ struct End {
     first_token: Option<SimTime>,
     output: u32,
     polls: u64,
+    /// The SLO's per-request bounds for the request's class.
+    bounds: RequestBounds,
 }
 
 impl End {
     #[inline(always)]
     fn count(&self, s: &mut ClassStats) {
-        s.run.record_outcome(self.outcome, self.now - self.arrived);
+        let latency = self.now - self.arrived;
+        s.run.record_outcome(self.outcome, latency);
         s.polls += self.polls;
         if self.outcome.is_success() {
+            let (mut ttft, mut tpot) = (None, None);
             if let Some(first) = self.first_token {
-                s.ttft.record(first - self.arrived);
+                let to_first = first - self.arrived;
+                s.ttft.record(to_first);
+                ttft = Some(to_first.as_nanos());
                 if self.output > 1 {
+                    let per = (self.now - first).as_nanos() / u64::from(self.output - 1);
                     s.tpot_sum_s += (self.now - first).as_secs_f64() / f64::from(self.output - 1);
                     s.tpot_count += 1;
+                    s.tpot.record(SimDuration::from_nanos(per));
+                    tpot = Some(per);
                 }
             }
             s.ok_output_tokens += u64::from(self.output);
+            if self.bounds.met(latency.as_nanos(), ttft, tpot) {
+                s.run.good += 1;
+                s.run.good_tokens += u64::from(self.output);
+            }
         }
     }
 }
@@ -225,6 +242,14 @@ pub struct System<'a, E: Endpoint> {
     client_done: bool,
     /// Lane, time limits and cancelling of each class.
     info: Vec<ClassInfo>,
+    /// The SLO's per-request bounds of each class (goodput).
+    bounds: Vec<RequestBounds>,
+    /// Requests in the system over the window, sampled.
+    backlog: Backlog,
+    /// Whether the run stopped because `live` passed the scenario's in-flight budget.
+    stopped: bool,
+    /// Requests made since time zero.
+    created: u64,
     /// How often async jobs' clients poll, if they do.
     poll: Option<SimDuration>,
     arrival_rng: SimRng,
@@ -342,6 +367,19 @@ impl<'a, E: Endpoint> System<'a, E> {
                     }
                 })
                 .collect(),
+            bounds: pol
+                .classes
+                .iter()
+                .map(|c| {
+                    scenario
+                        .slo
+                        .as_ref()
+                        .map_or(RequestBounds::NONE, |s| s.for_class(&c.name).request_bounds())
+                })
+                .collect(),
+            backlog: Backlog::new(window_start),
+            stopped: false,
+            created: 0,
             poll: pol.async_queue.as_ref().and_then(|a| a.poll),
             arrival_rng: streams.stream("arrivals"),
             arrival_state: ArrivalState::default(),
@@ -546,7 +584,19 @@ impl<'a, E: Endpoint> System<'a, E> {
             first_token: None,
         };
         let id = self.requests.insert(job);
+        self.backlog.observe(now, self.live);
         self.live += 1;
+        self.created += 1;
+        if (self.live > self.scenario.in_flight_limit || self.created > ARRIVAL_LIMIT)
+            && !self.stopped
+        {
+            // The backlog has passed the memory budget (or the run has made more requests than
+            // any run needs, as an absurd rate whose requests are all refused at once would):
+            // the run ends here, its requests in flight counted unfinished, rather than growing
+            // until memory or patience runs out.
+            self.stopped = true;
+            sim.stop();
+        }
         if measured {
             self.count(class, |s| s.run.arrived += 1);
         }
@@ -941,6 +991,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             sim.schedule_in(wait, Event::UserReady(u));
         }
         self.requests.remove(id);
+        self.backlog.observe(now, self.live);
         self.live -= 1;
     }
 
@@ -966,6 +1017,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             first_token,
             output,
             polls,
+            bounds: self.bounds[usize::from(class)],
         };
         end.count(&mut self.classes[usize::from(class)]);
         if let Some(t) = self.total.as_mut() {
@@ -1153,16 +1205,17 @@ impl<'a, E: Endpoint> System<'a, E> {
         let mut in_flight = Vec::new();
         for j in self.requests.values() {
             if j.live && j.measured {
-                in_flight.push((j.class, j.cur.is_some(), self.polls(j, end)));
+                in_flight.push((j.class, j.cur.is_some(), self.polls(j, end), end - j.arrived));
             }
         }
-        for (class, attempt, polls) in in_flight {
+        for (class, attempt, polls, age) in in_flight {
             self.count(class, |s| {
-                s.run.in_flight += 1;
+                s.run.record_unfinished(age);
                 s.attempts_in_flight += u64::from(attempt);
                 s.polls += polls;
             });
         }
+        let backlog = self.backlog.thirds(end, self.live);
         let mut eps = std::mem::take(&mut self.eps).into_iter();
         let (mut stats, mut serving) = eps.next().expect("a primary").finish(end, events);
         if let Some(fb) = eps.next() {
@@ -1187,19 +1240,27 @@ impl<'a, E: Endpoint> System<'a, E> {
         stats.outcomes = all.run.outcomes;
         stats.in_flight = all.run.in_flight;
         stats.latency = all.run.latency.clone();
+        stats.latency_failed = all.run.latency_failed.clone();
+        stats.backlog = backlog;
+        stats.good = all.run.good;
+        stats.good_tokens = all.run.good_tokens;
+        stats.stopped = self.stopped;
         if let Some(serving) = serving.as_mut() {
             serving.ttft = Some(all.ttft.clone());
             serving.tpot_sum_s = all.tpot_sum_s;
             serving.tpot_count = all.tpot_count;
+            serving.tpot = Some(all.tpot.clone());
             serving.ok_output_tokens = all.ok_output_tokens;
         }
         let mut out = self.out;
         out.classes = self.classes;
         for c in &mut out.classes {
             c.run.close(end);
+            c.run.stopped = self.stopped;
         }
         if let Some(mut t) = self.total {
             t.run.close(end);
+            t.run.stopped = self.stopped;
             out.classes.insert(0, t);
         }
         (stats, serving, out)
@@ -1326,6 +1387,11 @@ impl<E: Endpoint> System<'_, E> {
         }
     }
 }
+
+/// Most requests one run makes before it is stopped (verdict `overloaded`): about three minutes
+/// of simulation, and more than any workload in `experiments/` sends (a day at 1,000/s is
+/// 86 million).
+pub const ARRIVAL_LIMIT: u64 = 1_000_000_000;
 
 /// Whether the scenario replays a trace that names each row's conversation.
 fn traced_conversations(scenario: &Scenario) -> bool {

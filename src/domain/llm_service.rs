@@ -98,6 +98,12 @@ impl EngineSpec {
         self.0.refuses_when_full()
     }
 
+    /// Most sequences the engine runs at once (`max-num-seqs`, `max-concurrent-requests`,
+    /// `max-batch`).
+    pub fn max_running(&self) -> u64 {
+        self.0.max_running()
+    }
+
     /// The family's settings, for the simulation to build its batcher from
     /// (`serving::families::of`).
     pub(crate) fn family(&self) -> &dyn EngineFamily {
@@ -120,6 +126,9 @@ pub trait EngineFamily: fmt::Debug + Send + Sync {
 
     /// Whether the engine's router refuses requests beyond a cap of its own.
     fn refuses_when_full(&self) -> bool;
+
+    /// Most sequences the engine runs at once.
+    fn max_running(&self) -> u64;
 
     /// The batcher these settings make, for one run: an `Rc<serving::pool::DynBatcher>`, typed
     /// `Any` here because naming the simulation's types from this file would make an import
@@ -167,6 +176,45 @@ pub struct LlmService {
     pub cold_start: Option<super::lifecycle::ColdStartSpec>,
     /// The instance price: US dollars per hour and where it comes from.
     pub price: Option<(f64, String)>,
+}
+
+impl LlmService {
+    /// Requests per second one replica completes at most, for requests of `prompt` tokens of
+    /// which `cached` come from the prefix cache, and `output` tokens, on average: the engine
+    /// runs as many sequences as its limit and the KV cache allow (each holding its prompt and
+    /// half its answer on average), every step decodes one token for each, and each prompt
+    /// adds the marginal time of its uncached tokens to a step. Queueing, preemption, padding
+    /// and the host's API time are left out, so this is an upper bound: a load above it cannot
+    /// be carried; one below it may still not be.
+    pub fn capacity_rps(&self, prompt: f64, output: f64, cached: f64) -> f64 {
+        let output = output.max(1.0);
+        let cached = cached.clamp(0.0, prompt.max(0.0));
+        let fresh = (prompt - cached).max(0.0);
+        // A sequence's KV on average over its life; cached prefixes are shared, not held per
+        // sequence.
+        let held = (fresh + output / 2.0).max(1.0);
+        let by_kv = (self.kv_tokens as f64 / held).floor().max(1.0) as u64;
+        let batch = self.engine.max_running().min(by_kv).max(1);
+        let ctx = (prompt + output / 2.0).round().max(1.0) as u64;
+        let decode = StepShape::decode(batch, ctx);
+        let t_decode = self.step.step_seconds(&decode);
+        let (p, c) = (fresh.round() as u64, cached.round() as u64);
+        let with_prefill = StepShape {
+            prefill_tokens: p,
+            prefill_seqs: u64::from(p > 0),
+            // Each new token attends every position before it, the cached ones included.
+            prefill_pairs: p * c + p * (p + 1) / 2,
+            prefill_kv_read: c,
+            ..decode
+        };
+        let t_prefill = (self.step.step_seconds(&with_prefill) - t_decode).max(0.0);
+        let per_request = output * t_decode / batch as f64 + t_prefill;
+        if per_request > 0.0 {
+            1.0 / per_request
+        } else {
+            f64::INFINITY
+        }
+    }
 }
 
 /// How requests are spread over replicas.

@@ -25,13 +25,15 @@ pub mod servers;
 pub mod service;
 pub mod serving;
 pub mod slab;
+pub mod slo;
 pub mod stats;
 pub mod workload;
 
 pub use distribution::Dist;
 pub use policy::{ClientPolicy, Policies};
 pub use request::Outcome;
-pub use run::{RunOutput, simulate, simulate_observed};
+pub use run::{RunOutput, capacity_rps, simulate, simulate_observed};
 pub use scenario::{EndpointSpec, Load, Observe, Scenario, Service, StopRule};
+pub use slo::{Slo, SloTargets};
 pub use stats::RunStats;
 pub use workload::{ArrivalState, Arrivals, Trace};

@@ -37,6 +37,48 @@ pub fn uses_client_policies(p: &Policies) -> bool {
         || p.async_queue.is_some()
 }
 
+/// The most requests per second the primary endpoint can complete, from its service model:
+/// servers over the mean service time for plain servers; for an LLM endpoint, the most
+/// replicas it may have times [`LlmService::capacity_rps`] of the workload's average request
+/// (weighted over client classes), counting repeated prompt prefixes as cached when the engine
+/// keeps a prefix cache. An upper bound: see [`LlmService::capacity_rps`].
+pub fn capacity_rps(scenario: &Scenario) -> Option<f64> {
+    match &scenario.service {
+        Service::Servers(spec) => {
+            let mean = spec.service_time.mean();
+            (mean > 0.0).then(|| f64::from(spec.servers) / mean)
+        }
+        Service::Llm(svc) => {
+            let (mut prompt, mut output, mut cached) = (0.0, 0.0, 0.0);
+            for c in &scenario.policies.classes {
+                let body = c.prompt_tokens.as_ref().unwrap_or(&svc.prompt_tokens).mean();
+                let out = c.output_tokens.as_ref().unwrap_or(&svc.output_tokens).mean();
+                let r = &c.reuse;
+                let system: f64 = r.system.iter().map(|(t, s)| f64::from(*t) * s).sum();
+                let docs = r
+                    .groups
+                    .as_ref()
+                    .map_or(0.0, |g| g.share * f64::from(g.tokens));
+                let whole = system + docs + body;
+                // A pool's prompts and a conversation's history repeat whole; an upper bound
+                // takes them as cached.
+                let repeated = if r.pool.is_some() || r.conversation.is_some() {
+                    whole
+                } else {
+                    system + docs
+                };
+                prompt += c.share * whole;
+                output += c.share * out;
+                if svc.prefix_caching {
+                    cached += c.share * repeated;
+                }
+            }
+            let one = svc.capacity_rps(prompt, output, cached);
+            Some(one * f64::from(svc.replicas.max(1)))
+        }
+    }
+}
+
 /// The breaker's fallback endpoint, when it is of the kind `pick` takes.
 fn fallback<'a, T>(
     scenario: &'a Scenario,

@@ -113,6 +113,83 @@ impl LatencyStats {
     pub fn max_s(&self) -> Option<f64> {
         (self.count > 0).then(|| self.max_ns as f64 / 1e9)
     }
+
+    /// Adds every sample of `other`.
+    pub(crate) fn merge(&mut self, other: &LatencyStats) {
+        if other.count == 0 {
+            return;
+        }
+        // Both histograms have the same fixed bounds, so adding cannot fail.
+        self.hist
+            .add(&other.hist)
+            .expect("histograms with the same bounds add");
+        self.count += other.count;
+        self.sum_ns += other.sum_ns;
+        self.min_ns = self.min_ns.min(other.min_ns);
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+}
+
+/// How many requests are in the system over the measurement window, sampled at a fixed step
+/// that doubles whenever the samples fill their budget: memory is bounded whatever the run's
+/// length, and the samples stay evenly spaced. It tells a queue that is still growing at the end
+/// (the backlog of the last third well above the first) from one that is only large.
+#[derive(Clone, Debug)]
+pub struct Backlog {
+    step_ns: u64,
+    next: SimTime,
+    samples: Vec<u64>,
+}
+
+/// Most samples a [`Backlog`] keeps before it halves them.
+const BACKLOG_SAMPLES: usize = 1536;
+
+impl Backlog {
+    /// Samples from `window_start`, first every millisecond.
+    pub(crate) fn new(window_start: SimTime) -> Self {
+        Backlog {
+            step_ns: 1_000_000,
+            next: window_start,
+            samples: Vec::new(),
+        }
+    }
+
+    /// `level` requests were in the system until `now` (called before each change). Cheap
+    /// unless a sample is due.
+    #[inline(always)]
+    pub(crate) fn observe(&mut self, now: SimTime, level: u64) {
+        if now >= self.next {
+            self.sample(now, level);
+        }
+    }
+
+    #[inline(never)]
+    fn sample(&mut self, now: SimTime, level: u64) {
+        while now >= self.next {
+            self.samples.push(level);
+            self.next = self.next + SimDuration::from_nanos(self.step_ns);
+            if self.samples.len() == BACKLOG_SAMPLES {
+                // Keep the samples at even positions: evenly spaced at twice the step, and the
+                // next one (already due one step after the last taken) is one doubled step
+                // after the last kept, since the budget is even.
+                let kept: Vec<u64> = self.samples.iter().step_by(2).copied().collect();
+                self.samples = kept;
+                self.step_ns *= 2;
+            }
+        }
+    }
+
+    /// The mean number in the system over the first and the last third of the samples taken
+    /// up to `end`, with `level` in the system then; `None` with fewer than three samples.
+    pub(crate) fn thirds(&mut self, end: SimTime, level: u64) -> Option<(f64, f64)> {
+        self.observe(end, level);
+        let n = self.samples.len() / 3;
+        if n == 0 {
+            return None;
+        }
+        let mean = |s: &[u64]| s.iter().sum::<u64>() as f64 / s.len() as f64;
+        Some((mean(&self.samples[..n]), mean(&self.samples[self.samples.len() - n..])))
+    }
 }
 
 /// Everything measured in one run, in raw form. The runner turns it into output metrics.
@@ -135,6 +212,20 @@ pub struct RunStats {
     pub queued: u64,
     /// End-to-end latency of requests that ended `ok`.
     pub latency: LatencyStats,
+    /// Time from arrival to the outcome of every other counted request, and the age at the
+    /// end of those unfinished: with `latency`, what every user experienced
+    /// ([`RunStats::latency_all`]).
+    pub latency_failed: LatencyStats,
+    /// The mean number of requests in the system over the first and the last third of the
+    /// window ([`Backlog::thirds`]), where the clients sampled it.
+    pub backlog: Option<(f64, f64)>,
+    /// Answered requests within the SLO's per-request bounds (every answer without an SLO).
+    pub good: u64,
+    /// Output tokens of those answers.
+    pub good_tokens: u64,
+    /// Whether the run was stopped early because more requests were in flight than the
+    /// scenario's budget allows (the window then ends at the stop).
+    pub stopped: bool,
     /// Counted requests that left the queue (to a server, or dropped, or cancelled).
     pub waits: u64,
     /// Total queue wait of those requests, nanoseconds.
@@ -161,6 +252,11 @@ impl RunStats {
             in_flight: 0,
             queued: 0,
             latency: LatencyStats::new(),
+            latency_failed: LatencyStats::new(),
+            backlog: None,
+            good: 0,
+            good_tokens: 0,
+            stopped: false,
             waits: 0,
             wait_sum_ns: 0,
             wasted_ns: 0,
@@ -184,7 +280,23 @@ impl RunStats {
         self.outcomes[o.index()] += 1;
         if o == Outcome::Ok {
             self.latency.record(latency);
+        } else {
+            self.latency_failed.record(latency);
         }
+    }
+
+    /// A counted request still without an outcome at the end, `age` after it arrived.
+    pub(crate) fn record_unfinished(&mut self, age: SimDuration) {
+        self.in_flight += 1;
+        self.latency_failed.record(age);
+    }
+
+    /// The latency of every counted request as its user experienced it: until the answer,
+    /// until the failure, or until the end for those unfinished (a lower bound for them).
+    pub fn latency_all(&self) -> LatencyStats {
+        let mut all = self.latency.clone();
+        all.merge(&self.latency_failed);
+        all
     }
 
     pub(crate) fn record_wait(&mut self, wait: SimDuration) {
@@ -250,6 +362,8 @@ pub struct ServingStats {
     pub tpot_sum_s: f64,
     /// Count for `tpot_sum_s`.
     pub tpot_count: u64,
+    /// Time per output token of those requests, summarised.
+    pub tpot: Option<LatencyStats>,
     /// Output tokens of ok requests.
     pub ok_output_tokens: u64,
     /// KV tokens in use × seconds, in the window.

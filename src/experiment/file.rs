@@ -48,6 +48,10 @@ pub struct ExperimentFile {
     pub async_queue: Option<AsyncFile>,
     /// `[[classes]]`: client classes (tiers).
     pub classes: Option<Vec<ClassFile>>,
+    /// `[slo]`: the targets runs are judged against.
+    pub slo: Option<super::slo::SloFile>,
+    /// Most requests in flight before a run is stopped as overloaded.
+    pub max_in_flight: Option<i64>,
     /// `[sweep]`: read separately (`experiment::sweep`); accepted here so the file's own
     /// values can be checked with their lines.
     pub sweep: Option<toml::Table>,

@@ -18,6 +18,7 @@ mod read;
 mod resolved;
 mod reuse;
 mod serving;
+pub mod slo;
 mod suggest;
 pub mod sweep;
 mod tagged;

@@ -278,7 +278,18 @@ pub(crate) fn experiment(ctx: &Ctx<'_>, raw: ExperimentFile) -> Result<Experimen
         stop,
         timeseries_interval,
         sizes_from_trace: sizes_from_trace(&raw.workload),
+        slo: None,
+        in_flight_limit: super::slo::in_flight_limit(ctx, raw.max_in_flight)?,
     };
+    let mut scenario = scenario;
+    if let Some(s) = &raw.slo {
+        let names: Vec<&str> = match &raw.classes {
+            Some(c) => c.iter().map(|c| c.name.as_str()).collect(),
+            None => Vec::new(),
+        };
+        let llm = matches!(scenario.service, Service::Llm(_));
+        scenario.slo = Some(super::slo::slo(ctx, s, &names, llm)?);
+    }
     let mut warnings = Vec::new();
     if let (Load::Open(Arrivals::Replay { trace, .. }), Service::Llm(svc)) =
         (&scenario.load, &scenario.service)

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::summary::{Aggregate, Estimate, Metrics, RunSummary};
+use super::summary::{Aggregate, Estimate, Metrics, RunSummary, SloSpec};
 
 /// The mean and Student-t 95 % half-width of `xs`.
 pub fn estimate(xs: &[f64]) -> Estimate {
@@ -31,8 +31,46 @@ pub fn estimate(xs: &[f64]) -> Estimate {
     }
 }
 
-/// One [`Aggregate`] per configuration and class, in run order.
-pub fn aggregate(runs: &[RunSummary]) -> Vec<Aggregate> {
+/// The one-sided upper confidence bound at `confidence` of the mean of `xs` (Student t);
+/// `None` with fewer than two values.
+pub fn upper_bound(xs: &[f64], confidence: f64) -> Option<f64> {
+    let n = xs.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = xs.iter().sum::<f64>() / n as f64;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let t = StudentsT::new(0.0, 1.0, (n - 1) as f64)
+        .map(|d| d.inverse_cdf(confidence))
+        .ok()?;
+    Some(mean + t * (var / n as f64).sqrt())
+}
+
+/// Whether the replications `group` (one configuration and class) meet every target of `slo`
+/// for their class with its confidence: each metric's upper confidence bound is within the
+/// target. A metric undefined in some replication misses. `None` without a target for the class.
+fn slo_met(slo: &SloSpec, group: &[&RunSummary]) -> Option<bool> {
+    let class = &group.first()?.class;
+    let mut applies = false;
+    let mut met = true;
+    for t in slo.targets.iter().filter(|t| &t.class == class) {
+        applies = true;
+        let Some(i) = Metrics::index(&t.metric) else {
+            met = false;
+            continue;
+        };
+        let xs: Option<Vec<f64>> = group.iter().map(|r| r.metrics.reals()[i]).collect();
+        met &= match xs {
+            Some(xs) if xs.len() >= 2 => upper_bound(&xs, slo.confidence).is_some_and(|u| u <= t.max),
+            Some(xs) => xs.first().is_some_and(|&x| x <= t.max),
+            None => false,
+        };
+    }
+    applies.then_some(met)
+}
+
+/// One [`Aggregate`] per configuration and class, in run order, judged against `slo` if given.
+pub fn aggregate(runs: &[RunSummary], slo: Option<&SloSpec>) -> Vec<Aggregate> {
     let mut groups: BTreeMap<(usize, usize), Vec<&RunSummary>> = BTreeMap::new();
     let mut class_order: Vec<&str> = Vec::new();
     for r in runs {
@@ -64,6 +102,7 @@ pub fn aggregate(runs: &[RunSummary]) -> Vec<Aggregate> {
                 params: first.params.clone(),
                 replications: group.len() as u32,
                 metrics,
+                slo_met: slo.and_then(|s| slo_met(s, &group)),
             }
         })
         .collect()
@@ -86,5 +125,16 @@ mod tests {
             "{e:?}"
         );
         assert_eq!(estimate(&[5.0]).ci95, None);
+    }
+
+    #[test]
+    fn the_upper_bound_is_one_sided() {
+        // n = 4, sd 1, mean 10: t(0.95, 3) = 2.353, bound 10 + 2.353 / 2.
+        let xs = [10.0 - 1.5f64.sqrt(), 10.0 + 1.5f64.sqrt(), 10.0, 10.0];
+        let sd = ((1.5 + 1.5) / 3.0f64).sqrt();
+        assert!((sd - 1.0).abs() < 1e-12);
+        let u = upper_bound(&xs, 0.95).unwrap();
+        assert!((u - (10.0 + 2.353_363 / 2.0)).abs() < 1e-5, "{u}");
+        assert_eq!(upper_bound(&[1.0], 0.95), None);
     }
 }

@@ -27,6 +27,15 @@ fn csv_real(v: Option<f64>) -> String {
     }
 }
 
+/// Whether an SLO was met, as a cell: `yes`, `no`, or empty without an SLO.
+pub(crate) fn slo_text(met: Option<bool>) -> String {
+    match met {
+        Some(true) => "yes".into(),
+        Some(false) => "no".into(),
+        None => String::new(),
+    }
+}
+
 /// `summary.csv`: one row per run and class (`all`, then each class of a run with several);
 /// columns `run`, `class`, `seed`, the parameters (sorted by key path),
 /// then every metric in [`Metrics::entries`] order.
@@ -45,6 +54,8 @@ pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
         "seed".into(),
     ];
     header.extend(params.iter().map(|p| p.to_string()));
+    header.push("verdict".into());
+    header.push("slo_met".into());
     header.extend(Metrics::DOCS.iter().map(|(n, _)| n.to_string()));
     w.write_record(&header).map_err(encode)?;
     for run in &summary.runs {
@@ -58,6 +69,8 @@ pub fn to_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
         for p in &params {
             row.push(param_text(run.params.get(*p)));
         }
+        row.push(run.verdict.name().to_string());
+        row.push(slo_text(run.slo_met));
         for (_, value) in run.metrics.entries() {
             row.push(match value {
                 MetricValue::Count(c) => c.to_string(),
@@ -85,6 +98,7 @@ pub fn aggregate_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
     let mut header: Vec<String> = vec!["config".into(), "class".into()];
     header.extend(params.iter().map(|p| p.to_string()));
     header.push("replications".into());
+    header.push("slo_met".into());
     for (n, _) in Metrics::DOCS {
         header.push(n.to_string());
         header.push(format!("{n}_ci95"));
@@ -96,6 +110,7 @@ pub fn aggregate_csv(summary: &Summary) -> Result<Vec<u8>, RunError> {
             row.push(param_text(a.params.get(*p)));
         }
         row.push(a.replications.to_string());
+        row.push(slo_text(a.slo_met));
         for (_, e) in &a.metrics {
             row.push(csv_real(e.mean));
             row.push(csv_real(e.ci95));
@@ -217,7 +232,7 @@ pub fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
         ));
     }
     let aggregates = if plan.replications > 1 {
-        aggregate(&runs)
+        aggregate(&runs, shards[0].slo.as_ref())
     } else {
         Vec::new()
     };
@@ -230,6 +245,7 @@ pub fn merge(mut shards: Vec<Summary>) -> Result<Summary, String> {
         seed: first.seed,
         shard: None,
         axes: first.axes.clone(),
+        slo: first.slo.clone(),
         runs,
         aggregates,
     })
@@ -251,28 +267,39 @@ pub fn report_md(summary: &Summary, charts: &[charts::Chart]) -> String {
     let params = param_names(summary.runs.iter().map(|r| &r.params));
     let cols = [
         "arrived",
+        "failed_rate",
         "timeout_rate",
-        "error_rate",
+        "unfinished",
         "latency_p50_s",
         "latency_p99_s",
+        "latency_all_p99_s",
         "ttft_p99_s",
         "cost_per_1k_ok_usd",
     ];
+    let slo = summary.slo.is_some();
     s += "| run | class |";
     for p in &params {
         s += &format!(" {p} |");
+    }
+    s += " verdict |";
+    if slo {
+        s += " SLO met |";
     }
     for c in cols {
         s += &format!(" {c} |");
     }
     s += "\n|";
-    s += &" --- |".repeat(2 + params.len() + cols.len());
+    s += &" --- |".repeat(3 + usize::from(slo) + params.len() + cols.len());
     s += "\n";
     for r in &summary.runs {
         s += &format!("| {} | {} |", r.index, r.class);
         for p in &params {
             let v = param_text(r.params.get(*p));
             s += &format!(" {v} |");
+        }
+        s += &format!(" {} |", r.verdict.name());
+        if slo {
+            s += &format!(" {} |", slo_text(r.slo_met));
         }
         for c in cols {
             let v = match r.metrics.get(c) {

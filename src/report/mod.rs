@@ -14,5 +14,5 @@ pub use results_dir::{PartialHeader, ResultsDir};
 pub use rows::{RequestRow, WindowRow};
 pub use summary::{
     Aggregate, AxisRole, AxisValue, Estimate, FORMAT_VERSION, METRIC_COUNT, MetricValue, Metrics,
-    RunSummary, Shard, Summary, SweepAxis,
+    RunSummary, Shard, SloSpec, SloTarget, Summary, SweepAxis, Verdict,
 };

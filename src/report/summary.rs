@@ -7,7 +7,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 /// Version of the output format; bumped when a column changes meaning or is removed.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything one invocation of `capsim run` produced.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,6 +31,9 @@ pub struct Summary {
     /// The sweep's axes, typed (absent without a sweep).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub axes: Vec<SweepAxis>,
+    /// The experiment's SLO, as the targets each row was judged against (absent without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloSpec>,
     /// One entry per run and class, in run order.
     pub runs: Vec<RunSummary>,
     /// With replications: per configuration and class, each metric's mean and 95 % confidence
@@ -77,6 +80,67 @@ pub struct SweepAxis {
     pub values: Vec<AxisValue>,
 }
 
+/// An SLO as the report reads it: upper bounds on named metrics of named rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SloSpec {
+    /// Confidence with which a configuration's replications must meet every target (the
+    /// one-sided upper confidence bound of the metric's mean is compared with the target).
+    pub confidence: f64,
+    /// Every target.
+    pub targets: Vec<SloTarget>,
+}
+
+/// One target of an SLO.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SloTarget {
+    /// The rows it applies to: `all` or a class name.
+    pub class: String,
+    /// The metric bounded, e.g. `failed_rate`.
+    pub metric: String,
+    /// Its largest allowed value.
+    pub max: f64,
+}
+
+impl SloSpec {
+    /// Whether `metrics` (a row of class `class`) meet every target of that class; `None` if
+    /// no target applies to it. An undefined metric (a percentile of no answers) misses.
+    pub fn met_by(&self, class: &str, metrics: &Metrics) -> Option<bool> {
+        let mut applies = false;
+        let mut met = true;
+        for t in self.targets.iter().filter(|t| t.class == class) {
+            applies = true;
+            let v = Metrics::index(&t.metric).and_then(|i| metrics.reals()[i]);
+            met &= v.is_some_and(|v| v <= t.max);
+        }
+        applies.then_some(met)
+    }
+}
+
+/// How a run's queue behaved: what the table prints beside every run.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The offered load is within the capacity and the backlog did not grow.
+    Stable,
+    /// The number of requests in the system was still growing at the end: the last third of
+    /// the window held well over the first (a longer run would look worse).
+    Backlogged,
+    /// The offered load is above the capacity the service model gives, or the backlog passed
+    /// the in-flight budget and the run was stopped.
+    Overloaded,
+}
+
+impl Verdict {
+    /// The word printed in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Stable => "stable",
+            Verdict::Backlogged => "backlogged",
+            Verdict::Overloaded => "overloaded",
+        }
+    }
+}
+
 /// Which runs a shard holds: those whose index is `k − 1` modulo `n`, of `runs` in all.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
@@ -116,6 +180,10 @@ pub struct Aggregate {
     /// Every metric, in [`Metrics::entries`] order.
     #[serde(serialize_with = "estimates_in_order")]
     pub metrics: Vec<(&'static str, Estimate)>,
+    /// Whether the configuration meets the SLO's targets for this class with the SLO's
+    /// confidence over its replications (absent without an SLO target for the class).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo_met: Option<bool>,
 }
 
 fn estimates_in_order<S: Serializer>(
@@ -144,6 +212,12 @@ pub struct RunSummary {
     pub seed: u64,
     /// Parameters that vary between runs (sweep axes), by key path; empty for a single run.
     pub params: BTreeMap<String, serde_json::Value>,
+    /// How the run's queue behaved (the same on every row of a run).
+    pub verdict: Verdict,
+    /// Whether the row meets the SLO (for `all`: its own targets and every class's); absent
+    /// without an SLO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_met: Option<bool>,
     /// What was measured.
     pub metrics: Metrics,
     /// Latency of ok requests at the quantiles [`LATENCY_CDF_QUANTILES`], seconds (for the
@@ -248,18 +322,25 @@ metrics_table! {
     fallback_failed: count, "count", "requests sent to the fallback endpoint that failed there too";
     breaker_rejected: count, "count", "requests failed at once by an open breaker without a fallback";
     expired: count, "count", "async jobs not started within their time to live";
-    in_flight: count, "count", "requests without an outcome when the run stopped";
+    unfinished: count, "count", "requests without an outcome when the run stopped (still queued or in service)";
     timeout_rate: real, "share", "(client_timeout + connect_timeout + gateway_timeout + queue_timeout) / arrived";
-    error_rate: real, "share", "every outcome other than ok and fallback_ok / arrived (in-flight requests excluded)";
+    failed_rate: real, "share", "every request not answered (timeouts, 429, 503, breaker, fallback failures, expired, unfinished) / arrived";
+    answered_rate: real, "share", "(ok + fallback_ok) / arrived: 1 - failed_rate";
     latency_mean_s: real, "s", "mean end-to-end latency of ok requests, seconds";
     latency_p50_s: real, "s", "median end-to-end latency of ok requests, seconds";
     latency_p95_s: real, "s", "95th percentile end-to-end latency of ok requests, seconds";
     latency_p99_s: real, "s", "99th percentile end-to-end latency of ok requests, seconds";
     latency_max_s: real, "s", "largest end-to-end latency of an ok request, seconds";
+    latency_all_p50_s: real, "s", "median latency of every request as its user saw it: until the answer, the failure, or the end for unfinished ones, seconds";
+    latency_all_p95_s: real, "s", "95th percentile of the latency of every request (as latency_all_p50_s), seconds";
+    latency_all_p99_s: real, "s", "99th percentile of the latency of every request (as latency_all_p50_s), seconds";
     wait_mean_s: real, "s", "mean queue wait of every request that left the queue (served, dropped or cancelled), seconds";
     wait_prob: real, "share", "share of attempts (one per request without retries) that found every server busy and had to queue, between 0 and 1";
     queue_mean: real, "requests", "time-average number of requests waiting in the queue";
     throughput_rps: real, "requests/s", "ok requests per second of the measurement window";
+    goodput_rps: real, "requests/s", "answered requests per second within the SLO's per-request latency, ttft and tpot bounds (every answer without an SLO)";
+    capacity_rps: real, "requests/s", "most requests per second the endpoint can complete, from its service model (an upper bound; LLM: at its most replicas)";
+    offered_load: real, "ratio", "mean arrival rate / capacity_rps (open-loop workloads): above 1 cannot be carried";
     utilization: real, "share", "busy server time / (servers x window)";
     wasted_work_s: real, "s", "server (GPU) seconds spent on attempts that did not end ok: the client had gone, or they were cancelled";
     wasted_tokens: maybe_count, "tokens", "tokens generated for attempts whose client had gone (LLM endpoints)";
@@ -273,7 +354,9 @@ metrics_table! {
     ttft_p50_s: real, "s", "median time to first token of ok requests, seconds (LLM endpoints)";
     ttft_p99_s: real, "s", "99th percentile time to first token of ok requests, seconds (LLM endpoints)";
     tpot_mean_s: real, "s", "mean time per output token after the first, of ok requests, seconds (LLM endpoints)";
+    tpot_p99_s: real, "s", "99th percentile time per output token after the first, of ok requests, seconds (LLM endpoints)";
     tokens_per_s: real, "tokens/s", "output tokens of ok requests per second of the window (LLM endpoints)";
+    goodput_tokens_per_s: real, "tokens/s", "output tokens of the answers counted in goodput_rps per second of the window (LLM endpoints)";
     kv_util_mean: real, "share", "time-average share of the KV cache in use (LLM endpoints)";
     batch_mean: real, "sequences", "mean number of sequences in a step while the GPU is busy (LLM endpoints)";
     gpu_busy: real, "share", "share of the window the GPU spends running steps (LLM endpoints)";

@@ -55,6 +55,15 @@ fn cell(v: Option<&serde_json::Value>) -> String {
     v.map_or_else(|| "-".to_string(), |v| super::export::param_text(Some(v)))
 }
 
+/// Whether a row meets the SLO, as the table prints it.
+fn slo_cell(met: Option<bool>) -> String {
+    match met {
+        Some(true) => "met".into(),
+        Some(false) => "missed".into(),
+        None => "-".into(),
+    }
+}
+
 /// Runs beyond which the table turns: one line per run with the headline metrics.
 const WIDE: usize = 6;
 
@@ -63,19 +72,28 @@ fn long(summary: &Summary) -> String {
     let params = super::export::param_names(summary.runs.iter().map(|r| &r.params));
     let cols = [
         "arrived",
+        "failed_rate",
         "timeout_rate",
-        "error_rate",
         "latency_p50_s",
         "latency_p99_s",
         "cost_per_1k_ok_usd",
     ];
+    let slo = summary.slo.is_some();
     let mut head: Vec<String> = vec!["run".into(), "class".into()];
     head.extend(params.iter().map(|p| p.to_string()));
+    head.push("verdict".into());
+    if slo {
+        head.push("slo".into());
+    }
     head.extend(cols.iter().map(|c| c.to_string()));
     let mut rows = vec![head];
     for r in &summary.runs {
         let mut row = vec![r.index.to_string(), r.class.clone()];
         row.extend(params.iter().map(|p| cell(r.params.get(*p))));
+        row.push(r.verdict.name().to_string());
+        if slo {
+            row.push(slo_cell(r.slo_met));
+        }
         row.extend(cols.iter().map(|c| {
             r.metrics
                 .get(c)
@@ -115,6 +133,14 @@ pub fn render(summary: &Summary) -> String {
         let mut row = vec![p.clone()];
         row.extend(summary.runs.iter().map(|r| cell(r.params.get(p))));
         rows.push(row);
+    }
+    let mut verdicts = vec!["verdict".to_string()];
+    verdicts.extend(summary.runs.iter().map(|r| r.verdict.name().to_string()));
+    rows.push(verdicts);
+    if summary.slo.is_some() {
+        let mut met = vec!["slo".to_string()];
+        met.extend(summary.runs.iter().map(|r| slo_cell(r.slo_met)));
+        rows.push(met);
     }
     if let Some(first) = summary.runs.first() {
         for (i, (name, _)) in first.metrics.entries().iter().enumerate() {

@@ -85,6 +85,9 @@ pub enum RunEnd {
     Drained,
     /// The next event lies after the horizon; the clock now stands at the horizon.
     Horizon,
+    /// The model asked to stop ([`Simulation::stop`]); the clock stands at that event and
+    /// later events stay pending.
+    Stopped,
 }
 
 /// The clock and the pending events of one run.
@@ -94,6 +97,7 @@ pub struct Simulation<E> {
     queue: EventQueue<E>,
     handled: u64,
     skipped: u64,
+    stopped: bool,
 }
 
 impl<E: Copy> Default for Simulation<E> {
@@ -111,7 +115,19 @@ impl<E: Copy> Simulation<E> {
             queue: EventQueue::new(),
             handled: 0,
             skipped: 0,
+            stopped: false,
         }
+    }
+
+    /// Asks the run to stop once the event being handled is done, e.g. when the model has
+    /// grown past a memory budget. [`Simulation::run`] then returns [`RunEnd::Stopped`].
+    pub fn stop(&mut self) {
+        self.stopped = true;
+    }
+
+    /// Whether [`Simulation::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
     }
 
     /// The current simulation time.
@@ -172,6 +188,9 @@ impl<E: Copy> Simulation<E> {
                 self.now = before;
                 self.handled -= 1;
                 self.skipped += 1;
+            }
+            if self.stopped {
+                return RunEnd::Stopped;
             }
         }
         if let Some(h) = horizon {
@@ -290,5 +309,31 @@ mod tests {
         assert_eq!(sim.pending(), 1);
         sim.run(&mut model, None);
         assert_eq!(model.seen.len(), 6);
+    }
+
+    /// Stops at its third tick.
+    struct Stopper(u32);
+
+    impl Model for Stopper {
+        type Event = Ev;
+        fn handle(&mut self, sim: &mut Simulation<Ev>, _event: Ev) {
+            self.0 += 1;
+            if self.0 == 3 {
+                sim.stop();
+            }
+            sim.schedule_in(SimDuration::from_secs(1), Ev::Tick(self.0));
+        }
+    }
+
+    #[test]
+    fn a_model_that_asks_to_stop_ends_the_run_at_that_event() {
+        let mut sim = Simulation::new();
+        let mut model = Stopper(0);
+        sim.schedule_at(SimTime::ZERO, Ev::Tick(0));
+        assert_eq!(sim.run(&mut model, None), RunEnd::Stopped);
+        assert_eq!(model.0, 3);
+        assert_eq!(sim.now(), SimTime::from_nanos(2_000_000_000));
+        assert!(sim.is_stopped());
+        assert_eq!(sim.pending(), 1);
     }
 }

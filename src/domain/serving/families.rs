@@ -22,6 +22,10 @@ where
         Batcher::<Engine<'_, '_>, Simulation<Event>>::admission_cap(self).is_some()
     }
 
+    fn max_running(&self) -> u64 {
+        Batcher::<Engine<'_, '_>, Simulation<Event>>::capacity(self)
+    }
+
     fn batcher(&self) -> Box<dyn Any> {
         let batcher: Rc<DynBatcher> = Rc::new(self.clone());
         Box::new(batcher)
