@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::domain::serving::{ClassStats, ServingStats};
-use crate::domain::{Load, Outcome, RunOutput, RunStats, Scenario, capacity_rps, simulate_observed};
+use crate::domain::{
+    Load, Outcome, RunOutput, RunStats, Scenario, capacity_rps, simulate_observed,
+};
 use crate::error::RunError;
 use crate::experiment::Experiment;
 use crate::experiment::sweep::Role;

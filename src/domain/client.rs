@@ -371,10 +371,9 @@ impl<'a, E: Endpoint> System<'a, E> {
                 .classes
                 .iter()
                 .map(|c| {
-                    scenario
-                        .slo
-                        .as_ref()
-                        .map_or(RequestBounds::NONE, |s| s.for_class(&c.name).request_bounds())
+                    scenario.slo.as_ref().map_or(RequestBounds::NONE, |s| {
+                        s.for_class(&c.name).request_bounds()
+                    })
                 })
                 .collect(),
             backlog: Backlog::new(window_start),
@@ -1205,7 +1204,12 @@ impl<'a, E: Endpoint> System<'a, E> {
         let mut in_flight = Vec::new();
         for j in self.requests.values() {
             if j.live && j.measured {
-                in_flight.push((j.class, j.cur.is_some(), self.polls(j, end), end - j.arrived));
+                in_flight.push((
+                    j.class,
+                    j.cur.is_some(),
+                    self.polls(j, end),
+                    end - j.arrived,
+                ));
             }
         }
         for (class, attempt, polls, age) in in_flight {

@@ -51,8 +51,16 @@ pub fn capacity_rps(scenario: &Scenario) -> Option<f64> {
         Service::Llm(svc) => {
             let (mut prompt, mut output, mut cached) = (0.0, 0.0, 0.0);
             for c in &scenario.policies.classes {
-                let body = c.prompt_tokens.as_ref().unwrap_or(&svc.prompt_tokens).mean();
-                let out = c.output_tokens.as_ref().unwrap_or(&svc.output_tokens).mean();
+                let body = c
+                    .prompt_tokens
+                    .as_ref()
+                    .unwrap_or(&svc.prompt_tokens)
+                    .mean();
+                let out = c
+                    .output_tokens
+                    .as_ref()
+                    .unwrap_or(&svc.output_tokens)
+                    .mean();
                 let r = &c.reuse;
                 let system: f64 = r.system.iter().map(|(t, s)| f64::from(*t) * s).sum();
                 let docs = r

@@ -167,7 +167,7 @@ impl Backlog {
     fn sample(&mut self, now: SimTime, level: u64) {
         while now >= self.next {
             self.samples.push(level);
-            self.next = self.next + SimDuration::from_nanos(self.step_ns);
+            self.next += SimDuration::from_nanos(self.step_ns);
             if self.samples.len() == BACKLOG_SAMPLES {
                 // Keep the samples at even positions: evenly spaced at twice the step, and the
                 // next one (already due one step after the last taken) is one doubled step
@@ -188,7 +188,10 @@ impl Backlog {
             return None;
         }
         let mean = |s: &[u64]| s.iter().sum::<u64>() as f64 / s.len() as f64;
-        Some((mean(&self.samples[..n]), mean(&self.samples[self.samples.len() - n..])))
+        Some((
+            mean(&self.samples[..n]),
+            mean(&self.samples[self.samples.len() - n..]),
+        ))
     }
 }
 
@@ -423,6 +426,25 @@ mod tests {
         t.set(SimTime::from_nanos(20), 5, w); // level 2 over [10, 20]
         t.set(SimTime::from_nanos(30), 0, w); // level 5 over [20, 30]
         assert_eq!(t.area, 2 * 10 + 5 * 10);
+    }
+
+    #[test]
+    fn the_backlog_keeps_evenly_spaced_samples_within_its_budget() {
+        let mut b = Backlog::new(SimTime::ZERO);
+        // A level that rises by one every millisecond for ten seconds.
+        for ms in 0..10_000u64 {
+            b.observe(SimTime::from_nanos(ms * 1_000_000), ms);
+        }
+        assert!(b.samples.len() < BACKLOG_SAMPLES);
+        // After halvings the step is 8 ms and every kept sample is the level at its time.
+        assert_eq!(b.step_ns, 8_000_000);
+        for (i, &level) in b.samples.iter().enumerate() {
+            assert_eq!(level, i as u64 * 8);
+        }
+        let (first, last) = b
+            .thirds(SimTime::from_nanos(10_000_000_000), 10_000)
+            .unwrap();
+        assert!(last > 4.0 * first, "{first} {last}");
     }
 
     #[test]

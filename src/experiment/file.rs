@@ -49,7 +49,7 @@ pub struct ExperimentFile {
     /// `[[classes]]`: client classes (tiers).
     pub classes: Option<Vec<ClassFile>>,
     /// `[slo]`: the targets runs are judged against.
-    pub slo: Option<super::slo::SloFile>,
+    pub slo: Option<SloFile>,
     /// Most requests in flight before a run is stopped as overloaded.
     pub max_in_flight: Option<i64>,
     /// `[sweep]`: read separately (`experiment::sweep`); accepted here so the file's own
@@ -728,4 +728,40 @@ pub enum ThinkFile {
     Fixed(Scalar),
     /// `{ kind = "exponential", mean = "20s" }`.
     Dist(Box<Tagged<DistFile>>),
+}
+
+/// `[slo]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SloFile {
+    /// Largest share of failed requests: a number from 0 to 1 or a percentage ("1%").
+    pub failed_rate: Option<Scalar>,
+    /// Largest share of timed-out requests.
+    pub timeout_rate: Option<Scalar>,
+    /// Largest p99 latency of every request (a duration).
+    pub latency_p99: Option<Scalar>,
+    /// Largest p99 time to first token (a duration; LLM endpoints).
+    pub ttft_p99: Option<Scalar>,
+    /// Largest p99 time per output token (a duration; LLM endpoints).
+    pub tpot_p99: Option<Scalar>,
+    /// Confidence with which replications must meet the targets (default 0.95).
+    pub confidence: Option<Scalar>,
+    /// `[slo.classes.NAME]`: targets of one client class.
+    pub classes: Option<std::collections::BTreeMap<String, SloClassFile>>,
+}
+
+/// `[slo.classes.NAME]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SloClassFile {
+    /// As in `[slo]`.
+    pub failed_rate: Option<Scalar>,
+    /// As in `[slo]`.
+    pub timeout_rate: Option<Scalar>,
+    /// As in `[slo]`.
+    pub latency_p99: Option<Scalar>,
+    /// As in `[slo]`.
+    pub ttft_p99: Option<Scalar>,
+    /// As in `[slo]`.
+    pub tpot_p99: Option<Scalar>,
 }

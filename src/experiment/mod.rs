@@ -75,7 +75,7 @@ pub fn load_with(path: &Path, catalog: &Catalog) -> Result<Experiment, ConfigErr
 /// let exp = capsim::experiment::parse(src, Path::new("t4.toml")).unwrap();
 /// let summary = capsim::runner::run(&exp, exp.seed.unwrap(), Default::default()).unwrap();
 /// let m = &summary.runs[0].metrics;
-/// assert_eq!(m.arrived, m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.in_flight);
+/// assert_eq!(m.arrived, m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.unfinished);
 ///
 /// let err = capsim::experiment::parse(&src.replace("2/s", "-2/s"), Path::new("t4.toml")).unwrap_err();
 /// assert_eq!(err.line, Some(6)); // the `arrival` line

@@ -1,51 +1,11 @@
 //! `[slo]`: the targets runs are judged against, read into [`crate::domain::Slo`], and the
 //! in-flight budget (`max-in-flight`).
 
-use std::collections::BTreeMap;
-
-use serde::Deserialize;
-
-use super::file::Scalar;
+use super::file::{Scalar, SloFile};
 use super::read::Ctx;
 use super::suggest::did_you_mean;
 use crate::domain::{Slo, SloTargets};
 use crate::error::ConfigError;
-
-/// `[slo]` as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct SloFile {
-    /// Largest share of failed requests: a number from 0 to 1 or a percentage ("1%").
-    pub failed_rate: Option<Scalar>,
-    /// Largest share of timed-out requests.
-    pub timeout_rate: Option<Scalar>,
-    /// Largest p99 latency of every request (a duration).
-    pub latency_p99: Option<Scalar>,
-    /// Largest p99 time to first token (a duration; LLM endpoints).
-    pub ttft_p99: Option<Scalar>,
-    /// Largest p99 time per output token (a duration; LLM endpoints).
-    pub tpot_p99: Option<Scalar>,
-    /// Confidence with which replications must meet the targets (default 0.95).
-    pub confidence: Option<Scalar>,
-    /// `[slo.classes.NAME]`: targets of one client class.
-    pub classes: Option<BTreeMap<String, SloClassFile>>,
-}
-
-/// `[slo.classes.NAME]` as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct SloClassFile {
-    /// As in `[slo]`.
-    pub failed_rate: Option<Scalar>,
-    /// As in `[slo]`.
-    pub timeout_rate: Option<Scalar>,
-    /// As in `[slo]`.
-    pub latency_p99: Option<Scalar>,
-    /// As in `[slo]`.
-    pub ttft_p99: Option<Scalar>,
-    /// As in `[slo]`.
-    pub tpot_p99: Option<Scalar>,
-}
 
 /// Most requests `max-in-flight` may allow: about 400 bytes each, so 4 GB of memory.
 pub const MAX_IN_FLIGHT: i64 = 10_000_000;
@@ -56,14 +16,10 @@ fn share(ctx: &Ctx<'_>, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
     let x = match v {
         Scalar::Number(n) => *n,
         Scalar::Text(t) => match t.trim().strip_suffix('%') {
-            Some(p) => p
-                .trim()
-                .parse::<f64>()
-                .map(|p| p / 100.0)
-                .map_err(|_| {
-                    ctx.error(key, format!("expected a percentage, found \"{t}\""))
-                        .with_hint(hint)
-                })?,
+            Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0).map_err(|_| {
+                ctx.error(key, format!("expected a percentage, found \"{t}\""))
+                    .with_hint(hint)
+            })?,
             None => {
                 return Err(ctx
                     .error(key, format!("expected a share, found the string \"{t}\""))
@@ -73,7 +29,10 @@ fn share(ctx: &Ctx<'_>, key: &str, v: &Scalar) -> Result<f64, ConfigError> {
     };
     if !(x.is_finite() && (0.0..=1.0).contains(&x)) {
         return Err(ctx
-            .error(key, format!("must be a share from 0 to 1 (0 % to 100 %), found {v}"))
+            .error(
+                key,
+                format!("must be a share from 0 to 1 (0 % to 100 %), found {v}"),
+            )
             .with_hint(hint));
     }
     Ok(x)
@@ -88,9 +47,7 @@ fn targets(
     llm: bool,
 ) -> Result<SloTargets, ConfigError> {
     let key = |k: &str| format!("{at}.{k}");
-    let rate = |k: &str, v: &Option<Scalar>| {
-        v.as_ref().map(|v| share(ctx, &key(k), v)).transpose()
-    };
+    let rate = |k: &str, v: &Option<Scalar>| v.as_ref().map(|v| share(ctx, &key(k), v)).transpose();
     let time = |k: &str, v: &Option<Scalar>| {
         v.as_ref()
             .map(|v| ctx.positive_duration(&key(k), v))
@@ -99,7 +56,10 @@ fn targets(
     for (k, v) in [("ttft-p99", times[1]), ("tpot-p99", times[2])] {
         if v.is_some() && !llm {
             return Err(ctx
-                .error(&key(k), format!("`{k}` needs an LLM endpoint: plain servers send no tokens"))
+                .error(
+                    &key(k),
+                    format!("`{k}` needs an LLM endpoint: plain servers send no tokens"),
+                )
                 .with_hint("bound the whole answer with `latency-p99` instead"));
         }
     }
@@ -140,7 +100,10 @@ pub(crate) fn slo(
         }
         Some(v) => {
             return Err(ctx
-                .error("slo.confidence", format!("expected a number from 0.5 to 0.999, found {v}"))
+                .error(
+                    "slo.confidence",
+                    format!("expected a number from 0.5 to 0.999, found {v}"),
+                )
                 .with_hint("write it without quotes, e.g. confidence = 0.95"));
         }
     };
@@ -166,9 +129,9 @@ pub(crate) fn slo(
             llm,
         )?;
         if t == SloTargets::default() {
-            return Err(ctx
-                .error(&at, "sets no target")
-                .with_hint("give any of failed-rate, timeout-rate, latency-p99, ttft-p99, tpot-p99"));
+            return Err(ctx.error(&at, "sets no target").with_hint(
+                "give any of failed-rate, timeout-rate, latency-p99, ttft-p99, tpot-p99",
+            ));
         }
         own.push((name.clone(), t.over(&top)));
     }

@@ -61,7 +61,9 @@ fn slo_met(slo: &SloSpec, group: &[&RunSummary]) -> Option<bool> {
         };
         let xs: Option<Vec<f64>> = group.iter().map(|r| r.metrics.reals()[i]).collect();
         met &= match xs {
-            Some(xs) if xs.len() >= 2 => upper_bound(&xs, slo.confidence).is_some_and(|u| u <= t.max),
+            Some(xs) if xs.len() >= 2 => {
+                upper_bound(&xs, slo.confidence).is_some_and(|u| u <= t.max)
+            }
             Some(xs) => xs.first().is_some_and(|&x| x <= t.max),
             None => false,
         };

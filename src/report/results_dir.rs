@@ -472,6 +472,8 @@ mod tests {
             class: class.into(),
             seed: 1,
             params: Default::default(),
+            verdict: crate::report::Verdict::Stable,
+            slo_met: None,
             metrics: Default::default(),
             latency_cdf: vec![0.5, 1.25],
         }

@@ -39,7 +39,8 @@ fn run_prints_a_table_with_the_seed_and_writes_json_and_csv() {
 
     let text = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["version"], 1);
+    assert_eq!(json["version"], 2);
+    assert_eq!(json["runs"][0]["verdict"], "stable");
     assert_eq!(json["experiment"], "small M/M/2");
     assert_eq!(json["seed"], 7);
     assert_eq!(json["runs"][0]["index"], 0);
@@ -56,9 +57,10 @@ fn run_prints_a_table_with_the_seed_and_writes_json_and_csv() {
         "client_timeout",
         "queue_timeout",
         "rejected",
-        "in_flight",
+        "unfinished",
         "timeout_rate",
-        "error_rate",
+        "failed_rate",
+        "answered_rate",
     ];
     assert!(
         order.windows(2).all(|w| position(w[0]) < position(w[1])),
@@ -68,7 +70,7 @@ fn run_prints_a_table_with_the_seed_and_writes_json_and_csv() {
     let csv = std::fs::read_to_string(out_dir.join("summary.csv")).unwrap();
     let mut lines = csv.lines();
     let header = lines.next().unwrap();
-    assert!(header.starts_with("run,config,replication,class,seed,arrived,ok,client_timeout,connect_timeout,gateway_timeout,queue_timeout,rejected,unavailable,fallback_ok,fallback_failed,breaker_rejected,expired,in_flight,timeout_rate,error_rate,latency_mean_s,latency_p50_s,latency_p95_s,latency_p99_s"), "{header}");
+    assert!(header.starts_with("run,config,replication,class,seed,verdict,slo_met,arrived,ok,client_timeout,connect_timeout,gateway_timeout,queue_timeout,rejected,unavailable,fallback_ok,fallback_failed,breaker_rejected,expired,unfinished,timeout_rate,failed_rate,answered_rate,latency_mean_s,latency_p50_s,latency_p95_s,latency_p99_s"), "{header}");
     for name in [
         "wait_mean_s",
         "wait_prob",
@@ -85,7 +87,7 @@ fn run_prints_a_table_with_the_seed_and_writes_json_and_csv() {
         lines
             .next()
             .unwrap()
-            .starts_with("0,0,0,all,7,20000,20000,")
+            .starts_with("0,0,0,all,7,stable,,20000,20000,")
     );
     assert_eq!(lines.next(), None);
 }
@@ -374,7 +376,7 @@ fn per_request_records_add_up_to_the_summary() {
             .filter(|r| r.split(',').nth(field) == Some(value))
             .count() as u64
     };
-    let ended = m["arrived"].as_u64().unwrap() - m["in_flight"].as_u64().unwrap();
+    let ended = m["arrived"].as_u64().unwrap() - m["unfinished"].as_u64().unwrap();
     assert_eq!(rows.len() as u64, ended);
     assert_eq!(count(2, "ok"), m["ok"].as_u64().unwrap());
     assert_eq!(
@@ -384,7 +386,9 @@ fn per_request_records_add_up_to_the_summary() {
     assert_eq!(
         count(1, "premium"),
         summary["runs"][1]["metrics"]["arrived"].as_u64().unwrap()
-            - summary["runs"][1]["metrics"]["in_flight"].as_u64().unwrap()
+            - summary["runs"][1]["metrics"]["unfinished"]
+                .as_u64()
+                .unwrap()
     );
     assert!(
         !out.join("partial.jsonl").exists(),

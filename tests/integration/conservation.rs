@@ -1,5 +1,5 @@
 //! Every request is accounted for: arrived = ok + client_timeout + queue_timeout + rejected +
-//! in_flight, over random configurations.
+//! unfinished, over random configurations.
 
 use proptest::prelude::*;
 
@@ -64,15 +64,15 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
     #[test]
-    fn every_arrival_ends_in_exactly_one_outcome_or_is_in_flight(src in experiment(), seed in any::<u64>()) {
+    fn every_arrival_ends_in_exactly_one_outcome_or_is_unfinished(src in experiment(), seed in any::<u64>()) {
         let m = run(&src, seed);
         prop_assert_eq!(
             m.arrived,
-            m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.in_flight,
+            m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.unfinished,
             "{}", src
         );
         if src.contains("requests =") {
-            prop_assert_eq!(m.in_flight, 0, "a counted run drains: {}", src);
+            prop_assert_eq!(m.unfinished, 0, "a counted run drains: {}", src);
         }
         if !src.contains("queue-timeout") { prop_assert_eq!(m.queue_timeout, 0); }
         if !src.contains("[client]") { prop_assert_eq!(m.client_timeout, 0); prop_assert_eq!(m.wasted_work_s, Some(0.0)); }

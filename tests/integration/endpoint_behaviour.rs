@@ -106,7 +106,8 @@ queue-capacity = 0"#,
     assert_eq!((m.ok, m.rejected), (5, 5));
     approx(real(&m, "latency_p50_s"), 1.5);
     approx(real(&m, "latency_p99_s"), 1.5);
-    approx(real(&m, "error_rate"), 0.5);
+    approx(real(&m, "failed_rate"), 0.5);
+    approx(real(&m, "answered_rate"), 0.5);
     approx(real(&m, "timeout_rate"), 0.0);
     approx(real(&m, "wait_prob"), 0.0);
 }
@@ -138,7 +139,7 @@ queue-timeout = "1.5s""#,
 }
 
 #[test]
-fn the_warm_up_is_not_counted_and_unfinished_requests_are_in_flight() {
+fn the_warm_up_is_not_counted_and_requests_without_an_outcome_are_unfinished() {
     // One arrival per second, 0.5 s each, run 100 s, warm-up 50 s: arrivals at 50..=100 count.
     // The one at 100 s is still in service when the clock stops.
     let m = run(
@@ -153,7 +154,7 @@ service-time = { kind = "deterministic", value = "0.5s" }"#,
         ),
         1,
     );
-    assert_eq!((m.arrived, m.ok, m.in_flight), (51, 50, 1));
+    assert_eq!((m.arrived, m.ok, m.unfinished), (51, 50, 1));
     approx(real(&m, "window_s"), 50.0);
     approx(real(&m, "utilization"), 0.5);
     approx(real(&m, "throughput_rps"), 1.0);

@@ -148,7 +148,7 @@ fn the_policy_experiments_show_what_their_comments_claim() {
     assert_eq!(sync.arrived, jobs.arrived);
     assert!(sync.client_timeout > 100);
     assert_eq!(jobs.client_timeout, 0);
-    assert!(jobs.ok + jobs.in_flight == jobs.arrived && jobs.polls.unwrap() > jobs.ok);
+    assert!(jobs.ok + jobs.unfinished == jobs.arrived && jobs.polls.unwrap() > jobs.ok);
 
     // Streaming removes the gateway's 504s.
     let (plain, sse) = (

@@ -261,7 +261,12 @@ fn a_60_percent_utilisation_threshold_scales_no_later_than_90_percent() {
     assert!(m.replicas_max.unwrap() > 1 && m.replicas_max.unwrap() <= 4);
     assert!(
         m.arrived
-            == m.ok + m.client_timeout + m.queue_timeout + m.rejected + m.unavailable + m.in_flight
+            == m.ok
+                + m.client_timeout
+                + m.queue_timeout
+                + m.rejected
+                + m.unavailable
+                + m.unfinished
     );
 }
 
@@ -343,7 +348,7 @@ fn the_time_series_accounts_for_every_request_and_flags_alert_windows() {
     assert_eq!(rows.len(), 120);
     assert_eq!(rows.iter().map(|r| r.arrivals).sum::<u64>(), m.arrived);
     let ended: u64 = rows.iter().map(|r| r.outcomes.iter().sum::<u64>()).sum();
-    assert_eq!(ended + m.in_flight, m.arrived);
+    assert_eq!(ended + m.unfinished, m.arrived);
     assert!(m.alert_windows.unwrap() > 10, "{:?}", m.alert_windows);
     let csv = String::from_utf8(
         capsim::report::timeseries_csv(&capsim::runner::outcome_names(), rows).unwrap(),

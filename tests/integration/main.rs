@@ -17,6 +17,7 @@ mod queueing_theory;
 mod results;
 mod server_policies;
 mod serving;
+mod slo;
 mod snapshots;
 mod support;
 mod sweeps;

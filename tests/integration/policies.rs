@@ -204,7 +204,7 @@ fn an_open_breaker_sends_requests_to_the_fallback_endpoint() {
     assert_eq!(m.unavailable, 5 + 22);
     assert_eq!(
         m.arrived,
-        m.ok + m.fallback_ok + m.unavailable + m.in_flight
+        m.ok + m.fallback_ok + m.unavailable + m.unfinished
     );
     // Both endpoints are billed: the fallback runs all along.
     let alone = run(&t4("duration = \"300s\"", ONE, 20, COLD), 1);

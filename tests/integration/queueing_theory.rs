@@ -123,7 +123,7 @@ fn check(servers: u32, rho: f64, patience: Option<f64>, requests: u64) {
         patience.map_or(String::new(), |t| format!("+D(T={t}s)"))
     );
     assert_eq!(m.arrived, requests);
-    assert_eq!(m.in_flight, 0, "{case}: a counted run drains");
+    assert_eq!(m.unfinished, 0, "{case}: a counted run drains");
     assert_close(
         &format!("{case}: mean wait"),
         real(&m, "wait_mean_s"),

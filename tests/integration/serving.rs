@@ -99,9 +99,9 @@ model = "llama-2-7b"
 "#;
     let m = run(src, 5);
     // With no think time every user always has exactly one request out.
-    assert_eq!(m.in_flight, 8);
+    assert_eq!(m.unfinished, 8);
     assert!(m.ok > 100);
-    assert_eq!(m.arrived, m.ok + m.in_flight);
+    assert_eq!(m.arrived, m.ok + m.unfinished);
     // With think time, never more than N.
     let thinking = run(
         &src.replace(
@@ -110,7 +110,7 @@ model = "llama-2-7b"
         ),
         5,
     );
-    assert!(thinking.in_flight <= 8);
+    assert!(thinking.unfinished <= 8);
     assert!(real(&thinking, "batch_mean") <= 8.0 + 1e-9);
 }
 

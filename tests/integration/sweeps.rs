@@ -74,7 +74,7 @@ fn one_and_two_threads_write_the_same_bytes() {
     let csv = String::from_utf8(one[1].clone()).unwrap();
     assert_eq!(csv.lines().count(), 1 + 16);
     assert!(csv.lines().next().unwrap().starts_with(
-        "run,config,replication,class,seed,endpoint.servers,workload.arrival.rate,arrived"
+        "run,config,replication,class,seed,endpoint.servers,workload.arrival.rate,verdict,slo_met,arrived"
     ));
     let agg = String::from_utf8(one[2].clone()).unwrap();
     assert_eq!(agg.lines().count(), 1 + 4);
@@ -282,7 +282,7 @@ fn a_key_can_be_unset_in_a_sweep_and_a_misspelt_one_is_refused() {
     let (timed, unset) = (&summary.runs[0].metrics, &summary.runs[1].metrics);
     assert!(timed.queue_timeout > 0, "{timed:?}");
     assert_eq!(unset.queue_timeout, 0);
-    assert_eq!(unset.arrived, unset.ok + unset.in_flight);
+    assert_eq!(unset.arrived, unset.ok + unset.unfinished);
     let typo = format!("{base}[sweep]\nendpoint.queue-timeuot = [{{ unset = true }}]\n");
     let err = parse_err(&typo);
     assert_eq!(
