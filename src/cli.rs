@@ -554,6 +554,9 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
 
     if !a.quiet {
         print_stdout(&report::table::render(&summary));
+        for w in report::table::warnings(&summary) {
+            eprintln!("warning: {w}");
+        }
         let events: u64 = summary.runs.iter().map(|r| r.metrics.events).sum();
         let secs = elapsed.as_secs_f64();
         // Wall-clock figures go to stderr so that stdout stays a pure function of the inputs.

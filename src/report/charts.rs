@@ -196,7 +196,13 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> RunError {
 }
 
 /// Timeout rate (%) against load, one line per scenario.
-fn timeout_chart(path: &Path, title: &str, load: &SweepAxis, s: &Series) -> Result<(), RunError> {
+fn timeout_chart(
+    path: &Path,
+    title: &str,
+    y_desc: &str,
+    load: &SweepAxis,
+    s: &Series,
+) -> Result<(), RunError> {
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let (x0, x1, _, _) = bounds(s);
@@ -210,7 +216,7 @@ fn timeout_chart(path: &Path, title: &str, load: &SweepAxis, s: &Series) -> Resu
     chart
         .configure_mesh()
         .x_desc(load_desc(load))
-        .y_desc("requests timing out (%)")
+        .y_desc(y_desc)
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
         .y_label_formatter(&|v| format!("{v:.0}"))
@@ -721,9 +727,30 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     let file = |name: &str| -> PathBuf { dir.join(name) };
     let timeouts = series(axes, &pts, load, "timeout_rate");
     let title = format!("{}: timeouts vs load", summary.experiment);
-    timeout_chart(&file("timeout_rate.png"), &title, load, &timeouts)?;
+    timeout_chart(
+        &file("timeout_rate.png"),
+        &title,
+        "requests timing out (%)",
+        load,
+        &timeouts,
+    )?;
     out.push(Chart {
         file: "timeout_rate.png".into(),
+        title,
+    });
+    // Timeouts are one kind of failure: 429s, 503s, breaker rejections, expired jobs and
+    // requests left unfinished fail the user too.
+    let failed = series(axes, &pts, load, "failed_rate");
+    let title = format!("{}: failed requests vs load", summary.experiment);
+    timeout_chart(
+        &file("failed_rate.png"),
+        &title,
+        "requests failing: timeout, 429, 503, breaker, expired or unfinished (%)",
+        load,
+        &failed,
+    )?;
+    out.push(Chart {
+        file: "failed_rate.png".into(),
         title,
     });
     let p50 = series(axes, &pts, load, "latency_p50_s");

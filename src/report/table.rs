@@ -104,6 +104,43 @@ fn long(summary: &Summary) -> String {
     layout(&rows)
 }
 
+/// Runs with fewer measured requests than this get a warning: a failure share of 1 % rests on
+/// fewer than ten failures below it.
+pub const FEW_REQUESTS: u64 = 1000;
+
+/// Warnings about the runs' figures that the table cannot show: runs that measured too few
+/// requests for their shares and percentiles to mean much.
+pub fn warnings(summary: &Summary) -> Vec<String> {
+    let small: Vec<(usize, u64)> = summary
+        .runs
+        .iter()
+        .filter(|r| r.class == "all" && r.metrics.arrived < FEW_REQUESTS)
+        .map(|r| (r.index, r.metrics.arrived))
+        .collect();
+    let Some(&(first, n)) = small.first() else {
+        return Vec::new();
+    };
+    let which = if small.len() == 1 {
+        format!("run {first} measured only {n} requests")
+    } else {
+        format!(
+            "{} runs measured fewer than {FEW_REQUESTS} requests (run {first}: {n})",
+            small.len()
+        )
+    };
+    let floor = if n > 0 {
+        format!(
+            "a share below 1/{n} ({:.2} %) cannot be told from zero",
+            100.0 / n as f64
+        )
+    } else {
+        "nothing was measured".to_string()
+    };
+    vec![format!(
+        "{which}: {floor} and its p99 rests on a handful of requests; lengthen `duration` or add `replications` for an interval"
+    )]
+}
+
 /// Renders the table as text.
 pub fn render(summary: &Summary) -> String {
     let runs = summary.runs.iter().filter(|r| r.class == "all").count();

@@ -272,3 +272,34 @@ fn slo_mistakes_are_refused_with_the_key_and_a_hint() {
         "{e}"
     );
 }
+
+#[test]
+fn a_run_of_few_requests_is_warned_about_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "small.toml", HAND);
+    let out = capsim()
+        .args(["run", "--seed", "1", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("run 0 measured only 10 requests: a share below 1/10 (10.00 %)"),
+        "{stderr}"
+    );
+    // A large run is not warned about.
+    let file = write(dir.path(), "large.toml", &mm4("3.6/s"));
+    let out = capsim()
+        .args(["run", "--seed", "1", "--out"])
+        .arg(dir.path().join("out2"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("measured only")
+    );
+}
