@@ -45,6 +45,26 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Find the highest arrival rate at which an experiment meets its [slo]: bracketing and
+    /// bisection on the simulator, the same random numbers at every load, one search per
+    /// replication for an interval.
+    Capacity {
+        /// The experiment file (TOML), with an [slo] and an open-loop workload.
+        file: PathBuf,
+        /// Master seed; overrides the file's `seed`.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Independent searches (seeds), for a confidence interval [default: the file's
+        /// replications, else 5].
+        #[arg(long, value_name = "N")]
+        replications: Option<u32>,
+        /// Stop bisecting when the bracket is narrower than this share of the rate.
+        #[arg(long, value_name = "SHARE", default_value_t = 0.005)]
+        tolerance: f64,
+        /// A catalog folder merged over the built-in one (same layout as models/).
+        #[arg(long, value_name = "DIR")]
+        catalog: Option<PathBuf>,
+    },
     /// Check experiment files without running them.
     Validate {
         /// Experiment files (TOML).
@@ -427,6 +447,62 @@ fn on_interrupt(flag: &Arc<AtomicBool>) {
     if let Err(e) = r {
         eprintln!("warning: Ctrl-C will end the run at once, without saving it: {e}");
     }
+}
+
+/// `capsim capacity`: checks that the experiment can be searched, runs the searches and prints
+/// the capacity with its interval.
+fn capacity_command(
+    file: &Path,
+    seed: Option<u64>,
+    replications: Option<u32>,
+    tolerance: f64,
+    catalog: Option<&Path>,
+) -> Result<(), Failure> {
+    let catalog = Catalog::load(catalog)?;
+    let exp = experiment::load_with(file, &catalog)?;
+    print_warnings(&exp);
+    let refuse = |m: &str, hint: &str| Failure::from(ConfigError::new(file, m).with_hint(hint));
+    let seed = seed.or(exp.seed).ok_or_else(|| {
+        refuse(
+            "no seed: the file sets no `seed` and none was given with --seed",
+            "add `seed = 1` at the top of the file, or pass --seed 1",
+        )
+    })?;
+    let Some(spec) = runner::slo_spec(&exp.scenario) else {
+        return Err(refuse(
+            "the file has no [slo]: capacity is the highest load that meets one",
+            "add e.g. [slo] with failed-rate = \"1%\"",
+        ));
+    };
+    if !matches!(exp.scenario.load, crate::domain::Load::Open(_)) {
+        return Err(refuse(
+            "capacity scales an open-loop arrival rate; this workload is a closed loop of users",
+            "give `workload.arrival` instead of `workload.users`, or sweep `workload.users.count` with `capsim run`",
+        ));
+    }
+    if exp.configs.len() > 1 {
+        return Err(refuse(
+            "capacity searches one configuration; this file has a [sweep]",
+            "remove the [sweep] (replications may stay: they set the number of searches)",
+        ));
+    }
+    if !(tolerance > 0.0 && tolerance < 1.0) {
+        return Err(Failure::from(
+            ConfigError::new(
+                file,
+                format!("--tolerance must be between 0 and 1, found {tolerance}"),
+            )
+            .with_hint("0.005 stops when the bracket is within 0.5 % of the rate"),
+        ));
+    }
+    let reps = replications.unwrap_or(if exp.replications > 1 {
+        exp.replications
+    } else {
+        5
+    });
+    let found = runner::capacity_at_slo(&exp, seed, reps, tolerance)?;
+    print_stdout(&views::capacity::render(&exp.name, seed, &spec, &found));
+    Ok(())
 }
 
 fn run_command(a: RunArgs) -> Result<(), Failure> {
@@ -905,6 +981,13 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Validate { files, catalog } => validate_command(&files, catalog.as_deref()),
         Command::List { what, catalog } => list_command(what, catalog.as_deref()),
+        Command::Capacity {
+            file,
+            seed,
+            replications,
+            tolerance,
+            catalog,
+        } => capacity_command(&file, seed, replications, tolerance, catalog.as_deref()),
         Command::Explain { file, catalog } => {
             let catalog = Catalog::load(catalog.as_deref())?;
             let exp = experiment::load_with(&file, &catalog)?;

@@ -609,3 +609,144 @@ fn run_here(
 fn plan_len(experiment: &Experiment) -> usize {
     experiment.configs.len() * experiment.replications.max(1) as usize
 }
+
+/// How a capacity search ended for one replication.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CapacityRun {
+    /// The replication's seed (the same arrivals and sizes at every load tried).
+    pub seed: u64,
+    /// The highest arrival rate found to meet the SLO, per second: `None` when even the
+    /// lowest rate tried missed it.
+    pub rate: Option<f64>,
+    /// The lowest rate found to miss it, per second: `None` when even the highest tried met it.
+    pub missed_at: Option<f64>,
+    /// Simulations run.
+    pub simulations: u32,
+}
+
+/// What [`capacity_at_slo`] found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Capacity {
+    /// The experiment's own mean arrival rate, per second (the search scales it).
+    pub base_rate: f64,
+    /// One search per replication.
+    pub runs: Vec<CapacityRun>,
+}
+
+impl Capacity {
+    /// The rates found, over the replications whose search ended inside its range.
+    pub fn rates(&self) -> Vec<f64> {
+        self.runs.iter().filter_map(|r| r.rate).collect()
+    }
+}
+
+/// Most doublings or halvings of the load while bracketing the capacity.
+const BRACKET_STEPS: u32 = 30;
+
+/// The highest arrival rate at which `experiment` (one configuration, an open-loop workload and
+/// an `[slo]`) meets its SLO: for each of `replications` seeds (derived from `seed` as for
+/// replications), the load is doubled or halved from the file's until the SLO flips, then
+/// bisected until the bracket is narrower than `tolerance` (relative). Every load of one search
+/// runs on the same seed, so the runs compared differ only in the load (common random numbers).
+/// The replications run in parallel; the result does not depend on the thread count.
+pub fn capacity_at_slo(
+    experiment: &Experiment,
+    seed: u64,
+    replications: u32,
+    tolerance: f64,
+) -> Result<Capacity, RunError> {
+    let scenario = &experiment.scenario;
+    let Load::Open(arrivals) = &scenario.load else {
+        return Err(RunError::Invariant {
+            run: 0,
+            message: "a capacity search needs an open-loop workload".into(),
+        });
+    };
+    let base_rate = arrivals.mean_rate_per_s();
+    let seeds: Vec<u64> = (0..replications.max(1))
+        .map(|r| replication_seed(seed, r))
+        .collect();
+    let runs = seeds
+        .par_iter()
+        .map(|&s| search_one(scenario, arrivals, base_rate, s, tolerance))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Capacity { base_rate, runs })
+}
+
+/// One replication's bracketing and bisection.
+fn search_one(
+    scenario: &Scenario,
+    arrivals: &crate::domain::Arrivals,
+    base_rate: f64,
+    seed: u64,
+    tolerance: f64,
+) -> Result<CapacityRun, RunError> {
+    let mut simulations = 0u32;
+    let mut met = |k: f64| -> Result<bool, RunError> {
+        let mut s = scenario.clone();
+        s.load = Load::Open(
+            arrivals
+                .scaled(k)
+                .map_err(|message| RunError::Invariant { run: 0, message })?,
+        );
+        simulations += 1;
+        let plan = RunPlan {
+            index: 0,
+            config: 0,
+            replication: 0,
+            seed,
+            params: BTreeMap::new(),
+            scenario: s,
+        };
+        Ok(run_one(&plan, Observe::default())?.rows[0].slo_met == Some(true))
+    };
+    let (mut lo, mut hi) = if met(1.0)? {
+        let (mut lo, mut hi) = (1.0, 2.0);
+        let mut steps = 0;
+        while met(hi)? {
+            lo = hi;
+            hi *= 2.0;
+            steps += 1;
+            if steps == BRACKET_STEPS {
+                return Ok(CapacityRun {
+                    seed,
+                    rate: Some(lo * base_rate),
+                    missed_at: None,
+                    simulations,
+                });
+            }
+        }
+        (lo, hi)
+    } else {
+        let (mut lo, mut hi) = (0.5, 1.0);
+        let mut steps = 0;
+        while !met(lo)? {
+            hi = lo;
+            lo /= 2.0;
+            steps += 1;
+            if steps == BRACKET_STEPS {
+                return Ok(CapacityRun {
+                    seed,
+                    rate: None,
+                    missed_at: Some(hi * base_rate),
+                    simulations,
+                });
+            }
+        }
+        (lo, hi)
+    };
+    while (hi - lo) / lo > tolerance {
+        let mid = (lo + hi) / 2.0;
+        if met(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(CapacityRun {
+        seed,
+        rate: Some(lo * base_rate),
+        missed_at: Some(hi * base_rate),
+        simulations,
+    })
+}

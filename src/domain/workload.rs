@@ -187,6 +187,54 @@ impl Arrivals {
         })
     }
 
+    /// The same process with every rate multiplied by `k` (> 0): a trace replays `k` times as
+    /// fast. Samplers draw the same random numbers, so a run at `k` sees the arrivals of the
+    /// run at 1 with their gaps divided by `k` (common random numbers across loads).
+    pub fn scaled(&self, k: f64) -> Result<Arrivals, String> {
+        if !(k.is_finite() && k > 0.0) {
+            return Err(format!("the load factor must be positive, found {k}"));
+        }
+        Ok(match self {
+            Arrivals::Poisson { rate_per_s, .. } => Arrivals::poisson(rate_per_s * k)?,
+            Arrivals::Constant { rate_per_s, .. } => Arrivals::constant(rate_per_s * k)?,
+            Arrivals::Gamma { rate_per_s, cv, .. } => Arrivals::gamma(rate_per_s * k, *cv)?,
+            Arrivals::Schedule { pieces, period } => {
+                Arrivals::schedule(pieces.iter().map(|&(t, r)| (t, r * k)).collect(), *period)?
+            }
+            Arrivals::OnOff {
+                on_rate,
+                off_rate,
+                on_mean_s,
+                off_mean_s,
+            } => Arrivals::OnOff {
+                on_rate: on_rate * k,
+                off_rate: off_rate * k,
+                on_mean_s: *on_mean_s,
+                off_mean_s: *off_mean_s,
+            },
+            Arrivals::Diurnal {
+                mean_rate,
+                amplitude,
+                period,
+                peak,
+            } => Arrivals::Diurnal {
+                mean_rate: mean_rate * k,
+                amplitude: *amplitude,
+                period: *period,
+                peak: *peak,
+            },
+            Arrivals::Replay {
+                trace,
+                scale,
+                looped,
+            } => Arrivals::Replay {
+                trace: trace.clone(),
+                scale: scale / k,
+                looped: *looped,
+            },
+        })
+    }
+
     /// The long-run mean arrival rate, per second (time-weighted over one period of a schedule,
     /// or the last rate of a schedule that does not repeat).
     pub fn mean_rate_per_s(&self) -> f64 {

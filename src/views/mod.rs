@@ -5,5 +5,6 @@
 //! They read domain and experiment types directly, which is why they are not in
 //! [`crate::report`]: the report layer sees only summary rows.
 
+pub mod capacity;
 pub mod catalog;
 pub mod explain;

@@ -229,3 +229,37 @@ fn mm4_with_half_second_patience_matches_the_exact_model_in_overload() {
 fn mm4_with_one_second_patience_matches_the_exact_model_in_overload() {
     check(4, 1.1, Some(1.0), 2_000_000);
 }
+
+#[test]
+fn capacity_at_a_failed_rate_slo_matches_the_exact_mmc_with_deterministic_patience_within_1_percent()
+ {
+    // M/M/4+D, μ = 1/s, patience 1 s: the highest λ with P(abandon) ≤ 5 %, from the exact
+    // formula by bisection, against capsim's search on the simulator (failed_rate counts the
+    // abandoned requests: they end `queue_timeout`).
+    let (servers, patience, target) = (4, 1.0, 0.05);
+    let (mut lo, mut hi) = (0.1, 20.0);
+    while hi - lo > 1e-9 {
+        let mid = (lo + hi) / 2.0;
+        if mmn_patience(servers, mid, 1.0, Some(patience)).p_abandon <= target {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let exact = lo;
+    let src = format!(
+        "{}[slo]\nfailed-rate = \"5%\"\n",
+        experiment(servers, 3.0, 500_000, Some(patience))
+    );
+    let exp = crate::support::parse(&src);
+    let found = capsim::runner::capacity_at_slo(&exp, 11, 3, 0.002).unwrap();
+    let rates = found.rates();
+    assert_eq!(rates.len(), 3);
+    let mean = rates.iter().sum::<f64>() / 3.0;
+    assert_close("capacity at P(abandon) <= 5 %", mean, exact, 0.01);
+    // Each search brackets the crossing it reports.
+    for r in &found.runs {
+        assert!(r.rate.unwrap() < r.missed_at.unwrap());
+        assert!(r.missed_at.unwrap() / r.rate.unwrap() - 1.0 <= 0.002 + 1e-12);
+    }
+}

@@ -303,3 +303,33 @@ fn a_run_of_few_requests_is_warned_about_on_stderr() {
             .contains("measured only")
     );
 }
+
+#[test]
+fn capsim_capacity_prints_the_rate_with_its_interval_and_refuses_a_file_without_an_slo() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = format!("seed = 2\n{}[slo]\nfailed-rate = \"1%\"\n", mm4("3/s"))
+        .replace("duration = \"1h\"", "duration = \"20m\"");
+    let file = write(dir.path(), "cap.toml", &src);
+    let out = capsim()
+        .args(["capacity", "--replications", "2", "--tolerance", "0.02"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("SLO: failed_rate <= 1%"), "{stdout}");
+    assert!(stdout.contains("capacity at the SLO: "), "{stdout}");
+    assert!(stdout.contains("95 % interval"), "{stdout}");
+    let bare = write(
+        dir.path(),
+        "bare.toml",
+        &format!("seed = 2\n{}", mm4("3/s")),
+    );
+    let out = capsim().args(["capacity"]).arg(&bare).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("has no [slo]")
+    );
+}
