@@ -149,6 +149,19 @@ pub fn render(exp: &Experiment) -> String {
                 ]);
                 out.push_str(&crate::report::table::layout(&rows));
             }
+            if let Some(cap) = crate::domain::capacity_rps(s) {
+                out.push_str(&format!(
+                    "\nCapacity: at most {cap:.3} requests/s over {} replica(s) (engine limit and KV cache full, no queueing: an upper bound)\n",
+                    svc.replicas.max(1)
+                ));
+                if let Some(r) = rate {
+                    let rho = r / cap;
+                    out.push_str(&format!(
+                        "Offered load: {rho:.3} of that capacity{}\n",
+                        if rho > 1.0 { " (overloaded)" } else { "" }
+                    ));
+                }
+            }
             match &svc.price {
                 Some((usd, what)) => out.push_str(&format!("\nPrice: ${usd:.2} per replica-hour ({what}), billed per started minute\n")),
                 None if svc.deployment.is_some() => out.push_str("\nPrice: none in the catalog for this GPU and size; set [endpoint.billing] usd-per-hour\n"),

@@ -328,6 +328,11 @@ fn explain_shows_memory_speed_cold_start_and_price() {
         text.contains("Price: $0.50 per replica-hour (aws nvidia-t4 x1"),
         "{text}"
     );
+    // The same capacity as the run's `capacity_rps` (the t4_int8_chat snapshot).
+    assert!(
+        text.contains("Capacity: at most 1.043 requests/s over 1 replica(s)"),
+        "{text}"
+    );
     let mmc = String::from_utf8(
         capsim()
             .arg("explain")
