@@ -78,6 +78,7 @@ impl LatencyStats {
         }
     }
 
+    #[inline]
     pub(crate) fn record(&mut self, d: SimDuration) {
         let ns = d.as_nanos();
         self.hist.saturating_record(ns);
@@ -279,13 +280,20 @@ impl RunStats {
         (self.window_end - self.window_start).as_secs_f64()
     }
 
+    #[inline(always)]
     pub(crate) fn record_outcome(&mut self, o: Outcome, latency: SimDuration) {
         self.outcomes[o.index()] += 1;
         if o == Outcome::Ok {
             self.latency.record(latency);
         } else {
-            self.latency_failed.record(latency);
+            self.record_failed(latency);
         }
+    }
+
+    /// Failures are rarer than answers: kept out of line so the answer path stays short.
+    #[inline(never)]
+    fn record_failed(&mut self, latency: SimDuration) {
+        self.latency_failed.record(latency);
     }
 
     /// A counted request still without an outcome at the end, `age` after it arrived.
