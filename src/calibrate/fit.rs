@@ -225,23 +225,40 @@ impl CostFunction for Problem<'_> {
     }
 }
 
+/// Nelder-Mead restarts: a simplex that has collapsed along a valley is rebuilt around the
+/// best point (a standard remedy for its stalls), until a restart no longer improves the cost.
+const RESTARTS: usize = 4;
+
 /// Fits the free coefficients; returns the fitted class and the mean squared log error.
 pub fn fit(p: Problem<'_>, max_iters: u64) -> Result<(toml::Table, f64), String> {
-    let x0 = p.start();
-    let mut simplex = vec![x0.clone()];
-    for i in 0..x0.len() {
-        let mut x = x0.clone();
-        x[i] += 0.6;
-        simplex.push(x);
+    let mut x = p.start();
+    let mut cost = f64::INFINITY;
+    let mut p = p;
+    for round in 0..RESTARTS {
+        let size = 0.6 / (1 << round) as f64;
+        let mut simplex = vec![x.clone()];
+        for i in 0..x.len() {
+            let mut v = x.clone();
+            v[i] += size;
+            simplex.push(v);
+        }
+        let solver = NelderMead::new(simplex)
+            .with_sd_tolerance(1e-12)
+            .map_err(|e| e.to_string())?;
+        let mut res = Executor::new(p, solver)
+            .configure(|s| s.max_iters(max_iters))
+            .run()
+            .map_err(|e| e.to_string())?;
+        let best = res.state().get_best_cost();
+        let improved = best < cost * (1.0 - 1e-6);
+        if best < cost {
+            cost = best;
+            x = res.state().get_best_param().cloned().unwrap_or(x);
+        }
+        p = res.problem.take_problem().expect("the executor gives the problem back");
+        if !improved || cost < 1e-14 {
+            break;
+        }
     }
-    let solver = NelderMead::new(simplex)
-        .with_sd_tolerance(1e-9)
-        .map_err(|e| e.to_string())?;
-    let res = Executor::new(p, solver)
-        .configure(|s| s.max_iters(max_iters))
-        .run()
-        .map_err(|e| e.to_string())?;
-    let best = res.state().get_best_param().cloned().unwrap_or(x0);
-    let cost = res.state().get_best_cost();
-    Ok((res.problem.problem.as_ref().expect("kept").class_at(&best), cost))
+    Ok((p.class_at(&x), cost))
 }

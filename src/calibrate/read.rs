@@ -9,6 +9,9 @@ use serde_json::{Map, Value};
 use super::data::{Level, LoadTest, Observed, Tokens};
 use crate::error::ConfigError;
 
+/// Runs of a dataset other than `random` without per-request lengths are skipped: the
+/// lengths of their prompts are not in the file.
+///
 /// Reads a load test, choosing the reader by the file's content: JSON when it starts with `{`,
 /// CSV otherwise.
 pub fn read(path: &Path) -> Result<LoadTest, ConfigError> {
@@ -125,6 +128,12 @@ fn parse_bench_json(text: &str, path: &Path) -> Result<Vec<Level>, ConfigError> 
                     .at_line(line, None),
             );
         };
+        // A dataset of recorded conversations (sharegpt...) has lengths the file does not
+        // give, so its runs cannot be replayed: they are left out.
+        let dataset = field(o, &["dataset_name"]).and_then(Value::as_str);
+        if dataset.is_some_and(|d| d != "random") && field(o, &["input_lens"]).is_none() {
+            continue;
+        }
         let rate = field(o, &["request_rate"]);
         let rate = match rate.and_then(Value::as_f64) {
             Some(r) if r > 0.0 && r.is_finite() => r,
@@ -284,6 +293,14 @@ mod tests {
         assert_eq!(a.observed.ttft_median_s, Some(0.085));
         assert_eq!(t.levels[1].output, Tokens { min: 256, max: 512 });
         assert_eq!(t.levels[1].observed.itl_median_s, None);
+    }
+
+    #[test]
+    fn a_sharegpt_run_without_lengths_is_left_out() {
+        let text = "{\"dataset_name\": \"sharegpt\", \"request_rate\": 4.0, \"completed\": 3, \"mean_e2e_latency_ms\": 1.0}\n{\"dataset_name\": \"random\", \"request_rate\": 2.0, \"completed\": 3, \"random_input_len\": 8, \"random_output_len\": 8, \"mean_e2e_latency_ms\": 1.0}\n";
+        let t = parse(text, p()).unwrap();
+        assert_eq!(t.levels.len(), 1);
+        assert_eq!(t.levels[0].rate, 2.0);
     }
 
     #[test]
