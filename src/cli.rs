@@ -751,7 +751,9 @@ fn lookup<'a, T>(
 
 fn calibrate_command(a: CalibrateArgs) -> Result<(), Failure> {
     use crate::calibrate;
-    let catalog = Catalog::load(a.catalog.as_deref())?;
+    // The folder the fitted class goes to may not exist yet: then only the built-in catalog
+    // describes the deployment.
+    let catalog = Catalog::load(a.catalog.as_deref().filter(|d| d.exists()))?;
     let (out, name) = match (&a.out, &a.catalog, &a.name) {
         (Some(o), _, n) => (
             o.clone(),
