@@ -72,7 +72,10 @@ impl Coef {
         let (t, k) = self.key();
         let v = match t {
             None => class.get(k),
-            Some(t) => class.get(t).and_then(|x| x.as_table()).and_then(|x| x.get(k)),
+            Some(t) => class
+                .get(t)
+                .and_then(|x| x.as_table())
+                .and_then(|x| x.get(k)),
         }?;
         v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
     }
@@ -94,9 +97,15 @@ impl Coef {
     /// Which rows would tell this coefficient apart from the rest.
     pub fn needs(self) -> &'static str {
         match self {
-            Coef::Mbu => "rows at load levels with different batch sizes and context lengths (several request rates, long outputs)",
-            Coef::Mfu => "rows with prompts of different lengths, or prefill-heavy load (long prompts)",
-            Coef::PerStep => "rows at low load (batch 1) next to rows at high load, on an engine whose host time is not hidden",
+            Coef::Mbu => {
+                "rows at load levels with different batch sizes and context lengths (several request rates, long outputs)"
+            }
+            Coef::Mfu => {
+                "rows with prompts of different lengths, or prefill-heavy load (long prompts)"
+            }
+            Coef::PerStep => {
+                "rows at low load (batch 1) next to rows at high load, on an engine whose host time is not hidden"
+            }
             Coef::PerSeq => "rows at more than one load level, so batch sizes differ",
             Coef::Api => "time-to-first-token rows at low load with short prompts",
         }
@@ -191,7 +200,12 @@ impl Problem<'_> {
             let mut x = x0.clone();
             x[i] += STEP;
             let r = self.residuals_of(&self.class_at(&x), &self.levels)?;
-            cols.push(r.iter().zip(&r0).map(|(a, b)| (a - b) / STEP).collect::<Vec<f64>>());
+            cols.push(
+                r.iter()
+                    .zip(&r0)
+                    .map(|(a, b)| (a - b) / STEP)
+                    .collect::<Vec<f64>>(),
+            );
         }
         let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
         let mut bad = Vec::new();
@@ -255,7 +269,10 @@ pub fn fit(p: Problem<'_>, max_iters: u64) -> Result<(toml::Table, f64), String>
             cost = best;
             x = res.state().get_best_param().cloned().unwrap_or(x);
         }
-        p = res.problem.take_problem().expect("the executor gives the problem back");
+        p = res
+            .problem
+            .take_problem()
+            .expect("the executor gives the problem back");
         if !improved || cost < 1e-14 {
             break;
         }

@@ -173,10 +173,12 @@ pub fn calibrate(req: &Request, catalog: &Catalog) -> Result<Fitted, Error> {
         catalog,
     };
     if problem.levels.is_empty() {
-        return Err(ConfigError::new(cli, "no load level is left to fit once one is held back")
-            .at_key("--hold-out")
-            .with_hint("give a load test with at least two levels")
-            .into());
+        return Err(
+            ConfigError::new(cli, "no load level is left to fit once one is held back")
+                .at_key("--hold-out")
+                .with_hint("give a load test with at least two levels")
+                .into(),
+        );
     }
     let bad = problem.unidentified()?;
     if !bad.is_empty() {
@@ -303,7 +305,10 @@ pub fn render(f: &Fitted) -> String {
     for l in &f.levels {
         for (n, o, sim) in &l.errors {
             let (sv, e) = match sim {
-                Some(x) => (format!("{x:.4} s"), format!("{:+.1} %", 100.0 * (x / o - 1.0))),
+                Some(x) => (
+                    format!("{x:.4} s"),
+                    format!("{:+.1} %", 100.0 * (x / o - 1.0)),
+                ),
                 None => ("n/a".to_string(), "n/a".to_string()),
             };
             writeln!(

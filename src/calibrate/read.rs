@@ -40,7 +40,9 @@ pub fn parse(text: &str, path: &Path) -> Result<LoadTest, ConfigError> {
 }
 
 fn field<'a>(o: &'a Map<String, Value>, names: &[&str]) -> Option<&'a Value> {
-    names.iter().find_map(|n| o.get(*n).filter(|v| !v.is_null()))
+    names
+        .iter()
+        .find_map(|n| o.get(*n).filter(|v| !v.is_null()))
 }
 
 fn number(
@@ -53,12 +55,11 @@ fn number(
         None => Ok(None),
         Some(v) => match v.as_f64() {
             Some(x) if x.is_finite() && x >= 0.0 => Ok(Some(x)),
-            _ => Err(ConfigError::new(
-                path,
-                format!("expected a non-negative number, found {v}"),
-            )
-            .at_key(names[0])
-            .at_line(line, None)),
+            _ => Err(
+                ConfigError::new(path, format!("expected a non-negative number, found {v}"))
+                    .at_key(names[0])
+                    .at_line(line, None),
+            ),
         },
     }
 }
@@ -171,8 +172,22 @@ fn parse_bench_json(text: &str, path: &Path) -> Result<Vec<Level>, ConfigError> 
             line,
             rate,
             requests: requests.round() as u64,
-            prompt: lengths(o, &["random_input_len"], "total_input_tokens", completed, path, line)?,
-            output: lengths(o, &["random_output_len"], "total_output_tokens", completed, path, line)?,
+            prompt: lengths(
+                o,
+                &["random_input_len"],
+                "total_input_tokens",
+                completed,
+                path,
+                line,
+            )?,
+            output: lengths(
+                o,
+                &["random_output_len"],
+                "total_output_tokens",
+                completed,
+                path,
+                line,
+            )?,
             observed: Observed {
                 e2e_mean_s,
                 e2e_median_s: ms(&["median_e2e_latency_ms", "median_e2el_ms"])?,
@@ -195,11 +210,17 @@ fn parse_request_csv(text: &str, path: &Path) -> Result<Vec<Level>, ConfigError>
         .clone();
     let mut idx = [0usize; 5];
     for (k, name) in COLUMNS.iter().enumerate() {
-        idx[k] = header.iter().position(|h| h.trim() == *name).ok_or_else(|| {
-            ConfigError::new(path, format!("the CSV header has no `{name}` column"))
-                .at_line(1, None)
-                .with_hint(format!("per-request rows need the columns {}", COLUMNS.join(", ")))
-        })?;
+        idx[k] = header
+            .iter()
+            .position(|h| h.trim() == *name)
+            .ok_or_else(|| {
+                ConfigError::new(path, format!("the CSV header has no `{name}` column"))
+                    .at_line(1, None)
+                    .with_hint(format!(
+                        "per-request rows need the columns {}",
+                        COLUMNS.join(", ")
+                    ))
+            })?;
     }
     // (rate, rows of [prompt, output, ttft, e2e]) in order of first appearance.
     let mut groups: Vec<(f64, usize, Vec<[f64; 4]>)> = Vec::new();
@@ -325,7 +346,9 @@ mod tests {
 
     #[test]
     fn a_broken_json_line_and_an_infinite_rate_are_refused() {
-        let e = parse("{\"request_rate\": 1.0,\n{oops\n", p()).unwrap_err().to_string();
+        let e = parse("{\"request_rate\": 1.0,\n{oops\n", p())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a JSON object"), "{e}");
         let e = parse(r#"{"request_rate": "inf", "completed": 3}"#, p())
             .unwrap_err()
@@ -347,7 +370,9 @@ mod tests {
 
     #[test]
     fn a_csv_without_a_column_or_with_a_bad_cell_says_which() {
-        let e = parse("rate,prompt_tokens\n1,2\n", Path::new("r.csv")).unwrap_err().to_string();
+        let e = parse("rate,prompt_tokens\n1,2\n", Path::new("r.csv"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("output_tokens") && e.contains("r.csv"), "{e}");
         let e = parse(
             "rate,prompt_tokens,output_tokens,ttft_s,e2e_s\n1,100,x,0.1,1\n",

@@ -32,7 +32,10 @@ pub const SEED: u64 = 1;
 /// The experiment text that replays `level` with engine class `class` (a class file's table).
 pub fn experiment_text(d: &Deployment, class: &toml::Table, level: &Level) -> String {
     let mut doc = toml::Table::new();
-    doc.insert("name".into(), format!("calibrate replay at {}/s", level.rate).into());
+    doc.insert(
+        "name".into(),
+        format!("calibrate replay at {}/s", level.rate).into(),
+    );
     doc.insert("seed".into(), (SEED as i64).into());
     doc.insert("requests".into(), (level.requests.max(1) as i64).into());
     let tokens = |t: super::data::Tokens| -> toml::Value {

@@ -110,7 +110,11 @@ fn calibrate_recovers_the_coefficients_of_a_load_test_capsim_generated() {
         .collect();
     eprintln!("{}", calibrate::render(&fitted));
     for (c, want, got) in &errors {
-        eprintln!("{}: known {want}, fitted {got:.4} ({:+.2} %)", c.name(), 100.0 * (got / want - 1.0));
+        eprintln!(
+            "{}: known {want}, fitted {got:.4} ({:+.2} %)",
+            c.name(),
+            100.0 * (got / want - 1.0)
+        );
     }
     // mbu and mfu come back within 3 %. The API-server time is a few milliseconds inside a
     // time to first token of 100 ms and more, and comes back within 10 % only (a known gap,
@@ -161,7 +165,11 @@ fn calibrating_on_the_published_sglang_test_predicts_the_held_back_rate_within_1
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let check: Vec<&str> = stdout
         .lines()
         .filter(|l| l.contains(" check ") && l.contains("mean e2e"))
@@ -174,7 +182,10 @@ fn calibrating_on_the_published_sglang_test_predicts_the_held_back_rate_within_1
         .unwrap()
         .parse()
         .unwrap();
-    assert!(err.abs() < 10.0, "held-back 4/s mean e2e error {err} %:\n{stdout}");
+    assert!(
+        err.abs() < 10.0,
+        "held-back 4/s mean e2e error {err} %:\n{stdout}"
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.contains("FIT: capsim calibrate from"), "{text}");
 }
@@ -185,9 +196,24 @@ fn the_written_class_runs_unchanged_in_an_experiment_that_names_it() {
     let catalog = dir.path().join("catalog");
     let o = capsim()
         .current_dir(root())
-        .args(["calibrate", SAMPLE, "--gpu", "h200", "--model", "llama-3-70b", "--tp", "4"])
+        .args([
+            "calibrate",
+            SAMPLE,
+            "--gpu",
+            "h200",
+            "--model",
+            "llama-3-70b",
+            "--tp",
+            "4",
+        ])
         .args(["--class", "sglang", "--engine-option", "max-num-seqs=4096"])
-        .args(["--fix", "per-step-us,per-seq-us", "--max-iters", "30", "--catalog"])
+        .args([
+            "--fix",
+            "per-step-us,per-seq-us",
+            "--max-iters",
+            "30",
+            "--catalog",
+        ])
         .arg(&catalog)
         .args(["--name", "sglang-h200-fitted"])
         .output()
@@ -232,30 +258,61 @@ fn one_load_level_is_refused_naming_the_coefficients_and_the_rows_that_would_ide
     let o = capsim()
         .args(["calibrate"])
         .arg(&file)
-        .args(["--gpu", "h200", "--model", "llama-3-70b", "--tp", "4", "--class", "sglang"])
+        .args([
+            "--gpu",
+            "h200",
+            "--model",
+            "llama-3-70b",
+            "--tp",
+            "4",
+            "--class",
+            "sglang",
+        ])
         .arg("--out")
         .arg(dir.path().join("x.toml"))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("cannot identify") && err.contains("per-seq-us"), "{err}");
-    assert!(err.contains("more than one load level") && err.contains("--fix"), "{err}");
+    assert!(
+        err.contains("cannot identify") && err.contains("per-seq-us"),
+        "{err}"
+    );
+    assert!(
+        err.contains("more than one load level") && err.contains("--fix"),
+        "{err}"
+    );
     assert!(!dir.path().join("x.toml").exists());
 }
 
 #[test]
 fn a_malformed_load_test_is_refused_with_its_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "bad.jsonl", "{\"request_rate\": 1.0, \"completed\": 3}\n");
+    let file = write(
+        dir.path(),
+        "bad.jsonl",
+        "{\"request_rate\": 1.0, \"completed\": 3}\n",
+    );
     let o = capsim()
         .args(["calibrate"])
         .arg(&file)
-        .args(["--gpu", "h200", "--model", "llama-3-70b", "--class", "sglang", "--out", "x.toml"])
+        .args([
+            "--gpu",
+            "h200",
+            "--model",
+            "llama-3-70b",
+            "--class",
+            "sglang",
+            "--out",
+            "x.toml",
+        ])
         .current_dir(dir.path())
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("bad.jsonl:1") && err.contains("mean_e2e_latency_ms"), "{err}");
+    assert!(
+        err.contains("bad.jsonl:1") && err.contains("mean_e2e_latency_ms"),
+        "{err}"
+    );
 }
