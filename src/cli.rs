@@ -74,6 +74,8 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         catalog: Option<PathBuf>,
     },
+    /// Fit an engine class's coefficients to a load test and write the fitted class file.
+    Calibrate(CalibrateArgs),
     /// Explain an experiment's endpoint: memory, speeds, cold start and price.
     Explain {
         /// The experiment file (TOML).
@@ -121,6 +123,50 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         catalog: Option<PathBuf>,
     },
+}
+
+/// `capsim calibrate`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct CalibrateArgs {
+    /// Load-test results: `vllm bench serve` or SGLang bench_serving JSON, or a per-request CSV.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// GPU id of the tested deployment.
+    #[arg(long)]
+    pub gpu: String,
+    /// Model id.
+    #[arg(long)]
+    pub model: String,
+    /// Quantization id.
+    #[arg(long, default_value = "fp16")]
+    pub quant: String,
+    /// Tensor parallelism.
+    #[arg(long, default_value_t = 1)]
+    pub tp: u32,
+    /// The engine class to start from (its other figures are kept).
+    #[arg(long)]
+    pub class: String,
+    /// Where to write the fitted class file.
+    #[arg(long, value_name = "FILE", conflicts_with = "name")]
+    pub out: Option<PathBuf>,
+    /// A catalog folder: with --name, the class is written to DIR/engines/NAME.toml.
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// Id of the fitted class (default: the --out file's stem).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The request rate of the level held back to check the fit (default: the middle level).
+    #[arg(long, value_name = "RATE")]
+    pub hold_out: Option<f64>,
+    /// Coefficients kept at the base class's values: mbu, mfu, per-step-us, per-seq-us, per-request-ms.
+    #[arg(long, value_delimiter = ',')]
+    pub fix: Vec<String>,
+    /// An engine option of the tested server, as key=value (e.g. max-num-seqs=4096).
+    #[arg(long = "engine-option", value_name = "KEY=VALUE")]
+    pub engine_option: Vec<String>,
+    /// Most Nelder-Mead iterations.
+    #[arg(long, default_value_t = 300)]
+    pub max_iters: u64,
 }
 
 /// What `capsim list` prints.
@@ -782,6 +828,90 @@ fn lookup<'a, T>(
     })
 }
 
+fn calibrate_command(a: CalibrateArgs) -> Result<(), Failure> {
+    use crate::calibrate;
+    // The folder the fitted class goes to may not exist yet: then only the built-in catalog
+    // describes the deployment.
+    let catalog = Catalog::load(a.catalog.as_deref().filter(|d| d.exists()))?;
+    let (out, name) = match (&a.out, &a.catalog, &a.name) {
+        (Some(o), _, n) => (
+            o.clone(),
+            n.clone().unwrap_or_else(|| {
+                o.file_stem()
+                    .map_or("calibrated".into(), |s| s.to_string_lossy().into_owned())
+            }),
+        ),
+        (None, Some(dir), Some(n)) => (dir.join("engines").join(format!("{n}.toml")), n.clone()),
+        _ => {
+            return Err(arg_error(
+                "--out",
+                "say where the fitted class goes".into(),
+                "give --out NEW.toml, or --catalog DIR --name NAME".into(),
+            ));
+        }
+    };
+    let mut fix = Vec::new();
+    for f in &a.fix {
+        fix.push(calibrate::fit::Coef::from_name(f.trim()).ok_or_else(|| {
+            let names: Vec<&str> = calibrate::fit::Coef::ALL.iter().map(|c| c.name()).collect();
+            arg_error(
+                "--fix",
+                format!("unknown coefficient \"{f}\""),
+                format!("expected one of {}", names.join(", ")),
+            )
+        })?);
+    }
+    let mut options = toml::Table::new();
+    for o in &a.engine_option {
+        let Some((k, v)) = o.split_once('=') else {
+            return Err(arg_error(
+                "--engine-option",
+                format!("expected KEY=VALUE, found \"{o}\""),
+                "e.g. --engine-option max-num-seqs=4096".into(),
+            ));
+        };
+        let value = toml::from_str::<toml::Table>(&format!("v = {v}"))
+            .ok()
+            .and_then(|t| t.get("v").cloned())
+            .unwrap_or_else(|| v.to_string().into());
+        options.insert(k.trim().to_string(), value);
+    }
+    let req = calibrate::Request {
+        files: a.files,
+        deployment: calibrate::Deployment {
+            gpu: a.gpu,
+            model: a.model,
+            quant: a.quant,
+            tp: a.tp,
+            family: String::new(),
+            options,
+        },
+        base_class: a.class,
+        name,
+        hold_out: a.hold_out,
+        fix,
+        catalog_dir: a.catalog,
+        max_iters: a.max_iters,
+    };
+    let fitted = calibrate::calibrate(&req, &catalog).map_err(|e| match e {
+        calibrate::Error::Config(c) => Failure::Config(vec![c]),
+        calibrate::Error::Run(r) => Failure::Run(r),
+    })?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| RunError::Write {
+            path: parent.to_path_buf(),
+            source: e,
+        })?;
+    }
+    std::fs::write(&out, &fitted.class_text).map_err(|e| RunError::Write {
+        path: out.clone(),
+        source: e,
+    })?;
+    print_stdout(&calibrate::render(&fitted));
+    print_stdout(&format!("wrote {}\n", out.display()));
+    Ok(())
+}
+
 /// `capsim curve`'s arguments.
 struct CurveArgs {
     file: Option<PathBuf>,
@@ -988,6 +1118,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             tolerance,
             catalog,
         } => capacity_command(&file, seed, replications, tolerance, catalog.as_deref()),
+        Command::Calibrate(a) => calibrate_command(a),
         Command::Explain { file, catalog } => {
             let catalog = Catalog::load(catalog.as_deref())?;
             let exp = experiment::load_with(&file, &catalog)?;

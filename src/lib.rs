@@ -49,6 +49,7 @@
 //! `summary.json` and `summary.csv` whatever the thread count.
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+pub mod calibrate;
 pub mod cli;
 pub mod domain;
 pub mod error;

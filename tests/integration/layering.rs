@@ -25,6 +25,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["sim", "domain", "experiment", "report", "error"],
     ),
     (
+        "calibrate",
+        &["sim", "domain", "experiment", "runner", "report", "error"],
+    ),
+    (
         "views",
         &["sim", "domain", "experiment", "runner", "report", "error"],
     ),
@@ -37,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "runner",
             "report",
             "views",
+            "calibrate",
             "error",
         ],
     ),

@@ -1,6 +1,7 @@
 //! capsim's integration tests: one binary, one module per behaviour (see matklad's "delete cargo
 //! integration tests": one binary links once and runs its tests in parallel).
 
+mod calibrate;
 mod catalog;
 mod cli;
 mod config_errors;
