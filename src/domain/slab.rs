@@ -24,8 +24,9 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
-    /// Stores `value` in the most recently freed slot (or a new one) and names it.
-    #[inline]
+    /// Stores `value` in the most recently freed slot (or a new one) and names it. Always
+    /// inlined: the caller then builds the value in the slot instead of copying it there.
+    #[inline(always)]
     pub fn insert(&mut self, value: T) -> RequestId {
         match self.free.pop() {
             Some(slot) => {

@@ -8,6 +8,11 @@
 //! Events are small plain values (`Copy`), so sifting moves them through a hole, one copy per
 //! level, and both operations inline into the engine's loop: a run pushes and pops every
 //! event once, and most runs hold only a handful at a time.
+//!
+//! A pop leaves the root slot vacant instead of refilling it at once: the engine usually
+//! pushes the next event straight after handling the popped one, and that push then fills the
+//! hole with one sift down, where a refill plus a push would sift twice. The order of events
+//! does not depend on the heap's shape (keys are unique), so this changes no result.
 
 use super::time::SimTime;
 
@@ -31,8 +36,11 @@ impl<E> Entry<E> {
 /// A priority queue of events ordered by time, FIFO among events at the same time.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    /// A min-heap on [`Entry::key`]: every entry's key is below its children's.
+    /// A min-heap on [`Entry::key`]: every entry's key is below its children's. While
+    /// `vacant`, slot 0 holds an entry already popped and both subtrees below it are heaps.
     heap: Vec<Entry<E>>,
+    /// Whether the root slot is a hole left by the last pop.
+    vacant: bool,
     next_seq: u64,
 }
 
@@ -47,6 +55,7 @@ impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: Vec::new(),
+            vacant: false,
             next_seq: 0,
         }
     }
@@ -57,6 +66,11 @@ impl<E: Copy> EventQueue<E> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let entry = Entry { time, seq, event };
+        if self.vacant {
+            self.vacant = false;
+            self.sift_down_from_root(entry);
+            return seq;
+        }
         let key = entry.key();
         let mut pos = self.heap.len();
         self.heap.push(entry);
@@ -77,15 +91,35 @@ impl<E: Copy> EventQueue<E> {
     /// Removes and returns the earliest event (the first scheduled among equals).
     #[inline(always)]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let last = self.heap.pop()?;
-        let n = self.heap.len();
-        if n == 0 {
-            return Some((last.time, last.event));
+        if self.vacant {
+            self.refill();
         }
+        let top = *self.heap.first()?;
+        // Leave the root vacant: the next push (or pop) fills it.
+        self.vacant = true;
+        Some((top.time, top.event))
+    }
+
+    /// Fills the vacant root with the last entry.
+    #[inline(always)]
+    fn refill(&mut self) {
+        self.vacant = false;
+        let last = self
+            .heap
+            .pop()
+            .expect("a vacant root is a slot of the heap");
+        if !self.heap.is_empty() {
+            self.sift_down_from_root(last);
+        }
+    }
+
+    /// Puts `entry` in the root slot, whose subtrees are heaps, and sifts it down through a
+    /// hole to where it belongs.
+    #[inline(always)]
+    fn sift_down_from_root(&mut self, entry: Entry<E>) {
         let h = &mut self.heap[..];
-        let top = h[0];
-        // Sift the last entry down from the root through a hole.
-        let key = last.key();
+        let n = h.len();
+        let key = entry.key();
         let mut pos = 0;
         loop {
             let mut child = 2 * pos + 1;
@@ -101,24 +135,32 @@ impl<E: Copy> EventQueue<E> {
             h[pos] = h[child];
             pos = child;
         }
-        h[pos] = last;
-        Some((top.time, top.event))
+        h[pos] = entry;
     }
 
     /// The time of the earliest event, if any.
     #[inline(always)]
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.first().map(|e| e.time)
+        if !self.vacant {
+            return self.heap.first().map(|e| e.time);
+        }
+        // Below a hole the earliest is the smaller of the two subtree roots.
+        let h = &self.heap;
+        match (h.get(1), h.get(2)) {
+            (Some(l), Some(r)) => Some(if r.key() < l.key() { r.time } else { l.time }),
+            (Some(l), None) => Some(l.time),
+            _ => None,
+        }
     }
 
     /// Number of pending events (including ones the model will find stale).
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() - usize::from(self.vacant)
     }
 
     /// Whether no event is pending.
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.len() == 0
     }
 }
 
