@@ -371,8 +371,17 @@ pub fn run_one(plan: &RunPlan, observe: Observe) -> Result<RunResult, RunError> 
             .collect()
     };
     let capacity = capacity_rps(&plan.scenario);
+    // Retries are load too: a retry storm offers the endpoint several attempts per request.
+    let attempts_per_request = out
+        .clients
+        .as_ref()
+        .map(|c| &c.classes[0])
+        .filter(|c| c.run.arrived > 0)
+        .map_or(1.0, |c| c.attempts as f64 / c.run.arrived as f64);
     let offered = match (&plan.scenario.load, capacity) {
-        (Load::Open(a), Some(c)) if c > 0.0 => Some(a.mean_rate_per_s() / c),
+        (Load::Open(a), Some(c)) if c > 0.0 => {
+            Some(a.mean_rate_per_s() * attempts_per_request.max(1.0) / c)
+        }
         _ => None,
     };
     let verdict = verdict(stats, offered);

@@ -340,7 +340,7 @@ metrics_table! {
     throughput_rps: real, "requests/s", "ok requests per second of the measurement window";
     goodput_rps: real, "requests/s", "answered requests per second within the SLO's per-request latency, ttft and tpot bounds (every answer without an SLO)";
     capacity_rps: real, "requests/s", "most requests per second the endpoint can complete, from its service model (an upper bound; LLM: at its most replicas)";
-    offered_load: real, "ratio", "mean arrival rate / capacity_rps (open-loop workloads): above 1 cannot be carried";
+    offered_load: real, "ratio", "mean arrival rate x attempts_per_request (retries are load) / capacity_rps (open-loop workloads): above 1 cannot be carried";
     utilization: real, "share", "busy server time / (servers x window)";
     wasted_work_s: real, "s", "server (GPU) seconds spent on attempts that did not end ok: the client had gone, or they were cancelled";
     wasted_tokens: maybe_count, "tokens", "tokens generated for attempts whose client had gone (LLM endpoints)";

@@ -333,3 +333,17 @@ fn capsim_capacity_prints_the_rate_with_its_interval_and_refuses_a_file_without_
             .contains("has no [slo]")
     );
 }
+
+#[test]
+fn a_retry_storm_is_overloaded_by_its_attempts_though_its_first_tries_fit() {
+    let path = crate::support::root().join("experiments/policies/retry-storm.toml");
+    let src = std::fs::read_to_string(&path).unwrap();
+    let s = summary(&src);
+    let m = &s.runs[0].metrics;
+    let per = real(m, "attempts_per_request");
+    assert!(per > 2.0, "{m:?}");
+    // First tries alone would be within the capacity; with the retries they are not.
+    assert!(real(m, "offered_load") / per < 1.0, "{m:?}");
+    assert!(real(m, "offered_load") > 1.0, "{m:?}");
+    assert_eq!(s.runs[0].verdict, Verdict::Overloaded);
+}
