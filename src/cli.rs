@@ -495,6 +495,16 @@ fn on_interrupt(flag: &Arc<AtomicBool>) {
     }
 }
 
+/// The master seed: `--seed`, else the file's; a usage error without either.
+fn seed_of(file: &Path, flag: Option<u64>, exp: &experiment::Experiment) -> Result<u64, Failure> {
+    flag.or(exp.seed).ok_or_else(|| {
+        Failure::from(
+            ConfigError::new(file, "no seed: the file sets no `seed` and none was given with --seed")
+                .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed"),
+        )
+    })
+}
+
 /// `capsim capacity`: checks that the experiment can be searched, runs the searches and prints
 /// the capacity with its interval.
 fn capacity_command(
@@ -508,12 +518,7 @@ fn capacity_command(
     let exp = experiment::load_with(file, &catalog)?;
     print_warnings(&exp);
     let refuse = |m: &str, hint: &str| Failure::from(ConfigError::new(file, m).with_hint(hint));
-    let seed = seed.or(exp.seed).ok_or_else(|| {
-        refuse(
-            "no seed: the file sets no `seed` and none was given with --seed",
-            "add `seed = 1` at the top of the file, or pass --seed 1",
-        )
-    })?;
+    let seed = seed_of(file, seed, &exp)?;
     let Some(spec) = runner::slo_spec(&exp.scenario) else {
         return Err(refuse(
             "the file has no [slo]: capacity is the highest load that meets one",
@@ -555,10 +560,7 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
     let catalog = Catalog::load(a.catalog.as_deref())?;
     let exp = experiment::load_with(&a.file, &catalog)?;
     print_warnings(&exp);
-    let seed = a.seed.or(exp.seed).ok_or_else(|| {
-        ConfigError::new(&a.file, "no seed: the file sets no `seed` and none was given with --seed")
-            .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed")
-    })?;
+    let seed = seed_of(&a.file, a.seed, &exp)?;
     let shard = match a.shard {
         None => None,
         Some(ShardArg::Fixed(k, n)) => Some((k, n)),

@@ -745,7 +745,7 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     timeout_chart(
         &file("failed_rate.png"),
         &title,
-        "requests failing: timeout, 429, 503, breaker, expired or unfinished (%)",
+        "requests failing, any cause (%)",
         load,
         &failed,
     )?;

@@ -109,7 +109,11 @@ impl SloSpec {
         let mut met = true;
         for t in self.targets.iter().filter(|t| t.class == class) {
             applies = true;
-            let v = Metrics::index(&t.metric).and_then(|i| metrics.reals()[i]);
+            let v = match metrics.get(&t.metric) {
+                Some(MetricValue::Count(c)) => Some(c as f64),
+                Some(MetricValue::Real(x)) => x.filter(|x| x.is_finite()),
+                None => None,
+            };
             met &= v.is_some_and(|v| v <= t.max);
         }
         applies.then_some(met)
