@@ -65,6 +65,11 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         catalog: Option<PathBuf>,
     },
+    /// Find the cheapest configurations of a plan file's [search] that meet its [slo]: prune
+    /// by memory and capacity, search replicas per candidate, confirm the cheapest with
+    /// replications; write plan.csv (every candidate and why it was dropped), the Pareto chart
+    /// and winner.toml.
+    Plan(PlanArgs),
     /// Check experiment files without running them.
     Validate {
         /// Experiment files (TOML).
@@ -167,6 +172,29 @@ pub struct CalibrateArgs {
     /// Most Nelder-Mead iterations.
     #[arg(long, default_value_t = 300)]
     pub max_iters: u64,
+}
+
+/// `capsim plan`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The plan file: an experiment file with an [slo] and a [search].
+    pub file: PathBuf,
+    /// Folder for plan.csv, simulations.csv, plan.json, pareto.png, winner.toml and
+    /// runner-up.toml [default: results/<file stem>].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Master seed; overrides the file's `seed`.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Threads [default: one per core]. The plan is the same whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+    /// A catalog folder merged over the built-in one (same layout as models/).
+    #[arg(long, value_name = "DIR")]
+    pub catalog: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// What `capsim list` prints.
@@ -556,6 +584,152 @@ fn capacity_command(
     Ok(())
 }
 
+impl From<runner::plan::PlanFailure> for Failure {
+    fn from(e: runner::plan::PlanFailure) -> Self {
+        match e {
+            runner::plan::PlanFailure::Config(e) => e.into(),
+            runner::plan::PlanFailure::Run(e) => e.into(),
+        }
+    }
+}
+
+/// Writes `bytes` to `path`, as a run failure when it cannot.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    std::fs::write(path, bytes).map_err(|source| {
+        Failure::Run(RunError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    })
+}
+
+/// `capsim plan`: searches the plan, writes its files and prints the ranked table.
+fn plan_command(a: &PlanArgs) -> Result<(), Failure> {
+    let catalog = Catalog::load(a.catalog.as_deref())?;
+    let file = experiment::plan::load(&a.file)?;
+    let seed = a.seed.or(file.seed).ok_or_else(|| {
+        Failure::from(
+            ConfigError::new(&a.file, "no seed: the file sets no `seed` and none was given with --seed")
+                .with_hint("add `seed = 1` at the top of the file, or pass --seed 1; every output records the seed"),
+        )
+    })?;
+    let dir = a.out.clone().unwrap_or_else(|| default_out_dir(&a.file));
+    out_is_a_folder(&dir)?;
+    std::fs::create_dir_all(&dir).map_err(|source| {
+        Failure::Run(RunError::Write {
+            path: dir.clone(),
+            source,
+        })
+    })?;
+    let started = Instant::now();
+    let last = std::sync::Mutex::new(Instant::now());
+    let quiet = a.quiet;
+    // Wall-clock progress goes to stderr, at most every two seconds.
+    let progress = move |p: &runner::plan::Progress| {
+        let mut last = last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if quiet || last.elapsed().as_secs_f64() < 2.0 {
+            return;
+        }
+        *last = Instant::now();
+        eprintln!(
+            "plan: {} simulations, {} candidates open, cheapest so far {}",
+            p.simulations,
+            p.open,
+            p.best_usd_per_hour
+                .map_or_else(|| "none".into(), |c| format!("${c:.2}/h"))
+        );
+    };
+    let opts = runner::plan::PlanOptions {
+        threads: a.threads.map(|n| n as usize),
+        progress: Some(&progress),
+    };
+    let found = runner::plan::plan(&file, &catalog, seed, &opts)?;
+    let r = &found.report;
+    write_file(&dir.join("plan.csv"), &report::plan::plan_csv(r)?)?;
+    write_file(
+        &dir.join("simulations.csv"),
+        &report::plan::simulations_csv(r)?,
+    )?;
+    write_file(&dir.join("plan.json"), &report::plan::plan_json(r)?)?;
+    report::plan::pareto_chart(&dir.join("pareto.png"), r, found.slo_failed_rate)?;
+    let ready = |cand: &experiment::plan::Candidate,
+                 name: &str,
+                 seeds: u32,
+                 what: &str|
+     -> Result<String, Failure> {
+        let mut text = file
+            .experiment_text(
+                cand,
+                name,
+                seed,
+                &dir,
+                &format!(
+                    "{what}\nWritten by `capsim plan {}` (seed {seed}); `capsim run` on this file reproduces it.",
+                    a.file.display()
+                ),
+            )
+            .map_err(|m| Failure::Run(RunError::Encode { format: "TOML", message: m }))?;
+        if seeds > 1 {
+            text += &format!("\n[sweep]\nreplications = {seeds}\n");
+        }
+        Ok(text)
+    };
+    for (name, picked, what) in [
+        (
+            "winner.toml",
+            &found.winner,
+            "The cheapest configuration the plan found to meet its SLO.",
+        ),
+        (
+            "runner-up.toml",
+            &found.runner_up,
+            "The runner-up the plan dropped for missing the SLO: the costliest configuration simulated\nbelow the winner's cost that missed it (else the cheapest that missed it).",
+        ),
+    ] {
+        let path = dir.join(name);
+        match picked {
+            Some((cand, seeds)) => {
+                let title = format!("{}: {}", file.name, name.trim_end_matches(".toml"));
+                write_file(&path, ready(cand, &title, *seeds, what)?.as_bytes())?;
+            }
+            None if path.exists() => {
+                // A stale file from an earlier plan would be read as this plan's answer.
+                std::fs::remove_file(&path).map_err(|source| {
+                    Failure::Run(RunError::Write {
+                        path: path.clone(),
+                        source,
+                    })
+                })?;
+            }
+            None => {}
+        }
+    }
+    if !a.quiet {
+        print_stdout(&report::plan::plan_table(r));
+        eprintln!(
+            "\nwrote {} (plan.csv, simulations.csv, plan.json, pareto.png{}) in {:.1} s",
+            dir.display(),
+            if found.winner.is_some() {
+                ", winner.toml"
+            } else {
+                ""
+            },
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if !r.complete {
+        return Err(Failure::Run(RunError::Unfinished {
+            message: format!(
+                "the search stopped at max-simulations = {} before it was decided; raise it in [search] or narrow the search",
+                file.spec.max_simulations
+            ),
+        }));
+    }
+    Ok(())
+}
+
 fn run_command(a: RunArgs) -> Result<(), Failure> {
     let catalog = Catalog::load(a.catalog.as_deref())?;
     let exp = experiment::load_with(&a.file, &catalog)?;
@@ -712,6 +886,25 @@ fn validate_command(files: &[PathBuf], catalog: Option<&Path>) -> Result<(), Fai
     let catalog = Catalog::load(catalog)?;
     let mut errors = Vec::new();
     for file in files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if experiment::plan::is_plan(&text) {
+            match experiment::plan::load(file).and_then(|p| {
+                let counts = runner::plan::check(&p, &catalog)?;
+                Ok((p, counts))
+            }) {
+                Ok((p, (valid, total))) => print_stdout(&format!(
+                    "ok: {} (plan \"{}\", {valid} of {total} candidates valid, {})\n",
+                    file.display(),
+                    p.name,
+                    p.seed
+                        .map_or("no seed (pass --seed when planning)".to_string(), |s| {
+                            format!("seed {s}")
+                        })
+                )),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
         match experiment::load_with(file, &catalog) {
             Ok(exp) => {
                 print_warnings(&exp);
@@ -1121,6 +1314,7 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
             catalog,
         } => capacity_command(&file, seed, replications, tolerance, catalog.as_deref()),
         Command::Calibrate(a) => calibrate_command(a),
+        Command::Plan(a) => plan_command(&a),
         Command::Explain { file, catalog } => {
             let catalog = Catalog::load(catalog.as_deref())?;
             let exp = experiment::load_with(&file, &catalog)?;

@@ -114,6 +114,13 @@ pub enum RunError {
         /// Runs of the plan (of the shard, with `--shard`).
         total: usize,
     },
+    /// A search (`capsim plan`) used its simulation budget before it was decided; what it
+    /// found so far is written.
+    #[error("{message}")]
+    Unfinished {
+        /// What stopped and how to let it finish.
+        message: String,
+    },
     /// A run broke one of the model's invariants; this is a bug in capsim.
     #[error(
         "run {run} broke an invariant: {message} (this is a bug in capsim; please report it with the experiment file)"

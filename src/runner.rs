@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
+pub mod plan;
+
 use crate::domain::serving::{ClassStats, ServingStats};
 use crate::domain::{
     Load, Outcome, RunOutput, RunStats, Scenario, capacity_rps, simulate_observed,
@@ -304,18 +306,39 @@ impl std::fmt::Debug for RunOptions<'_> {
 /// A run's queue behaviour: `overloaded` if it was stopped at the in-flight budget or its
 /// offered load is above the capacity estimate; `backlogged` if the mean number of requests in
 /// the system over the last third of the window is more than twice that of the first third
-/// plus ten (the ten keeps small queues' noise from counting as growth); `stable` otherwise.
-pub fn verdict(stats: &RunStats, offered_load: Option<f64>) -> Verdict {
+/// (scaled by how much the arrival rate itself rose between them, so a daily cycle's evening is
+/// not read as growth) plus ten (the ten keeps small queues' noise from counting as growth);
+/// `stable` otherwise. `rise` is the last third's mean arrival rate over the first's, where the
+/// workload's shape gives it.
+pub fn verdict(stats: &RunStats, offered_load: Option<f64>, rise: Option<f64>) -> Verdict {
+    let rise = rise.filter(|r| r.is_finite()).unwrap_or(1.0).max(1.0);
     if stats.stopped || offered_load.is_some_and(|x| x > 1.0) {
         Verdict::Overloaded
     } else if stats
         .backlog
-        .is_some_and(|(first, last)| last > 2.0 * first + 10.0)
+        .is_some_and(|(first, last)| last > 2.0 * first * rise + 10.0)
     {
         Verdict::Backlogged
     } else {
         Verdict::Stable
     }
+}
+
+/// How much the arrival rate of `scenario` rises from the first to the last third of its
+/// measurement window: their mean rates' ratio, when the workload's shape and a fixed duration
+/// give them.
+fn rate_rise(scenario: &Scenario) -> Option<f64> {
+    let (Load::Open(a), crate::domain::StopRule::Duration(d)) = (&scenario.load, &scenario.stop)
+    else {
+        return None;
+    };
+    let start = crate::sim::SimTime::ZERO + scenario.warm_up;
+    let end = crate::sim::SimTime::ZERO + *d;
+    let third = (end.as_nanos().checked_sub(start.as_nanos())?) / 3;
+    let t = |n: u64| crate::sim::SimTime::from_nanos(n);
+    let first = a.mean_rate_between(start, t(start.as_nanos() + third))?;
+    let last = a.mean_rate_between(t(end.as_nanos() - third), end)?;
+    (first > 0.0).then(|| last / first)
 }
 
 /// The scenario's SLO as the report judges rows: one target per metric bounded, for `all`
@@ -384,7 +407,7 @@ pub fn run_one(plan: &RunPlan, observe: Observe) -> Result<RunResult, RunError> 
         }
         _ => None,
     };
-    let verdict = verdict(stats, offered);
+    let verdict = verdict(stats, offered, rate_rise(&plan.scenario));
     let slo = slo_spec(&plan.scenario);
     let row = |class: &str, mut metrics: Metrics, latency_cdf: Vec<f64>| {
         if class == "all" {

@@ -13,6 +13,7 @@ pub mod file;
 mod fingerprint;
 pub mod input;
 pub mod locate;
+pub mod plan;
 mod policy;
 mod read;
 mod resolved;
@@ -90,6 +91,17 @@ pub fn parse_with(src: &str, path: &Path, catalog: &Catalog) -> Result<Experimen
     // The parsed document, when the text is TOML; when it is not, the typed reading below says
     // why, with the line.
     let doc = toml::from_str::<toml::Table>(src).ok();
+    if let Some(search) = doc.as_ref().and_then(|d| d.get("search")) {
+        let mut e = ConfigError::new(path, "this is a plan file: its [search] names choices for `capsim plan` to make")
+            .at_key("search")
+            .with_hint(format!("run `capsim plan {}`; to run one configuration, remove [search] or run the planner's winner.toml", path.display()));
+        if search.is_table()
+            && let Some((line, col)) = locate::locate_keys(src, &["search"])
+        {
+            e = e.at_line(line, Some(col));
+        }
+        return Err(e);
+    }
     let sweep_table = doc
         .as_ref()
         .and_then(|d| d.get("sweep"))

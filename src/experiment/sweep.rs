@@ -341,20 +341,22 @@ fn collect(
     path: &Path,
     src: &str,
     chain: &[&str],
+    own: &[&str],
     t: &Table,
     out: &mut Vec<Axis>,
 ) -> Result<(), ConfigError> {
+    let section = chain[0];
     for (k, v) in t {
         let mut here: Vec<&str> = chain.to_vec();
         here.push(k);
         let key = here[1..].join(".");
-        if chain.len() == 1 && matches!(k.as_str(), "mode" | "replications" | "max-runs") {
+        if chain.len() == 1 && own.contains(&k.as_str()) {
             continue;
         }
         let line = super::locate::locate_keys(src, &here).map(|(l, _)| l);
         let fail = |message: String| {
             at_line(
-                ConfigError::new(path, message).at_key(format!("sweep.{key}")),
+                ConfigError::new(path, message).at_key(format!("{section}.{key}")),
                 line,
             )
         };
@@ -366,15 +368,24 @@ fn collect(
         let values = match v {
             Value::Array(values) => values.iter().map(edit).collect(),
             Value::Table(inner) if inner.contains_key("from") || inner.contains_key("to") => {
-                range(path, src, &format!("sweep.{key}"), inner)?
+                range(path, src, &format!("{section}.{key}"), inner)?
                     .into_iter()
                     .map(Edit::Set)
                     .collect()
             }
             Value::Table(inner) if inner.contains_key("merge") => {
-                let (Some(Value::Array(items)), 1) = (inner.get("merge"), inner.len()) else {
+                // TOML cannot extend an inline table, so `endpoint = { merge = [...] }` cannot
+                // sit beside `endpoint.scaling.min-replicas = [...]`; written as
+                // `endpoint.merge = [...]` it can, and the keys beside `merge` are axes too.
+                let rest: Table = inner
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "merge")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                collect(path, src, &here, own, &rest, out)?;
+                let Some(Value::Array(items)) = inner.get("merge") else {
                     return Err(fail(
-                        "a merge axis is `{ merge = [ { ... }, ... ] }` and nothing else".into(),
+                        "a merge axis is `{ merge = [ { ... }, ... ] }`: a list of tables".into(),
                     )
                     .with_hint(format!(
                         "e.g. {key} = {{ merge = [{{ gpu = \"t4\" }}, {{ gpu = \"a10g\" }}] }}"
@@ -393,7 +404,7 @@ fn collect(
                 values
             }
             Value::Table(inner) => {
-                collect(path, src, &here, inner, out)?;
+                collect(path, src, &here, own, inner, out)?;
                 continue;
             }
             other => {
@@ -459,10 +470,7 @@ pub fn parse(path: &Path, src: &str, t: &Table) -> Result<SweepSpec, ConfigError
             ));
         }
     };
-    let mut axes = Vec::new();
-    collect(path, src, &["sweep"], t, &mut axes)?;
-    // File order, not the table's alphabetical order (stable for axes on one line).
-    axes.sort_by_key(|a| a.line.unwrap_or(usize::MAX));
+    let axes = axes_of(path, src, "sweep", &["mode", "replications", "max-runs"], t)?;
     if zip && let Some(a) = axes.iter().find(|a| a.values.len() != axes[0].values.len()) {
         return Err(err(
             path,
@@ -496,6 +504,22 @@ pub fn parse(path: &Path, src: &str, t: &Table) -> Result<SweepSpec, ConfigError
         .with_hint("narrow the axes, use fewer replications, or raise `max-runs` (at most 100000)"));
     }
     Ok(spec)
+}
+
+/// The axes of section `section` (table `t`) of the file at `path`, in file order: every key
+/// but the section's `own` settings. `[sweep]` and a plan's `[search]` write axes alike.
+pub fn axes_of(
+    path: &Path,
+    src: &str,
+    section: &str,
+    own: &[&str],
+    t: &Table,
+) -> Result<Vec<Axis>, ConfigError> {
+    let mut axes = Vec::new();
+    collect(path, src, &[section], own, t, &mut axes)?;
+    // File order, not the table's alphabetical order (stable for axes on one line).
+    axes.sort_by_key(|a| a.line.unwrap_or(usize::MAX));
+    Ok(axes)
 }
 
 /// Writes one axis value into the document `doc`.

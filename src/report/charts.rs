@@ -31,7 +31,8 @@ const PALETTE: [RGBColor; 10] = [
 
 const SIZE: (u32, u32) = (1000, 620);
 
-fn font() -> Result<(), RunError> {
+/// Registers the bundled font once; every chart needs it.
+pub(crate) fn font() -> Result<(), RunError> {
     static DONE: OnceLock<bool> = OnceLock::new();
     let ok = *DONE.get_or_init(|| {
         plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()

@@ -3,6 +3,7 @@
 pub mod aggregate;
 pub mod charts;
 pub mod export;
+pub mod plan;
 pub mod results_dir;
 pub mod rows;
 pub mod summary;

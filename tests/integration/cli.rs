@@ -209,6 +209,10 @@ fn validate_accepts_every_shipped_experiment() {
     for f in crate::experiments::shipped() {
         cmd.arg(f);
     }
+    // Plans too: `validate` builds every candidate of a plan's search.
+    for f in crate::experiments::shipped_plans() {
+        cmd.arg(f);
+    }
     cmd.current_dir(root()).assert().success();
 }
 

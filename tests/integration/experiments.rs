@@ -6,8 +6,24 @@ use capsim::experiment;
 
 use crate::support::{assert_close, real, root};
 
-/// Every `*.toml` under `experiments/`, sorted.
+/// Every experiment file (`*.toml` under `experiments/`, plans left out), sorted.
 pub fn shipped() -> Vec<PathBuf> {
+    all_toml()
+        .into_iter()
+        .filter(|p| !p.starts_with(root().join("experiments/plans")))
+        .collect()
+}
+
+/// Every plan file (`experiments/plans/*.toml`), sorted.
+pub fn shipped_plans() -> Vec<PathBuf> {
+    all_toml()
+        .into_iter()
+        .filter(|p| p.starts_with(root().join("experiments/plans")))
+        .collect()
+}
+
+/// Every `*.toml` under `experiments/`, sorted.
+fn all_toml() -> Vec<PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
@@ -31,6 +47,24 @@ fn every_shipped_experiment_loads_and_has_a_seed() {
     for f in files {
         let exp = experiment::load(&f).unwrap_or_else(|e| panic!("{e}"));
         assert!(exp.seed.is_some(), "{} has no seed", f.display());
+    }
+}
+
+#[test]
+fn every_shipped_plan_loads_with_a_seed_and_valid_candidates() {
+    let plans = shipped_plans();
+    assert!(plans.len() >= 3, "{plans:?}");
+    let catalog = capsim::experiment::catalog::Catalog::builtin().unwrap();
+    for f in plans {
+        let plan = capsim::experiment::plan::load(&f).unwrap_or_else(|e| panic!("{e}"));
+        assert!(plan.seed.is_some(), "{} has no seed", f.display());
+        let (valid, total) =
+            capsim::runner::plan::check(&plan, catalog).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            valid > 0,
+            "{}: none of {total} candidates is valid",
+            f.display()
+        );
     }
 }
 

@@ -12,6 +12,7 @@ mod experiments;
 mod input_safety;
 mod layering;
 mod lifecycle;
+mod plan;
 mod policies;
 mod prefix_cache;
 mod queueing_theory;
