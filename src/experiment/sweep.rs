@@ -726,6 +726,18 @@ mod tests {
     }
 
     #[test]
+    fn a_merge_written_as_a_dotted_key_leaves_room_for_axes_beside_it() {
+        let s = spec(
+            "endpoint.merge = [{ gpu = \"t4\" }, { gpu = \"l4\" }]\nendpoint.engine.max-num-seqs = [64, 128]",
+        )
+        .unwrap();
+        let keys: Vec<&str> = s.axes.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["endpoint", "endpoint.engine.max-num-seqs"]);
+        assert!(matches!(s.axes[0].values[1], Edit::Merge(_)));
+        assert_eq!(s.configurations().len(), 4);
+    }
+
+    #[test]
     fn ranges_expand_with_their_unit_and_without_float_noise() {
         let s =
             spec("workload.arrival.rate = { from = \"0.5/s\", to = \"1.2/s\", step = \"0.1/s\" }")

@@ -599,7 +599,8 @@ fn finish(
         c.simulations = s.simulations;
         let tried = match &s.last_missed {
             Some((r, m)) => format!(
-                "; with {r} replicas it failed {}",
+                "; with {} it failed {}",
+                replicas(*r),
                 m.failed_rate
                     .map_or_else(|| "-".into(), |f| format!("{:.2} %", f * 100.0))
             ),
@@ -611,8 +612,8 @@ fn finish(
             c.rank = Some(rank as u32 + 1);
             c.replicas = Some(r);
             c.reason = format!(
-                "meets the SLO with {r} replica{}{} at {}{tried}",
-                if r == 1 { "" } else { "s" },
+                "meets the SLO with {}{} at {}{tried}",
+                replicas(r),
                 if seeds > 1 {
                     format!(" (judged on {seeds} seeds at the SLO's confidence)")
                 } else {
@@ -625,7 +626,7 @@ fn finish(
             match s.state {
                 State::Missed => {
                     c.status = PlanStatus::SloMissed;
-                    c.reason = format!("misses the SLO even with {} replicas{tried}", s.hi);
+                    c.reason = format!("misses the SLO even with {}{tried}", replicas(s.hi));
                     c.metrics = s.last_missed.as_ref().map(|(_, m)| m.clone());
                     c.replicas = None;
                 }
@@ -634,7 +635,8 @@ fn finish(
                     c.status = PlanStatus::Dominated;
                     c.replicas = Some(r);
                     c.reason = format!(
-                        "meets the SLO with {r} replicas at {}, more than the {} chosen (up to {})",
+                        "meets the SLO with {} at {}, more than the {} chosen (up to {})",
+                        replicas(r),
                         m.usd_per_hour.map_or_else(|| "-".into(), money),
                         chosen.len(),
                         kth.or(best).map_or_else(|| "-".into(), money)
@@ -651,9 +653,9 @@ fn finish(
                 State::Open => {
                     c.status = PlanStatus::Dominated;
                     c.reason = format!(
-                        "costs at least {} (with {} replicas or more{}), more than the {} chosen (up to {}){tried}",
+                        "costs at least {} (with {} or more{}), more than the {} chosen (up to {}){tried}",
                         money(s.bound()),
-                        s.floor(),
+                        replicas(s.floor()),
                         if s.lifecycle_min.is_some() {
                             ", autoscaled: price x the replicas its load needs on average"
                         } else {
@@ -728,6 +730,15 @@ fn finish(
         runner_up,
         slo_failed_rate,
     })
+}
+
+/// `n replicas`, singular for one.
+fn replicas(n: u32) -> String {
+    if n == 1 {
+        "1 replica".into()
+    } else {
+        format!("{n} replicas")
+    }
 }
 
 /// The `top`-th cheapest cost per hour found to meet the SLO (a met point of any candidate is a
