@@ -60,6 +60,8 @@ pub struct Chart {
 /// The points of a sweep: per configuration its index and (mean) metrics.
 struct Point<'a> {
     config: usize,
+    /// Whether it meets the SLO (over its replications, when it has several).
+    slo_met: Option<bool>,
     /// Every metric as a real number, in [`Metrics::entries`] order.
     values: [Option<f64>; METRIC_COUNT],
     cdf: &'a [f64],
@@ -77,6 +79,7 @@ fn points(summary: &Summary) -> Vec<Point<'_>> {
         if r.replication == 0 {
             out.push(Point {
                 config: r.config,
+                slo_met: r.slo_met,
                 values: r.metrics.reals(),
                 cdf: &r.latency_cdf,
             });
@@ -85,6 +88,7 @@ fn points(summary: &Summary) -> Vec<Point<'_>> {
     // With replications, use each configuration's means.
     for a in summary.aggregates.iter().filter(|a| a.class == "all") {
         if let Some(p) = out.get_mut(a.config) {
+            p.slo_met = a.slo_met;
             for (i, (_, e)) in a.metrics.iter().enumerate() {
                 p.values[i] = e.mean;
             }
@@ -196,40 +200,118 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> RunError {
     chart_error(format!("{e:?}"))
 }
 
-/// Timeout rate (%) against load, one line per scenario.
-fn timeout_chart(
+/// Lowest share a log share axis shows (0.01 %); a share of 0 is drawn there.
+const SHARE_FLOOR: f64 = 1e-4;
+
+/// `v` with two significant digits and no trailing zeros (0.01, 0.25, 3, 40, 1200).
+pub(crate) fn sig(v: f64) -> String {
+    if !(v.is_finite() && v > 0.0) {
+        return format!("{v}");
+    }
+    let digits = (1 - v.log10().floor() as i32).max(0) as usize;
+    let text = format!("{v:.digits$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// Whether a load axis spanning `x0..x1` is drawn on a log scale: when it spans more than 10x,
+/// so that the configurations that saturate early are not squeezed into the left edge.
+fn log_load(x0: f64, x1: f64) -> bool {
+    x0 > 0.0 && x1 / x0 > 10.0
+}
+
+/// Where one scenario's share first rises above `target`: the load, interpolated between the
+/// last point at or below the target and the first above it (on the log of the share); `None`
+/// when even the lowest load is above it or no load is.
+pub(crate) fn crossing(pts: &[(f64, f64)], target: f64) -> Option<f64> {
+    // `None` both when the line starts above the bound and when it never rises above it.
+    let first_over = pts.iter().position(|&(_, y)| y > target)?;
+    if first_over == 0 {
+        return None;
+    }
+    let (x0, y0) = pts[first_over - 1];
+    let (x1, y1) = pts[first_over];
+    let l = |y: f64| y.max(SHARE_FLOOR).ln();
+    let span = l(y1) - l(y0);
+    let f = if span > 0.0 {
+        ((l(target) - l(y0)) / span).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    Some(x0 + f * (x1 - x0))
+}
+
+/// A share (timeouts or every failure) against load, one line per scenario, on a log share axis
+/// from 0.01 % to 100 % where the decisions are made; the SLO's bound as a red line and each
+/// scenario's capacity at it (where its line crosses the bound) marked and labelled.
+fn share_chart(
     path: &Path,
     title: &str,
     y_desc: &str,
     load: &SweepAxis,
     s: &Series,
+    slo: Option<f64>,
 ) -> Result<(), RunError> {
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let (x0, x1, _, _) = bounds(s);
+    // Both axes are drawn on transformed coordinates (log10 where the scale is log), so one
+    // chart type serves every case; the tick labels turn them back.
+    let logx = log_load(x0, x1);
+    let tx = move |x: f64| if logx { x.log10() } else { x };
+    let ty = |y: f64| y.max(SHARE_FLOOR).log10();
+    let (cx0, cx1) = if logx {
+        (tx(x0) - 0.05, tx(x1) + 0.05)
+    } else {
+        (x0, x1)
+    };
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 26))
+        .caption(title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(56)
-        .y_label_area_size(72)
-        .build_cartesian_2d(x0..x1, 0.0..100.0)
+        .y_label_area_size(80)
+        .build_cartesian_2d(cx0..cx1, ty(SHARE_FLOOR)..0.0)
         .map_err(draw_err)?;
+    let x_label = move |v: &f64| {
+        if logx { sig(10f64.powf(*v)) } else { sig(*v) }
+    };
     chart
         .configure_mesh()
-        .x_desc(load_desc(load))
-        .y_desc(y_desc)
+        .x_desc(format!(
+            "{}{}",
+            load_desc(load),
+            if logx { ", log scale" } else { "" }
+        ))
+        .y_desc(format!("{y_desc} (%, log scale; 0 drawn at 0.01 %)"))
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
-        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_labels(5)
+        .y_label_formatter(&|v| format!("{}%", sig(10f64.powf(*v) * 100.0)))
+        .x_label_formatter(&x_label)
         .draw()
         .map_err(draw_err)?;
+    let red = RGBColor(0xc0, 0x1c, 0x28);
+    if let Some(t) = slo.filter(|t| *t > SHARE_FLOOR && *t < 1.0) {
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(cx0, ty(t)), (cx1, ty(t))],
+                8,
+                5,
+                red.stroke_width(2),
+            ))
+            .map_err(draw_err)?
+            .label(format!("SLO: at most {}%", sig(t * 100.0)))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], red.stroke_width(2)));
+    }
     for (i, (name, pts)) in s.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let style = color.stroke_width(3);
         chart
             .draw_series(LineSeries::new(
-                pts.iter().map(|&(x, y)| (x, y * 100.0)),
-                style,
+                pts.iter().map(|&(x, y)| (tx(x), ty(y))),
+                color.stroke_width(3),
             ))
             .map_err(draw_err)?
             .label(name.as_str())
@@ -239,11 +321,27 @@ fn timeout_chart(
         chart
             .draw_series(
                 pts.iter()
-                    .map(|&(x, y)| Circle::new((x, y * 100.0), 4, color.filled())),
+                    .map(|&(x, y)| Circle::new((tx(x), ty(y)), 4, color.filled())),
             )
             .map_err(draw_err)?;
+        if let Some(t) = slo.filter(|t| *t > SHARE_FLOOR && *t < 1.0)
+            && let Some(cap) = crossing(pts, t)
+        {
+            let at = (tx(cap), ty(t));
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at(at)
+                        + TriangleMarker::new((0, 0), 9, color.filled())
+                        + Text::new(
+                            format!("{}/s", sig(cap)),
+                            (-14, 10 + 16 * (i as i32 % 3)),
+                            ("sans-serif", 14).into_font().color(&color),
+                        ),
+                ))
+                .map_err(draw_err)?;
+        }
     }
-    legend(&mut chart)?;
+    legend_at(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present().map_err(draw_err)
 }
 
@@ -371,70 +469,147 @@ fn latency_chart(
     root.present().map_err(draw_err)
 }
 
-/// Cost per 1,000 answered requests against the timeout rate, every configuration a point,
-/// with the Pareto front (no other point is both cheaper and fails less) as a line.
-fn cost_chart(path: &Path, title: &str, pts: &[(String, f64, f64)]) -> Result<(), RunError> {
+/// One point of the cost chart: scenario, load, cost per 1,000 answered, whether it meets the
+/// SLO (`None` without one).
+type CostPoint = (String, f64, f64, Option<bool>);
+
+/// Cost per 1,000 answered requests (log scale) against load, one line per scenario; points
+/// that meet the SLO filled, the others hollow and faint; the cheapest configuration meeting
+/// the SLO at each load traced in black and named where it changes.
+fn cost_chart(
+    path: &Path,
+    title: &str,
+    load: &SweepAxis,
+    pts: &[CostPoint],
+) -> Result<(), RunError> {
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
-    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
-    for &(_, _, c) in pts {
+    let (mut lo, mut hi, mut x0, mut x1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(_, x, c, _) in pts {
         lo = lo.min(c);
         hi = hi.max(c);
+        x0 = x0.min(x);
+        x1 = x1.max(x);
     }
-    if lo > hi {
+    if lo > hi || lo <= 0.0 {
         return Ok(());
     }
-    let (lo, hi) = (lo / 1.5, hi * 1.5);
+    if x1 <= x0 {
+        x1 = x0 + 1.0;
+    }
+    let logx = log_load(x0, x1);
+    let tx = move |x: f64| if logx { x.log10() } else { x };
+    let (cx0, cx1) = if logx {
+        (tx(x0) - 0.05, tx(x1) + 0.05)
+    } else {
+        (x0, x1)
+    };
+    let (ly0, ly1) = ((lo / 1.5).log10(), (hi * 1.5).log10());
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 26))
+        .caption(title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(56)
         .y_label_area_size(80)
-        .build_cartesian_2d(0.0..100.0, (lo..hi).log_scale())
+        .build_cartesian_2d(cx0..cx1, ly0..ly1)
         .map_err(draw_err)?;
+    let x_label = move |v: &f64| if logx { sig(10f64.powf(*v)) } else { sig(*v) };
     chart
         .configure_mesh()
-        .x_desc("requests timing out (%)")
-        .y_desc("cost per 1,000 answered requests (US$, log scale)")
+        .x_desc(format!(
+            "{}{}",
+            load_desc(load),
+            if logx { ", log scale" } else { "" }
+        ))
+        .y_desc("US$ per 1,000 answered requests (log scale)")
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v:.2}"))
+        .x_label_formatter(&x_label)
+        .y_label_formatter(&|v| format!("${}", sig(10f64.powf(*v))))
         .draw()
         .map_err(draw_err)?;
     let mut names: Vec<&str> = Vec::new();
-    for (name, _, _) in pts {
+    for (name, _, _, _) in pts {
         if !names.contains(&name.as_str()) {
             names.push(name);
         }
     }
     for (i, name) in names.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let mine: Vec<(f64, f64)> = pts
+        let mut mine: Vec<(f64, f64, Option<bool>)> = pts
             .iter()
-            .filter(|(n, _, _)| n == name)
-            .map(|&(_, t, c)| (t * 100.0, c))
+            .filter(|(n, _, _, _)| n == name)
+            .map(|&(_, x, c, m)| (tx(x), c.log10(), m))
             .collect();
+        mine.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart
-            .draw_series(mine.iter().map(|&p| Circle::new(p, 5, color.filled())))
+            .draw_series(LineSeries::new(
+                mine.iter().map(|&(x, y, _)| (x, y)),
+                color.mix(0.5).stroke_width(2),
+            ))
             .map_err(draw_err)?
             .label(*name)
             .legend(move |(x, y)| Circle::new((x + 12, y), 5, color.filled()));
+        chart
+            .draw_series(mine.iter().map(|&(x, y, m)| {
+                if m == Some(false) {
+                    Circle::new((x, y), 4, color.mix(0.6).stroke_width(1))
+                } else {
+                    Circle::new((x, y), 5, color.filled())
+                }
+            }))
+            .map_err(draw_err)?;
     }
-    let front = pareto(pts.iter().map(|&(_, t, c)| (t * 100.0, c)).collect());
-    chart
-        .draw_series(LineSeries::new(front.clone(), BLACK.stroke_width(2)))
-        .map_err(draw_err)?;
-    // Ringed, so that a front of one point (one configuration beats all) still shows.
-    chart
-        .draw_series(
-            front
-                .iter()
-                .map(|&p| Circle::new(p, 10, BLACK.stroke_width(2))),
-        )
-        .map_err(draw_err)?
-        .label("Pareto front (ringed)")
-        .legend(|(x, y)| Circle::new((x + 12, y), 8, BLACK.stroke_width(2)));
+    // The cheapest point meeting the SLO at each load, and where the winner changes.
+    let mut loads: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    loads.sort_by(f64::total_cmp);
+    loads.dedup();
+    let mut best: Vec<(f64, f64, &str)> = Vec::new();
+    for x in loads {
+        let cheapest = pts
+            .iter()
+            .filter(|p| p.1 == x && p.3 != Some(false))
+            .min_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some(p) = cheapest {
+            // A tie (within 0.5 %) keeps the previous winner, so labels mark real changes.
+            let kept = best.last().and_then(|&(_, _, prev)| {
+                pts.iter()
+                    .find(|q| q.1 == x && q.0 == prev && q.3 != Some(false) && q.2 <= p.2 * 1.005)
+            });
+            let w = kept.unwrap_or(p);
+            best.push((x, w.2, w.0.as_str()));
+        }
+    }
+    if pts.iter().any(|p| p.3.is_some()) && !best.is_empty() {
+        chart
+            .draw_series(LineSeries::new(
+                best.iter().map(|&(x, c, _)| (tx(x), c.log10())),
+                BLACK.stroke_width(2),
+            ))
+            .map_err(draw_err)?
+            .label("cheapest that meets the SLO at each load (named where it changes)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
+        let mut last: Option<&str> = None;
+        for (k, &(x, c, name)) in best.iter().enumerate() {
+            if last != Some(name) {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((tx(x), c.log10()))
+                            + Circle::new((0, 0), 8, BLACK.stroke_width(2))
+                            + Text::new(
+                                format!("{name} from {}/s", sig(x)),
+                                // Labels past the middle are written leftwards of their point.
+                                (
+                                    if tx(x) > (cx0 + cx1) / 2.0 { -420 } else { 10 },
+                                    -22 - 16 * (k as i32 % 2),
+                                ),
+                                ("sans-serif", 14),
+                            ),
+                    ))
+                    .map_err(draw_err)?;
+                last = Some(name);
+            }
+        }
+    }
     legend_at(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(draw_err)
 }
@@ -727,13 +902,22 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     };
     let file = |name: &str| -> PathBuf { dir.join(name) };
     let timeouts = series(axes, &pts, load, "timeout_rate");
-    let title = format!("{}: timeouts vs load", summary.experiment);
-    timeout_chart(
+    let title = "Where does each configuration start timing out?".to_string();
+    let target = |metric: &str| {
+        summary.slo.as_ref().and_then(|slo| {
+            slo.targets
+                .iter()
+                .find(|t| t.class == "all" && t.metric == metric)
+                .map(|t| t.max)
+        })
+    };
+    share_chart(
         &file("timeout_rate.png"),
         &title,
-        "requests timing out (%)",
+        "requests timing out",
         load,
         &timeouts,
+        target("timeout_rate"),
     )?;
     out.push(Chart {
         file: "timeout_rate.png".into(),
@@ -742,13 +926,14 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     // Timeouts are one kind of failure: 429s, 503s, breaker rejections, expired jobs and
     // requests left unfinished fail the user too.
     let failed = series(axes, &pts, load, "failed_rate");
-    let title = format!("{}: failed requests vs load", summary.experiment);
-    timeout_chart(
+    let title = "What share of requests fails, by load? (any cause)".to_string();
+    share_chart(
         &file("failed_rate.png"),
         &title,
-        "requests failing, any cause (%)",
+        "requests failing, any cause",
         load,
         &failed,
+        target("failed_rate"),
     )?;
     out.push(Chart {
         file: "failed_rate.png".into(),
@@ -784,12 +969,12 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
         file: "latency.png".into(),
         title,
     });
-    let costs: Vec<(String, f64, f64)> = pts
+    let costs: Vec<CostPoint> = pts
         .iter()
         .filter_map(|p| {
             let c = p.metric("cost_per_1k_ok_usd")?;
-            let t = p.metric("timeout_rate")?;
-            Some((scenario(axes, p, Some(load)), t, c))
+            let x = number(load, p)?;
+            Some((scenario(axes, p, Some(load)), x, c, p.slo_met))
         })
         .collect();
     // Each scenario's CDF near its capacity: at the most load it carries with at most 1 %
@@ -831,8 +1016,8 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
         });
     }
     if !costs.is_empty() {
-        let title = format!("{}: cost vs timeouts", summary.experiment);
-        cost_chart(&file("cost.png"), &title, &costs)?;
+        let title = "What does each answer cost, and which is cheapest within the SLO?".to_string();
+        cost_chart(&file("cost.png"), &title, load, &costs)?;
         out.push(Chart {
             file: "cost.png".into(),
             title,
@@ -875,9 +1060,21 @@ mod tests {
     fn point(config: usize) -> Point<'static> {
         Point {
             config,
+            slo_met: None,
             values: [None; METRIC_COUNT],
             cdf: &[],
         }
+    }
+
+    #[test]
+    fn the_capacity_at_the_slo_is_where_a_line_crosses_it_on_the_log_of_the_share() {
+        // 0.1 % at 1/s, 10 % at 2/s: 1 % is halfway on a log axis.
+        let c = crossing(&[(1.0, 0.001), (2.0, 0.1), (3.0, 0.5)], 0.01).unwrap();
+        assert!((c - 1.5).abs() < 1e-12, "{c}");
+        // Above the bound from the first load: no capacity within the range.
+        assert_eq!(crossing(&[(1.0, 0.2), (2.0, 0.5)], 0.01), None);
+        // Never above: no crossing either (the capacity is beyond the highest load tried).
+        assert_eq!(crossing(&[(1.0, 0.0), (2.0, 0.001)], 0.01), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use serde::Serialize;
 
 use crate::error::RunError;
+use crate::report::charts::sig;
 
 /// Why a candidate was kept or dropped.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -312,20 +313,6 @@ pub fn plan_json(r: &PlanReport) -> Result<Vec<u8>, RunError> {
     })?;
     bytes.push(b'\n');
     Ok(bytes)
-}
-
-/// `v` with two significant digits and no trailing zeros: 0.001, 0.25, 3, 40, 1200.
-fn sig(v: f64) -> String {
-    if !(v.is_finite() && v > 0.0) {
-        return format!("{v}");
-    }
-    let digits = (1 - v.log10().floor() as i32).max(0) as usize;
-    let text = format!("{v:.digits$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
 }
 
 fn money(v: Option<f64>) -> String {

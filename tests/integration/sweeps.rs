@@ -195,7 +195,7 @@ fn a_sweep_writes_charts_and_a_report_that_chart_redraws_identically() {
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
-        report.contains("![M/M/1 sweep: timeouts vs load](timeout_rate.png)"),
+        report.contains("![Where does each configuration start timing out?](timeout_rate.png)"),
         "{report}"
     );
     assert!(report.contains("| 5 | all | 2 | 1.6/s |"), "{report}");
