@@ -136,8 +136,9 @@ pub struct ClientOutput {
 }
 
 /// One request (what a user wants), from its arrival to its one outcome; it sends one or more
-/// attempts to the endpoints.
-#[derive(Clone, Debug)]
+/// attempts to the endpoints. Only what every request needs is here: small and `Copy`, it is
+/// written straight into its slot (what repeated prompts and async jobs add is in [`Extra`]).
+#[derive(Copy, Clone, Debug)]
 struct Request {
     /// Whether the request is still without its outcome (false in a slot left free).
     live: bool,
@@ -156,6 +157,13 @@ struct Request {
     started: SimTime,
     connected: Option<SimTime>,
     probe: bool,
+}
+
+/// What a request carries when prompts repeat or jobs queue, kept beside the requests (same
+/// slot) and only then: a plain server's request does without, and without its reference
+/// count the request stays small enough to be stored without a copy.
+#[derive(Clone, Debug, Default)]
+struct Extra {
     /// Key in the async queue while queued.
     queued: Option<(u32, u64)>,
     /// An async job's first token, once done and waiting for the client's next poll.
@@ -260,6 +268,10 @@ pub struct System<'a, E: Endpoint> {
     think_rng: SimRng,
     retry_rng: SimRng,
     requests: Slab<Request>,
+    /// Each request's [`Extra`], by slot, when `extras` (else empty).
+    extra: Vec<Extra>,
+    /// Whether requests carry an [`Extra`]: prompts repeat, or jobs queue.
+    extras: bool,
     live: u64,
     arrivals_left: Option<u64>,
     breaker: BreakerState,
@@ -344,7 +356,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             .iter()
             .map(|c| ClassStats::new(&c.name, window_start))
             .collect();
-        System {
+        let mut system = System {
             keep_requests: false,
             scenario,
             pol,
@@ -388,6 +400,8 @@ impl<'a, E: Endpoint> System<'a, E> {
             think_rng: streams.stream("think-time"),
             retry_rng: streams.stream("retry-backoff"),
             requests: Slab::default(),
+            extra: Vec::new(),
+            extras: false,
             live: 0,
             arrivals_left: match scenario.stop {
                 StopRule::Requests(n) => Some(n),
@@ -429,7 +443,9 @@ impl<'a, E: Endpoint> System<'a, E> {
                 }
                 _ => None,
             },
-        }
+        };
+        system.extras = system.sessions.is_some() || pol.async_queue.is_some();
+        system
     }
 
     fn request(&self, id: RequestId) -> &Request {
@@ -438,6 +454,16 @@ impl<'a, E: Endpoint> System<'a, E> {
 
     fn request_mut(&mut self, id: RequestId) -> &mut Request {
         self.requests.get_mut(id)
+    }
+
+    /// The request's [`Extra`]; only when `self.extras`.
+    fn extra(&self, id: RequestId) -> &Extra {
+        &self.extra[id.slot as usize]
+    }
+
+    /// The request's [`Extra`], mutably; only when `self.extras`.
+    fn extra_mut(&mut self, id: RequestId) -> &mut Extra {
+        &mut self.extra[id.slot as usize]
     }
 
     /// Whether `id` is a request still without its outcome (slots of ended ones are reused).
@@ -554,20 +580,9 @@ impl<'a, E: Endpoint> System<'a, E> {
         turn: Option<Turn>,
     ) {
         let now = sim.now();
-        let (prompt, content, answer, session) = match turn {
-            Some(t) => (
-                t.made.tokens,
-                Some(t.made.content),
-                t.made.answer,
-                t.session,
-            ),
-            None => (prompt, None, 0, None),
-        };
+        let prompt = turn.as_ref().map_or(prompt, |t| t.made.tokens);
         let measured = now >= self.window_start;
         let job = Request {
-            content,
-            answer,
-            session,
             live: true,
             class,
             measured,
@@ -581,10 +596,24 @@ impl<'a, E: Endpoint> System<'a, E> {
             started: now,
             connected: None,
             probe: false,
-            queued: None,
-            first_token: None,
         };
         let id = self.requests.insert(job);
+        if self.extras {
+            let extra = match turn {
+                Some(t) => Extra {
+                    content: Some(t.made.content),
+                    answer: t.made.answer,
+                    session: t.session,
+                    ..Extra::default()
+                },
+                None => Extra::default(),
+            };
+            // Slots are handed out in order, so a new slot is the next one here too.
+            match self.extra.get_mut(id.slot as usize) {
+                Some(e) => *e = extra,
+                None => self.extra.push(extra),
+            }
+        }
         self.backlog.observe(now, self.live);
         self.live += 1;
         self.created += 1;
@@ -616,15 +645,22 @@ impl<'a, E: Endpoint> System<'a, E> {
         j.attempts += 1;
         let (first, measured, class) = (j.attempts == 1, j.measured, j.class);
         let info = self.info[usize::from(class)];
+        let (prompt, output) = (j.prompt, j.output);
+        let (content, answer) = if self.extras {
+            let e = &self.extra[id.slot as usize];
+            (e.content.clone(), e.answer)
+        } else {
+            (None, 0)
+        };
         let sub = Submit {
             owner: id,
-            prompt: j.prompt,
-            output: j.output,
+            prompt,
+            output,
             lane: info.lane,
             measured,
             cancel: info.cancel,
-            content: j.content.clone(),
-            answer: j.answer,
+            content,
+            answer,
         };
         if self.budgeted {
             // Times older than the window never count again (time only moves on), so they are
@@ -895,7 +931,7 @@ impl<'a, E: Endpoint> System<'a, E> {
                 let waited = (now - arrived).as_nanos();
                 let polls = waited.div_ceil(p.as_nanos().max(1));
                 let seen = arrived + SimDuration::from_nanos(polls * p.as_nanos());
-                self.request_mut(id).first_token = first_token;
+                self.extra_mut(id).first_token = first_token;
                 sim.schedule_at(seen.max(now), Event::JobSeen(id));
                 return;
             }
@@ -972,8 +1008,10 @@ impl<'a, E: Endpoint> System<'a, E> {
             self.count_end(id, now, outcome, first_token);
         }
         let mut user = user;
-        if let (Some(session), Some(sessions)) = (self.request(id).session, self.sessions.as_mut())
-        {
+        if let (Some(session), Some(sessions)) = (
+            self.extras.then(|| self.extra(id).session).flatten(),
+            self.sessions.as_mut(),
+        ) {
             let conv = self.pol.classes[usize::from(class)]
                 .reuse
                 .conversation
@@ -1074,7 +1112,7 @@ impl<'a, E: Endpoint> System<'a, E> {
         self.queue_seq += 1;
         let key = (prio, self.queue_seq);
         self.queue.insert(key, id);
-        self.request_mut(id).queued = Some(key);
+        self.extra_mut(id).queued = Some(key);
         self.out.async_queue_max = self.out.async_queue_max.max(self.queue.len() as u64);
         if let Some(ttl) = spec.ttl {
             sim.schedule_in(ttl, Event::JobExpire(id));
@@ -1090,7 +1128,7 @@ impl<'a, E: Endpoint> System<'a, E> {
                 break;
             };
             self.queue.remove(&key);
-            self.request_mut(id).queued = None;
+            self.extra_mut(id).queued = None;
             let sub = self.count_attempt(sim.now(), id);
             let attempt = self.eps[0].pull(sim, r, &sub);
             let j = self.request_mut(id);
@@ -1283,7 +1321,7 @@ impl<E: Endpoint> Model for System<'_, E> {
             Event::AttemptTimer(id, seq) => !self.request_live(id) || self.request(id).seq != seq,
             Event::Retry(id) | Event::JobSeen(id) => !self.request_live(id),
             Event::Turn(session) => !self.sessions.as_ref().is_some_and(|s| s.is_live(session)),
-            Event::JobExpire(id) => !self.request_live(id) || self.request(id).queued.is_none(),
+            Event::JobExpire(id) => !self.request_live(id) || self.extra(id).queued.is_none(),
             Event::BreakerHalfOpen(epoch) => {
                 epoch != self.breaker_epoch || self.breaker != BreakerState::Open
             }
@@ -1372,11 +1410,11 @@ impl<E: Endpoint> System<'_, E> {
             Event::Turn(session) => self.next_turn(sim, session),
             Event::Retry(id) => self.start_attempt(sim, id),
             Event::JobSeen(id) => {
-                let first = self.request(id).first_token;
+                let first = self.extra(id).first_token;
                 self.finish(sim, id, Outcome::Ok, first);
             }
             Event::JobExpire(id) => {
-                if let Some(key) = self.request_mut(id).queued.take() {
+                if let Some(key) = self.extra_mut(id).queued.take() {
                     self.queue.remove(&key);
                 }
                 self.finish(sim, id, Outcome::Expired, None);
