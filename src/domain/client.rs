@@ -488,6 +488,9 @@ impl<'a, E: Endpoint> System<'a, E> {
         dist.sample(rng).round().max(min).min(f64::from(u32::MAX)) as u32
     }
 
+    /// A new request from `user` (closed loop) or an arrival. Always inlined: it runs once per
+    /// request, and a call would pass its arguments through memory.
+    #[inline(always)]
     fn new_request(
         &mut self,
         sim: &mut Simulation<Ev<E>>,
@@ -567,9 +570,9 @@ impl<'a, E: Endpoint> System<'a, E> {
     }
 
     /// Counts a new request and sends it (or queues it as an async job); `turn`: its prompt
-    /// when prompts repeat (else it has `prompt` tokens of its own). Inlined into the arrival
-    /// handler, its one caller on the hot path, to save a call and a copy per request.
-    #[inline]
+    /// when prompts repeat (else it has `prompt` tokens of its own). Always inlined into the
+    /// arrival handler, its one caller on the hot path, to save a call and a copy per request.
+    #[inline(always)]
     fn create_request(
         &mut self,
         sim: &mut Simulation<Ev<E>>,
