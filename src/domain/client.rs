@@ -1400,7 +1400,9 @@ impl<E: Endpoint> Model for System<'_, E> {
         if !self.queue.is_empty() {
             self.dispatch(sim);
         }
-        self.sync_done();
+        if E::HEEDS_CLIENT_DONE {
+            self.sync_done();
+        }
         true
     }
 }

@@ -136,6 +136,10 @@ pub trait Endpoint {
     /// The clients say whether they are done: no more arrivals, no request unfinished.
     fn set_client_done(&mut self, done: bool);
 
+    /// Whether [`Endpoint::set_client_done`] does anything: when it does not, the clients do
+    /// not work out after every event whether they are done.
+    const HEEDS_CLIENT_DONE: bool = true;
+
     /// Work an endpoint put off until the clients heard its notices of this instant (a server
     /// pool takes its next queued attempt only after the clients learnt how the last one
     /// ended, so a closed-loop user's next request is scheduled first on a tie).

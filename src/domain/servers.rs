@@ -371,6 +371,9 @@ impl Endpoint for ServerPool<'_> {
     #[inline]
     fn set_client_done(&mut self, _done: bool) {}
 
+    // A pool schedules nothing of its own that would need to know.
+    const HEEDS_CLIENT_DONE: bool = false;
+
     #[inline]
     fn settle(&mut self, sim: &mut Sim) {
         if std::mem::take(&mut self.dispatch_pending) {
