@@ -1368,10 +1368,10 @@ impl<E: Endpoint> Model for System<'_, E> {
             }
             Event::Ep(i, e) => {
                 let i = usize::from(i);
-                if self.eps[i].is_stale(&e) {
+                let Some(notice) = self.eps[i].handle_one_if_fresh(sim, e) else {
                     return false;
-                }
-                if let Some(n) = self.eps[i].handle_one(sim, e) {
+                };
+                if let Some(n) = notice {
                     if self.any_notices() {
                         self.notice_after_queued(sim, i, n);
                     } else {

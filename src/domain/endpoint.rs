@@ -166,6 +166,21 @@ pub trait Endpoint {
         None
     }
 
+    /// [`Endpoint::handle_one`] unless the event is stale (then `None`, and nothing is done).
+    /// By default [`Endpoint::is_stale`] first; an endpoint may decide both in one look at the
+    /// attempt the event is for.
+    #[inline]
+    fn handle_one_if_fresh(
+        &mut self,
+        sim: &mut Simulation<Event<Self::Event>>,
+        event: Self::Event,
+    ) -> Option<Option<Notice>> {
+        if self.is_stale(&event) {
+            return None;
+        }
+        Some(self.handle_one(sim, event))
+    }
+
     /// Ends the run at `end`: the endpoint's statistics (request counts are the clients'), and
     /// token-level ones for an LLM endpoint.
     fn finish(self, end: SimTime, events: u64) -> (RunStats, Option<ServingStats>);
