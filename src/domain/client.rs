@@ -1006,9 +1006,11 @@ impl<'a, E: Endpoint> System<'a, E> {
         let now = sim.now();
         let j = self.requests.get_mut(id);
         j.live = false;
+        // One copy of the request serves everything below: no second lookup of its slot.
+        let j = *j;
         let (measured, user, class, output) = (j.measured, j.user, j.class, j.output);
         if measured {
-            self.count_end(id, now, outcome, first_token);
+            self.count_end(&j, now, outcome, first_token);
         }
         let mut user = user;
         if let (Some(session), Some(sessions)) = (
@@ -1041,16 +1043,15 @@ impl<'a, E: Endpoint> System<'a, E> {
     #[inline(always)]
     fn count_end(
         &mut self,
-        id: RequestId,
+        j: &Request,
         now: SimTime,
         outcome: Outcome,
         first_token: Option<SimTime>,
     ) {
-        let j = self.request(id);
         let polls = self.polls(j, now);
         let (arrived, class, output) = (j.arrived, j.class, j.output);
         if self.keep_requests {
-            self.keep_record(id, now, outcome, first_token);
+            self.keep_record(j, now, outcome, first_token);
         }
         let end = End {
             now,
@@ -1071,12 +1072,11 @@ impl<'a, E: Endpoint> System<'a, E> {
     #[inline(never)]
     fn keep_record(
         &mut self,
-        id: RequestId,
+        j: &Request,
         now: SimTime,
         outcome: Outcome,
         first_token: Option<SimTime>,
     ) {
-        let j = self.request(id);
         let arrived = j.arrived;
         let record = RequestRecord {
             arrived_s: arrived.as_secs_f64(),
