@@ -262,6 +262,10 @@ pub struct System<'a, E: Endpoint> {
     poll: Option<SimDuration>,
     arrival_rng: SimRng,
     arrival_state: ArrivalState,
+    /// Whether arrivals replay a trace (only then do they carry tokens or a conversation).
+    replayed: bool,
+    /// The scenario's in-flight budget, read once.
+    in_flight_limit: u64,
     class_rng: SimRng,
     prompt_rng: SimRng,
     output_rng: SimRng,
@@ -394,6 +398,8 @@ impl<'a, E: Endpoint> System<'a, E> {
             poll: pol.async_queue.as_ref().and_then(|a| a.poll),
             arrival_rng: streams.stream("arrivals"),
             arrival_state: ArrivalState::default(),
+            replayed: matches!(&scenario.load, Load::Open(Arrivals::Replay { .. })),
+            in_flight_limit: scenario.in_flight_limit,
             class_rng: streams.stream("classes"),
             prompt_rng: streams.stream("prompt-tokens"),
             output_rng: streams.stream("output-tokens"),
@@ -620,9 +626,7 @@ impl<'a, E: Endpoint> System<'a, E> {
         self.backlog.observe(now, self.live);
         self.live += 1;
         self.created += 1;
-        if (self.live > self.scenario.in_flight_limit || self.created > ARRIVAL_LIMIT)
-            && !self.stopped
-        {
+        if (self.live > self.in_flight_limit || self.created > ARRIVAL_LIMIT) && !self.stopped {
             // The backlog has passed the memory budget (or the run has made more requests than
             // any run needs, as an absurd rate whose requests are all refused at once would):
             // the run ends here, its requests in flight counted unfinished, rather than growing
@@ -1345,9 +1349,16 @@ impl<E: Endpoint> Model for System<'_, E> {
             // Arrivals are never stale.
             Event::Arrival => {
                 let measured = sim.now() >= self.window_start;
-                // A replayed trace gives this arrival's tokens; take them before the next.
-                let sizes = self.arrival_state.next_sizes.take();
-                let conversation = self.arrival_state.next_conversation.take();
+                // A replayed trace gives this arrival's tokens; take them before the next. Other
+                // arrivals carry none: nothing to take.
+                let (sizes, conversation) = if self.replayed {
+                    (
+                        self.arrival_state.next_sizes.take(),
+                        self.arrival_state.next_conversation.take(),
+                    )
+                } else {
+                    (None, None)
+                };
                 if count_arrival(&mut self.arrivals_left, measured)
                     && let Load::Open(arrivals) = &self.scenario.load
                 {
