@@ -180,6 +180,8 @@ impl<'a> ServerPool<'a> {
     }
 
     /// Takes a live attempt from the head of the first non-empty lane for each free server.
+    /// Always inlined into [`Endpoint::settle`], its one caller, run after every service.
+    #[inline(always)]
     fn dispatch(&mut self, sim: &mut Sim) {
         let mut lane = 0;
         // With nothing waiting, what is left in the lanes is stale entries: they may stay.
