@@ -136,8 +136,9 @@ pub struct ClientOutput {
 }
 
 /// One request (what a user wants), from its arrival to its one outcome; it sends one or more
-/// attempts to the endpoints.
-#[derive(Clone, Debug)]
+/// attempts to the endpoints. Only what every request needs is here: small and `Copy`, it is
+/// written straight into its slot (what repeated prompts and async jobs add is in [`Extra`]).
+#[derive(Copy, Clone, Debug)]
 struct Request {
     /// Whether the request is still without its outcome (false in a slot left free).
     live: bool,
@@ -156,6 +157,13 @@ struct Request {
     started: SimTime,
     connected: Option<SimTime>,
     probe: bool,
+}
+
+/// What a request carries when prompts repeat or jobs queue, kept beside the requests (same
+/// slot) and only then: a plain server's request does without, and without its reference
+/// count the request stays small enough to be stored without a copy.
+#[derive(Clone, Debug, Default)]
+struct Extra {
     /// Key in the async queue while queued.
     queued: Option<(u32, u64)>,
     /// An async job's first token, once done and waiting for the client's next poll.
@@ -254,12 +262,20 @@ pub struct System<'a, E: Endpoint> {
     poll: Option<SimDuration>,
     arrival_rng: SimRng,
     arrival_state: ArrivalState,
+    /// Whether arrivals replay a trace (only then do they carry tokens or a conversation).
+    replayed: bool,
+    /// The scenario's in-flight budget, read once.
+    in_flight_limit: u64,
     class_rng: SimRng,
     prompt_rng: SimRng,
     output_rng: SimRng,
     think_rng: SimRng,
     retry_rng: SimRng,
     requests: Slab<Request>,
+    /// Each request's [`Extra`], by slot, when `extras` (else empty).
+    extra: Vec<Extra>,
+    /// Whether requests carry an [`Extra`]: prompts repeat, or jobs queue.
+    extras: bool,
     live: u64,
     arrivals_left: Option<u64>,
     breaker: BreakerState,
@@ -344,7 +360,7 @@ impl<'a, E: Endpoint> System<'a, E> {
             .iter()
             .map(|c| ClassStats::new(&c.name, window_start))
             .collect();
-        System {
+        let mut system = System {
             keep_requests: false,
             scenario,
             pol,
@@ -382,12 +398,16 @@ impl<'a, E: Endpoint> System<'a, E> {
             poll: pol.async_queue.as_ref().and_then(|a| a.poll),
             arrival_rng: streams.stream("arrivals"),
             arrival_state: ArrivalState::default(),
+            replayed: matches!(&scenario.load, Load::Open(Arrivals::Replay { .. })),
+            in_flight_limit: scenario.in_flight_limit,
             class_rng: streams.stream("classes"),
             prompt_rng: streams.stream("prompt-tokens"),
             output_rng: streams.stream("output-tokens"),
             think_rng: streams.stream("think-time"),
             retry_rng: streams.stream("retry-backoff"),
             requests: Slab::default(),
+            extra: Vec::new(),
+            extras: false,
             live: 0,
             arrivals_left: match scenario.stop {
                 StopRule::Requests(n) => Some(n),
@@ -429,7 +449,9 @@ impl<'a, E: Endpoint> System<'a, E> {
                 }
                 _ => None,
             },
-        }
+        };
+        system.extras = system.sessions.is_some() || pol.async_queue.is_some();
+        system
     }
 
     fn request(&self, id: RequestId) -> &Request {
@@ -438,6 +460,16 @@ impl<'a, E: Endpoint> System<'a, E> {
 
     fn request_mut(&mut self, id: RequestId) -> &mut Request {
         self.requests.get_mut(id)
+    }
+
+    /// The request's [`Extra`]; only when `self.extras`.
+    fn extra(&self, id: RequestId) -> &Extra {
+        &self.extra[id.slot as usize]
+    }
+
+    /// The request's [`Extra`], mutably; only when `self.extras`.
+    fn extra_mut(&mut self, id: RequestId) -> &mut Extra {
+        &mut self.extra[id.slot as usize]
     }
 
     /// Whether `id` is a request still without its outcome (slots of ended ones are reused).
@@ -462,6 +494,9 @@ impl<'a, E: Endpoint> System<'a, E> {
         dist.sample(rng).round().max(min).min(f64::from(u32::MAX)) as u32
     }
 
+    /// A new request from `user` (closed loop) or an arrival. Always inlined: it runs once per
+    /// request, and a call would pass its arguments through memory.
+    #[inline(always)]
     fn new_request(
         &mut self,
         sim: &mut Simulation<Ev<E>>,
@@ -541,9 +576,9 @@ impl<'a, E: Endpoint> System<'a, E> {
     }
 
     /// Counts a new request and sends it (or queues it as an async job); `turn`: its prompt
-    /// when prompts repeat (else it has `prompt` tokens of its own). Inlined into the arrival
-    /// handler, its one caller on the hot path, to save a call and a copy per request.
-    #[inline]
+    /// when prompts repeat (else it has `prompt` tokens of its own). Always inlined into the
+    /// arrival handler, its one caller on the hot path, to save a call and a copy per request.
+    #[inline(always)]
     fn create_request(
         &mut self,
         sim: &mut Simulation<Ev<E>>,
@@ -554,20 +589,9 @@ impl<'a, E: Endpoint> System<'a, E> {
         turn: Option<Turn>,
     ) {
         let now = sim.now();
-        let (prompt, content, answer, session) = match turn {
-            Some(t) => (
-                t.made.tokens,
-                Some(t.made.content),
-                t.made.answer,
-                t.session,
-            ),
-            None => (prompt, None, 0, None),
-        };
+        let prompt = turn.as_ref().map_or(prompt, |t| t.made.tokens);
         let measured = now >= self.window_start;
         let job = Request {
-            content,
-            answer,
-            session,
             live: true,
             class,
             measured,
@@ -581,16 +605,28 @@ impl<'a, E: Endpoint> System<'a, E> {
             started: now,
             connected: None,
             probe: false,
-            queued: None,
-            first_token: None,
         };
         let id = self.requests.insert(job);
+        if self.extras {
+            let extra = match turn {
+                Some(t) => Extra {
+                    content: Some(t.made.content),
+                    answer: t.made.answer,
+                    session: t.session,
+                    ..Extra::default()
+                },
+                None => Extra::default(),
+            };
+            // Slots are handed out in order, so a new slot is the next one here too.
+            match self.extra.get_mut(id.slot as usize) {
+                Some(e) => *e = extra,
+                None => self.extra.push(extra),
+            }
+        }
         self.backlog.observe(now, self.live);
         self.live += 1;
         self.created += 1;
-        if (self.live > self.scenario.in_flight_limit || self.created > ARRIVAL_LIMIT)
-            && !self.stopped
-        {
+        if (self.live > self.in_flight_limit || self.created > ARRIVAL_LIMIT) && !self.stopped {
             // The backlog has passed the memory budget (or the run has made more requests than
             // any run needs, as an absurd rate whose requests are all refused at once would):
             // the run ends here, its requests in flight counted unfinished, rather than growing
@@ -616,15 +652,22 @@ impl<'a, E: Endpoint> System<'a, E> {
         j.attempts += 1;
         let (first, measured, class) = (j.attempts == 1, j.measured, j.class);
         let info = self.info[usize::from(class)];
+        let (prompt, output) = (j.prompt, j.output);
+        let (content, answer) = if self.extras {
+            let e = &self.extra[id.slot as usize];
+            (e.content.clone(), e.answer)
+        } else {
+            (None, 0)
+        };
         let sub = Submit {
             owner: id,
-            prompt: j.prompt,
-            output: j.output,
+            prompt,
+            output,
             lane: info.lane,
             measured,
             cancel: info.cancel,
-            content: j.content.clone(),
-            answer: j.answer,
+            content,
+            answer,
         };
         if self.budgeted {
             // Times older than the window never count again (time only moves on), so they are
@@ -895,7 +938,7 @@ impl<'a, E: Endpoint> System<'a, E> {
                 let waited = (now - arrived).as_nanos();
                 let polls = waited.div_ceil(p.as_nanos().max(1));
                 let seen = arrived + SimDuration::from_nanos(polls * p.as_nanos());
-                self.request_mut(id).first_token = first_token;
+                self.extra_mut(id).first_token = first_token;
                 sim.schedule_at(seen.max(now), Event::JobSeen(id));
                 return;
             }
@@ -967,13 +1010,17 @@ impl<'a, E: Endpoint> System<'a, E> {
         let now = sim.now();
         let j = self.requests.get_mut(id);
         j.live = false;
+        // One copy of the request serves everything below: no second lookup of its slot.
+        let j = *j;
         let (measured, user, class, output) = (j.measured, j.user, j.class, j.output);
         if measured {
-            self.count_end(id, now, outcome, first_token);
+            self.count_end(&j, now, outcome, first_token);
         }
         let mut user = user;
-        if let (Some(session), Some(sessions)) = (self.request(id).session, self.sessions.as_mut())
-        {
+        if let (Some(session), Some(sessions)) = (
+            self.extras.then(|| self.extra(id).session).flatten(),
+            self.sessions.as_mut(),
+        ) {
             let conv = self.pol.classes[usize::from(class)]
                 .reuse
                 .conversation
@@ -1000,16 +1047,15 @@ impl<'a, E: Endpoint> System<'a, E> {
     #[inline(always)]
     fn count_end(
         &mut self,
-        id: RequestId,
+        j: &Request,
         now: SimTime,
         outcome: Outcome,
         first_token: Option<SimTime>,
     ) {
-        let j = self.request(id);
         let polls = self.polls(j, now);
         let (arrived, class, output) = (j.arrived, j.class, j.output);
         if self.keep_requests {
-            self.keep_record(id, now, outcome, first_token);
+            self.keep_record(j, now, outcome, first_token);
         }
         let end = End {
             now,
@@ -1030,12 +1076,11 @@ impl<'a, E: Endpoint> System<'a, E> {
     #[inline(never)]
     fn keep_record(
         &mut self,
-        id: RequestId,
+        j: &Request,
         now: SimTime,
         outcome: Outcome,
         first_token: Option<SimTime>,
     ) {
-        let j = self.request(id);
         let arrived = j.arrived;
         let record = RequestRecord {
             arrived_s: arrived.as_secs_f64(),
@@ -1074,7 +1119,7 @@ impl<'a, E: Endpoint> System<'a, E> {
         self.queue_seq += 1;
         let key = (prio, self.queue_seq);
         self.queue.insert(key, id);
-        self.request_mut(id).queued = Some(key);
+        self.extra_mut(id).queued = Some(key);
         self.out.async_queue_max = self.out.async_queue_max.max(self.queue.len() as u64);
         if let Some(ttl) = spec.ttl {
             sim.schedule_in(ttl, Event::JobExpire(id));
@@ -1090,7 +1135,7 @@ impl<'a, E: Endpoint> System<'a, E> {
                 break;
             };
             self.queue.remove(&key);
-            self.request_mut(id).queued = None;
+            self.extra_mut(id).queued = None;
             let sub = self.count_attempt(sim.now(), id);
             let attempt = self.eps[0].pull(sim, r, &sub);
             let j = self.request_mut(id);
@@ -1283,7 +1328,7 @@ impl<E: Endpoint> Model for System<'_, E> {
             Event::AttemptTimer(id, seq) => !self.request_live(id) || self.request(id).seq != seq,
             Event::Retry(id) | Event::JobSeen(id) => !self.request_live(id),
             Event::Turn(session) => !self.sessions.as_ref().is_some_and(|s| s.is_live(session)),
-            Event::JobExpire(id) => !self.request_live(id) || self.request(id).queued.is_none(),
+            Event::JobExpire(id) => !self.request_live(id) || self.extra(id).queued.is_none(),
             Event::BreakerHalfOpen(epoch) => {
                 epoch != self.breaker_epoch || self.breaker != BreakerState::Open
             }
@@ -1304,9 +1349,16 @@ impl<E: Endpoint> Model for System<'_, E> {
             // Arrivals are never stale.
             Event::Arrival => {
                 let measured = sim.now() >= self.window_start;
-                // A replayed trace gives this arrival's tokens; take them before the next.
-                let sizes = self.arrival_state.next_sizes.take();
-                let conversation = self.arrival_state.next_conversation.take();
+                // A replayed trace gives this arrival's tokens; take them before the next. Other
+                // arrivals carry none: nothing to take.
+                let (sizes, conversation) = if self.replayed {
+                    (
+                        self.arrival_state.next_sizes.take(),
+                        self.arrival_state.next_conversation.take(),
+                    )
+                } else {
+                    (None, None)
+                };
                 if count_arrival(&mut self.arrivals_left, measured)
                     && let Load::Open(arrivals) = &self.scenario.load
                 {
@@ -1327,10 +1379,10 @@ impl<E: Endpoint> Model for System<'_, E> {
             }
             Event::Ep(i, e) => {
                 let i = usize::from(i);
-                if self.eps[i].is_stale(&e) {
+                let Some(notice) = self.eps[i].handle_one_if_fresh(sim, e) else {
                     return false;
-                }
-                if let Some(n) = self.eps[i].handle_one(sim, e) {
+                };
+                if let Some(n) = notice {
                     if self.any_notices() {
                         self.notice_after_queued(sim, i, n);
                     } else {
@@ -1359,7 +1411,9 @@ impl<E: Endpoint> Model for System<'_, E> {
         if !self.queue.is_empty() {
             self.dispatch(sim);
         }
-        self.sync_done();
+        if E::HEEDS_CLIENT_DONE {
+            self.sync_done();
+        }
         true
     }
 }
@@ -1372,11 +1426,11 @@ impl<E: Endpoint> System<'_, E> {
             Event::Turn(session) => self.next_turn(sim, session),
             Event::Retry(id) => self.start_attempt(sim, id),
             Event::JobSeen(id) => {
-                let first = self.request(id).first_token;
+                let first = self.extra(id).first_token;
                 self.finish(sim, id, Outcome::Ok, first);
             }
             Event::JobExpire(id) => {
-                if let Some(key) = self.request_mut(id).queued.take() {
+                if let Some(key) = self.extra_mut(id).queued.take() {
                     self.queue.remove(&key);
                 }
                 self.finish(sim, id, Outcome::Expired, None);

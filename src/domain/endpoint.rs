@@ -136,6 +136,10 @@ pub trait Endpoint {
     /// The clients say whether they are done: no more arrivals, no request unfinished.
     fn set_client_done(&mut self, done: bool);
 
+    /// Whether [`Endpoint::set_client_done`] does anything: when it does not, the clients do
+    /// not work out after every event whether they are done.
+    const HEEDS_CLIENT_DONE: bool = true;
+
     /// Work an endpoint put off until the clients heard its notices of this instant (a server
     /// pool takes its next queued attempt only after the clients learnt how the last one
     /// ended, so a closed-loop user's next request is scheduled first on a tie).
@@ -160,6 +164,21 @@ pub trait Endpoint {
     ) -> Option<Notice> {
         self.handle(sim, event);
         None
+    }
+
+    /// [`Endpoint::handle_one`] unless the event is stale (then `None`, and nothing is done).
+    /// By default [`Endpoint::is_stale`] first; an endpoint may decide both in one look at the
+    /// attempt the event is for.
+    #[inline]
+    fn handle_one_if_fresh(
+        &mut self,
+        sim: &mut Simulation<Event<Self::Event>>,
+        event: Self::Event,
+    ) -> Option<Option<Notice>> {
+        if self.is_stale(&event) {
+            return None;
+        }
+        Some(self.handle_one(sim, event))
     }
 
     /// Ends the run at `end`: the endpoint's statistics (request counts are the clients'), and

@@ -326,7 +326,19 @@ impl Arrivals {
     }
 
     /// The time from one arrival at `now` to the next (`SimDuration::MAX`: there is none).
+    /// Always inlined: Poisson arrivals, the common case, are drawn without a call, and the
+    /// other processes go to [`Arrivals::next_gap_other`].
+    #[inline(always)]
     pub fn next_gap(&self, now: SimTime, rng: &mut SimRng, st: &mut ArrivalState) -> SimDuration {
+        match self {
+            Arrivals::Poisson { gap, .. } => SimDuration::from_secs_f64_saturating(gap.sample(rng)),
+            _ => self.next_gap_other(now, rng, st),
+        }
+    }
+
+    /// [`Arrivals::next_gap`] of every process (Poisson included, for completeness).
+    #[inline(never)]
+    fn next_gap_other(&self, now: SimTime, rng: &mut SimRng, st: &mut ArrivalState) -> SimDuration {
         match self {
             Arrivals::Poisson { gap, .. } => SimDuration::from_secs_f64_saturating(gap.sample(rng)),
             Arrivals::Constant { gap, .. } => *gap,
