@@ -195,7 +195,11 @@ pub fn calibrate(req: &Request, catalog: &Catalog) -> Result<Fitted, Error> {
                 msg.push_str("; nor ");
             }
             let se = 100.0 / u.effect.max(1e-9);
-            let se = if se > 1000.0 { "more than 1000".to_string() } else { format!("{se:.0}") };
+            let se = if se > 1000.0 {
+                "more than 1000".to_string()
+            } else {
+                format!("{se:.0}")
+            };
             if u.partners.is_empty() {
                 write!(
                     msg,
@@ -205,7 +209,11 @@ pub fn calibrate(req: &Request, catalog: &Catalog) -> Result<Fitted, Error> {
                 )
                 .unwrap();
             } else {
-                let p: Vec<String> = u.partners.iter().map(|c| format!("`{}`", c.name())).collect();
+                let p: Vec<String> = u
+                    .partners
+                    .iter()
+                    .map(|c| format!("`{}`", c.name()))
+                    .collect();
                 write!(
                     msg,
                     "`{}` apart from {}: they trade off (standard error {se} %, at most {:.0} % is needed)",
