@@ -287,7 +287,7 @@ fn sample_args(out: &Path) -> Vec<String> {
         "--engine-option",
         "max-num-seqs=4096",
         "--fix",
-        "per-step-us,per-seq-us",
+        "per-step-us,per-seq-us,per-request-ms",
         "--hold-out",
         "4",
         "--out",
@@ -353,7 +353,7 @@ fn the_written_class_runs_unchanged_in_an_experiment_that_names_it() {
         .args(["--class", "sglang", "--engine-option", "max-num-seqs=4096"])
         .args([
             "--fix",
-            "per-step-us,per-seq-us",
+            "per-step-us,per-seq-us,per-request-ms",
             "--max-iters",
             "30",
             "--catalog",
