@@ -235,6 +235,7 @@ fn host_time_per_step_free_beside_bandwidth_is_refused_as_a_trade_off() {
         Err(calibrate::Error::Config(e)) => e.to_string(),
         other => panic!("expected a refusal, got {other:?}"),
     };
+    eprintln!("{e}");
     assert!(
         e.contains("cannot identify `per-step-us` apart from `mbu`") && e.contains("trade off"),
         "{e}"
@@ -262,6 +263,7 @@ fn rows_at_batch_1_only_are_refused_naming_the_per_sequence_time_and_the_rows_it
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
+    eprintln!("{err}");
     assert!(
         err.contains("cannot identify") && err.contains("`per-seq-us`"),
         "{err}"
