@@ -278,7 +278,8 @@ impl Scheduler for VllmOptions {
 /// being `kv_tokens / context_len x 512` clamped to 2,048-4,096 (models/SOURCES.md §3,
 /// `running-limit-from-kv-pool` in the sglang class).
 pub(crate) fn kv_pool_running_limit(kv_tokens: u64, context_len: u32) -> u32 {
-    let pool = ((kv_tokens as f64 / f64::from(context_len.max(1)) * 512.0) as u64).clamp(2048, 4096);
+    let pool =
+        ((kv_tokens as f64 / f64::from(context_len.max(1)) * 512.0) as u64).clamp(2048, 4096);
     (kv_tokens / 2).min(pool).max(1) as u32
 }
 

@@ -286,8 +286,6 @@ fn sample_args(out: &Path) -> Vec<String> {
         "4",
         "--class",
         "sglang",
-        "--engine-option",
-        "max-num-seqs=4096",
         "--fix",
         "per-step-us,per-seq-us,per-request-ms",
         "--hold-out",
@@ -352,7 +350,7 @@ fn the_written_class_runs_unchanged_in_an_experiment_that_names_it() {
             "--tp",
             "4",
         ])
-        .args(["--class", "sglang", "--engine-option", "max-num-seqs=4096"])
+        .args(["--class", "sglang"])
         .args([
             "--fix",
             "per-step-us,per-seq-us,per-request-ms",
