@@ -56,6 +56,8 @@ pub struct Observed {
     pub ttft_median_s: Option<f64>,
     /// Median inter-token latency (compared with capsim's mean time per output token).
     pub itl_median_s: Option<f64>,
+    /// Mean time per output token after the first (`mean_tpot_ms`).
+    pub tpot_mean_s: Option<f64>,
 }
 
 impl Observed {
@@ -70,6 +72,9 @@ impl Observed {
         }
         if let Some(x) = self.itl_median_s {
             v.push(("median itl", x));
+        }
+        if let Some(x) = self.tpot_mean_s {
+            v.push(("mean tpot", x));
         }
         v
     }

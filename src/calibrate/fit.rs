@@ -98,16 +98,20 @@ impl Coef {
     pub fn needs(self) -> &'static str {
         match self {
             Coef::Mbu => {
-                "rows at load levels with different batch sizes and context lengths (several request rates, long outputs)"
+                "time per output token at batch 1 (a request rate low enough that requests rarely overlap): memory-bound decode steps, whose weight reads it sets"
             }
             Coef::Mfu => {
-                "rows with prompts of different lengths, or prefill-heavy load (long prompts)"
+                "time to first token at batch 1 for prompts of two or more lengths, one of them long (a thousand tokens and more): prefill time grows with the prompt at the compute rate it sets"
             }
             Coef::PerStep => {
-                "rows at low load (batch 1) next to rows at high load, on an engine whose host time is not hidden"
+                "time to first token at batch 1 for long prompts (compute-bound steps, where bandwidth does not count) next to time per output token at batch 1 (memory-bound steps); on an engine that overlaps host work, load at which host time is not hidden"
             }
-            Coef::PerSeq => "rows at more than one load level, so batch sizes differ",
-            Coef::Api => "time-to-first-token rows at low load with short prompts",
+            Coef::PerSeq => {
+                "rows at more than one load level: high load (large batches) next to batch 1, since its time grows with the batch size"
+            }
+            Coef::Api => {
+                "time to first token at batch 1 with short prompts next to time per output token: API time comes once per request, not once per step"
+            }
         }
     }
 }
@@ -139,7 +143,18 @@ pub struct Problem<'a> {
     pub levels: Vec<&'a Level>,
     /// The catalog the deployment names.
     pub catalog: &'a Catalog,
+    /// How much each measurement of `levels` varies by chance (standard deviation of its log
+    /// over replays with other seeds, see [`Problem::chance`]), in the order of
+    /// [`Problem::residuals_of`]; residuals are divided by it. Empty: every one counts alike.
+    pub noise: Vec<f64>,
 }
+
+/// Seeds of the replays that measure chance variation (besides the fit's own).
+const NOISE_SEEDS: u64 = 4;
+
+/// The least chance variation assumed for a measurement: 0.1 % (a level of a few hundred
+/// requests at batch 1 repeats its figures almost exactly, but no load test repeats better).
+pub const NOISE_FLOOR: f64 = 1e-3;
 
 /// Residual given when a replay answers nothing (so the optimiser moves away from it).
 const MISSING: f64 = 10.0;
@@ -189,42 +204,181 @@ impl Problem<'_> {
         Ok(out)
     }
 
-    /// Coefficients the fit levels cannot identify near the start: a coefficient that moves no
-    /// measurement, or two that move them the same way (the data cannot tell them apart).
-    pub fn unidentified(&self) -> Result<Vec<(Coef, Option<Coef>)>, ReplayError> {
-        const STEP: f64 = 0.3;
-        let x0 = self.start();
-        let r0 = self.residuals_of(&self.class_at(&x0), &self.levels)?;
-        let mut cols = Vec::new();
-        for i in 0..self.free.len() {
-            let mut x = x0.clone();
-            x[i] += STEP;
-            let r = self.residuals_of(&self.class_at(&x), &self.levels)?;
-            cols.push(
-                r.iter()
-                    .zip(&r0)
-                    .map(|(a, b)| (a - b) / STEP)
-                    .collect::<Vec<f64>>(),
-            );
-        }
-        let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        let mut bad = Vec::new();
-        for i in 0..cols.len() {
-            // A coefficient whose change of 35 % moves no measurement by 0.1 %.
-            if norm(&cols[i]) < 3e-3 {
-                bad.push((self.free[i], None));
-                continue;
+    /// The chance variation of every measurement of the fit levels under `class`: the
+    /// standard deviation of ln(figure) over replays with the fit's seed and
+    /// [`NOISE_SEEDS`] others (at least [`NOISE_FLOOR`]). Replays of a load level vary from
+    /// seed to seed as much as load tests of it do, so this is also the expected noise of the
+    /// measured figures.
+    pub fn chance(&self, class: &toml::Table) -> Result<Vec<f64>, ReplayError> {
+        let mut runs: Vec<Vec<f64>> = Vec::new();
+        for k in 0..=NOISE_SEEDS {
+            let seed = super::replay::SEED + k;
+            let per_level: Vec<Result<Vec<f64>, ReplayError>> = self
+                .levels
+                .par_iter()
+                .map(|l| {
+                    let m = super::replay::replay_seeded(
+                        self.deployment,
+                        class,
+                        l,
+                        self.catalog,
+                        seed,
+                    )?;
+                    Ok(simulated(l, &m)
+                        .into_iter()
+                        .map(|s| s.filter(|s| *s > 0.0).map_or(f64::NAN, f64::ln))
+                        .collect())
+                })
+                .collect();
+            let mut v = Vec::new();
+            for r in per_level {
+                v.extend(r?);
             }
-            for j in 0..i {
-                let dot: f64 = cols[i].iter().zip(&cols[j]).map(|(a, b)| a * b).sum();
-                let cos = dot / (norm(&cols[i]) * norm(&cols[j])).max(1e-300);
-                if cos.abs() > 0.9995 {
-                    bad.push((self.free[i], Some(self.free[j])));
+            runs.push(v);
+        }
+        let n = runs.len() as f64;
+        Ok((0..runs[0].len())
+            .map(|i| {
+                let x: Vec<f64> = runs.iter().map(|r| r[i]).collect();
+                if x.iter().any(|v| !v.is_finite()) {
+                    return 1.0;
+                }
+                let mean = x.iter().sum::<f64>() / n;
+                let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                var.sqrt().max(NOISE_FLOOR)
+            })
+            .collect())
+    }
+
+    /// Residuals divided by the chance variation of their measurement.
+    fn weighted(&self, mut r: Vec<f64>) -> Vec<f64> {
+        if self.noise.len() == r.len() {
+            r.iter_mut().zip(&self.noise).for_each(|(x, s)| *x /= s);
+        }
+        r
+    }
+
+    /// The sensitivity of every measurement to every free coefficient at the start: column
+    /// `i` holds d ln(simulated) / d ln(coefficient i), by a one-sided difference of 10 % (taken
+    /// downwards at the upper bound).
+    pub fn sensitivity(&self) -> Result<Vec<Vec<f64>>, ReplayError> {
+        const STEP: f64 = 0.1;
+        let base: Vec<f64> = self
+            .free
+            .iter()
+            .map(|c| c.get(self.base).unwrap_or(1.0))
+            .collect();
+        let class_of = |v: &[f64]| {
+            let mut class = self.base.clone();
+            for (c, &vi) in self.free.iter().zip(v) {
+                c.set(&mut class, vi);
+            }
+            class
+        };
+        let r0 = self.weighted(self.residuals_of(&class_of(&base), &self.levels)?);
+        let mut cols = Vec::new();
+        for (i, c) in self.free.iter().enumerate() {
+            let up = base[i] * STEP.exp() <= c.bounds().1;
+            let h = if up { STEP } else { -STEP };
+            let mut v = base.clone();
+            v[i] *= h.exp();
+            let r = self.weighted(self.residuals_of(&class_of(&v), &self.levels)?);
+            cols.push(r.iter().zip(&r0).map(|(a, b)| (a - b) / h).collect());
+        }
+        Ok(cols)
+    }
+
+    /// Coefficients the fit levels cannot identify near the start, with the coefficients they
+    /// trade off against (none: it moves no measurement) and its independent effect (see
+    /// [`independent_effects`]).
+    pub fn unidentified(&self) -> Result<Vec<Unidentified>, ReplayError> {
+        let cols = self.sensitivity()?;
+        Ok(independent_effects(&cols)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (effect, _))| *effect * MAX_SE < 1.0)
+            .map(|(i, (effect, partners))| Unidentified {
+                coef: self.free[i],
+                partners: partners.into_iter().map(|j| self.free[j]).collect(),
+                effect,
+            })
+            .collect())
+    }
+}
+
+/// A coefficient the data cannot pin down.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unidentified {
+    /// The coefficient.
+    pub coef: Coef,
+    /// The coefficients whose changes can undo its effect (empty: it has almost none).
+    pub partners: Vec<Coef>,
+    /// Norm of the change of the measurements (in units of their chance variation) per unit
+    /// change of ln(coefficient) that no change of the other coefficients can undo: 1 / the
+    /// standard error of ln(coefficient).
+    pub effect: f64,
+}
+
+/// The largest standard error (of ln coefficient) at which a coefficient counts as identified:
+/// 5 %, so that a fitted coefficient is good to a few per cent (the precision calibration is
+/// asked for). With residuals in units of their chance variation, the linearised least-squares
+/// standard error of a coefficient is 1 / (the norm of the part of its sensitivity column
+/// that the other columns cannot reproduce): a trade-off between coefficients shows as a
+/// large standard error for each of them, whatever the optimiser does.
+pub const MAX_SE: f64 = 0.05;
+
+/// For each column of the sensitivity matrix `cols` (one per coefficient, one row per
+/// measurement): the norm of what is left of it after its least-squares projection on the
+/// other columns, i.e. the part of its effect that no combination of the other coefficients
+/// reproduces (`norm x sin` of its angle to their span), and the other columns that make up
+/// the projection, largest share first (those over a fifth of the largest; none when the
+/// column itself is below `1 / MAX_SE`, so that it moves nothing).
+pub fn independent_effects(cols: &[Vec<f64>]) -> Vec<(f64, Vec<usize>)> {
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    (0..cols.len())
+        .map(|i| {
+            let others: Vec<usize> = (0..cols.len()).filter(|&j| j != i).collect();
+            // Modified Gram-Schmidt on the other columns, then the residual of column i.
+            let mut basis: Vec<Vec<f64>> = Vec::new();
+            for &j in &others {
+                let mut q = cols[j].clone();
+                for b in &basis {
+                    let d = dot(&q, b);
+                    q.iter_mut().zip(b).for_each(|(x, y)| *x -= d * y);
+                }
+                let n = dot(&q, &q).sqrt();
+                if n > 1e-12 {
+                    q.iter_mut().for_each(|x| *x /= n);
+                    basis.push(q);
                 }
             }
-        }
-        Ok(bad)
-    }
+            let mut r = cols[i].clone();
+            for b in &basis {
+                let d = dot(&r, b);
+                r.iter_mut().zip(b).for_each(|(x, y)| *x -= d * y);
+            }
+            let effect = dot(&r, &r).sqrt();
+            // Which others make up the projection: their least-squares weights times their
+            // column norms, from the normal equations on the others (small, solved directly).
+            let proj: Vec<f64> = cols[i].iter().zip(&r).map(|(a, b)| a - b).collect();
+            let share: Vec<f64> = others
+                .iter()
+                .map(|&j| dot(&proj, &cols[j]).abs() / dot(&cols[j], &cols[j]).sqrt().max(1e-300))
+                .collect();
+            let top = share.iter().copied().fold(0.0, f64::max);
+            let mut partners: Vec<(usize, f64)> = others
+                .iter()
+                .zip(&share)
+                .filter(|(_, s)| top > 1e-12 && **s > 0.2 * top)
+                .map(|(&j, &s)| (j, s))
+                .collect();
+            partners.sort_by(|a, b| b.1.total_cmp(&a.1));
+            if dot(&cols[i], &cols[i]).sqrt() < 1.0 / MAX_SE {
+                partners.clear();
+            }
+            (effect, partners.into_iter().map(|(j, _)| j).collect())
+        })
+        .collect()
 }
 
 impl CostFunction for Problem<'_> {
@@ -232,6 +386,10 @@ impl CostFunction for Problem<'_> {
     type Output = f64;
 
     fn cost(&self, x: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        // Unweighted: every figure counts alike in the fit. (Weighting by chance variation,
+        // as the identifiability check does, lets the figures that repeat best dominate; on
+        // the shipped sample, whose errors are the model's more than chance's, that fits the
+        // low levels better and the held-back one worse: docs/validation.md.)
         let r = self
             .residuals_of(&self.class_at(x), &self.levels)
             .map_err(|e| argmin::core::Error::msg(format!("{e:?}")))?;
@@ -241,7 +399,7 @@ impl CostFunction for Problem<'_> {
 
 /// Nelder-Mead restarts: a simplex that has collapsed along a valley is rebuilt around the
 /// best point (a standard remedy for its stalls), until a restart no longer improves the cost.
-const RESTARTS: usize = 4;
+const RESTARTS: usize = 8;
 
 /// Fits the free coefficients; returns the fitted class and the mean squared log error.
 pub fn fit(p: Problem<'_>, max_iters: u64) -> Result<(toml::Table, f64), String> {
@@ -249,7 +407,9 @@ pub fn fit(p: Problem<'_>, max_iters: u64) -> Result<(toml::Table, f64), String>
     let mut cost = f64::INFINITY;
     let mut p = p;
     for round in 0..RESTARTS {
-        let size = 0.6 / (1 << round) as f64;
+        // Full-size simplices again and again: a small one is caught by the objective's
+        // roughness (a replay's figures move in small jumps as events reorder).
+        let size = if round % 2 == 0 { 0.6 } else { 0.3 };
         let mut simplex = vec![x.clone()];
         for i in 0..x.len() {
             let mut v = x.clone();

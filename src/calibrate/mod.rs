@@ -160,7 +160,7 @@ pub fn calibrate(req: &Request, catalog: &Catalog) -> Result<Fitted, Error> {
         .into_iter()
         .filter(|c| !req.fix.contains(c))
         .collect();
-    let problem = Problem {
+    let mut problem = Problem {
         deployment: &d,
         base: &base,
         free: free.clone(),
@@ -171,6 +171,7 @@ pub fn calibrate(req: &Request, catalog: &Catalog) -> Result<Fitted, Error> {
             .map(|(_, (_, l))| l)
             .collect(),
         catalog,
+        noise: Vec::new(),
     };
     if problem.levels.is_empty() {
         return Err(
@@ -180,6 +181,7 @@ pub fn calibrate(req: &Request, catalog: &Catalog) -> Result<Fitted, Error> {
                 .into(),
         );
     }
+    problem.noise = problem.chance(&base)?;
     let bad = problem.unidentified()?;
     if !bad.is_empty() {
         let rates: Vec<String> = problem.levels.iter().map(|l| fmt_rate(l.rate)).collect();
@@ -188,23 +190,42 @@ pub fn calibrate(req: &Request, catalog: &Catalog) -> Result<Fitted, Error> {
             rates.join(", ")
         );
         let mut hint = String::new();
-        for (i, (c, other)) in bad.iter().enumerate() {
+        for (i, u) in bad.iter().enumerate() {
             if i > 0 {
                 msg.push_str("; nor ");
             }
-            match other {
-                None => write!(msg, "`{}`: no measurement changes with it", c.name()).unwrap(),
-                Some(o) => write!(
+            let se = 100.0 / u.effect.max(1e-9);
+            let se = if se > 1000.0 {
+                "more than 1000".to_string()
+            } else {
+                format!("{se:.0}")
+            };
+            if u.partners.is_empty() {
+                write!(
                     msg,
-                    "`{}` apart from `{}`: they change the measurements the same way",
-                    c.name(),
-                    o.name()
+                    "`{}`: it moves the measurements too little to be pinned (standard error {se} %, at most {:.0} % is needed)",
+                    u.coef.name(),
+                    100.0 * fit::MAX_SE
                 )
-                .unwrap(),
+                .unwrap();
+            } else {
+                let p: Vec<String> = u
+                    .partners
+                    .iter()
+                    .map(|c| format!("`{}`", c.name()))
+                    .collect();
+                write!(
+                    msg,
+                    "`{}` apart from {}: they trade off (standard error {se} %, at most {:.0} % is needed)",
+                    u.coef.name(),
+                    p.join(", "),
+                    100.0 * fit::MAX_SE
+                )
+                .unwrap();
             }
-            write!(hint, "\n  `{}` needs {}", c.name(), c.needs()).unwrap();
+            write!(hint, "\n  `{}` needs {}", u.coef.name(), u.coef.needs()).unwrap();
         }
-        let fix: Vec<&str> = bad.iter().map(|(c, _)| c.name()).collect();
+        let fix: Vec<&str> = bad.iter().map(|u| u.coef.name()).collect();
         return Err(ConfigError::new(cli, msg)
             .with_hint(format!(
                 "add such rows, or keep the base class's value with --fix {}{hint}",

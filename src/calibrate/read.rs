@@ -193,6 +193,7 @@ fn parse_bench_json(text: &str, path: &Path) -> Result<Vec<Level>, ConfigError> 
                 e2e_median_s: ms(&["median_e2e_latency_ms", "median_e2el_ms"])?,
                 ttft_median_s: ms(&["median_ttft_ms"])?,
                 itl_median_s: ms(&["median_itl_ms"])?,
+                tpot_mean_s: ms(&["mean_tpot_ms"])?,
             },
         });
     }
@@ -284,6 +285,8 @@ fn parse_request_csv(text: &str, path: &Path) -> Result<Vec<Level>, ConfigError>
                     e2e_median_s: Some(median(3)),
                     ttft_median_s: Some(median(2)),
                     itl_median_s: tpot.get(tpot.len() / 2).copied(),
+                    tpot_mean_s: (!tpot.is_empty())
+                        .then(|| tpot.iter().sum::<f64>() / tpot.len() as f64),
                 },
             }
         })

@@ -30,13 +30,13 @@ pub struct Deployment {
 pub const SEED: u64 = 1;
 
 /// The experiment text that replays `level` with engine class `class` (a class file's table).
-pub fn experiment_text(d: &Deployment, class: &toml::Table, level: &Level) -> String {
+pub fn experiment_text(d: &Deployment, class: &toml::Table, level: &Level, seed: u64) -> String {
     let mut doc = toml::Table::new();
     doc.insert(
         "name".into(),
         format!("calibrate replay at {}/s", level.rate).into(),
     );
-    doc.insert("seed".into(), (SEED as i64).into());
+    doc.insert("seed".into(), (seed as i64).into());
     doc.insert("requests".into(), (level.requests.max(1) as i64).into());
     let tokens = |t: super::data::Tokens| -> toml::Value {
         let mut m = toml::Table::new();
@@ -87,10 +87,21 @@ pub fn replay(
     level: &Level,
     catalog: &Catalog,
 ) -> Result<Metrics, ReplayError> {
-    let text = experiment_text(d, class, level);
+    replay_seeded(d, class, level, catalog, SEED)
+}
+
+/// [`replay`] with another seed (to measure how much a level's figures vary by chance alone).
+pub fn replay_seeded(
+    d: &Deployment,
+    class: &toml::Table,
+    level: &Level,
+    catalog: &Catalog,
+    seed: u64,
+) -> Result<Metrics, ReplayError> {
+    let text = experiment_text(d, class, level, seed);
     let exp = crate::experiment::parse_with(&text, Path::new("calibrate replay"), catalog)
         .map_err(ReplayError::Config)?;
-    let plans = crate::runner::plan(&exp, SEED);
+    let plans = crate::runner::plan(&exp, seed);
     let r = crate::runner::run_one(&plans[0], Observe::default()).map_err(ReplayError::Run)?;
     Ok(r.rows[0].metrics.clone())
 }
@@ -107,6 +118,9 @@ pub fn simulated(level: &Level, m: &Metrics) -> Vec<Option<f64>> {
         v.push(m.ttft_p50_s);
     }
     if o.itl_median_s.is_some() {
+        v.push(m.tpot_mean_s);
+    }
+    if o.tpot_mean_s.is_some() {
         v.push(m.tpot_mean_s);
     }
     v

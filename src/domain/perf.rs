@@ -95,6 +95,9 @@ pub struct EngineClass {
     pub overlapped: bool,
     /// Whether a vLLM-like scheduler chunks prompts by default.
     pub chunked_prefill: bool,
+    /// Whether the default limit on running sequences comes from the KV token pool (SGLang's
+    /// `max_running_requests`) rather than from the scheduler's `max-num-seqs` default.
+    pub running_limit_from_kv_pool: bool,
     /// TGI's waiting-served ratio in this version, where it differs from the scheduler default.
     pub waiting_served_ratio: Option<f64>,
     /// Share of spec bandwidth the decode-attention kernel reaches on long contexts.

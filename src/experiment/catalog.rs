@@ -191,6 +191,8 @@ pub struct ClassFile {
     overlapped: bool,
     #[serde(default = "yes")]
     chunked_prefill: bool,
+    #[serde(default)]
+    running_limit_from_kv_pool: bool,
     waiting_served_ratio: Option<f64>,
     #[serde(default)]
     prefix_caching: bool,
@@ -669,6 +671,7 @@ pub(crate) fn class_from(
         cuda_graph_max_batch: c.cuda_graph_max_batch,
         overlapped: c.overlapped,
         chunked_prefill: c.chunked_prefill,
+        running_limit_from_kv_pool: c.running_limit_from_kv_pool,
         waiting_served_ratio: c.waiting_served_ratio,
         prefix_caching: c.prefix_caching,
         block_size: match c.block_size {

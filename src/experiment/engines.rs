@@ -234,11 +234,16 @@ impl Scheduler for VllmOptions {
         let large_gpu = at.deployment.is_some_and(|d| {
             d.gpu.visible_memory >= 70.0 * 1024f64.powi(3) && !d.gpu.id.starts_with("a100")
         });
-        let (seqs, toks) = if large_gpu {
+        let (mut seqs, toks) = if large_gpu {
             (d.large_gpu_max_num_seqs, d.large_gpu_max_num_batched_tokens)
         } else {
             (d.max_num_seqs, d.max_num_batched_tokens)
         };
+        if at.class.running_limit_from_kv_pool
+            && let Some(dep) = at.deployment
+        {
+            seqs = kv_pool_running_limit(dep.memory().kv_tokens(), at.max_model_len);
+        }
         let chunked = self.chunked_prefill.unwrap_or(at.class.chunked_prefill);
         let max_batched_tokens = count(
             src,
@@ -267,6 +272,15 @@ impl Scheduler for VllmOptions {
             chunked_prefill: chunked,
         }))
     }
+}
+
+/// SGLang's default limit on running requests: `min(kv_tokens / 2, pool)`, the request pool
+/// being `kv_tokens / context_len x 512` clamped to 2,048-4,096 (models/SOURCES.md §3,
+/// `running-limit-from-kv-pool` in the sglang class).
+pub(crate) fn kv_pool_running_limit(kv_tokens: u64, context_len: u32) -> u32 {
+    let pool =
+        ((kv_tokens as f64 / f64::from(context_len.max(1)) * 512.0) as u64).clamp(2048, 4096);
+    (kv_tokens / 2).min(pool).max(1) as u32
 }
 
 /// `[endpoint.engine]` options of the tgi scheduler.
@@ -503,6 +517,16 @@ impl StaticDefaults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sglangs_running_limit_is_half_the_kv_pool_capped_by_the_request_pool() {
+        // Request pool: 1,000,000 / 8,192 x 512 = 62,500, clamped to 4,096.
+        assert_eq!(kv_pool_running_limit(1_000_000, 8192), 4096);
+        // 100,000 / 131,072 x 512 = 390, raised to 2,048.
+        assert_eq!(kv_pool_running_limit(100_000, 131_072), 2048);
+        // A small pool: half its tokens.
+        assert_eq!(kv_pool_running_limit(3000, 4096), 1500);
+    }
 
     #[test]
     fn the_schedulers_are_the_variants_of_the_options() {
