@@ -674,11 +674,62 @@ fn cdf_chart(path: &Path, title: &str, lines: &[(String, &[f64])]) -> Result<(),
     root.present().map_err(draw_err)
 }
 
-/// A heatmap of `metric` over two numeric axes (x, y), each cell labelled with its value.
+/// A share as a cell label: two significant digits below 10 % (the band where an SLO sits:
+/// 0.34 %, not "0 %"), whole percent above; exactly 0 as "0".
+fn share_label(v: f64) -> String {
+    if v <= 0.0 {
+        "0".into()
+    } else if v < 0.1 {
+        format!("{}%", sig(v * 100.0))
+    } else {
+        format!("{:.0}%", v * 100.0)
+    }
+}
+
+/// The colour of share `v` on a log scale from 0.01 % (pale yellow) to 100 % (dark red),
+/// through orange; exactly 0 is white, so "none" and "a few" differ at a glance.
+fn share_colour(v: f64) -> RGBColor {
+    if v <= 0.0 {
+        return WHITE;
+    }
+    let t =
+        ((v.max(SHARE_FLOOR).log10() - SHARE_FLOOR.log10()) / -SHARE_FLOOR.log10()).clamp(0.0, 1.0);
+    // Stops of a sequential yellow-orange-red palette (ColorBrewer YlOrRd, 5 classes).
+    const STOPS: [(u8, u8, u8); 5] = [
+        (255, 255, 178),
+        (254, 204, 92),
+        (253, 141, 60),
+        (240, 59, 32),
+        (189, 0, 38),
+    ];
+    let f = t * (STOPS.len() - 1) as f64;
+    let i = (f.floor() as usize).min(STOPS.len() - 2);
+    let w = f - i as f64;
+    let mix = |a: u8, b: u8| (f64::from(a) + w * (f64::from(b) - f64::from(a))).round() as u8;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// An axis name with its unit: the key path, then `(requests/s)` or `(s)` when its values are
+/// rates or durations.
+fn axis_name(axis: &SweepAxis) -> String {
+    match axis.values.first().and_then(|v| v.unit.as_deref()) {
+        Some("/s") if axis.values.iter().all(|v| v.unit.as_deref() == Some("/s")) => {
+            format!("{} (requests/s)", axis.key)
+        }
+        Some("s") if axis.values.iter().all(|v| v.unit.as_deref() == Some("s")) => {
+            format!("{} (s)", axis.key)
+        }
+        _ => axis.key.clone(),
+    }
+}
+
+/// A heatmap of a share over two numeric axes, with a colour bar on a log scale and cell labels
+/// with significant digits in the SLO band.
 fn heatmap(
     path: &Path,
     title: &str,
-    axes: (&str, &str),
+    axes: (&SweepAxis, &SweepAxis),
     cells: &[(f64, f64, f64)],
 ) -> Result<(), RunError> {
     let mut xs: Vec<f64> = cells.iter().map(|c| c.0).collect();
@@ -689,27 +740,29 @@ fn heatmap(
     ys.dedup();
     let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 26))
+    let (main, bar) = root.split_horizontally(SIZE.0 - 120);
+    let mut chart = ChartBuilder::on(&main)
+        .caption(title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(56)
-        .y_label_area_size(72)
+        .y_label_area_size(80)
+        // A segmented range `0..n` holds n + 1 segments: one per value here.
         .build_cartesian_2d(
-            (0..xs.len()).into_segmented(),
-            (0..ys.len()).into_segmented(),
+            (0..xs.len().saturating_sub(1)).into_segmented(),
+            (0..ys.len().saturating_sub(1)).into_segmented(),
         )
         .map_err(draw_err)?;
     // Labels sit at the centre of their cells.
     let label = |values: &[f64], v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(i) => values.get(*i).map_or(String::new(), |x| format!("{x}")),
+        SegmentValue::CenterOf(i) => values.get(*i).map_or(String::new(), |x| sig(*x)),
         _ => String::new(),
     };
     let (xv, yv) = (xs.clone(), ys.clone());
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_desc(axes.0)
-        .y_desc(axes.1)
+        .x_desc(axis_name(axes.0))
+        .y_desc(axis_name(axes.1))
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
         .x_labels(xs.len() + 1)
@@ -725,9 +778,7 @@ fn heatmap(
         ) else {
             continue;
         };
-        // White (no timeouts) to red (all time out).
-        let t = v.clamp(0.0, 1.0);
-        let color = RGBColor(255, (255.0 * (1.0 - t)) as u8, (255.0 * (1.0 - t)) as u8);
+        let color = share_colour(v);
         let corners = [
             (SegmentValue::Exact(i), SegmentValue::Exact(j)),
             (SegmentValue::Exact(i + 1), SegmentValue::Exact(j + 1)),
@@ -736,17 +787,49 @@ fn heatmap(
             .draw_series(std::iter::once(Rectangle::new(corners, color.filled())))
             .map_err(draw_err)?;
         if xs.len() <= 12 && ys.len() <= 12 {
+            // White text on the dark end of the scale.
+            let ink = if v >= 0.05 { WHITE } else { BLACK };
             let style = TextStyle::from(("sans-serif", 15).into_font())
+                .color(&ink)
                 .pos(Pos::new(HPos::Center, VPos::Center));
             chart
                 .draw_series(std::iter::once(Text::new(
-                    format!("{:.0}%", v * 100.0),
+                    share_label(v),
                     (SegmentValue::CenterOf(i), SegmentValue::CenterOf(j)),
                     style,
                 )))
                 .map_err(draw_err)?;
         }
     }
+    // The colour bar: 0.01 % at the bottom to 100 % at the top, labelled each decade.
+    let mut scale = ChartBuilder::on(&bar)
+        .margin_top(60)
+        .margin_bottom(72)
+        .margin_right(8)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0.0..1.0, SHARE_FLOOR.log10()..0.0)
+        .map_err(draw_err)?;
+    scale
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_labels(5)
+        .y_label_formatter(&|v| format!("{}%", sig(10f64.powf(*v) * 100.0)))
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(draw_err)?;
+    let steps = 100;
+    let lo = SHARE_FLOOR.log10();
+    scale
+        .draw_series((0..steps).map(|k| {
+            let a = lo + (k as f64) * (-lo) / steps as f64;
+            let b = lo + ((k + 1) as f64) * (-lo) / steps as f64;
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                share_colour(10f64.powf((a + b) / 2.0)).filled(),
+            )
+        }))
+        .map_err(draw_err)?;
     root.present().map_err(draw_err)
 }
 
@@ -873,10 +956,10 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
         };
         let cells: Vec<(f64, f64, f64)> = pts
             .iter()
-            .filter_map(|p| Some((number(x, p)?, number(y, p)?, p.metric("timeout_rate")?)))
+            .filter_map(|p| Some((number(x, p)?, number(y, p)?, p.metric("failed_rate")?)))
             .collect();
-        let title = format!("{}: requests timing out (%)", summary.experiment);
-        heatmap(&dir.join("heatmap.png"), &title, (&x.key, &y.key), &cells)?;
+        let title = "What share of requests fails (any cause), by setting?".to_string();
+        heatmap(&dir.join("heatmap.png"), &title, (x, y), &cells)?;
         out.push(Chart {
             file: "heatmap.png".into(),
             title,
@@ -1064,6 +1147,19 @@ mod tests {
             values: [None; METRIC_COUNT],
             cdf: &[],
         }
+    }
+
+    #[test]
+    fn heatmap_cells_keep_two_significant_digits_in_the_slo_band_and_colour_on_a_log_scale() {
+        assert_eq!(share_label(0.0034), "0.34%");
+        assert_eq!(share_label(0.0052), "0.52%");
+        assert_eq!(share_label(0.0), "0");
+        assert_eq!(share_label(0.42), "42%");
+        assert_eq!(share_colour(0.0), WHITE);
+        // 0.01 % is the pale end, 100 % the dark end, 1 % halfway between them.
+        assert_eq!(share_colour(1e-4), RGBColor(255, 255, 178));
+        assert_eq!(share_colour(1.0), RGBColor(189, 0, 38));
+        assert_eq!(share_colour(0.01), RGBColor(253, 141, 60));
     }
 
     #[test]
