@@ -407,29 +407,62 @@ fn latency_chart(
     let hi = (hi * 2.0)
         .max(limits.iter().map(|l| l.1).fold(0.0, f64::max) * 1.5)
         .max(1.0);
+    // The load axis on transformed coordinates (log10 past a 10x span), as the share charts.
+    let logx = log_load(x0, x1);
+    let tx = move |x: f64| if logx { x.log10() } else { x };
+    let (cx0, cx1) = if logx {
+        (tx(x0) - 0.05, tx(x1) + 0.05)
+    } else {
+        (x0, x1)
+    };
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 26))
+        .caption(title, ("sans-serif", 24))
         .margin(16)
         .x_label_area_size(56)
         .y_label_area_size(72)
-        .build_cartesian_2d(x0..x1, (lo..hi).log_scale())
+        .build_cartesian_2d(cx0..cx1, (lo..hi).log_scale())
         .map_err(draw_err)?;
+    let x_label = move |v: &f64| if logx { sig(10f64.powf(*v)) } else { sig(*v) };
     chart
         .configure_mesh()
-        .x_desc(load_desc(load))
-        .y_desc("latency (s, log): p99 solid, p95 long dashes, p50 short")
+        .x_desc(format!(
+            "{}{}",
+            load_desc(load),
+            if logx { ", log scale" } else { "" }
+        ))
+        .y_desc("latency of answered requests (s, log scale)")
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
+        .x_label_formatter(&x_label)
         .y_label_formatter(&|v| seconds_label(*v))
         .draw()
         .map_err(draw_err)?;
+    // Every time limit first, under the lines, each labelled on its own line (no legend entry:
+    // several swept timeouts would give identical entries).
+    for (name, t) in limits {
+        let t = *t;
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(cx0, t), (cx1, t)],
+                10,
+                6,
+                BLACK.mix(0.7).stroke_width(2),
+            ))
+            .map_err(draw_err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                format!("{name} {}", seconds_text(t)),
+                (cx0 + 0.01 * (cx1 - cx0), t * 1.45),
+                ("sans-serif", 15),
+            )))
+            .map_err(draw_err)?;
+    }
+    let tr =
+        |pts: &[(f64, f64)]| -> Vec<(f64, f64)> { pts.iter().map(|&(x, y)| (tx(x), y)).collect() };
     for (i, (((name, lows), (_, mids)), (_, highs))) in p50.iter().zip(p95).zip(p99).enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         chart
-            .draw_series(LineSeries::new(
-                highs.iter().cloned(),
-                color.stroke_width(3),
-            ))
+            .draw_series(LineSeries::new(tr(highs), color.stroke_width(3)))
             .map_err(draw_err)?
             .label(name.as_str())
             .legend(move |(x, y)| {
@@ -437,36 +470,54 @@ fn latency_chart(
             });
         chart
             .draw_series(DashedLineSeries::new(
-                mids.iter().cloned(),
+                tr(mids),
                 14,
                 6,
                 color.stroke_width(2),
             ))
             .map_err(draw_err)?;
         chart
-            .draw_series(DashedLineSeries::new(
-                lows.iter().cloned(),
-                4,
-                4,
-                color.stroke_width(2),
-            ))
+            .draw_series(DashedLineSeries::new(tr(lows), 4, 4, color.stroke_width(2)))
             .map_err(draw_err)?;
     }
-    for (name, t) in limits {
-        let t = *t;
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x0, t), (x1, t)],
-                10,
-                6,
-                BLACK.stroke_width(2),
-            ))
-            .map_err(draw_err)?
-            .label(format!("{name} {t:.0} s"))
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
-    }
+    // What the three line styles mean, as legend entries of their own (drawn as a point of no
+    // size, so only the legend shows them).
+    let grey = RGBColor(90, 90, 90);
+    chart
+        .draw_series(std::iter::once(Circle::new((cx0, lo), 0, grey.filled())))
+        .map_err(draw_err)?
+        .label("p99: solid")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], grey.stroke_width(3)));
+    chart
+        .draw_series(std::iter::once(Circle::new((cx0, lo), 0, grey.filled())))
+        .map_err(draw_err)?
+        .label("p95: long dashes")
+        .legend(move |(x, y)| {
+            EmptyElement::at((x, y))
+                + PathElement::new(vec![(0, 0), (10, 0)], grey.stroke_width(2))
+                + PathElement::new(vec![(14, 0), (24, 0)], grey.stroke_width(2))
+        });
+    chart
+        .draw_series(std::iter::once(Circle::new((cx0, lo), 0, grey.filled())))
+        .map_err(draw_err)?
+        .label("p50: short dashes")
+        .legend(move |(x, y)| {
+            EmptyElement::at((x, y))
+                + PathElement::new(vec![(0, 0), (4, 0)], grey.stroke_width(2))
+                + PathElement::new(vec![(8, 0), (12, 0)], grey.stroke_width(2))
+                + PathElement::new(vec![(16, 0), (20, 0)], grey.stroke_width(2))
+        });
     legend(&mut chart)?;
     root.present().map_err(draw_err)
+}
+
+/// A duration for a label: whole seconds, or minutes past two.
+fn seconds_text(t: f64) -> String {
+    if t >= 120.0 && (t / 60.0).fract() == 0.0 {
+        format!("{} min", t / 60.0)
+    } else {
+        format!("{} s", sig(t))
+    }
 }
 
 /// One point of the cost chart: scenario, load, cost per 1,000 answered, whether it meets the
@@ -1038,7 +1089,7 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
         .collect();
     limits.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     limits.dedup();
-    let title = format!("{}: latency vs load", summary.experiment);
+    let title = "How long do answered requests take, against each timeout?".to_string();
     latency_chart(
         &file("latency.png"),
         &title,
