@@ -35,6 +35,9 @@ pub enum Command {
     Chart {
         /// The results folder.
         dir: PathBuf,
+        /// Chart files: `png`, `svg` or `png,svg` [default: png].
+        #[arg(long, value_name = "png,svg", default_value = "png", value_parser = report::charts::Formats::parse)]
+        format: report::charts::Formats,
     },
     /// Merge the result folders of `run --shard K/N` into the results of one whole run.
     Merge {
@@ -381,8 +384,9 @@ fn read_summary(path: &Path) -> Result<report::Summary, Failure> {
 fn write_charts(
     dir: &ResultsDir,
     summary: &report::Summary,
+    formats: report::charts::Formats,
 ) -> Result<Vec<report::charts::Chart>, RunError> {
-    let charts = report::charts::render(summary, dir.path())?;
+    let charts = report::charts::render_as(summary, dir.path(), formats)?;
     dir.write_report_md(&report::report_md(summary, &charts))?;
     Ok(charts)
 }
@@ -421,7 +425,7 @@ fn merge_command(dirs: &[PathBuf], out: &Path) -> Result<(), Failure> {
     out_is_a_folder(out)?;
     let (dir, _) = ResultsDir::create(out)?;
     dir.write_summary(&merged)?;
-    write_charts(&dir, &merged)?;
+    write_charts(&dir, &merged, report::charts::Formats::default())?;
     for d in dirs {
         dir.copy_run_files(d)?;
     }
@@ -453,6 +457,9 @@ pub struct RunArgs {
     /// the same whatever the number.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub(crate) threads: Option<u32>,
+    /// Chart files: `png`, `svg` or `png,svg` (an SVG beside each PNG) [default: png].
+    #[arg(long, value_name = "png,svg", default_value = "png", value_parser = report::charts::Formats::parse)]
+    pub(crate) format: report::charts::Formats,
     /// Run only shard K of N (runs whose index is K−1 modulo N), for a job array; put the
     /// shards together with `capsim merge`. `auto` takes K and N from a Slurm job array
     /// (SLURM_ARRAY_TASK_ID, _MIN, _COUNT) or a Kubernetes Indexed Job
@@ -494,6 +501,14 @@ fn resume_command(a: &RunArgs, dir: &Path, shard: Option<(usize, usize)>) -> Str
     }
     if let Some(c) = &a.catalog {
         w.push(format!("--catalog {}", shell_word(&c.to_string_lossy())));
+    }
+    if a.format != report::charts::Formats::default() {
+        let f = match (a.format.png, a.format.svg) {
+            (true, true) => "png,svg",
+            (false, _) => "svg",
+            _ => "png",
+        };
+        w.push(format!("--format {f}"));
     }
     if let Some(t) = a.threads {
         w.push(format!("--threads {t}"));
@@ -809,6 +824,7 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
                     &format!("{}: run {i} over time", exp.name),
                     &r.timeseries,
                     interval_s,
+                    a.format,
                 )?;
             }
         }
@@ -846,7 +862,7 @@ fn run_command(a: RunArgs) -> Result<(), Failure> {
     let elapsed = started.elapsed();
     let (json_path, csv_path) = dir.write_summary(&summary)?;
     if shard.is_none() {
-        write_charts(&dir, &summary)?;
+        write_charts(&dir, &summary, a.format)?;
     }
     dir.finish()?;
 
@@ -1295,10 +1311,10 @@ pub fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run(args) => run_command(args),
         Command::Merge { dirs, out } => merge_command(&dirs, &out),
-        Command::Chart { dir } => {
+        Command::Chart { dir, format } => {
             let path = dir.join("summary.json");
             let summary = read_summary(&path)?;
-            let charts = write_charts(&ResultsDir::existing(&dir), &summary)?;
+            let charts = write_charts(&ResultsDir::existing(&dir), &summary, format)?;
             for c in charts {
                 println!("{}", dir.join(c.file).display());
             }
@@ -1414,6 +1430,7 @@ mod tests {
             timeseries: false,
             requests: true,
             threads: None,
+            format: report::charts::Formats::default(),
             shard: Some(ShardArg::Auto),
             catalog: None,
             resume: false,

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -30,6 +31,65 @@ const PALETTE: [RGBColor; 10] = [
 ];
 
 const SIZE: (u32, u32) = (1000, 620);
+
+/// Which image files each chart is written as: the PNG (what `report.md` shows) and, on
+/// request, an SVG beside it with the same stem, for slides and documents that scale.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Formats {
+    /// Write `NAME.png`.
+    pub png: bool,
+    /// Write `NAME.svg`.
+    pub svg: bool,
+}
+
+impl Default for Formats {
+    fn default() -> Self {
+        Formats {
+            png: true,
+            svg: false,
+        }
+    }
+}
+
+impl Formats {
+    /// Reads `png`, `svg` or `png,svg`.
+    pub fn parse(s: &str) -> Result<Formats, String> {
+        let mut f = Formats {
+            png: false,
+            svg: false,
+        };
+        for part in s.split(',').map(str::trim) {
+            match part {
+                "png" => f.png = true,
+                "svg" => f.svg = true,
+                other => {
+                    return Err(format!(
+                        "unknown chart format `{other}`: expected png, svg or png,svg"
+                    ));
+                }
+            }
+        }
+        if !f.png && !f.svg {
+            return Err("no chart format given: expected png, svg or png,svg".into());
+        }
+        Ok(f)
+    }
+}
+
+/// Draws `$f(root, args...)` for every format of `$formats`: the PNG at `$path`, the SVG beside
+/// it. Chart functions take any plotters backend, so both come from one drawing.
+macro_rules! draw {
+    ($formats:expr, $path:expr, $size:expr, $f:ident($($arg:expr),* $(,)?)) => {{
+        let path: &Path = $path;
+        if $formats.png {
+            $f(BitMapBackend::new(path, $size).into_drawing_area(), $($arg),*)?;
+        }
+        if $formats.svg {
+            let svg = path.with_extension("svg");
+            $f(SVGBackend::new(&svg, $size).into_drawing_area(), $($arg),*)?;
+        }
+    }};
+}
 
 /// Registers the bundled font once; every chart needs it.
 pub(crate) fn font() -> Result<(), RunError> {
@@ -247,15 +307,17 @@ pub(crate) fn crossing(pts: &[(f64, f64)], target: f64) -> Option<f64> {
 /// A share (timeouts or every failure) against load, one line per scenario, on a log share axis
 /// from 0.01 % to 100 % where the decisions are made; the SLO's bound as a red line and each
 /// scenario's capacity at it (where its line crosses the bound) marked and labelled.
-fn share_chart(
-    path: &Path,
+fn share_chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
     title: &str,
     y_desc: &str,
     load: &SweepAxis,
     s: &Series,
     slo: Option<f64>,
-) -> Result<(), RunError> {
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
     root.fill(&WHITE).map_err(draw_err)?;
     let (x0, x1, _, _) = bounds(s);
     // Both axes are drawn on transformed coordinates (log10 where the scale is log), so one
@@ -390,16 +452,18 @@ where
 }
 
 /// p50 and p99 latency (log scale) against load, with the client timeouts as dashed lines.
-fn latency_chart(
-    path: &Path,
+fn latency_chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
     title: &str,
     load: &SweepAxis,
     p50: &Series,
     p95: &Series,
     p99: &Series,
     limits: &[(String, f64)],
-) -> Result<(), RunError> {
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
     root.fill(&WHITE).map_err(draw_err)?;
     let (x0, x1, _, _) = bounds(p99);
     let (_, _, lo, hi) = bounds(&p50.iter().chain(p99).cloned().collect());
@@ -527,13 +591,15 @@ type CostPoint = (String, f64, f64, Option<bool>);
 /// Cost per 1,000 answered requests (log scale) against load, one line per scenario; points
 /// that meet the SLO filled, the others hollow and faint; the cheapest configuration meeting
 /// the SLO at each load traced in black and named where it changes.
-fn cost_chart(
-    path: &Path,
+fn cost_chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
     title: &str,
     load: &SweepAxis,
     pts: &[CostPoint],
-) -> Result<(), RunError> {
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
     root.fill(&WHITE).map_err(draw_err)?;
     let (mut lo, mut hi, mut x0, mut x1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
     for &(_, x, c, _) in pts {
@@ -678,7 +744,14 @@ pub fn pareto(mut pts: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 }
 
 /// Latency CDFs, one line per (label, quantile values) on a log time axis.
-fn cdf_chart(path: &Path, title: &str, lines: &[(String, &[f64])]) -> Result<(), RunError> {
+fn cdf_chart<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    lines: &[(String, &[f64])],
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
     let q = super::summary::LATENCY_CDF_QUANTILES;
     let (mut lo, mut hi) = (f64::MAX, f64::MIN);
     for (_, v) in lines {
@@ -691,7 +764,6 @@ fn cdf_chart(path: &Path, title: &str, lines: &[(String, &[f64])]) -> Result<(),
         return Ok(());
     }
     let (lo, hi) = ((lo / 1.5).max(1e-6), hi * 1.5);
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 26))
@@ -777,19 +849,21 @@ fn axis_name(axis: &SweepAxis) -> String {
 
 /// A heatmap of a share over two numeric axes, with a colour bar on a log scale and cell labels
 /// with significant digits in the SLO band.
-fn heatmap(
-    path: &Path,
+fn heatmap<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
     title: &str,
     axes: (&SweepAxis, &SweepAxis),
     cells: &[(f64, f64, f64)],
-) -> Result<(), RunError> {
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
     let mut xs: Vec<f64> = cells.iter().map(|c| c.0).collect();
     let mut ys: Vec<f64> = cells.iter().map(|c| c.1).collect();
     xs.sort_by(f64::total_cmp);
     xs.dedup();
     ys.sort_by(f64::total_cmp);
     ys.dedup();
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let (main, bar) = root.split_horizontally(SIZE.0 - 120);
     let mut chart = ChartBuilder::on(&main)
@@ -887,18 +961,37 @@ fn heatmap(
 /// A named, coloured line of a time-series panel.
 type Line<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
 
-/// The time series of one run: arrivals and failures per second, queue depth, replicas.
+/// The time series of one run as `path` (PNG) and, with `formats.svg`, an SVG beside it.
 pub fn timeseries_chart(
     path: &Path,
     title: &str,
     rows: &[super::rows::WindowRow],
     window_s: f64,
+    formats: Formats,
 ) -> Result<(), RunError> {
+    draw!(
+        formats,
+        path,
+        (1000, 900),
+        draw_timeseries(title, rows, window_s)
+    );
+    Ok(())
+}
+
+/// The time series of one run: arrivals and failures per second, queue depth, replicas.
+fn draw_timeseries<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[super::rows::WindowRow],
+    window_s: f64,
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
     font()?;
     if rows.is_empty() {
         return Ok(());
     }
-    let root = BitMapBackend::new(path, (1000, 900)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
     let root = root.titled(title, ("sans-serif", 26)).map_err(draw_err)?;
     let panels = root.split_evenly((3, 1));
@@ -993,6 +1086,11 @@ pub fn timeseries_chart(
 
 /// Draws every chart the summary supports into `dir`; returns what was written.
 pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
+    render_as(summary, dir, Formats::default())
+}
+
+/// As [`render`], writing each chart in every format of `formats` (an SVG beside each PNG).
+pub fn render_as(summary: &Summary, dir: &Path, formats: Formats) -> Result<Vec<Chart>, RunError> {
     font()?;
     let pts = points(summary);
     let axes = &summary.axes;
@@ -1010,7 +1108,12 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
             .filter_map(|p| Some((number(x, p)?, number(y, p)?, p.metric("failed_rate")?)))
             .collect();
         let title = "What share of requests fails (any cause), by setting?".to_string();
-        heatmap(&dir.join("heatmap.png"), &title, (x, y), &cells)?;
+        draw!(
+            formats,
+            &dir.join("heatmap.png"),
+            SIZE,
+            heatmap(&title, (x, y), &cells)
+        );
         out.push(Chart {
             file: "heatmap.png".into(),
             title,
@@ -1026,7 +1129,12 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
             .collect();
         if pts.len() > 1 && !lines.is_empty() {
             let title = format!("{}: latency CDF", summary.experiment);
-            cdf_chart(&dir.join("latency_cdf.png"), &title, &lines)?;
+            draw!(
+                formats,
+                &dir.join("latency_cdf.png"),
+                SIZE,
+                cdf_chart(&title, &lines)
+            );
             out.push(Chart {
                 file: "latency_cdf.png".into(),
                 title,
@@ -1045,14 +1153,18 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
                 .map(|t| t.max)
         })
     };
-    share_chart(
+    draw!(
+        formats,
         &file("timeout_rate.png"),
-        &title,
-        "requests timing out",
-        load,
-        &timeouts,
-        target("timeout_rate"),
-    )?;
+        SIZE,
+        share_chart(
+            &title,
+            "requests timing out",
+            load,
+            &timeouts,
+            target("timeout_rate")
+        )
+    );
     out.push(Chart {
         file: "timeout_rate.png".into(),
         title,
@@ -1061,14 +1173,18 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     // requests left unfinished fail the user too.
     let failed = series(axes, &pts, load, "failed_rate");
     let title = "What share of requests fails, by load? (any cause)".to_string();
-    share_chart(
+    draw!(
+        formats,
         &file("failed_rate.png"),
-        &title,
-        "requests failing, any cause",
-        load,
-        &failed,
-        target("failed_rate"),
-    )?;
+        SIZE,
+        share_chart(
+            &title,
+            "requests failing, any cause",
+            load,
+            &failed,
+            target("failed_rate")
+        )
+    );
     out.push(Chart {
         file: "failed_rate.png".into(),
         title,
@@ -1090,15 +1206,12 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     limits.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     limits.dedup();
     let title = "How long do answered requests take, against each timeout?".to_string();
-    latency_chart(
+    draw!(
+        formats,
         &file("latency.png"),
-        &title,
-        load,
-        &p50,
-        &p95,
-        &p99,
-        &limits,
-    )?;
+        SIZE,
+        latency_chart(&title, load, &p50, &p95, &p99, &limits)
+    );
     out.push(Chart {
         file: "latency.png".into(),
         title,
@@ -1143,7 +1256,12 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
             .map(|(n, x, c)| (format!("{n} at {x}{unit}"), *c))
             .collect();
         let title = format!("{}: latency CDF near capacity", summary.experiment);
-        cdf_chart(&file("latency_cdf.png"), &title, &lines)?;
+        draw!(
+            formats,
+            &file("latency_cdf.png"),
+            SIZE,
+            cdf_chart(&title, &lines)
+        );
         out.push(Chart {
             file: "latency_cdf.png".into(),
             title,
@@ -1151,7 +1269,12 @@ pub fn render(summary: &Summary, dir: &Path) -> Result<Vec<Chart>, RunError> {
     }
     if !costs.is_empty() {
         let title = "What does each answer cost, and which is cheapest within the SLO?".to_string();
-        cost_chart(&file("cost.png"), &title, load, &costs)?;
+        draw!(
+            formats,
+            &file("cost.png"),
+            SIZE,
+            cost_chart(&title, load, &costs)
+        );
         out.push(Chart {
             file: "cost.png".into(),
             title,

@@ -418,6 +418,27 @@ pub fn plan_table(r: &PlanReport) -> String {
 /// the SLO's failed-rate bound as a vertical line, the points no other point beats on both as
 /// a front, and the chosen ones labelled.
 pub fn pareto_chart(path: &Path, r: &PlanReport, slo_failed: Option<f64>) -> Result<(), RunError> {
+    pareto_on(
+        BitMapBackend::new(path, (1280, 800)).into_drawing_area(),
+        r,
+        slo_failed,
+    )?;
+    pareto_on(
+        SVGBackend::new(&path.with_extension("svg"), (1280, 800)).into_drawing_area(),
+        r,
+        slo_failed,
+    )
+}
+
+/// [`pareto_chart`] on any backend.
+fn pareto_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, plotters::coord::Shift>,
+    r: &PlanReport,
+    slo_failed: Option<f64>,
+) -> Result<(), RunError>
+where
+    DB::ErrorType: 'static,
+{
     let draw = |e: &dyn std::fmt::Debug| RunError::Encode {
         format: "PNG",
         message: format!("{e:?}"),
@@ -443,7 +464,6 @@ pub fn pareto_chart(path: &Path, r: &PlanReport, slo_failed: Option<f64>) -> Res
         hi = hi.max(p.1);
     }
     let (lo, hi) = (lo / 1.3, hi * 1.3);
-    let root = BitMapBackend::new(path, (1280, 800)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| draw(&e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(

@@ -209,6 +209,9 @@ fn capsim_run_reproduces_the_winner_meeting_the_slo_and_the_runner_up_missing_it
         .success();
     let csv = std::fs::read_to_string(out.join("plan.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 5 * 2, "a row per candidate");
+    for chart in ["pareto.png", "pareto.svg"] {
+        assert!(out.join(chart).exists(), "{chart}");
+    }
     for (name, meets) in [("winner.toml", true), ("runner-up.toml", false)] {
         let run_dir = dir.path().join(name);
         capsim()

@@ -173,6 +173,51 @@ fn shards_merge_into_exactly_the_bytes_of_one_run() {
 }
 
 #[test]
+fn format_png_svg_writes_an_svg_beside_every_png_and_chart_redraws_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = format!(
+        "{MM1}[sweep]\nendpoint.servers = [1, 2]\nworkload.arrival.rate = [\"0.4/s\", \"0.8/s\", \"1.6/s\"]\n"
+    );
+    let file = write(dir.path(), "s.toml", &src);
+    let out = dir.path().join("out");
+    capsim()
+        .args(["run", "--quiet", "--format", "png,svg", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .assert()
+        .success();
+    let names = |ext: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .filter_map(|e| {
+                let n = e.unwrap().file_name().to_string_lossy().to_string();
+                n.strip_suffix(ext).map(str::to_string)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let (pngs, svgs) = (names(".png"), names(".svg"));
+    assert!(pngs.len() >= 4, "{pngs:?}");
+    assert_eq!(pngs, svgs);
+    let svg = std::fs::read_to_string(out.join("failed_rate.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && !svg.contains("SLO") && svg.contains("<text"));
+    // `chart` redraws both; an unknown format is a usage error.
+    let before = std::fs::read(out.join("heatmap.svg")).unwrap();
+    capsim()
+        .args(["chart", "--format", "svg"])
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read(out.join("heatmap.svg")).unwrap(), before);
+    capsim()
+        .args(["chart", "--format", "gif"])
+        .arg(&out)
+        .assert()
+        .code(2);
+}
+
+#[test]
 fn a_sweep_writes_charts_and_a_report_that_chart_redraws_identically() {
     let dir = tempfile::tempdir().unwrap();
     let src = format!(
