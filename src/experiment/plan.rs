@@ -238,20 +238,8 @@ impl PlanFile {
     /// Every candidate: for each, the index of its value on every axis, the first axis varying
     /// slowest (as nested loops in file order).
     pub fn candidates(&self) -> Vec<Vec<usize>> {
-        let mut out: Vec<Vec<usize>> = vec![Vec::new()];
-        for a in &self.spec.axes {
-            out = out
-                .into_iter()
-                .flat_map(|prefix| {
-                    (0..a.values.len()).map(move |i| {
-                        let mut c = prefix.clone();
-                        c.push(i);
-                        c
-                    })
-                })
-                .collect();
-        }
-        out
+        let lens: Vec<usize> = self.spec.axes.iter().map(|a| a.values.len()).collect();
+        sweep::cartesian(&lens)
     }
 
     /// The axis values of candidate `choice`, as a sweep's params record them.

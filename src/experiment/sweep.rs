@@ -111,22 +111,27 @@ impl SweepSpec {
             let n = self.axes[0].values.len();
             return (0..n).map(|i| vec![i; self.axes.len()]).collect();
         }
-        // The first axis varies slowest, as in nested loops written in file order.
-        let mut out: Vec<Vec<usize>> = vec![Vec::new()];
-        for a in &self.axes {
-            out = out
-                .into_iter()
-                .flat_map(|prefix| {
-                    (0..a.values.len()).map(move |i| {
-                        let mut c = prefix.clone();
-                        c.push(i);
-                        c
-                    })
-                })
-                .collect();
-        }
-        out
+        cartesian(&self.axes.iter().map(|a| a.values.len()).collect::<Vec<_>>())
     }
+}
+
+/// Every combination of one index per axis, for axes of `lens` values: the first axis varies
+/// slowest, as in nested loops written in file order.
+pub fn cartesian(lens: &[usize]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = vec![Vec::new()];
+    for &n in lens {
+        out = out
+            .into_iter()
+            .flat_map(|prefix| {
+                (0..n).map(move |i| {
+                    let mut c = prefix.clone();
+                    c.push(i);
+                    c
+                })
+            })
+            .collect();
+    }
+    out
 }
 
 fn err(path: &Path, src: &str, key: &str, message: impl Into<String>) -> ConfigError {
