@@ -463,7 +463,13 @@ where
         lo = lo.min(p.1);
         hi = hi.max(p.1);
     }
-    let (lo, hi) = (lo / 1.3, hi * 1.3);
+    // Costs on log10 coordinates of a linear axis, so the ticks fall every few dollars even
+    // when the costs span less than a decade (a log axis would label only its decades).
+    let (lo, hi) = ((lo / 1.3).log10(), (hi * 1.3).log10());
+    let pts: Vec<(f64, f64, bool, usize)> = pts
+        .into_iter()
+        .map(|(f, c, m, k)| (f, c.log10(), m, k))
+        .collect();
     root.fill(&WHITE).map_err(|e| draw(&e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(
@@ -476,7 +482,7 @@ where
         .margin(16)
         .x_label_area_size(56)
         .y_label_area_size(90)
-        .build_cartesian_2d((floor..1.0).log_scale(), (lo..hi).log_scale())
+        .build_cartesian_2d((floor..1.0).log_scale(), lo..hi)
         .map_err(|e| draw(&e))?;
     chart
         .configure_mesh()
@@ -485,7 +491,8 @@ where
         .axis_desc_style(("sans-serif", 18))
         .label_style(("sans-serif", 15))
         .x_label_formatter(&|v| format!("{}%", sig(v * 100.0)))
-        .y_label_formatter(&|v| format!("${}", sig(*v)))
+        .y_labels(8)
+        .y_label_formatter(&|v| format!("${}", sig(10f64.powf(*v))))
         .draw()
         .map_err(|e| draw(&e))?;
     let met = RGBColor(0x1b, 0x9e, 0x77);
@@ -529,7 +536,7 @@ where
         let (Some(cost), Some(f)) = (m.usd_per_hour, m.failed_rate) else {
             continue;
         };
-        let at = (f.max(floor), cost);
+        let at = (f.max(floor), cost.log10());
         chart
             .draw_series(std::iter::once(Circle::new(at, 10, BLACK.stroke_width(2))))
             .map_err(|e| draw(&e))?;
